@@ -1,0 +1,60 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "common/index_params.hpp"
+#include "common/status.hpp"
+
+namespace quiver::detail {
+
+using hnsw_label = std::size_t;
+// (raw distance as hnswlib computes it, label), nearest first.
+using raw_hits = std::vector<std::pair<float, hnsw_label>>;
+
+// Adapter over hnswlib 0.6.2's HierarchicalNSW; the only code that includes hnswlib.
+// One per shard_index, which provides the synchronization: const methods may run
+// concurrently with each other, never with a non-const one. Every hnswlib exception
+// is caught here and turned into a status.
+class hnsw_graph {
+ public:
+  // Distances are hnswlib's: squared L2 for euclidean, 1 - <a,b> for cosine and dot.
+  // update_probability: the share of a replaced point's neighbours whose links are
+  // recomputed (hnswlib's addPoint uses 1.0).
+  hnsw_graph(distance_kind distance, std::uint32_t dimension, std::uint32_t m,
+             std::uint32_t ef_construction, std::size_t capacity, float update_probability);
+  ~hnsw_graph();
+  hnsw_graph(const hnsw_graph&) = delete;
+  hnsw_graph& operator=(const hnsw_graph&) = delete;
+
+  // Inserts `label`, replaces its vector, or revives it when it was deleted.
+  // REQUIRES: a new label fits in capacity().
+  status add(hnsw_label label, const float* vector);
+  // Adds points on `threads` threads at once (hnswlib supports concurrent inserts of
+  // distinct labels). Returns one status per point.
+  std::vector<status> add_parallel(const std::vector<std::pair<hnsw_label, const float*>>& points,
+                                   unsigned threads);
+  status mark_deleted(hnsw_label label);
+  status resize(std::size_t capacity);
+
+  // Copies the stored vector of a live label into out[0..dimension).
+  bool read(hnsw_label label, float* out) const;
+  // Approximate k nearest with search breadth ef (≥ k), skipping deleted points.
+  raw_hits search(const float* query, std::size_t k, std::size_t ef) const;
+  // Exact k nearest among live points for which skip(label) is false.
+  raw_hits exact(const float* query, std::size_t k,
+                 const std::function<bool(hnsw_label)>& skip) const;
+
+  std::size_t capacity() const;
+  std::size_t memory_bytes() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace quiver::detail

@@ -1,0 +1,257 @@
+#include "actors/index/shard_index.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <unordered_set>
+
+#include "actors/index/detail/hnsw_graph.hpp"
+#include "common/vector_validation.hpp"
+
+namespace quiver {
+
+shard_index::shard_index(index_params params, shard_index_options options)
+    : params_(std::move(params)), options_(options) {}
+
+shard_index::~shard_index() = default;
+
+std::vector<float> shard_index::to_stored(const std::vector<float>& v, float& norm) const {
+  norm = 1;
+  if (params_.distance != distance_kind::cosine) return v;
+  double sum = 0;
+  for (float x : v) sum += static_cast<double>(x) * x;
+  norm = static_cast<float>(std::sqrt(sum));
+  double inverse = 1 / std::sqrt(sum);
+  std::vector<float> out(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) out[i] = static_cast<float>(v[i] * inverse);
+  return out;
+}
+
+status shard_index::ensure_graph(std::size_t needed_capacity) {
+  if (!graph_) {
+    auto capacity = std::max(options_.initial_capacity, needed_capacity);
+    try {
+      graph_ = std::make_unique<detail::hnsw_graph>(params_.distance, params_.dimension, params_.m,
+                                                    params_.ef_construction, capacity,
+                                                    options_.update_probability);
+    } catch (const std::exception& e) {
+      return make_status(errc::internal, std::string("cannot allocate the graph: ") + e.what());
+    }
+    return status::success();
+  }
+  if (needed_capacity <= graph_->capacity()) return status::success();
+  auto capacity = graph_->capacity();
+  while (capacity < needed_capacity) capacity *= 2;
+  return graph_->resize(capacity);
+}
+
+expected<seq_no> shard_index::upsert(upsert_item item) {
+  std::vector<upsert_item> items;
+  items.push_back(std::move(item));
+  return upsert_batch(std::move(items));
+}
+
+expected<seq_no> shard_index::upsert_batch(std::vector<upsert_item> items) {
+  if (auto st = validate_batch(items, params_.dimension, params_.distance); !st.ok()) return st;
+  dedup_last_wins(items);
+  for (std::size_t begin = 0; begin < items.size(); begin += options_.batch_section) {
+    auto end = std::min(items.size(), begin + options_.batch_section);
+    if (auto st = apply_section(items, begin, end); !st.ok()) return st;
+  }
+  std::shared_lock lock(mutex_);
+  return seq_no{applied_seq_};
+}
+
+status shard_index::apply_section(std::vector<upsert_item>& items, std::size_t begin,
+                                  std::size_t end) {
+  std::unique_lock lock(mutex_);
+  // Assign labels first: existing ids keep theirs, new ids reuse freed labels
+  // (hnswlib revives a deleted label in place) before taking fresh ones.
+  std::vector<prepared> work;
+  work.reserve(end - begin);
+  std::vector<float> norms(end - begin);
+  std::size_t fresh = 0;
+  auto reusable = free_labels_.size();
+  for (auto i = begin; i < end; ++i) {
+    auto& item = items[i];
+    auto it = by_id_.find(item.id);
+    if (it != by_id_.end()) {
+      work.push_back({&item, it->second, false, {}});
+    } else if (reusable > 0) {
+      work.push_back({&item, free_labels_[--reusable], true, {}});
+    } else {
+      work.push_back({&item, slots_.size() + fresh++, true, {}});
+    }
+    work.back().stored = to_stored(item.vector, norms[i - begin]);
+  }
+  if (auto st = ensure_graph(slots_.size() + fresh); !st.ok()) return st;
+  free_labels_.resize(reusable);
+  slots_.resize(slots_.size() + fresh);
+
+  std::vector<std::pair<detail::hnsw_label, const float*>> points;
+  points.reserve(work.size());
+  for (auto& w : work) points.emplace_back(w.label, w.stored.data());
+  // Threads pay off only for sections large enough to keep them busy.
+  auto threads = work.size() >= 64 ? options_.insert_threads : 1u;
+  auto results = graph_->add_parallel(points, threads);
+
+  status first_failure;
+  for (std::size_t i = 0; i < work.size(); ++i) {
+    auto& w = work[i];
+    if (!results[i].ok()) {
+      if (first_failure.ok()) first_failure = results[i];
+      if (w.is_new) {
+        graph_->mark_deleted(w.label);  // it may or may not have entered the graph
+        free_labels_.push_back(w.label);
+      }
+      continue;
+    }
+    auto& s = slots_[w.label];
+    if (w.is_new) {
+      auto [it, inserted] = by_id_.emplace(w.item->id, w.label);
+      s.id = &it->first;
+      s.metadata.clear();
+    }
+    s.norm = norms[i];
+    if (!w.item->metadata.empty()) s.metadata = std::move(w.item->metadata);
+    ++applied_seq_;
+  }
+  return first_failure;
+}
+
+bool shard_index::remove(const std::string& id) {
+  std::unique_lock lock(mutex_);
+  return remove_locked(id);
+}
+
+std::size_t shard_index::remove_batch(const std::vector<std::string>& ids) {
+  std::unique_lock lock(mutex_);
+  std::size_t removed = 0;
+  for (const auto& id : ids) removed += remove_locked(id) ? 1 : 0;
+  return removed;
+}
+
+bool shard_index::remove_locked(const std::string& id) {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return false;
+  auto label = it->second;
+  // A label in by_id_ is live in the graph, so this cannot fail; if it ever did, the
+  // slot must stay free rather than be reused while still searchable.
+  graph_->mark_deleted(label);
+  slots_[label] = slot{};
+  free_labels_.push_back(label);
+  by_id_.erase(it);
+  ++applied_seq_;
+  return true;
+}
+
+std::optional<vector_record> shard_index::get(const std::string& id) const {
+  std::shared_lock lock(mutex_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return std::nullopt;
+  vector_record out;
+  out.id = id;
+  out.vector.resize(params_.dimension);
+  if (!graph_->read(it->second, out.vector.data())) return std::nullopt;
+  const auto& s = slots_[it->second];
+  if (params_.distance == distance_kind::cosine)
+    for (auto& x : out.vector) x *= s.norm;
+  out.metadata = s.metadata;
+  return out;
+}
+
+id_page shard_index::ids_after(const std::string& after, std::size_t limit) const {
+  std::shared_lock lock(mutex_);
+  id_page page;
+  auto it = after.empty() ? by_id_.begin() : by_id_.upper_bound(after);
+  for (; it != by_id_.end() && page.ids.size() < limit; ++it) page.ids.push_back(it->first);
+  page.more = it != by_id_.end();
+  return page;
+}
+
+float shard_index::to_api_distance(float raw) const {
+  switch (params_.distance) {
+    case distance_kind::cosine: return raw;                              // 1 - cos
+    case distance_kind::euclidean: return std::sqrt(std::max(raw, 0.f));  // hnswlib: squared
+    case distance_kind::dot: return raw - 1;                             // hnswlib: 1 - <a,b>
+  }
+  return raw;
+}
+
+void shard_index::fill_hit(search_hit& hit, label_t label, const search_options& options) const {
+  const auto& s = slots_[label];
+  hit.id = *s.id;
+  if (options.include_metadata) hit.metadata = s.metadata;
+  if (options.include_vectors) {
+    hit.vector.resize(params_.dimension);
+    graph_->read(label, hit.vector.data());
+    if (params_.distance == distance_kind::cosine)
+      for (auto& x : hit.vector) x *= s.norm;
+  }
+}
+
+expected<std::vector<search_hit>> shard_index::search(const std::vector<float>& query,
+                                                      const search_options& options) const {
+  if (auto st = validate_search(query, options, params_.dimension, params_.distance, 0); !st.ok())
+    return st;
+  float norm = 1;
+  auto q = to_stored(query, norm);
+
+  std::shared_lock lock(mutex_);
+  std::vector<search_hit> hits;
+  if (by_id_.empty()) return hits;
+  std::unordered_set<label_t> excluded;
+  for (const auto& id : options.exclude_ids)
+    if (auto it = by_id_.find(id); it != by_id_.end()) excluded.insert(it->second);
+  std::size_t live = by_id_.size() - excluded.size();
+  std::size_t want = std::min<std::size_t>(options.k, live);
+  if (want == 0) return hits;
+
+  // Over-fetch by the number of excluded live ids so that k results survive the filter.
+  std::size_t fetch = want + excluded.size();
+  detail::raw_hits raw;
+  if (fetch * 2 < by_id_.size()) {
+    std::size_t ef = options.ef ? options.ef : params_.ef_search;
+    raw = graph_->search(q.data(), fetch, std::max(ef, fetch));
+    raw.erase(std::remove_if(raw.begin(), raw.end(),
+                             [&](const auto& h) { return excluded.count(h.second) > 0; }),
+              raw.end());
+  }
+  // HNSW returns fewer than asked near deletions or when most points are excluded;
+  // an exact scan keeps the contract "fewer than k only when fewer qualify".
+  if (raw.size() < want)
+    raw = graph_->exact(q.data(), want, [&](detail::hnsw_label l) { return excluded.count(l) > 0; });
+  if (raw.size() > want) raw.resize(want);
+
+  hits.resize(raw.size());
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    hits[i].distance = to_api_distance(raw[i].first);
+    fill_hit(hits[i], raw[i].second, options);
+  }
+  // Equal distances are ordered by id so that a repeated query gives identical results.
+  std::stable_sort(hits.begin(), hits.end(), [](const search_hit& a, const search_hit& b) {
+    return a.distance < b.distance || (a.distance == b.distance && a.id < b.id);
+  });
+  return hits;
+}
+
+std::size_t shard_index::count() const {
+  std::shared_lock lock(mutex_);
+  return by_id_.size();
+}
+
+std::size_t shard_index::memory_bytes() const {
+  std::shared_lock lock(mutex_);
+  std::size_t bytes = graph_ ? graph_->memory_bytes() : 0;
+  for (const auto& [id, label] : by_id_) bytes += id.size() + 64;  // map node + key
+  for (const auto& s : slots_) bytes += sizeof(slot) + s.metadata.size();
+  bytes += free_labels_.capacity() * sizeof(label_t);
+  return bytes;
+}
+
+seq_no shard_index::applied_seq() const {
+  std::shared_lock lock(mutex_);
+  return seq_no{applied_seq_};
+}
+
+}  // namespace quiver

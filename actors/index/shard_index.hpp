@@ -1,0 +1,103 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "common/ids.hpp"
+#include "common/index_params.hpp"
+#include "common/records.hpp"
+#include "common/status.hpp"
+
+namespace quiver {
+
+namespace detail {
+class hnsw_graph;
+}
+
+// Tuning of one shard_index; the defaults suit a 2-core machine.
+struct shard_index_options {
+  // First graph capacity; it doubles on demand, so an empty index costs little.
+  std::size_t initial_capacity = 64;
+  // Threads for inserting one large batch (hnswlib inserts distinct labels concurrently).
+  unsigned insert_threads = 2;
+  // Items applied per exclusive-lock section of a batch: searches interleave between
+  // sections instead of waiting for a whole 10,000-item batch.
+  std::size_t batch_section = 256;
+  // Share of a replaced vector's neighbours whose links are rebuilt. 1.0 costs about
+  // ten inserts per replace; lower values trade a little recall under churn for speed.
+  float update_probability = 0.25f;
+};
+
+// The vectors, ids and metadata of one shard replica, over an hnswlib graph.
+// One per shard replica, owned by its index actor. Mutations come from one thread at
+// a time (the actor's mailbox serializes them); const methods may run on any thread
+// concurrently with each other and with the writer: a reader-writer lock keeps a
+// reader from seeing a half-applied item.
+class shard_index {
+ public:
+  explicit shard_index(index_params params, shard_index_options options = {});
+  ~shard_index();
+  shard_index(const shard_index&) = delete;
+  shard_index& operator=(const shard_index&) = delete;
+
+  const index_params& params() const { return params_; }
+
+  // Inserts or replaces one vector. Metadata: empty keeps what is stored, "{}" clears.
+  // Returns the sequence number of the applied mutation.
+  expected<seq_no> upsert(upsert_item item);
+  // Validates the whole batch first (the first bad item rejects it, nothing applied),
+  // then applies it with intra-batch last-write-wins.
+  expected<seq_no> upsert_batch(std::vector<upsert_item> items);
+  // Returns whether the id existed.
+  bool remove(const std::string& id);
+  // Returns how many of the ids existed.
+  std::size_t remove_batch(const std::vector<std::string>& ids);
+
+  std::optional<vector_record> get(const std::string& id) const;
+  // Up to `limit` ids greater than `after` (bytewise), ascending.
+  id_page ids_after(const std::string& after, std::size_t limit) const;
+  expected<std::vector<search_hit>> search(const std::vector<float>& query,
+                                           const search_options& options) const;
+
+  std::size_t count() const;
+  std::size_t memory_bytes() const;
+  seq_no applied_seq() const;
+
+ private:
+  using label_t = std::size_t;
+  struct slot {
+    const std::string* id = nullptr;  // key in by_id_; null while the label is free
+    metadata_json metadata;
+    float norm = 1;  // cosine: the vector's norm, to give back the vector as given
+  };
+  struct prepared {
+    upsert_item* item;
+    label_t label;
+    bool is_new;
+    std::vector<float> stored;  // the vector as the graph stores it
+  };
+
+  std::vector<float> to_stored(const std::vector<float>& v, float& norm) const;
+  status ensure_graph(std::size_t needed_capacity);
+  status apply_section(std::vector<upsert_item>& items, std::size_t begin, std::size_t end);
+  bool remove_locked(const std::string& id);
+  float to_api_distance(float raw) const;
+  void fill_hit(search_hit& hit, label_t label, const search_options& options) const;
+
+  const index_params params_;
+  const shard_index_options options_;
+  mutable std::shared_mutex mutex_;
+  std::unique_ptr<detail::hnsw_graph> graph_;  // created on first insert
+  std::map<std::string, label_t> by_id_;       // ordered: ids_after() pages by key
+  std::vector<slot> slots_;                    // indexed by label
+  std::vector<label_t> free_labels_;
+  std::uint64_t applied_seq_ = 0;
+};
+
+}  // namespace quiver
