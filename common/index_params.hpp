@@ -34,14 +34,6 @@ struct index_params {
 };
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, distance_kind& x) {
-  auto raw = static_cast<std::uint8_t>(x);
-  auto result = f(raw);
-  x = static_cast<distance_kind>(raw);
-  return result;
-}
-
-template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, index_params& x) {
   return f(x.name, x.dimension, x.distance, x.m, x.ef_construction, x.ef_search, x.shards,
            x.replicas);

@@ -1,0 +1,314 @@
+#include "actors/router/router_actor.hpp"
+
+#include <caf/all.hpp>
+
+#include <map>
+
+#include "actors/router/search_merge.hpp"
+#include "actors/runtime/actor_messages.hpp"
+#include "actors/runtime/caf_error.hpp"
+#include "cluster/sharding.hpp"
+#include "common/vector_validation.hpp"
+
+namespace quiver {
+
+namespace {
+
+using index_key = std::pair<std::string, std::string>;  // (tenant, index name)
+
+struct router_state {
+  caf::actor registry;
+  std::chrono::milliseconds timeout{};
+  std::map<index_key, index_route> routes;
+  static inline const char* name = "quiver.router";
+};
+
+using router_actor = caf::stateful_actor<router_state>;
+
+void fail(caf::response_promise& rp, const status& st) { rp.deliver(to_caf_error(st)); }
+
+// Runs `then(route)` once the route of (tenant, index) is known, or delivers the
+// lookup's error to rp.
+template <class F>
+void with_route(router_actor* self, const tenant_id& tenant, const std::string& index,
+                caf::response_promise rp, F then) {
+  auto key = index_key{tenant.value, index};
+  if (auto it = self->state.routes.find(key); it != self->state.routes.end()) {
+    then(it->second);
+    return;
+  }
+  self->request(self->state.registry, self->state.timeout, lookup_index_request{tenant, index})
+      .then(
+          [self, key, then](index_route& route) mutable {
+            for (auto& shard : route.shards) self->monitor(shard);
+            auto& cached = self->state.routes[key] = std::move(route);
+            then(cached);
+          },
+          [rp](caf::error& e) mutable { rp.deliver(e); });
+}
+
+// Sends requests[i] to targets[i] and, once every reply is in, delivers
+// combine(replies); the first failure is delivered instead.
+template <class Reply, class Request, class Combine>
+void fan_out(router_actor* self, std::vector<std::pair<caf::actor, Request>> work,
+             caf::response_promise rp, Combine combine) {
+  struct pending {
+    std::vector<Reply> replies;
+    std::size_t remaining;
+    bool failed = false;
+  };
+  auto p = std::make_shared<pending>();
+  p->replies.resize(work.size());
+  p->remaining = work.size();
+  for (std::size_t i = 0; i < work.size(); ++i) {
+    self->request(work[i].first, self->state.timeout, std::move(work[i].second))
+        .then(
+            [p, i, rp, combine](Reply& r) mutable {
+              if (p->failed) return;
+              p->replies[i] = std::move(r);
+              if (--p->remaining == 0) combine(std::move(p->replies), rp);
+            },
+            [p, rp](caf::error& e) mutable {
+              if (p->failed) return;
+              p->failed = true;
+              rp.deliver(e);
+            });
+  }
+}
+
+void route_upsert(router_actor* self, upsert_request r, caf::response_promise rp) {
+  auto tenant = r.tenant;
+  auto index = r.index;
+  with_route(self, tenant, index, rp, [self, r = std::move(r), rp](const index_route& route) mutable {
+    // The whole batch is checked before any shard applies any of it.
+    if (auto st = validate_batch(r.items, route.params.dimension, route.params.distance); !st.ok())
+      return fail(rp, st);
+    dedup_last_wins(r.items);
+    auto n = r.items.size();
+    if (route.shards.size() == 1) {
+      rp.delegate(route.shards[0], std::move(r));
+      return;
+    }
+    std::vector<upsert_request> parts(route.shards.size());
+    for (auto& item : r.items) {
+      auto s = shard_of(item.id, route.params.shards).value;
+      parts[s].items.push_back(std::move(item));
+    }
+    std::vector<std::pair<caf::actor, upsert_request>> work;
+    for (std::size_t s = 0; s < parts.size(); ++s) {
+      if (parts[s].items.empty()) continue;
+      parts[s].tenant = r.tenant;
+      parts[s].index = r.index;
+      work.emplace_back(route.shards[s], std::move(parts[s]));
+    }
+    fan_out<upsert_reply>(self, std::move(work), rp,
+                          [n](std::vector<upsert_reply> replies, caf::response_promise& rp) {
+                            upsert_reply out{n, seq_no{}};
+                            for (auto& x : replies)
+                              if (out.seq < x.seq) out.seq = x.seq;
+                            rp.deliver(out);
+                          });
+  });
+}
+
+void route_search(router_actor* self, search_request r, caf::response_promise rp) {
+  auto tenant = r.tenant;
+  auto index = r.index;
+  with_route(self, tenant, index, rp, [self, r = std::move(r), rp](const index_route& route) mutable {
+    if (auto st = validate_search(r.query, r.options, route.params.dimension,
+                                  route.params.distance, 0);
+        !st.ok())
+      return fail(rp, st);
+    if (route.shards.size() == 1) {
+      rp.delegate(route.shards[0], std::move(r));
+      return;
+    }
+    std::vector<std::pair<caf::actor, search_request>> work;
+    for (auto& shard : route.shards) work.emplace_back(shard, r);
+    auto k = r.options.k;
+    fan_out<search_reply>(self, std::move(work), rp,
+                          [k](std::vector<search_reply> replies, caf::response_promise& rp) {
+                            std::vector<std::vector<search_hit>> per_shard;
+                            for (auto& x : replies) per_shard.push_back(std::move(x.hits));
+                            rp.deliver(search_reply{merge_hits(std::move(per_shard), k)});
+                          });
+  });
+}
+
+// Passes an administrative request to the registry, which answers the client.
+template <class Request>
+caf::response_promise forward(router_actor* self, Request r) {
+  auto rp = self->make_response_promise();
+  rp.delegate(self->state.registry, std::move(r));
+  return rp;
+}
+
+caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milliseconds timeout) {
+  self->state.registry = std::move(registry);
+  self->state.timeout = timeout;
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& routes = self->state.routes;
+    for (auto it = routes.begin(); it != routes.end();) {
+      bool hit = false;
+      for (auto& shard : it->second.shards) hit = hit || shard.address() == msg.source;
+      it = hit ? routes.erase(it) : std::next(it);
+    }
+  });
+  return {
+      [self](create_index_request& r) -> caf::result<create_index_reply> {
+        return forward(self, std::move(r));
+      },
+      [self](list_indexes_request& r) -> caf::result<std::vector<index_description>> {
+        return forward(self, std::move(r));
+      },
+      [self](describe_index_request& r) -> caf::result<index_description> {
+        return forward(self, std::move(r));
+      },
+      [self](readiness_request& r) -> caf::result<readiness_reply> {
+        return forward(self, std::move(r));
+      },
+      [self](drop_index_request& r) -> caf::result<bool> {
+        auto rp = self->make_response_promise<bool>();
+        auto key = index_key{r.tenant.value, r.name};
+        self->request(self->state.registry, self->state.timeout, std::move(r))
+            .then(
+                [self, key, rp](bool dropped) mutable {
+                  self->state.routes.erase(key);
+                  rp.deliver(dropped);
+                },
+                [rp](caf::error& e) mutable { rp.deliver(e); });
+        return rp;
+      },
+      [self](upsert_request& r) -> caf::result<upsert_reply> {
+        auto rp = self->make_response_promise<upsert_reply>();
+        route_upsert(self, std::move(r), rp);
+        return rp;
+      },
+      [self](get_vector_request& r) -> caf::result<vector_record> {
+        auto rp = self->make_response_promise<vector_record>();
+        auto tenant = r.tenant;
+        auto index = r.index;
+        with_route(self, tenant, index, rp, [r = std::move(r), rp](const index_route& route) mutable {
+          auto s = shard_of(r.id, route.params.shards).value;
+          rp.delegate(route.shards[s], std::move(r));
+        });
+        return rp;
+      },
+      [self](delete_vectors_request& r) -> caf::result<delete_vectors_reply> {
+        auto rp = self->make_response_promise<delete_vectors_reply>();
+        auto tenant = r.tenant;
+        auto index = r.index;
+        with_route(self, tenant, index, rp, [self, r = std::move(r), rp](const index_route& route) mutable {
+          std::vector<delete_vectors_request> parts(route.shards.size());
+          for (auto& id : r.ids) parts[shard_of(id, route.params.shards).value].ids.push_back(std::move(id));
+          std::vector<std::pair<caf::actor, delete_vectors_request>> work;
+          for (std::size_t s = 0; s < parts.size(); ++s) {
+            if (parts[s].ids.empty()) continue;
+            parts[s].tenant = r.tenant;
+            parts[s].index = r.index;
+            work.emplace_back(route.shards[s], std::move(parts[s]));
+          }
+          if (work.empty()) {
+            rp.deliver(delete_vectors_reply{0});
+            return;
+          }
+          fan_out<delete_vectors_reply>(
+              self, std::move(work), rp,
+              [](std::vector<delete_vectors_reply> replies, caf::response_promise& rp) {
+                delete_vectors_reply out;
+                for (auto& x : replies) out.deleted += x.deleted;
+                rp.deliver(out);
+              });
+        });
+        return rp;
+      },
+      [self](list_ids_request& r) -> caf::result<id_page> {
+        auto rp = self->make_response_promise<id_page>();
+        auto tenant = r.tenant;
+        auto index = r.index;
+        with_route(self, tenant, index, rp, [self, r = std::move(r), rp](const index_route& route) mutable {
+          std::vector<std::pair<caf::actor, list_ids_request>> work;
+          for (auto& shard : route.shards) work.emplace_back(shard, r);
+          auto limit = r.limit;
+          fan_out<id_page>(self, std::move(work), rp,
+                           [limit](std::vector<id_page> pages, caf::response_promise& rp) {
+                             rp.deliver(merge_id_pages(std::move(pages), limit));
+                           });
+        });
+        return rp;
+      },
+      [self](search_request& r) -> caf::result<search_reply> {
+        auto rp = self->make_response_promise<search_reply>();
+        route_search(self, std::move(r), rp);
+        return rp;
+      },
+      [self](search_batch_request& r) -> caf::result<search_batch_reply> {
+        auto rp = self->make_response_promise<search_batch_reply>();
+        if (r.queries.empty()) {
+          rp.deliver(search_batch_reply{});
+          return rp;
+        }
+        // Each query goes through the router's own search path, in parallel.
+        std::vector<std::pair<caf::actor, search_request>> work;
+        for (std::size_t i = 0; i < r.queries.size(); ++i)
+          work.emplace_back(caf::actor_cast<caf::actor>(self),
+                            search_request{r.tenant, r.index, std::move(r.queries[i]), r.options[i]});
+        fan_out<search_reply>(self, std::move(work), rp,
+                              [](std::vector<search_reply> replies, caf::response_promise& rp) {
+                                search_batch_reply out;
+                                for (auto& x : replies) out.results.push_back(std::move(x.hits));
+                                rp.deliver(out);
+                              });
+        return rp;
+      },
+      [self](merge_request& r) -> caf::result<merge_reply> {
+        auto rp = self->make_response_promise<merge_reply>();
+        auto tenant = r.tenant;
+        with_route(self, tenant, r.index, rp, [self, r, rp](const index_route& target) mutable {
+          auto target_params = target.params;
+          with_route(self, r.tenant, r.source, rp, [self, r, rp, target_params](const index_route& source) mutable {
+            if (source.params.dimension != target_params.dimension ||
+                source.params.distance != target_params.distance)
+              return fail(rp, make_status(errc::invalid_argument,
+                                                       "source and target differ in dimension or distance"));
+            std::vector<std::pair<caf::actor, shard_export_request>> work;
+            for (auto& shard : source.shards) work.emplace_back(shard, shard_export_request{r.tenant});
+            fan_out<shard_export>(self, std::move(work), rp,
+                                  [self, r](std::vector<shard_export> parts, caf::response_promise& rp) {
+                                    upsert_request up{r.tenant, r.index, {}};
+                                    for (auto& part : parts)
+                                      for (auto& item : part.items) up.items.push_back(std::move(item));
+                                    auto n = up.items.size();
+                                    if (n == 0 && !r.delete_source) {
+            rp.deliver(merge_reply{0});
+            return;
+          }
+                                    self->request(caf::actor_cast<caf::actor>(self), self->state.timeout, std::move(up))
+                                        .then(
+                                            [self, r, n, rp](upsert_reply&) mutable {
+                                              if (!r.delete_source || r.source == r.index) {
+            rp.deliver(merge_reply{n});
+            return;
+          }
+                                              self->request(caf::actor_cast<caf::actor>(self), self->state.timeout,
+                                                            drop_index_request{r.tenant, r.source})
+                                                  .then([rp, n](bool) mutable { rp.deliver(merge_reply{n}); },
+                                                        [rp](caf::error& e) mutable { rp.deliver(e); });
+                                            },
+                                            [rp](caf::error& e) mutable { rp.deliver(e); });
+                                  });
+          });
+        });
+        return rp;
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_router(caf::actor_system& system, caf::actor registry,
+                        std::chrono::milliseconds timeout) {
+  return system.spawn(router, std::move(registry), timeout);
+}
+
+}  // namespace quiver

@@ -1,0 +1,43 @@
+#include "actors/runtime/caf_error.hpp"
+
+#include <caf/all.hpp>
+
+namespace quiver {
+
+namespace {
+constexpr auto quiver_category = caf::atom("quiver");
+}
+
+caf::error to_caf_error(const status& st) {
+  std::vector<std::string> keys;
+  std::vector<std::int64_t> values;
+  for (const auto& [k, v] : st.details) {
+    keys.push_back(k);
+    values.push_back(v);
+  }
+  return caf::error(static_cast<std::uint8_t>(st.code), quiver_category,
+                    caf::make_message(st.message, std::move(keys), std::move(values)));
+}
+
+status from_caf_error(const caf::error& e) {
+  if (e.category() == quiver_category) {
+    status st;
+    st.code = static_cast<errc>(e.code());
+    const auto& ctx = e.context();
+    if (ctx.match_elements<std::string, std::vector<std::string>, std::vector<std::int64_t>>()) {
+      st.message = ctx.get_as<std::string>(0);
+      const auto& keys = ctx.get_as<std::vector<std::string>>(1);
+      const auto& values = ctx.get_as<std::vector<std::int64_t>>(2);
+      for (std::size_t i = 0; i < keys.size() && i < values.size(); ++i)
+        st.details.emplace_back(keys[i], values[i]);
+    }
+    return st;
+  }
+  if (e == caf::sec::request_timeout)
+    return make_status(errc::unavailable, "the request timed out inside the server");
+  if (e == caf::sec::request_receiver_down || e == caf::exit_reason::user_shutdown)
+    return make_status(errc::unavailable, "the shard serving this request is not available");
+  return make_status(errc::internal, "actor error: " + caf::to_string(e));
+}
+
+}  // namespace quiver

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "common/messages.hpp"
+#include "common/status.hpp"
+
+namespace quiver {
+
+// How code outside the actor system (the HTTP gateway) talks to the router: each
+// call returns at once and `done` runs later on an actor thread with the reply or
+// the failure (a timeout is `unavailable`). Free of CAF headers on purpose: the
+// gateway's translation units stay light.
+class router_client {
+ public:
+  template <class R>
+  using callback = std::function<void(expected<R>)>;
+
+  virtual ~router_client() = default;
+  virtual void create_index(create_index_request r, callback<create_index_reply> done) = 0;
+  virtual void list_indexes(list_indexes_request r,
+                            callback<std::vector<index_description>> done) = 0;
+  virtual void describe_index(describe_index_request r, callback<index_description> done) = 0;
+  virtual void drop_index(drop_index_request r, callback<bool> done) = 0;
+  virtual void readiness(readiness_request r, callback<readiness_reply> done) = 0;
+  virtual void upsert(upsert_request r, callback<upsert_reply> done) = 0;
+  virtual void get_vector(get_vector_request r, callback<vector_record> done) = 0;
+  virtual void delete_vectors(delete_vectors_request r, callback<delete_vectors_reply> done) = 0;
+  virtual void list_ids(list_ids_request r, callback<id_page> done) = 0;
+  virtual void search(search_request r, callback<search_reply> done) = 0;
+  virtual void search_batch(search_batch_request r, callback<search_batch_reply> done) = 0;
+  virtual void merge(merge_request r, callback<merge_reply> done) = 0;
+};
+
+}  // namespace quiver

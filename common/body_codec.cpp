@@ -1,0 +1,523 @@
+#include "common/body_codec.hpp"
+
+#include <msgpack.hpp>
+#include <simdjson.h>
+
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "common/detail/json_writer.hpp"
+#include "common/vector_validation.hpp"
+
+namespace quiver {
+
+namespace {
+
+enum class kind { null, boolean, integer, floating, string, array, object, binary, other };
+
+status bad(std::string message) { return make_status(errc::invalid_argument, std::move(message)); }
+
+// -- format adapters: the parsers below are written once over these two views -----
+
+struct json_node {
+  simdjson::dom::element e;
+
+  kind type() const {
+    switch (e.type()) {
+      case simdjson::dom::element_type::ARRAY: return kind::array;
+      case simdjson::dom::element_type::OBJECT: return kind::object;
+      case simdjson::dom::element_type::INT64:
+      case simdjson::dom::element_type::UINT64: return kind::integer;
+      case simdjson::dom::element_type::DOUBLE: return kind::floating;
+      case simdjson::dom::element_type::STRING: return kind::string;
+      case simdjson::dom::element_type::BOOL: return kind::boolean;
+      case simdjson::dom::element_type::NULL_VALUE: return kind::null;
+    }
+    return kind::other;
+  }
+  bool as_bool() const { return bool(e.get_bool().value_unsafe()); }
+  // REQUIRES: type() == integer. Values past int64 saturate (they fail range checks).
+  std::int64_t as_int() const {
+    if (e.type() == simdjson::dom::element_type::UINT64) return std::numeric_limits<std::int64_t>::max();
+    return e.get_int64().value_unsafe();
+  }
+  double as_double() const { return e.get_double().value_unsafe(); }
+  std::string_view as_string() const { return e.get_string().value_unsafe(); }
+  // Copies of the array/object views: value_unsafe() refers into a temporary.
+  std::size_t size() const {
+    simdjson::dom::array a = e.get_array().value_unsafe();
+    return a.size();
+  }
+  template <class F>
+  void each_element(F&& f) const {
+    simdjson::dom::array a = e.get_array().value_unsafe();
+    for (auto child : a) f(json_node{child});
+  }
+  template <class F>
+  status each_field(F&& f) const {
+    simdjson::dom::object o = e.get_object().value_unsafe();
+    for (auto field : o)
+      if (auto st = f(field.key, json_node{field.value}); !st.ok()) return st;
+    return status::success();
+  }
+  std::string_view binary() const { return {}; }
+  expected<std::string> object_text() const { return simdjson::minify(e); }
+};
+
+struct msgpack_node {
+  const msgpack::object* o;
+
+  kind type() const {
+    switch (o->type) {
+      case msgpack::type::NIL: return kind::null;
+      case msgpack::type::BOOLEAN: return kind::boolean;
+      case msgpack::type::POSITIVE_INTEGER:
+      case msgpack::type::NEGATIVE_INTEGER: return kind::integer;
+      case msgpack::type::FLOAT32:
+      case msgpack::type::FLOAT64: return kind::floating;
+      case msgpack::type::STR: return kind::string;
+      case msgpack::type::ARRAY: return kind::array;
+      case msgpack::type::MAP: return kind::object;
+      case msgpack::type::BIN: return kind::binary;
+      default: return kind::other;
+    }
+  }
+  bool as_bool() const { return o->via.boolean; }
+  std::int64_t as_int() const {
+    if (o->type == msgpack::type::NEGATIVE_INTEGER) return o->via.i64;
+    return o->via.u64 > std::uint64_t(std::numeric_limits<std::int64_t>::max())
+               ? std::numeric_limits<std::int64_t>::max()
+               : std::int64_t(o->via.u64);
+  }
+  double as_double() const {
+    if (o->type == msgpack::type::POSITIVE_INTEGER) return double(o->via.u64);
+    if (o->type == msgpack::type::NEGATIVE_INTEGER) return double(o->via.i64);
+    return o->via.f64;
+  }
+  std::string_view as_string() const { return {o->via.str.ptr, o->via.str.size}; }
+  std::size_t size() const { return o->via.array.size; }
+  template <class F>
+  void each_element(F&& f) const {
+    for (std::uint32_t i = 0; i < o->via.array.size; ++i) f(msgpack_node{&o->via.array.ptr[i]});
+  }
+  template <class F>
+  status each_field(F&& f) const {
+    for (std::uint32_t i = 0; i < o->via.map.size; ++i) {
+      const auto& kv = o->via.map.ptr[i];
+      if (kv.key.type != msgpack::type::STR) return bad("map keys must be strings");
+      std::string_view key{kv.key.via.str.ptr, kv.key.via.str.size};
+      if (auto st = f(key, msgpack_node{&kv.val}); !st.ok()) return st;
+    }
+    return status::success();
+  }
+  std::string_view binary() const { return {o->via.bin.ptr, o->via.bin.size}; }
+  expected<std::string> object_text() const;
+};
+
+// Writes a MessagePack value as JSON; fails on what JSON cannot hold.
+status write_json(const msgpack::object& o, detail::json_writer& w) {
+  switch (o.type) {
+    case msgpack::type::NIL: w.null(); return status::success();
+    case msgpack::type::BOOLEAN: w.boolean(o.via.boolean); return status::success();
+    case msgpack::type::POSITIVE_INTEGER: w.uinteger(o.via.u64); return status::success();
+    case msgpack::type::NEGATIVE_INTEGER: w.integer(o.via.i64); return status::success();
+    case msgpack::type::FLOAT32:
+    case msgpack::type::FLOAT64:
+      if (!std::isfinite(o.via.f64)) return bad("metadata numbers must be finite");
+      w.number(o.via.f64);
+      return status::success();
+    case msgpack::type::STR: w.string({o.via.str.ptr, o.via.str.size}); return status::success();
+    case msgpack::type::ARRAY:
+      w.begin_array();
+      for (std::uint32_t i = 0; i < o.via.array.size; ++i)
+        if (auto st = write_json(o.via.array.ptr[i], w); !st.ok()) return st;
+      w.end_array();
+      return status::success();
+    case msgpack::type::MAP:
+      w.begin_object();
+      for (std::uint32_t i = 0; i < o.via.map.size; ++i) {
+        const auto& kv = o.via.map.ptr[i];
+        if (kv.key.type != msgpack::type::STR) return bad("metadata keys must be strings");
+        w.key({kv.key.via.str.ptr, kv.key.via.str.size});
+        if (auto st = write_json(kv.val, w); !st.ok()) return st;
+      }
+      w.end_object();
+      return status::success();
+    default: return bad("metadata holds a value JSON cannot represent (bin or ext)");
+  }
+}
+
+expected<std::string> msgpack_node::object_text() const {
+  detail::json_writer w;
+  if (auto st = write_json(*o, w); !st.ok()) return st;
+  return w.take();
+}
+
+// -- shared field readers ------------------------------------------------------------
+
+template <class N>
+status expect_object(const N& n, std::string_view what) {
+  if (n.type() != kind::object) return bad(std::string(what) + " must be an object");
+  return status::success();
+}
+
+template <class N>
+status read_string(const N& n, std::string_view field, std::string& out) {
+  if (n.type() != kind::string) return bad("'" + std::string(field) + "' must be a string");
+  out = std::string(n.as_string());
+  return status::success();
+}
+
+template <class N>
+status read_bool(const N& n, std::string_view field, bool& out) {
+  if (n.type() != kind::boolean) return bad("'" + std::string(field) + "' must be a boolean");
+  out = n.as_bool();
+  return status::success();
+}
+
+template <class N>
+status read_uint(const N& n, std::string_view field, std::int64_t lo, std::int64_t hi,
+                 std::uint32_t& out) {
+  if (n.type() != kind::integer || n.as_int() < lo || n.as_int() > hi)
+    return bad("'" + std::string(field) + "' must be an integer between " + std::to_string(lo) +
+               " and " + std::to_string(hi));
+  out = static_cast<std::uint32_t>(n.as_int());
+  return status::success();
+}
+
+// Reads a vector; a component past float's range becomes +inf, which the
+// validator then reports as non-finite with its position.
+template <class N>
+status read_vector(const N& n, std::string_view field, std::vector<float>& out) {
+  if (n.type() == kind::binary) {
+    auto bytes = n.binary();
+    if (bytes.size() % sizeof(float) != 0)
+      return bad("'" + std::string(field) + "' bin length must be a multiple of 4");
+    out.resize(bytes.size() / sizeof(float));
+    std::memcpy(out.data(), bytes.data(), bytes.size());  // little-endian hosts only
+    return status::success();
+  }
+  if (n.type() != kind::array) return bad("'" + std::string(field) + "' must be an array of numbers");
+  out.clear();
+  out.reserve(n.size());
+  bool numeric = true;
+  n.each_element([&](const N& x) {
+    auto t = x.type();
+    if (t != kind::integer && t != kind::floating) {
+      numeric = false;
+      return;
+    }
+    double d = x.as_double();
+    out.push_back(std::fabs(d) > FLT_MAX ? std::numeric_limits<float>::infinity()
+                                         : static_cast<float>(d));
+  });
+  if (!numeric) return bad("'" + std::string(field) + "' must be an array of numbers");
+  return status::success();
+}
+
+template <class N>
+status read_metadata(const N& n, metadata_json& out) {
+  if (n.type() == kind::null) {
+    out.clear();  // null: same as absent
+    return status::success();
+  }
+  if (n.type() != kind::object) return bad("'metadata' must be an object");
+  auto text = n.object_text();
+  if (!text) return text.error();
+  out = std::move(*text);
+  return status::success();
+}
+
+template <class N>
+status read_string_list(const N& n, std::string_view field, std::size_t max_items,
+                        std::vector<std::string>& out) {
+  if (n.type() != kind::array) return bad("'" + std::string(field) + "' must be an array of strings");
+  if (n.size() > max_items)
+    return make_status(errc::payload_too_large, "'" + std::string(field) + "' holds more than " +
+                                                    std::to_string(max_items) + " items");
+  bool strings = true;
+  out.reserve(n.size());
+  n.each_element([&](const N& x) {
+    if (x.type() != kind::string) {
+      strings = false;
+      return;
+    }
+    out.emplace_back(x.as_string());
+  });
+  if (!strings) return bad("'" + std::string(field) + "' must be an array of strings");
+  return status::success();
+}
+
+status unknown_field(std::string_view key) {
+  return bad("unknown field '" + std::string(key) + "'");
+}
+
+status missing_field(std::string_view key) {
+  return bad("missing field '" + std::string(key) + "'");
+}
+
+// -- the parsers, once for both formats ----------------------------------------------
+
+template <class N>
+expected<index_params> create_index_from(const N& root) {
+  if (auto st = expect_object(root, "body"); !st.ok()) return st;
+  index_params p;
+  bool has_name = false, has_dimension = false;
+  auto st = root.each_field([&](std::string_view key, const N& v) -> status {
+    if (key == "name") {
+      has_name = true;
+      return read_string(v, key, p.name);
+    }
+    if (key == "dimension") {
+      has_dimension = true;
+      return read_uint(v, key, 1, index_limits::max_dimension, p.dimension);
+    }
+    if (key == "distance") {
+      std::string name;
+      if (auto s = read_string(v, key, name); !s.ok()) return s;
+      auto d = parse_distance(name);
+      if (!d) return d.error();
+      p.distance = *d;
+      return status::success();
+    }
+    if (key == "m") return read_uint(v, key, index_limits::min_m, index_limits::max_m, p.m);
+    if (key == "ef_construction") return read_uint(v, key, 1, index_limits::max_ef, p.ef_construction);
+    if (key == "ef_search") return read_uint(v, key, 1, index_limits::max_ef, p.ef_search);
+    if (key == "shards") return read_uint(v, key, 1, index_limits::max_shards, p.shards);
+    if (key == "replicas") return read_uint(v, key, 1, index_limits::max_replicas, p.replicas);
+    return unknown_field(key);
+  });
+  if (!st.ok()) return st;
+  if (!has_name) return missing_field("name");
+  if (!has_dimension) return missing_field("dimension");
+  if (auto v = validate_params(p); !v.ok()) return v;
+  return p;
+}
+
+template <class N>
+status item_fields(const N& n, std::string* id, std::vector<float>& vec, metadata_json& meta) {
+  if (auto st = expect_object(n, "an item"); !st.ok()) return st;
+  bool has_id = id == nullptr, has_vector = false;
+  auto st = n.each_field([&](std::string_view key, const N& v) -> status {
+    if (key == "id" && id) {
+      has_id = true;
+      return read_string(v, key, *id);
+    }
+    if (key == "vector") {
+      has_vector = true;
+      return read_vector(v, key, vec);
+    }
+    if (key == "metadata") return read_metadata(v, meta);
+    return unknown_field(key);
+  });
+  if (!st.ok()) return st;
+  if (!has_id) return missing_field("id");
+  if (!has_vector) return missing_field("vector");
+  return status::success();
+}
+
+template <class N>
+expected<upsert_one_body> upsert_one_from(const N& root) {
+  upsert_one_body out;
+  if (auto st = item_fields(root, nullptr, out.vector, out.metadata); !st.ok()) return st;
+  return out;
+}
+
+status with_index(status st, std::size_t index) {
+  st.details.emplace_back("index", static_cast<std::int64_t>(index));
+  return st;
+}
+
+template <class N>
+expected<std::vector<upsert_item>> upsert_batch_from(const N& root, std::size_t max_items) {
+  if (auto st = expect_object(root, "body"); !st.ok()) return st;
+  std::vector<upsert_item> items;
+  bool has_items = false;
+  auto st = root.each_field([&](std::string_view key, const N& v) -> status {
+    if (key != "items") return unknown_field(key);
+    has_items = true;
+    if (v.type() != kind::array) return bad("'items' must be an array");
+    if (v.size() > max_items)
+      return make_status(errc::payload_too_large,
+                         "batch holds more than " + std::to_string(max_items) + " items");
+    items.reserve(v.size());
+    status first;
+    v.each_element([&](const N& x) {
+      if (!first.ok()) return;
+      upsert_item it;
+      auto s = item_fields(x, &it.id, it.vector, it.metadata);
+      if (!s.ok()) first = with_index(std::move(s), items.size());
+      items.push_back(std::move(it));
+    });
+    return first;
+  });
+  if (!st.ok()) return st;
+  if (!has_items) return missing_field("items");
+  return items;
+}
+
+template <class N>
+expected<std::vector<std::string>> delete_ids_from(const N& root, std::size_t max_items) {
+  if (auto st = expect_object(root, "body"); !st.ok()) return st;
+  std::vector<std::string> ids;
+  bool has_ids = false;
+  auto st = root.each_field([&](std::string_view key, const N& v) -> status {
+    if (key != "ids") return unknown_field(key);
+    has_ids = true;
+    return read_string_list(v, key, max_items, ids);
+  });
+  if (!st.ok()) return st;
+  if (!has_ids) return missing_field("ids");
+  return ids;
+}
+
+template <class N>
+expected<search_body> search_from(const N& root) {
+  if (auto st = expect_object(root, "a search body"); !st.ok()) return st;
+  search_body out;
+  bool has_vector = false;
+  auto st = root.each_field([&](std::string_view key, const N& v) -> status {
+    if (key == "vector") {
+      has_vector = true;
+      return read_vector(v, key, out.vector);
+    }
+    if (key == "k") return read_uint(v, key, 1, request_limits::max_k, out.options.k);
+    if (key == "ef") return read_uint(v, key, 1, index_limits::max_ef, out.options.ef);
+    if (key == "exclude_ids")
+      return read_string_list(v, key, request_limits::max_exclude_ids, out.options.exclude_ids);
+    if (key == "include_metadata") return read_bool(v, key, out.options.include_metadata);
+    if (key == "include_vectors") return read_bool(v, key, out.options.include_vectors);
+    if (key == "consistency") {
+      std::string c;
+      if (auto s = read_string(v, key, c); !s.ok()) return s;
+      if (c != "strong" && c != "eventual") return bad("'consistency' must be \"strong\" or \"eventual\"");
+      out.eventual = c == "eventual";
+      return status::success();
+    }
+    return unknown_field(key);
+  });
+  if (!st.ok()) return st;
+  if (!has_vector) return missing_field("vector");
+  return out;
+}
+
+template <class N>
+expected<std::vector<search_body>> search_batch_from(const N& root, std::size_t max_items) {
+  if (auto st = expect_object(root, "body"); !st.ok()) return st;
+  std::vector<search_body> queries;
+  bool has_queries = false;
+  auto st = root.each_field([&](std::string_view key, const N& v) -> status {
+    if (key != "queries") return unknown_field(key);
+    has_queries = true;
+    if (v.type() != kind::array) return bad("'queries' must be an array");
+    if (v.size() > max_items)
+      return make_status(errc::payload_too_large,
+                         "batch holds more than " + std::to_string(max_items) + " queries");
+    status first;
+    v.each_element([&](const N& x) {
+      if (!first.ok()) return;
+      auto q = search_from(x);
+      if (!q) {
+        first = with_index(std::move(q).error(), queries.size());
+        return;
+      }
+      queries.push_back(std::move(*q));
+    });
+    return first;
+  });
+  if (!st.ok()) return st;
+  if (!has_queries) return missing_field("queries");
+  return queries;
+}
+
+template <class N>
+expected<merge_body> merge_from(const N& root) {
+  if (auto st = expect_object(root, "body"); !st.ok()) return st;
+  merge_body out;
+  bool has_source = false;
+  auto st = root.each_field([&](std::string_view key, const N& v) -> status {
+    if (key == "source") {
+      has_source = true;
+      return read_string(v, key, out.source);
+    }
+    if (key == "delete_source") return read_bool(v, key, out.delete_source);
+    return unknown_field(key);
+  });
+  if (!st.ok()) return st;
+  if (!has_source) return missing_field("source");
+  return out;
+}
+
+// Parses the body in its format and hands the root to `parse`.
+template <class R, class Parse>
+expected<R> decode(body_format f, const std::string& body, Parse&& parse) {
+  if (f == body_format::json) {
+    thread_local simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    bool padded = body.capacity() >= body.size() + simdjson::SIMDJSON_PADDING;
+    auto err = parser.parse(body.data(), body.size(), !padded).get(root);
+    if (err)
+      return make_status(errc::invalid_json,
+                         std::string("body is not valid JSON: ") + simdjson::error_message(err));
+    return parse(json_node{root});
+  }
+  msgpack::object_handle handle;
+  try {
+    std::size_t offset = 0;
+    handle = msgpack::unpack(body.data(), body.size(), offset);
+    if (offset != body.size())
+      return make_status(errc::invalid_json, "body has bytes after the MessagePack value");
+  } catch (const std::exception& e) {
+    return make_status(errc::invalid_json, std::string("body is not valid MessagePack: ") + e.what());
+  }
+  return parse(msgpack_node{&handle.get()});
+}
+
+}  // namespace
+
+expected<index_params> parse_create_index(body_format f, const std::string& body) {
+  return decode<index_params>(f, body, [](const auto& root) { return create_index_from(root); });
+}
+
+expected<upsert_one_body> parse_upsert_one(body_format f, const std::string& body) {
+  return decode<upsert_one_body>(f, body, [](const auto& root) { return upsert_one_from(root); });
+}
+
+expected<std::vector<upsert_item>> parse_upsert_batch(body_format f, const std::string& body,
+                                                      std::size_t max_items) {
+  return decode<std::vector<upsert_item>>(
+      f, body, [&](const auto& root) { return upsert_batch_from(root, max_items); });
+}
+
+expected<std::vector<std::string>> parse_delete_ids(body_format f, const std::string& body,
+                                                    std::size_t max_items) {
+  return decode<std::vector<std::string>>(
+      f, body, [&](const auto& root) { return delete_ids_from(root, max_items); });
+}
+
+expected<search_body> parse_search(body_format f, const std::string& body) {
+  return decode<search_body>(f, body, [](const auto& root) { return search_from(root); });
+}
+
+expected<std::vector<search_body>> parse_search_batch(body_format f, const std::string& body,
+                                                      std::size_t max_items) {
+  return decode<std::vector<search_body>>(
+      f, body, [&](const auto& root) { return search_batch_from(root, max_items); });
+}
+
+expected<merge_body> parse_merge(body_format f, const std::string& body) {
+  return decode<merge_body>(f, body, [](const auto& root) { return merge_from(root); });
+}
+
+expected<std::string> msgpack_to_json(std::string_view bytes) {
+  try {
+    auto handle = msgpack::unpack(bytes.data(), bytes.size());
+    return msgpack_node{&handle.get()}.object_text();
+  } catch (const std::exception& e) {
+    return make_status(errc::invalid_json, std::string("not valid MessagePack: ") + e.what());
+  }
+}
+
+}  // namespace quiver

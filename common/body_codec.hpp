@@ -1,0 +1,53 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/index_params.hpp"
+#include "common/records.hpp"
+#include "common/status.hpp"
+
+namespace quiver {
+
+// The two body encodings of API.md: same field names, MessagePack vectors may also
+// be a bin of little-endian float32.
+enum class body_format { json, msgpack };
+
+struct search_body {
+  std::vector<float> vector;
+  search_options options;
+  bool eventual = false;  // "consistency": "eventual"
+};
+
+struct upsert_one_body {
+  std::vector<float> vector;
+  metadata_json metadata;
+};
+
+struct merge_body {
+  std::string source;
+  bool delete_source = false;
+};
+
+// Parsers of request bodies. Each checks shape and types, rejects unknown fields
+// (a misspelt field is an error, not a silent default) and leaves vector and id
+// semantics (dimension, finiteness) to vector_validation. A failure is
+// invalid_json (not parseable) or invalid_argument (parseable, wrong shape);
+// a list longer than max_items is payload_too_large.
+expected<index_params> parse_create_index(body_format f, const std::string& body);
+expected<upsert_one_body> parse_upsert_one(body_format f, const std::string& body);
+expected<std::vector<upsert_item>> parse_upsert_batch(body_format f, const std::string& body,
+                                                      std::size_t max_items);
+expected<std::vector<std::string>> parse_delete_ids(body_format f, const std::string& body,
+                                                    std::size_t max_items);
+expected<search_body> parse_search(body_format f, const std::string& body);
+expected<std::vector<search_body>> parse_search_batch(body_format f, const std::string& body,
+                                                      std::size_t max_items);
+expected<merge_body> parse_merge(body_format f, const std::string& body);
+
+// Converts between metadata's two encodings (JSON text is what is stored).
+expected<std::string> msgpack_to_json(std::string_view msgpack_bytes);
+
+}  // namespace quiver

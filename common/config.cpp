@@ -1,0 +1,110 @@
+#include "common/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <functional>
+#include <map>
+
+namespace quiver {
+
+namespace {
+
+status config_error(const std::string& message) {
+  return make_status(errc::invalid_argument, "config: " + message);
+}
+
+template <class T>
+status read_int(const toml::node& n, const std::string& key, T& out, std::int64_t lo,
+                std::int64_t hi) {
+  auto v = n.value<std::int64_t>();
+  if (!v || *v < lo || *v > hi)
+    return config_error(key + " must be an integer between " + std::to_string(lo) + " and " +
+                        std::to_string(hi));
+  out = static_cast<T>(*v);
+  return status::success();
+}
+
+status read_str(const toml::node& n, const std::string& key, std::string& out) {
+  auto v = n.value<std::string>();
+  if (!v) return config_error(key + " must be a string");
+  out = *v;
+  return status::success();
+}
+
+status read_bool(const toml::node& n, const std::string& key, bool& out) {
+  auto v = n.value<bool>();
+  if (!v) return config_error(key + " must be a boolean");
+  out = *v;
+  return status::success();
+}
+
+}  // namespace
+
+expected<quiver_config> load_config(const std::string& path) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return config_error(path + ": " + std::string(e.description()));
+  }
+  quiver_config c;
+  using reader = std::function<status(const toml::node&, const std::string&)>;
+  std::map<std::string, reader> keys{
+      {"server.host", [&](auto& n, auto& k) { return read_str(n, k, c.server.host); }},
+      {"server.port", [&](auto& n, auto& k) { return read_int(n, k, c.server.port, 0, 65535); }},
+      {"server.io_threads",
+       [&](auto& n, auto& k) { return read_int(n, k, c.server.io_threads, 1, 256); }},
+      {"server.max_body_bytes",
+       [&](auto& n, auto& k) { return read_int(n, k, c.server.max_body_bytes, 1, 1ll << 32); }},
+      {"server.max_batch",
+       [&](auto& n, auto& k) { return read_int(n, k, c.server.max_batch, 1, 1000000); }},
+      {"server.request_timeout_ms",
+       [&](auto& n, auto& k) { return read_int(n, k, c.server.request_timeout_ms, 1, 3600000); }},
+      {"server.idle_timeout_s",
+       [&](auto& n, auto& k) { return read_int(n, k, c.server.idle_timeout_s, 1, 86400); }},
+      {"server.allow_insecure",
+       [&](auto& n, auto& k) { return read_bool(n, k, c.server.allow_insecure); }},
+      {"actors.scheduler_policy",
+       [&](auto& n, auto& k) { return read_str(n, k, c.actors.scheduler_policy); }},
+      {"actors.max_threads",
+       [&](auto& n, auto& k) { return read_int(n, k, c.actors.max_threads, 1, 256); }},
+      {"actors.search_workers",
+       [&](auto& n, auto& k) { return read_int(n, k, c.actors.search_workers, 1, 256); }},
+      {"actors.insert_threads",
+       [&](auto& n, auto& k) { return read_int(n, k, c.actors.insert_threads, 1, 256); }},
+      {"storage.data_dir", [&](auto& n, auto& k) { return read_str(n, k, c.storage.data_dir); }},
+      {"log.level", [&](auto& n, auto& k) { return read_str(n, k, c.log.level); }},
+  };
+  for (auto& [section, node] : root) {
+    auto* table = node.as_table();
+    if (!table) return config_error("top-level key '" + std::string(section.str()) + "' must be a table");
+    for (auto& [key, value] : *table) {
+      auto full = std::string(section.str()) + "." + std::string(key.str());
+      auto it = keys.find(full);
+      if (it == keys.end()) return config_error("unknown key '" + full + "'");
+      if (auto st = it->second(value, full); !st.ok()) return st;
+    }
+  }
+  if (auto st = validate_config(c); !st.ok()) return st;
+  return c;
+}
+
+bool is_loopback_host(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+status validate_config(const quiver_config& c) {
+  if (c.actors.scheduler_policy != "sharing" && c.actors.scheduler_policy != "stealing")
+    return config_error("actors.scheduler_policy must be \"sharing\" or \"stealing\"");
+  static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  bool level_ok = false;
+  for (auto* l : levels) level_ok |= c.log.level == l;
+  if (!level_ok) return config_error("log.level must be one of trace, debug, info, warn, error, off");
+  if (c.storage.data_dir.empty()) return config_error("storage.data_dir must not be empty");
+  if (!is_loopback_host(c.server.host) && !c.server.allow_insecure)
+    return config_error("refusing to serve " + c.server.host +
+                        " without auth; set server.allow_insecure = true to override");
+  return status::success();
+}
+
+}  // namespace quiver

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/body_codec.hpp"
+#include "common/messages.hpp"
+#include "common/status.hpp"
+
+namespace quiver {
+
+std::string_view content_type(body_format f);
+
+// Renderers of API.md's response bodies, in either format.
+std::string render_error(body_format f, const status& st);
+std::string render_index(body_format f, const index_description& d);
+std::string render_index_list(body_format f, const std::vector<index_description>& list);
+std::string render_upserted_one(body_format f, std::string_view id, seq_no seq);
+// {"<key>": n}, e.g. {"upserted": 3}, {"deleted": 2}, {"merged": 10}
+std::string render_count(body_format f, std::string_view key, std::uint64_t n);
+// {"<key>": true|false}
+std::string render_flag(body_format f, std::string_view key, bool value);
+std::string render_vector(body_format f, const vector_record& r);
+// next_cursor empty: null.
+std::string render_ids(body_format f, const std::vector<std::string>& ids,
+                       const std::string& next_cursor);
+std::string render_search(body_format f, const std::vector<search_hit>& hits,
+                          const search_options& options, double took_ms);
+std::string render_search_batch(body_format f, const std::vector<std::vector<search_hit>>& results,
+                                const std::vector<search_options>& options, double took_ms);
+// {"<key>": "<value>"}, e.g. {"status": "ok"}
+std::string render_word(body_format f, std::string_view key, std::string_view value);
+std::string render_readiness(body_format f, const std::vector<std::string>& missing);
+
+// Cursors are opaque to clients: the hex of the last id of the previous page.
+std::string encode_cursor(std::string_view last_id);
+expected<std::string> decode_cursor(std::string_view cursor);
+
+}  // namespace quiver

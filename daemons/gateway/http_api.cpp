@@ -1,0 +1,407 @@
+#include "daemons/gateway/http_api.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <fstream>
+#include <unistd.h>
+
+#include "common/body_codec.hpp"
+#include "common/response_codec.hpp"
+#include "common/vector_validation.hpp"
+
+namespace quiver {
+
+namespace {
+
+// Largest page of ids one request may ask for; bounds one reply's size.
+constexpr std::uint32_t max_ids_page = 10000;
+constexpr std::uint32_t default_ids_page = 1000;
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  if (path.empty()) return out;
+  std::size_t start = 0;
+  for (;;) {
+    auto slash = path.find('/', start);
+    out.emplace_back(path.substr(start, slash == std::string_view::npos ? slash : slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return out;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// The media type of a Content-Type value, without parameters.
+std::string media_type(std::string_view header) {
+  auto semi = header.find(';');
+  auto type = header.substr(0, semi);
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  while (!type.empty() && type.front() == ' ') type.remove_prefix(1);
+  return lower(type);
+}
+
+bool is_msgpack(std::string_view media) {
+  return media == "application/msgpack" || media == "application/x-msgpack" ||
+         media == "application/vnd.msgpack";
+}
+
+std::size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace
+
+bool percent_decode(std::string_view in, std::string& out) {
+  out.clear();
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out.push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    unsigned value = 0;
+    auto [ptr, ec] = std::from_chars(in.data() + i + 1, in.data() + i + 3, value, 16);
+    if (ec != std::errc() || ptr != in.data() + i + 3) return false;
+    out.push_back(static_cast<char>(value));
+    i += 2;
+  }
+  return true;
+}
+
+struct http_api::context {
+  http_request req;
+  std::function<void(http_reply)> done;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  body_format in = body_format::json;
+  body_format out = body_format::json;
+  std::string route = "unmatched";
+  http_metrics* metrics = nullptr;
+  tenant_id tenant = default_tenant();
+
+  double elapsed_ms() const {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+        .count();
+  }
+
+  void reply(int code, std::string body, std::string type = {},
+             std::vector<std::pair<std::string, std::string>> headers = {}) {
+    http_reply r;
+    r.status = code;
+    r.content_type = type.empty() ? std::string(content_type(out)) : std::move(type);
+    r.body = std::move(body);
+    r.headers = std::move(headers);
+    auto ms = elapsed_ms();
+    metrics->observe(req.method + " " + route, code, ms / 1000.0);
+    spdlog::debug("req={} {} {} -> {} ({:.3f} ms)", req.request_id, req.method, req.target, code,
+                  ms);
+    done(std::move(r));
+  }
+
+  void fail(const status& st) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (st.code == errc::unavailable || st.code == errc::rate_limited)
+      headers.emplace_back("Retry-After", "1");
+    int code = http_status(st.code);
+    if (code >= 500) {
+      spdlog::warn("req={} {} {} -> {} {}: {}", req.request_id, req.method, req.target, code,
+                   code_name(st.code), st.message);
+    } else {
+      spdlog::debug("req={} {} {} -> {} {}: {}", req.request_id, req.method, req.target, code,
+                    code_name(st.code), st.message);
+    }
+    reply(code, render_error(out, st), {}, std::move(headers));
+  }
+
+  // Replies with the result's value rendered by `render`, or with its error.
+  template <class T, class Render>
+  void answer(expected<T>& result, Render&& render, int code = 200) {
+    if (!result) return fail(result.error());
+    reply(code, render(*result));
+  }
+};
+
+http_api::http_api(router_client& router, http_metrics& metrics, const server_config& config)
+    : router_(router), metrics_(metrics), config_(config) {}
+
+void http_api::handle(http_request request, std::function<void(http_reply)> done) {
+  auto ctx = std::make_shared<context>();
+  ctx->req = std::move(request);
+  ctx->done = std::move(done);
+  ctx->metrics = &metrics_;
+  // The reply's format: Accept when it names one of ours, else the request's own.
+  auto ct = media_type(ctx->req.content_type);
+  ctx->in = is_msgpack(ct) ? body_format::msgpack : body_format::json;
+  auto accept = lower(ctx->req.accept);
+  if (accept.find("msgpack") != std::string::npos) {
+    ctx->out = body_format::msgpack;
+  } else if (accept.find("application/json") != std::string::npos) {
+    ctx->out = body_format::json;
+  } else {
+    ctx->out = ctx->in;
+  }
+  dispatch(ctx);
+}
+
+void http_api::dispatch(const std::shared_ptr<context>& ctx) {
+  auto& req = ctx->req;
+  auto qpos = req.target.find('?');
+  std::string_view path(req.target.data(), qpos == std::string::npos ? req.target.size() : qpos);
+  std::string_view query =
+      qpos == std::string::npos ? std::string_view{} : std::string_view(req.target).substr(qpos + 1);
+  auto raw_segments = split_path(path);
+  std::vector<std::string> seg(raw_segments.size());
+  for (std::size_t i = 0; i < raw_segments.size(); ++i)
+    if (!percent_decode(raw_segments[i], seg[i]))
+      return ctx->fail(make_status(errc::invalid_argument, "malformed percent-encoding in path"));
+
+  const auto& method = req.method;
+  auto not_allowed = [&](const char* allow) {
+    ctx->reply(http_status(errc::method_not_allowed),
+               render_error(ctx->out, make_status(errc::method_not_allowed,
+                                                  "method " + method + " not allowed here")),
+               {}, {{"Allow", allow}});
+  };
+  // Bodies are read only by routes that take one; their type must be ours.
+  auto body_ok = [&]() {
+    auto ct = media_type(req.content_type);
+    if (ct.empty() || ct == "application/json" || is_msgpack(ct)) return true;
+    ctx->fail(make_status(errc::unsupported_media_type,
+                          "Content-Type '" + ct +
+                              "' is not supported; send application/json or application/msgpack"));
+    return false;
+  };
+  // An index name that cannot exist names no index.
+  auto name_ok = [&](const std::string& name) {
+    if (validate_index_name(name).ok()) return true;
+    ctx->fail(make_status(errc::index_not_found, "no index '" + name + "'"));
+    return false;
+  };
+  auto n = seg.size();
+
+  if (n == 1 && seg[0] == "healthz") {
+    ctx->route = "/healthz";
+    if (method != "GET") return not_allowed("GET");
+    return ctx->reply(200, render_word(ctx->out, "status", "ok"));
+  }
+  if (n == 1 && seg[0] == "readyz") {
+    ctx->route = "/readyz";
+    if (method != "GET") return not_allowed("GET");
+    return router_.readiness({}, [ctx](expected<readiness_reply> r) {
+      if (!r) return ctx->fail(r.error());
+      ctx->reply(r->missing.empty() ? 200 : 503, render_readiness(ctx->out, r->missing), {},
+                 r->missing.empty()
+                     ? std::vector<std::pair<std::string, std::string>>{}
+                     : std::vector<std::pair<std::string, std::string>>{{"Retry-After", "1"}});
+    });
+  }
+  if (n == 1 && seg[0] == "metrics") {
+    ctx->route = "/metrics";
+    if (method != "GET") return not_allowed("GET");
+    return router_.list_indexes({ctx->tenant}, [this, ctx](expected<std::vector<index_description>> r) {
+      auto text = metrics_.render();
+      text += "# HELP quiver_index_vectors Live vectors per index.\n# TYPE quiver_index_vectors gauge\n";
+      if (r)
+        for (const auto& d : *r)
+          text += "quiver_index_vectors{tenant=\"" + ctx->tenant.value + "\",index=\"" +
+                  d.params.name + "\"} " + std::to_string(d.count) + "\n";
+      text += "# HELP quiver_index_memory_bytes Estimated memory per index.\n"
+              "# TYPE quiver_index_memory_bytes gauge\n";
+      if (r)
+        for (const auto& d : *r)
+          text += "quiver_index_memory_bytes{tenant=\"" + ctx->tenant.value + "\",index=\"" +
+                  d.params.name + "\"} " + std::to_string(d.memory_bytes) + "\n";
+      text += "# HELP quiver_process_resident_bytes Resident set size.\n"
+              "# TYPE quiver_process_resident_bytes gauge\nquiver_process_resident_bytes " +
+              std::to_string(resident_bytes()) + "\n";
+      ctx->reply(200, std::move(text), "text/plain; version=0.0.4");
+    });
+  }
+  if (n < 2 || seg[0] != "v1" || seg[1] != "indexes") {
+    ctx->route = "unmatched";
+    return ctx->fail(make_status(errc::not_found, "no route for " + std::string(path)));
+  }
+
+  // /v1/indexes
+  if (n == 2) {
+    ctx->route = "/v1/indexes";
+    if (method == "GET")
+      return router_.list_indexes({ctx->tenant}, [ctx](expected<std::vector<index_description>> r) {
+        ctx->answer(r, [&](auto& v) { return render_index_list(ctx->out, v); });
+      });
+    if (method != "POST") return not_allowed("GET, POST");
+    if (!body_ok()) return;
+    auto params = parse_create_index(ctx->in, req.body);
+    if (!params) return ctx->fail(params.error());
+    return router_.create_index({ctx->tenant, std::move(*params)},
+                                [ctx](expected<create_index_reply> r) {
+                                  if (!r) return ctx->fail(r.error());
+                                  ctx->reply(r->created ? 201 : 200,
+                                             render_index(ctx->out, r->description));
+                                });
+  }
+
+  const auto& name = seg[2];
+  // /v1/indexes/{name}
+  if (n == 3) {
+    ctx->route = "/v1/indexes/{name}";
+    if (method != "GET" && method != "DELETE") return not_allowed("GET, DELETE");
+    if (!name_ok(name)) return;
+    if (method == "GET")
+      return router_.describe_index({ctx->tenant, name}, [ctx](expected<index_description> r) {
+        ctx->answer(r, [&](auto& d) { return render_index(ctx->out, d); });
+      });
+    return router_.drop_index({ctx->tenant, name}, [ctx](expected<bool> r) {
+      ctx->answer(r, [&](bool) { return render_flag(ctx->out, "deleted", true); });
+    });
+  }
+
+  const auto& sub = seg[3];
+  if (sub == "vectors" && n == 4) {
+    ctx->route = "/v1/indexes/{name}/vectors";
+    if (method != "POST") return not_allowed("POST");
+    if (!name_ok(name) || !body_ok()) return;
+    auto items = parse_upsert_batch(ctx->in, req.body, config_.max_batch);
+    if (!items) return ctx->fail(items.error());
+    return router_.upsert({ctx->tenant, name, std::move(*items)}, [ctx](expected<upsert_reply> r) {
+      ctx->answer(r, [&](auto& u) { return render_count(ctx->out, "upserted", u.upserted); });
+    });
+  }
+  if (sub == "vectors" && n == 5 && seg[4] == "delete" && method == "POST") {
+    ctx->route = "/v1/indexes/{name}/vectors/delete";
+    if (!name_ok(name) || !body_ok()) return;
+    auto ids = parse_delete_ids(ctx->in, req.body, config_.max_batch);
+    if (!ids) return ctx->fail(ids.error());
+    return router_.delete_vectors({ctx->tenant, name, std::move(*ids)},
+                                  [ctx](expected<delete_vectors_reply> r) {
+                                    ctx->answer(r, [&](auto& d) {
+                                      return render_count(ctx->out, "deleted", d.deleted);
+                                    });
+                                  });
+  }
+  if (sub == "vectors" && n == 5) {
+    ctx->route = "/v1/indexes/{name}/vectors/{id}";
+    const auto& id = seg[4];
+    if (method != "GET" && method != "PUT" && method != "DELETE")
+      return not_allowed("GET, PUT, DELETE");
+    if (!name_ok(name)) return;
+    if (auto st = validate_id(id, 0); !st.ok()) {
+      st.details.clear();
+      return ctx->fail(st);
+    }
+    if (method == "GET")
+      return router_.get_vector({ctx->tenant, name, id}, [ctx](expected<vector_record> r) {
+        ctx->answer(r, [&](auto& v) { return render_vector(ctx->out, v); });
+      });
+    if (method == "DELETE")
+      return router_.delete_vectors({ctx->tenant, name, {id}}, [ctx](expected<delete_vectors_reply> r) {
+        ctx->answer(r, [&](auto& d) { return render_flag(ctx->out, "deleted", d.deleted > 0); });
+      });
+    if (!body_ok()) return;
+    auto body = parse_upsert_one(ctx->in, req.body);
+    if (!body) return ctx->fail(body.error());
+    std::vector<upsert_item> items;
+    items.push_back({id, std::move(body->vector), std::move(body->metadata)});
+    return router_.upsert({ctx->tenant, name, std::move(items)},
+                          [ctx, id](expected<upsert_reply> r) {
+                            ctx->answer(r, [&](auto& u) {
+                              return render_upserted_one(ctx->out, id, u.seq);
+                            });
+                          });
+  }
+  if (sub == "ids" && n == 4) {
+    ctx->route = "/v1/indexes/{name}/ids";
+    if (method != "GET") return not_allowed("GET");
+    if (!name_ok(name)) return;
+    list_ids_request r{ctx->tenant, name, {}, default_ids_page};
+    for (std::size_t start = 0; start < query.size();) {
+      auto amp = query.find('&', start);
+      auto pair = query.substr(start, amp == std::string_view::npos ? amp : amp - start);
+      start = amp == std::string_view::npos ? query.size() : amp + 1;
+      auto eq = pair.find('=');
+      auto key = pair.substr(0, eq);
+      std::string value;
+      if (!percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), value))
+        return ctx->fail(make_status(errc::invalid_argument, "malformed query string"));
+      if (key == "limit") {
+        std::uint32_t limit = 0;
+        auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
+        if (ec != std::errc() || ptr != value.data() + value.size() || limit < 1 ||
+            limit > max_ids_page)
+          return ctx->fail(make_status(errc::invalid_argument,
+                                       "limit must be between 1 and " + std::to_string(max_ids_page)));
+        r.limit = limit;
+      } else if (key == "cursor") {
+        auto after = decode_cursor(value);
+        if (!after) return ctx->fail(after.error());
+        r.after = std::move(*after);
+      } else if (!key.empty()) {
+        return ctx->fail(make_status(errc::invalid_argument,
+                                     "unknown query parameter '" + std::string(key) + "'"));
+      }
+    }
+    return router_.list_ids(std::move(r), [ctx](expected<id_page> page) {
+      ctx->answer(page, [&](auto& p) {
+        auto cursor = p.more && !p.ids.empty() ? encode_cursor(p.ids.back()) : std::string();
+        return render_ids(ctx->out, p.ids, cursor);
+      });
+    });
+  }
+  if (sub == "merge" && n == 4) {
+    ctx->route = "/v1/indexes/{name}/merge";
+    if (method != "POST") return not_allowed("POST");
+    if (!name_ok(name) || !body_ok()) return;
+    auto body = parse_merge(ctx->in, req.body);
+    if (!body) return ctx->fail(body.error());
+    if (!name_ok(body->source)) return;
+    return router_.merge({ctx->tenant, name, body->source, body->delete_source},
+                         [ctx](expected<merge_reply> r) {
+                           ctx->answer(r, [&](auto& m) { return render_count(ctx->out, "merged", m.merged); });
+                         });
+  }
+  if (sub == "search" && n == 4) {
+    ctx->route = "/v1/indexes/{name}/search";
+    if (method != "POST") return not_allowed("POST");
+    if (!name_ok(name) || !body_ok()) return;
+    auto body = parse_search(ctx->in, req.body);
+    if (!body) return ctx->fail(body.error());
+    auto options = body->options;
+    return router_.search({ctx->tenant, name, std::move(body->vector), body->options},
+                          [ctx, options](expected<search_reply> r) {
+                            ctx->answer(r, [&](auto& s) {
+                              return render_search(ctx->out, s.hits, options, ctx->elapsed_ms());
+                            });
+                          });
+  }
+  if (sub == "search" && n == 5 && seg[4] == "batch") {
+    ctx->route = "/v1/indexes/{name}/search/batch";
+    if (method != "POST") return not_allowed("POST");
+    if (!name_ok(name) || !body_ok()) return;
+    auto body = parse_search_batch(ctx->in, req.body, config_.max_batch);
+    if (!body) return ctx->fail(body.error());
+    search_batch_request r{ctx->tenant, name, {}, {}};
+    for (auto& q : *body) {
+      r.queries.push_back(std::move(q.vector));
+      r.options.push_back(q.options);
+    }
+    auto options = r.options;
+    return router_.search_batch(std::move(r), [ctx, options](expected<search_batch_reply> res) {
+      ctx->answer(res, [&](auto& b) {
+        return render_search_batch(ctx->out, b.results, options, ctx->elapsed_ms());
+      });
+    });
+  }
+  ctx->fail(make_status(errc::not_found, "no route for " + std::string(path)));
+}
+
+}  // namespace quiver

@@ -1,0 +1,197 @@
+#include "daemons/gateway/http_server.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace quiver {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+std::atomic<std::uint64_t> next_request_id{1};
+
+class session : public std::enable_shared_from_this<session> {
+ public:
+  session(tcp::socket&& socket, http_api& api, const server_config& config)
+      : stream_(std::move(socket)), api_(api), config_(config) {}
+
+  void start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+  }
+
+ private:
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(config_.max_body_bytes);
+    stream_.expires_after(std::chrono::seconds(config_.idle_timeout_s));
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->on_read(ec);
+                     });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset ||
+        ec == net::error::eof) {
+      return close();
+    }
+    if (ec) {
+      // The client sent something we cannot read as HTTP, or too much of it: answer
+      // once, then close (the stream position is unknown).
+      http_reply r;
+      r.content_type = "application/json";
+      if (ec == http::error::body_limit) {
+        r.status = 413;
+        r.body = R"({"error":{"code":"payload_too_large","message":"body over max_body_bytes","details":{}}})";
+      } else {
+        r.status = 400;
+        r.body = R"({"error":{"code":"invalid_argument","message":"malformed HTTP request: )" +
+                 ec.message() + R"(","details":{}}})";
+      }
+      keep_alive_ = false;
+      return write(std::move(r), 11);
+    }
+    auto req = parser_->release();
+    keep_alive_ = req.keep_alive();
+    int version = req.version();
+    http_request request;
+    request.method = std::string(req.method_string());
+    request.target = std::string(req.target());
+    request.content_type = std::string(req[http::field::content_type]);
+    request.accept = std::string(req[http::field::accept]);
+    request.body = std::move(req.body());
+    request.request_id = next_request_id++;
+    request_id_ = request.request_id;
+    stream_.expires_never();
+    api_.handle(std::move(request), [self = shared_from_this(), version](http_reply r) {
+      // Called on an actor or I/O thread: hop onto this connection's strand.
+      net::post(self->stream_.get_executor(), [self, version, r = std::move(r)]() mutable {
+        self->write(std::move(r), version);
+      });
+    });
+  }
+
+  void write(http_reply r, int version) {
+    auto res = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(r.status), version);
+    res->set(http::field::server, "quiver");
+    res->set(http::field::content_type, r.content_type);
+    res->set("X-Request-Id", std::to_string(request_id_));
+    for (auto& [k, v] : r.headers) res->set(k, v);
+    res->body() = std::move(r.body);
+    res->keep_alive(keep_alive_);
+    res->prepare_payload();
+    stream_.expires_after(std::chrono::seconds(config_.idle_timeout_s));
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                        if (ec || !self->keep_alive_) return self->close();
+                        self->read();
+                      });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http_api& api_;
+  const server_config& config_;
+  bool keep_alive_ = true;
+  std::uint64_t request_id_ = 0;
+};
+
+}  // namespace
+
+struct http_server::impl {
+  server_config config;
+  http_api& api;
+  net::io_context ioc;
+  tcp::acceptor acceptor{net::make_strand(ioc)};
+  net::signal_set signals{ioc, SIGINT, SIGTERM};
+  std::uint16_t port = 0;
+
+  impl(const server_config& c, http_api& a)
+      : config(c), api(a), ioc(static_cast<int>(c.io_threads)) {}
+
+  void accept() {
+    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+      if (!ec) {
+        socket.set_option(tcp::no_delay(true), ec);
+        std::make_shared<session>(std::move(socket), api, config)->start();
+      }
+      accept();
+    });
+  }
+};
+
+http_server::http_server(const server_config& config, http_api& api)
+    : impl_(std::make_unique<impl>(config, api)) {}
+
+http_server::~http_server() = default;
+
+status http_server::listen() {
+  beast::error_code ec;
+  auto address = net::ip::make_address(impl_->config.host == "localhost" ? "127.0.0.1"
+                                                                          : impl_->config.host,
+                                       ec);
+  if (ec) return make_status(errc::invalid_argument, "invalid host '" + impl_->config.host + "'");
+  tcp::endpoint endpoint{address, impl_->config.port};
+  auto& a = impl_->acceptor;
+  a.open(endpoint.protocol(), ec);
+  if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(endpoint, ec);
+  if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+  if (ec)
+    return make_status(errc::unavailable, "cannot listen on " + impl_->config.host + ":" +
+                                              std::to_string(impl_->config.port) + ": " +
+                                              ec.message());
+  impl_->port = a.local_endpoint().port();
+  return status::success();
+}
+
+std::uint16_t http_server::port() const { return impl_->port; }
+
+void http_server::run() {
+  impl_->signals.async_wait([this](beast::error_code ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: shutting down", sig);
+    stop();
+  });
+  impl_->accept();
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < impl_->config.io_threads; ++i)
+    threads.emplace_back([this] { impl_->ioc.run(); });
+  impl_->ioc.run();
+  for (auto& t : threads) t.join();
+}
+
+void http_server::stop() {
+  net::post(impl_->ioc, [this] {
+    beast::error_code ec;
+    impl_->acceptor.close(ec);
+    impl_->signals.cancel(ec);
+    impl_->ioc.stop();
+  });
+}
+
+}  // namespace quiver
