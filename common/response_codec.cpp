@@ -3,6 +3,8 @@
 #include <msgpack.hpp>
 #include <simdjson.h>
 
+#include <cstring>
+
 #include "common/detail/json_writer.hpp"
 #include "common/vector_validation.hpp"
 
@@ -25,8 +27,8 @@ class msgpack_writer {
   }
   void integer(std::int64_t v) { packer_.pack_int64(v); }
   void uinteger(std::uint64_t v) { packer_.pack_uint64(v); }
-  void number(double v) { packer_.pack_double(v); }
-  void number(float v) { packer_.pack_float(v); }
+  void number(double v) { raw_float<std::uint64_t>(0xcb, v); }
+  void number(float v) { raw_float<std::uint32_t>(0xca, v); }
   void boolean(bool v) { v ? packer_.pack_true() : packer_.pack_false(); }
   void null() { packer_.pack_nil(); }
   // REQUIRES: valid JSON (stored metadata is validated on the way in).
@@ -39,15 +41,26 @@ class msgpack_writer {
     }
     pack(root);
   }
-  // Vectors as float32 arrays: integral floats stay floats (msgpack-cxx would
-  // otherwise write 1.0f as the integer 1).
   void floats(const std::vector<float>& v) {
     begin_array(v.size());
-    for (float x : v) packer_.pack_float(x);
+    for (float x : v) number(x);
   }
   std::string take() { return std::string(buffer_.data(), buffer_.size()); }
 
  private:
+  // Writes float32 (0xca) or float64 (0xcb) big-endian by hand: msgpack-cxx packs
+  // integral-valued floats as integers, which readers of a vector do not expect.
+  template <class Bits, class Float>
+  void raw_float(unsigned char marker, Float v) {
+    Bits bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    char out[1 + sizeof bits];
+    out[0] = static_cast<char>(marker);
+    for (std::size_t i = 0; i < sizeof bits; ++i)
+      out[1 + i] = static_cast<char>(bits >> (8 * (sizeof bits - 1 - i)));
+    buffer_.write(out, sizeof out);
+  }
+
   void pack(simdjson::dom::element e) {
     using t = simdjson::dom::element_type;
     switch (e.type()) {

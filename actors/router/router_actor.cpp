@@ -143,6 +143,30 @@ caf::response_promise forward(router_actor* self, Request r) {
   return rp;
 }
 
+void route_search_batch(router_actor* self, search_batch_request r, caf::response_promise rp) {
+  auto tenant = r.tenant;
+  auto index = r.index;
+  with_route(self, tenant, index, rp, [self, r = std::move(r), rp](const index_route& route) mutable {
+    // Every query is checked first so that details.index names the first bad one.
+    for (std::size_t i = 0; i < r.queries.size(); ++i)
+      if (auto st = validate_search(r.queries[i], r.options[i], route.params.dimension,
+                                    route.params.distance, i);
+          !st.ok())
+        return fail(rp, st);
+    // Each query then takes the router's own search path; they run in parallel.
+    std::vector<std::pair<caf::actor, search_request>> work;
+    for (std::size_t i = 0; i < r.queries.size(); ++i)
+      work.emplace_back(caf::actor_cast<caf::actor>(self),
+                        search_request{r.tenant, r.index, std::move(r.queries[i]), r.options[i]});
+    fan_out<search_reply>(self, std::move(work), rp,
+                          [](std::vector<search_reply> replies, caf::response_promise& rp) {
+                            search_batch_reply out;
+                            for (auto& x : replies) out.results.push_back(std::move(x.hits));
+                            rp.deliver(out);
+                          });
+  });
+}
+
 caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milliseconds timeout) {
   self->state.registry = std::move(registry);
   self->state.timeout = timeout;
@@ -244,21 +268,12 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
       },
       [self](search_batch_request& r) -> caf::result<search_batch_reply> {
         auto rp = self->make_response_promise<search_batch_reply>();
-        if (r.queries.empty()) {
+        if (r.queries.size() != r.options.size())
+          fail(rp, make_status(errc::invalid_argument, "queries and options differ in length"));
+        else if (r.queries.empty())
           rp.deliver(search_batch_reply{});
-          return rp;
-        }
-        // Each query goes through the router's own search path, in parallel.
-        std::vector<std::pair<caf::actor, search_request>> work;
-        for (std::size_t i = 0; i < r.queries.size(); ++i)
-          work.emplace_back(caf::actor_cast<caf::actor>(self),
-                            search_request{r.tenant, r.index, std::move(r.queries[i]), r.options[i]});
-        fan_out<search_reply>(self, std::move(work), rp,
-                              [](std::vector<search_reply> replies, caf::response_promise& rp) {
-                                search_batch_reply out;
-                                for (auto& x : replies) out.results.push_back(std::move(x.hits));
-                                rp.deliver(out);
-                              });
+        else
+          route_search_batch(self, std::move(r), rp);
         return rp;
       },
       [self](merge_request& r) -> caf::result<merge_reply> {

@@ -25,6 +25,9 @@ namespace {
 
 std::atomic<std::uint64_t> next_request_id{1};
 
+// How long a connection that sent a bad request may keep sending before it is cut.
+constexpr auto drain_timeout = std::chrono::seconds(5);
+
 class session : public std::enable_shared_from_this<session> {
  public:
   session(tcp::socket&& socket, http_api& api, const server_config& config)
@@ -65,6 +68,9 @@ class session : public std::enable_shared_from_this<session> {
                  ec.message() + R"(","details":{}}})";
       }
       keep_alive_ = false;
+      // Read what the client is still sending before closing: closing with unread
+      // data makes the kernel reset the connection, and the client never sees the reply.
+      drain_after_reply_ = true;
       return write(std::move(r), 11);
     }
     auto req = parser_->release();
@@ -100,9 +106,23 @@ class session : public std::enable_shared_from_this<session> {
     stream_.expires_after(std::chrono::seconds(config_.idle_timeout_s));
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
-                        if (ec || !self->keep_alive_) return self->close();
+                        if (ec) return self->close();
+                        if (self->drain_after_reply_) return self->drain();
+                        if (!self->keep_alive_) return self->close();
                         self->read();
                       });
+  }
+
+  void drain() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(drain_timeout);
+    drain_buffer_.resize(64 * 1024);
+    stream_.async_read_some(net::buffer(drain_buffer_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec) return;  // EOF, timeout or reset: the session ends
+                              self->drain();
+                            });
   }
 
   void close() {
@@ -116,6 +136,8 @@ class session : public std::enable_shared_from_this<session> {
   http_api& api_;
   const server_config& config_;
   bool keep_alive_ = true;
+  bool drain_after_reply_ = false;
+  std::vector<char> drain_buffer_;
   std::uint64_t request_id_ = 0;
 };
 

@@ -1,0 +1,268 @@
+#include "actors/runtime/node_runtime.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <future>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+namespace quiver {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Issues one call through the router client and waits for its reply, bounded.
+template <class R, class Issue>
+expected<R> sync(Issue&& issue) {
+  auto p = std::make_shared<std::promise<expected<R>>>();
+  auto f = p->get_future();
+  issue([p](expected<R> r) { p->set_value(std::move(r)); });
+  if (f.wait_for(30s) != std::future_status::ready)
+    return make_status(errc::unavailable, "no reply within 30 s");
+  return f.get();
+}
+
+class Runtime : public ::testing::Test {
+ protected:
+  static runtime_options options() {
+    runtime_options o;
+    o.actors.max_threads = 2;
+    o.actors.search_workers = 2;
+    o.request_timeout_ms = 20000;
+    return o;
+  }
+  node_runtime rt{options()};
+  router_client& c = rt.client();
+  tenant_id t = default_tenant();
+
+  index_params params(const std::string& name, std::uint32_t dim, distance_kind d,
+                      std::uint32_t shards = 1) {
+    index_params p;
+    p.name = name;
+    p.dimension = dim;
+    p.distance = d;
+    p.shards = shards;
+    return p;
+  }
+  expected<create_index_reply> create(index_params p) {
+    return sync<create_index_reply>([&](auto done) { c.create_index({t, std::move(p)}, done); });
+  }
+  expected<upsert_reply> upsert(const std::string& index, std::vector<upsert_item> items) {
+    return sync<upsert_reply>([&](auto done) { c.upsert({t, index, std::move(items)}, done); });
+  }
+  expected<delete_vectors_reply> remove(const std::string& index, std::vector<std::string> ids) {
+    return sync<delete_vectors_reply>([&](auto done) { c.delete_vectors({t, index, std::move(ids)}, done); });
+  }
+  expected<vector_record> get(const std::string& index, const std::string& id) {
+    return sync<vector_record>([&](auto done) { c.get_vector({t, index, id}, done); });
+  }
+  expected<search_reply> search(const std::string& index, std::vector<float> q, std::uint32_t k,
+                                std::uint32_t ef = 0) {
+    search_options o;
+    o.k = k;
+    o.ef = ef;
+    return sync<search_reply>([&](auto done) { c.search({t, index, std::move(q), o}, done); });
+  }
+  std::vector<std::string> all_ids(const std::string& index, std::uint32_t page_size = 3) {
+    std::vector<std::string> out;
+    std::string after;
+    for (;;) {
+      auto page = sync<id_page>([&](auto done) { c.list_ids({t, index, after, page_size}, done); });
+      EXPECT_TRUE(page);
+      if (!page) return out;
+      out.insert(out.end(), page->ids.begin(), page->ids.end());
+      if (!page->more) return out;
+      after = page->ids.back();
+    }
+  }
+};
+
+TEST_F(Runtime, SchedulerSettingsTakeEffect) { EXPECT_EQ(rt.scheduler_workers(), 2u); }
+
+// The seed's failing pattern: many clients recording, replacing and deleting in an
+// index of 0-10 vectors while searching it.
+TEST_F(Runtime, PlaybookPatternManyConcurrentClients) {
+  ASSERT_TRUE(create(params("playbook", 8, distance_kind::cosine)));
+  constexpr int clients = 5, cycles = 2000, ids_per_client = 2;
+  std::vector<std::map<std::string, std::vector<float>>> models(clients);
+  std::vector<std::string> failures(clients);
+  std::vector<std::thread> threads;
+  for (int cl = 0; cl < clients; ++cl) {
+    threads.emplace_back([&, cl] {
+      std::mt19937 rng(cl);
+      std::normal_distribution<float> g;
+      auto& model = models[cl];
+      auto fail = [&](const std::string& what) {
+        if (failures[cl].empty()) failures[cl] = what;
+      };
+      for (int i = 0; i < cycles && failures[cl].empty(); ++i) {
+        auto id = "c" + std::to_string(cl) + "-" + std::to_string(rng() % ids_per_client);
+        std::vector<float> v(8);
+        for (auto& x : v) x = g(rng);
+        switch (rng() % 3) {
+          case 0: {
+            auto r = upsert("playbook", {{id, v, R"({"c":)" + std::to_string(cl) + "}"}});
+            if (!r) return fail("upsert: " + r.error().message);
+            model[id] = v;
+            auto back = get("playbook", id);  // read-your-writes
+            if (!back) return fail("get after upsert: " + back.error().message);
+            for (int j = 0; j < 8; ++j)
+              if (std::abs(back->vector[j] - v[j]) > 1e-4f) return fail("get returned another vector");
+            break;
+          }
+          case 1: {
+            auto r = remove("playbook", {id});
+            if (!r) return fail("delete: " + r.error().message);
+            if ((r->deleted == 1) != (model.erase(id) == 1)) return fail("delete result disagrees with model");
+            break;
+          }
+          default: {
+            // k covers every possible live vector, so our own live ids must all be there.
+            auto r = search("playbook", v, clients * ids_per_client);
+            if (!r) return fail("search: " + r.error().message);
+            std::set<std::string> got;
+            for (auto& h : r->hits) got.insert(h.id);
+            for (auto& [mine, vec] : model)
+              if (!got.count(mine)) return fail("live id missing from search: " + mine);
+            for (std::size_t j = 1; j < r->hits.size(); ++j)
+              if (r->hits[j - 1].distance > r->hits[j].distance) return fail("unsorted results");
+          }
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int cl = 0; cl < clients; ++cl) EXPECT_EQ(failures[cl], "") << "client " << cl;
+  std::vector<std::string> expected_ids;
+  for (auto& m : models)
+    for (auto& [id, v] : m) expected_ids.push_back(id);
+  std::sort(expected_ids.begin(), expected_ids.end());
+  EXPECT_EQ(all_ids("playbook"), expected_ids);
+}
+
+TEST_F(Runtime, ShardedIndexAnswersLikeBruteForce) {
+  constexpr int dim = 16, n = 1500;
+  ASSERT_TRUE(create(params("one", dim, distance_kind::euclidean, 1)));
+  ASSERT_TRUE(create(params("four", dim, distance_kind::euclidean, 4)));
+  std::mt19937 rng(5);
+  std::normal_distribution<float> g;
+  std::vector<upsert_item> items;
+  for (int i = 0; i < n; ++i) {
+    std::vector<float> v(dim);
+    for (auto& x : v) x = g(rng);
+    items.push_back({"v" + std::to_string(i), v, ""});
+  }
+  ASSERT_TRUE(upsert("one", items));
+  ASSERT_TRUE(upsert("four", items));
+  auto ids_one = all_ids("one", 400), ids_four = all_ids("four", 400);
+  EXPECT_EQ(ids_one.size(), std::size_t(n));
+  EXPECT_EQ(ids_one, ids_four);
+  int exact_one = 0, exact_four = 0;
+  for (int q = 0; q < 50; ++q) {
+    std::vector<float> query(dim);
+    for (auto& x : query) x = g(rng);
+    std::vector<std::pair<float, std::string>> truth;
+    for (auto& it : items) {
+      float s = 0;
+      for (int j = 0; j < dim; ++j) s += (query[j] - it.vector[j]) * (query[j] - it.vector[j]);
+      truth.emplace_back(s, it.id);
+    }
+    std::partial_sort(truth.begin(), truth.begin() + 10, truth.end());
+    std::vector<std::string> want;
+    for (int j = 0; j < 10; ++j) want.push_back(truth[j].second);
+    auto a = search("one", query, 10, 2000), b = search("four", query, 10, 2000);
+    ASSERT_TRUE(a && b);
+    std::vector<std::string> got_a, got_b;
+    for (auto& h : a->hits) got_a.push_back(h.id);
+    for (auto& h : b->hits) got_b.push_back(h.id);
+    exact_one += got_a == want;
+    exact_four += got_b == want;
+    for (std::size_t j = 1; j < b->hits.size(); ++j) EXPECT_LE(b->hits[j - 1].distance, b->hits[j].distance);
+  }
+  // ef = 2000 over 1,500 points is an exhaustive search: answers must be exact.
+  EXPECT_GE(exact_one, 49);
+  EXPECT_GE(exact_four, 49);
+}
+
+TEST_F(Runtime, ErrorsCrossTheActorBoundaryWithCodes) {
+  auto missing = upsert("nope", {{"a", {1, 2}, ""}});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, errc::index_not_found);
+  ASSERT_TRUE(create(params("e", 2, distance_kind::cosine, 2)));
+  auto exists = create(params("e", 3, distance_kind::cosine, 2));
+  ASSERT_FALSE(exists);
+  EXPECT_EQ(exists.error().code, errc::index_exists);
+  auto again = create(params("e", 2, distance_kind::cosine, 2));
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->created);
+  auto bad = upsert("e", {{"a", {1, 2}, ""}, {"b", {1, 2, 3}, ""}});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, errc::dimension_mismatch);
+  EXPECT_EQ(bad.error().details, (error_details{{"expected", 2}, {"got", 3}, {"index", 1}}));
+  EXPECT_TRUE(all_ids("e").empty());  // the good item of the rejected batch was not applied
+  auto nf = get("e", "a");
+  ASSERT_FALSE(nf);
+  EXPECT_EQ(nf.error().code, errc::vector_not_found);
+}
+
+TEST_F(Runtime, DropForgetsIndexAndMergeCopiesEverything) {
+  ASSERT_TRUE(create(params("src", 3, distance_kind::dot, 3)));
+  ASSERT_TRUE(create(params("dst", 3, distance_kind::dot, 2)));
+  ASSERT_TRUE(upsert("src", {{"a", {1, 0, 0}, R"({"m":1})"}, {"b", {0, 1, 0}, ""}, {"c", {0, 0, 1}, ""}}));
+  ASSERT_TRUE(upsert("dst", {{"a", {5, 5, 5}, R"({"old":true})"}, {"z", {1, 1, 1}, ""}}));
+  auto merged = sync<merge_reply>([&](auto done) { c.merge({t, "dst", "src", true}, done); });
+  ASSERT_TRUE(merged) << merged.error().message;
+  EXPECT_EQ(merged->merged, 3u);
+  EXPECT_EQ(all_ids("dst"), (std::vector<std::string>{"a", "b", "c", "z"}));
+  EXPECT_EQ(get("dst", "a")->metadata, R"({"m":1})");
+  EXPECT_EQ(get("dst", "a")->vector, (std::vector<float>{1, 0, 0}));
+  // delete_source dropped the source, and the router forgot its cached route.
+  auto gone = get("src", "a");
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code, errc::index_not_found);
+  auto dropped = sync<bool>([&](auto done) { c.drop_index({t, "dst"}, done); });
+  ASSERT_TRUE(dropped);
+  EXPECT_EQ(search("dst", {1, 0, 0}, 1).error().code, errc::index_not_found);
+  auto list = sync<std::vector<index_description>>([&](auto done) { c.list_indexes({t}, done); });
+  ASSERT_TRUE(list);
+  EXPECT_TRUE(list->empty());
+}
+
+TEST_F(Runtime, BatchSearchAnswersInQueryOrder) {
+  ASSERT_TRUE(create(params("bs", 2, distance_kind::euclidean, 2)));
+  ASSERT_TRUE(upsert("bs", {{"x", {1, 0}, ""}, {"y", {0, 1}, ""}, {"o", {0, 0}, ""}}));
+  search_options o;
+  o.k = 1;
+  auto r = sync<search_batch_reply>([&](auto done) {
+    c.search_batch({t, "bs", {{0, 1}, {1, 0}, {0, 0}}, {o, o, o}}, done);
+  });
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->results.size(), 3u);
+  EXPECT_EQ(r->results[0][0].id, "y");
+  EXPECT_EQ(r->results[1][0].id, "x");
+  EXPECT_EQ(r->results[2][0].id, "o");
+  auto bad = sync<search_batch_reply>([&](auto done) {
+    c.search_batch({t, "bs", {{0, 1}, {1, 0, 0}}, {o, o}}, done);
+  });
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().details, (error_details{{"expected", 2}, {"got", 3}, {"index", 1}}));
+}
+
+TEST_F(Runtime, DescribeCountsEveryShard) {
+  ASSERT_TRUE(create(params("cnt", 2, distance_kind::cosine, 4)));
+  std::vector<upsert_item> items;
+  for (int i = 0; i < 100; ++i) items.push_back({"i" + std::to_string(i), {1, float(i)}, ""});
+  ASSERT_TRUE(upsert("cnt", items));
+  ASSERT_TRUE(remove("cnt", {"i1", "i2", "missing"}));
+  auto d = sync<index_description>([&](auto done) { c.describe_index({t, "cnt"}, done); });
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->count, 98u);
+  EXPECT_GT(d->memory_bytes, 0u);
+  EXPECT_EQ(d->params.shards, 4u);
+}
+
+}  // namespace
+}  // namespace quiver

@@ -1,0 +1,173 @@
+#include "common/body_codec.hpp"
+
+#include <gtest/gtest.h>
+#include <msgpack.hpp>
+
+#include <cmath>
+#include <cstring>
+
+namespace quiver {
+namespace {
+
+constexpr auto json = body_format::json;
+
+TEST(BodyCodec, CreateIndexDefaultsAndFields) {
+  auto p = parse_create_index(json, R"({"name":"docs","dimension":8})");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->name, "docs");
+  EXPECT_EQ(p->dimension, 8u);
+  EXPECT_EQ(p->distance, distance_kind::cosine);
+  EXPECT_EQ(p->m, 16u);
+  EXPECT_EQ(p->ef_construction, 200u);
+  EXPECT_EQ(p->ef_search, 64u);
+  EXPECT_EQ(p->shards, 1u);
+  auto q = parse_create_index(
+      json, R"({"name":"a.b-c_d","dimension":3,"distance":"dot","m":8,"ef_search":10,"shards":4})");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->distance, distance_kind::dot);
+  EXPECT_EQ(q->shards, 4u);
+}
+
+TEST(BodyCodec, CreateIndexRejectsBadInput) {
+  auto code = [](const std::string& body) {
+    auto r = parse_create_index(json, body);
+    return r ? errc::ok : r.error().code;
+  };
+  EXPECT_EQ(code("{"), errc::invalid_json);
+  EXPECT_EQ(code(""), errc::invalid_json);
+  EXPECT_EQ(code("[]"), errc::invalid_argument);
+  EXPECT_EQ(code(R"({"dimension":3})"), errc::invalid_argument);
+  EXPECT_EQ(code(R"({"name":"x"})"), errc::invalid_argument);
+  EXPECT_EQ(code(R"({"name":"x","dimension":0})"), errc::invalid_argument);
+  EXPECT_EQ(code(R"({"name":"x","dimension":-3})"), errc::invalid_argument);
+  EXPECT_EQ(code(R"({"name":"x","dimension":3.5})"), errc::invalid_argument);
+  EXPECT_EQ(code(R"({"name":"x","dimension":"3"})"), errc::invalid_argument);
+  EXPECT_EQ(code(R"({"name":"x","dimension":3,"distance":"manhattan"})"), errc::invalid_argument);
+  EXPECT_EQ(code(R"({"name":"_x","dimension":3})"), errc::invalid_argument);
+  EXPECT_EQ(code(R"({"name":"a/b","dimension":3})"), errc::invalid_argument);
+  EXPECT_EQ(code(R"({"name":"..","dimension":3})"), errc::invalid_argument);
+  EXPECT_EQ(code(R"({"name":")" + std::string(129, 'a') + R"(","dimension":3})"),
+            errc::invalid_argument);
+  EXPECT_EQ(code(R"({"name":"x","dimension":3,"dimensions":3})"), errc::invalid_argument);
+  EXPECT_EQ(code(R"({"name":"x","dimension":3,"shards":0})"), errc::invalid_argument);
+}
+
+TEST(BodyCodec, UpsertOneKeepsMetadataAsCompactJson) {
+  auto b = parse_upsert_one(json, R"({"vector":[1, 2.5, -3e2], "metadata": {"a": [1, {"b": null}]}})");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->vector, (std::vector<float>{1, 2.5, -300}));
+  EXPECT_EQ(b->metadata, R"({"a":[1,{"b":null}]})");
+  auto none = parse_upsert_one(json, R"({"vector":[1]})");
+  EXPECT_EQ(none->metadata, "");
+  auto null_meta = parse_upsert_one(json, R"({"vector":[1],"metadata":null})");
+  EXPECT_EQ(null_meta->metadata, "");
+  auto empty = parse_upsert_one(json, R"({"vector":[1],"metadata":{}})");
+  EXPECT_EQ(empty->metadata, "{}");
+}
+
+TEST(BodyCodec, UpsertRejectsWrongShapes) {
+  auto code = [](const std::string& body) {
+    auto r = parse_upsert_one(json, body);
+    return r ? errc::ok : r.error().code;
+  };
+  EXPECT_EQ(code(R"({"metadata":{}})"), errc::invalid_argument);
+  EXPECT_EQ(code(R"({"vector":"1,2"})"), errc::invalid_argument);
+  EXPECT_EQ(code(R"({"vector":[1,"2"]})"), errc::invalid_argument);
+  EXPECT_EQ(code(R"({"vector":[1],"metadata":[1]})"), errc::invalid_argument);
+  EXPECT_EQ(code(R"({"vector":[1],"metadata":"x"})"), errc::invalid_argument);
+  EXPECT_EQ(code(R"({"vector":[NaN]})"), errc::invalid_json);
+}
+
+TEST(BodyCodec, ComponentPastFloatRangeBecomesInfinity) {
+  auto b = parse_upsert_one(json, R"({"vector":[1e39, 1]})");
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(std::isinf(b->vector[0]));
+}
+
+TEST(BodyCodec, BatchReportsIndexOfFirstBadItemAndEnforcesLimit) {
+  auto r = parse_upsert_batch(json, R"({"items":[{"id":"a","vector":[1]},{"vector":[1]}]})", 10);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::invalid_argument);
+  EXPECT_EQ(r.error().details, (error_details{{"index", 1}}));
+  auto big = parse_upsert_batch(
+      json, R"({"items":[{"id":"a","vector":[1]},{"id":"b","vector":[1]},{"id":"c","vector":[1]}]})", 2);
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().code, errc::payload_too_large);
+  auto ok = parse_upsert_batch(json, R"({"items":[{"id":"a","vector":[1],"metadata":{"k":"v"}}]})", 2);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->at(0).id, "a");
+  EXPECT_EQ(ok->at(0).metadata, R"({"k":"v"})");
+}
+
+TEST(BodyCodec, SearchFieldsAndLimits) {
+  auto s = parse_search(json, R"({"vector":[1,2],"k":3,"ef":50,"exclude_ids":["x"],
+      "include_metadata":false,"include_vectors":true,"consistency":"eventual"})");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->options.k, 3u);
+  EXPECT_EQ(s->options.ef, 50u);
+  EXPECT_EQ(s->options.exclude_ids, (std::vector<std::string>{"x"}));
+  EXPECT_FALSE(s->options.include_metadata);
+  EXPECT_TRUE(s->options.include_vectors);
+  EXPECT_TRUE(s->eventual);
+  EXPECT_EQ(parse_search(json, R"({"vector":[1],"k":0})").error().code, errc::invalid_argument);
+  EXPECT_EQ(parse_search(json, R"({"vector":[1],"k":-1})").error().code, errc::invalid_argument);
+  EXPECT_EQ(parse_search(json, R"({"vector":[1],"consistency":"maybe"})").error().code,
+            errc::invalid_argument);
+  EXPECT_EQ(parse_search(json, R"({"vector":[1],"exclude_ids":[1]})").error().code,
+            errc::invalid_argument);
+  auto batch = parse_search_batch(json, R"({"queries":[{"vector":[1]},{"vector":[2],"k":0}]})", 10);
+  ASSERT_FALSE(batch);
+  EXPECT_EQ(batch.error().details, (error_details{{"index", 1}}));
+}
+
+TEST(BodyCodec, DeleteIdsAndMerge) {
+  auto ids = parse_delete_ids(json, R"({"ids":["a","b"]})", 10);
+  EXPECT_EQ(*ids, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(parse_delete_ids(json, R"({"ids":["a","b"]})", 1).error().code, errc::payload_too_large);
+  EXPECT_EQ(parse_delete_ids(json, R"({"id":["a"]})", 10).error().code, errc::invalid_argument);
+  auto m = parse_merge(json, R"({"source":"s","delete_source":true})");
+  EXPECT_EQ(m->source, "s");
+  EXPECT_TRUE(m->delete_source);
+  EXPECT_EQ(parse_merge(json, R"({"delete_source":true})").error().code, errc::invalid_argument);
+}
+
+std::string pack_upsert(bool as_bin) {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_map(2);
+  pk.pack(std::string("vector"));
+  std::vector<float> v{1.5f, -2, 0.25f};
+  if (as_bin) {
+    pk.pack_bin(static_cast<std::uint32_t>(v.size() * 4));
+    pk.pack_bin_body(reinterpret_cast<const char*>(v.data()), static_cast<std::uint32_t>(v.size() * 4));
+  } else {
+    pk.pack(v);
+  }
+  pk.pack(std::string("metadata"));
+  pk.pack_map(2);
+  pk.pack(std::string("tag"));
+  pk.pack(std::string("x\"y"));
+  pk.pack(std::string("n"));
+  pk.pack(-7);
+  return std::string(buf.data(), buf.size());
+}
+
+TEST(BodyCodec, MessagePackArrayAndBinVectors) {
+  for (bool bin : {false, true}) {
+    auto b = parse_upsert_one(body_format::msgpack, pack_upsert(bin));
+    ASSERT_TRUE(b) << b.error().message;
+    EXPECT_EQ(b->vector, (std::vector<float>{1.5f, -2, 0.25f}));
+    EXPECT_EQ(b->metadata, R"({"tag":"x\"y","n":-7})");
+  }
+}
+
+TEST(BodyCodec, MessagePackGarbageIsInvalidJson) {
+  EXPECT_EQ(parse_upsert_one(body_format::msgpack, "\xc1").error().code, errc::invalid_json);
+  EXPECT_EQ(parse_upsert_one(body_format::msgpack, std::string("\x81\xa1", 2)).error().code,
+            errc::invalid_json);
+  auto trailing = pack_upsert(false) + "x";
+  EXPECT_EQ(parse_upsert_one(body_format::msgpack, trailing).error().code, errc::invalid_json);
+}
+
+}  // namespace
+}  // namespace quiver
