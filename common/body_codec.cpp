@@ -1,7 +1,7 @@
 #include "common/body_codec.hpp"
 
-#include <msgpack.hpp>
 #include <simdjson.h>
+#include <msgpack.hpp>
 
 #include <cfloat>
 #include <cmath>
@@ -26,21 +26,29 @@ struct json_node {
 
   kind type() const {
     switch (e.type()) {
-      case simdjson::dom::element_type::ARRAY: return kind::array;
-      case simdjson::dom::element_type::OBJECT: return kind::object;
+      case simdjson::dom::element_type::ARRAY:
+        return kind::array;
+      case simdjson::dom::element_type::OBJECT:
+        return kind::object;
       case simdjson::dom::element_type::INT64:
-      case simdjson::dom::element_type::UINT64: return kind::integer;
-      case simdjson::dom::element_type::DOUBLE: return kind::floating;
-      case simdjson::dom::element_type::STRING: return kind::string;
-      case simdjson::dom::element_type::BOOL: return kind::boolean;
-      case simdjson::dom::element_type::NULL_VALUE: return kind::null;
+      case simdjson::dom::element_type::UINT64:
+        return kind::integer;
+      case simdjson::dom::element_type::DOUBLE:
+        return kind::floating;
+      case simdjson::dom::element_type::STRING:
+        return kind::string;
+      case simdjson::dom::element_type::BOOL:
+        return kind::boolean;
+      case simdjson::dom::element_type::NULL_VALUE:
+        return kind::null;
     }
     return kind::other;
   }
   bool as_bool() const { return bool(e.get_bool().value_unsafe()); }
   // REQUIRES: type() == integer. Values past int64 saturate (they fail range checks).
   std::int64_t as_int() const {
-    if (e.type() == simdjson::dom::element_type::UINT64) return std::numeric_limits<std::int64_t>::max();
+    if (e.type() == simdjson::dom::element_type::UINT64)
+      return std::numeric_limits<std::int64_t>::max();
     return e.get_int64().value_unsafe();
   }
   double as_double() const { return e.get_double().value_unsafe(); }
@@ -71,17 +79,26 @@ struct msgpack_node {
 
   kind type() const {
     switch (o->type) {
-      case msgpack::type::NIL: return kind::null;
-      case msgpack::type::BOOLEAN: return kind::boolean;
+      case msgpack::type::NIL:
+        return kind::null;
+      case msgpack::type::BOOLEAN:
+        return kind::boolean;
       case msgpack::type::POSITIVE_INTEGER:
-      case msgpack::type::NEGATIVE_INTEGER: return kind::integer;
+      case msgpack::type::NEGATIVE_INTEGER:
+        return kind::integer;
       case msgpack::type::FLOAT32:
-      case msgpack::type::FLOAT64: return kind::floating;
-      case msgpack::type::STR: return kind::string;
-      case msgpack::type::ARRAY: return kind::array;
-      case msgpack::type::MAP: return kind::object;
-      case msgpack::type::BIN: return kind::binary;
-      default: return kind::other;
+      case msgpack::type::FLOAT64:
+        return kind::floating;
+      case msgpack::type::STR:
+        return kind::string;
+      case msgpack::type::ARRAY:
+        return kind::array;
+      case msgpack::type::MAP:
+        return kind::object;
+      case msgpack::type::BIN:
+        return kind::binary;
+      default:
+        return kind::other;
     }
   }
   bool as_bool() const { return o->via.boolean; }
@@ -119,16 +136,26 @@ struct msgpack_node {
 // Writes a MessagePack value as JSON; fails on what JSON cannot hold.
 status write_json(const msgpack::object& o, detail::json_writer& w) {
   switch (o.type) {
-    case msgpack::type::NIL: w.null(); return status::success();
-    case msgpack::type::BOOLEAN: w.boolean(o.via.boolean); return status::success();
-    case msgpack::type::POSITIVE_INTEGER: w.uinteger(o.via.u64); return status::success();
-    case msgpack::type::NEGATIVE_INTEGER: w.integer(o.via.i64); return status::success();
+    case msgpack::type::NIL:
+      w.null();
+      return status::success();
+    case msgpack::type::BOOLEAN:
+      w.boolean(o.via.boolean);
+      return status::success();
+    case msgpack::type::POSITIVE_INTEGER:
+      w.uinteger(o.via.u64);
+      return status::success();
+    case msgpack::type::NEGATIVE_INTEGER:
+      w.integer(o.via.i64);
+      return status::success();
     case msgpack::type::FLOAT32:
     case msgpack::type::FLOAT64:
       if (!std::isfinite(o.via.f64)) return bad("metadata numbers must be finite");
       w.number(o.via.f64);
       return status::success();
-    case msgpack::type::STR: w.string({o.via.str.ptr, o.via.str.size}); return status::success();
+    case msgpack::type::STR:
+      w.string({o.via.str.ptr, o.via.str.size});
+      return status::success();
     case msgpack::type::ARRAY:
       w.begin_array();
       for (std::uint32_t i = 0; i < o.via.array.size; ++i)
@@ -145,7 +172,8 @@ status write_json(const msgpack::object& o, detail::json_writer& w) {
       }
       w.end_object();
       return status::success();
-    default: return bad("metadata holds a value JSON cannot represent (bin or ext)");
+    default:
+      return bad("metadata holds a value JSON cannot represent (bin or ext)");
   }
 }
 
@@ -199,7 +227,8 @@ status read_vector(const N& n, std::string_view field, std::vector<float>& out) 
     std::memcpy(out.data(), bytes.data(), bytes.size());  // little-endian hosts only
     return status::success();
   }
-  if (n.type() != kind::array) return bad("'" + std::string(field) + "' must be an array of numbers");
+  if (n.type() != kind::array)
+    return bad("'" + std::string(field) + "' must be an array of numbers");
   out.clear();
   out.reserve(n.size());
   bool numeric = true;
@@ -233,7 +262,8 @@ status read_metadata(const N& n, metadata_json& out) {
 template <class N>
 status read_string_list(const N& n, std::string_view field, std::size_t max_items,
                         std::vector<std::string>& out) {
-  if (n.type() != kind::array) return bad("'" + std::string(field) + "' must be an array of strings");
+  if (n.type() != kind::array)
+    return bad("'" + std::string(field) + "' must be an array of strings");
   if (n.size() > max_items)
     return make_status(errc::payload_too_large, "'" + std::string(field) + "' holds more than " +
                                                     std::to_string(max_items) + " items");
@@ -283,7 +313,8 @@ expected<index_params> create_index_from(const N& root) {
       return status::success();
     }
     if (key == "m") return read_uint(v, key, index_limits::min_m, index_limits::max_m, p.m);
-    if (key == "ef_construction") return read_uint(v, key, 1, index_limits::max_ef, p.ef_construction);
+    if (key == "ef_construction")
+      return read_uint(v, key, 1, index_limits::max_ef, p.ef_construction);
     if (key == "ef_search") return read_uint(v, key, 1, index_limits::max_ef, p.ef_search);
     if (key == "shards") return read_uint(v, key, 1, index_limits::max_shards, p.shards);
     if (key == "replicas") return read_uint(v, key, 1, index_limits::max_replicas, p.replicas);
@@ -392,7 +423,8 @@ expected<search_body> search_from(const N& root) {
     if (key == "consistency") {
       std::string c;
       if (auto s = read_string(v, key, c); !s.ok()) return s;
-      if (c != "strong" && c != "eventual") return bad("'consistency' must be \"strong\" or \"eventual\"");
+      if (c != "strong" && c != "eventual")
+        return bad("'consistency' must be \"strong\" or \"eventual\"");
       out.eventual = c == "eventual";
       return status::success();
     }
@@ -470,7 +502,8 @@ expected<R> decode(body_format f, const std::string& body, Parse&& parse) {
     if (offset != body.size())
       return make_status(errc::invalid_json, "body has bytes after the MessagePack value");
   } catch (const std::exception& e) {
-    return make_status(errc::invalid_json, std::string("body is not valid MessagePack: ") + e.what());
+    return make_status(errc::invalid_json,
+                       std::string("body is not valid MessagePack: ") + e.what());
   }
   return parse(msgpack_node{&handle.get()});
 }

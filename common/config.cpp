@@ -77,7 +77,8 @@ expected<quiver_config> load_config(const std::string& path) {
   };
   for (auto& [section, node] : root) {
     auto* table = node.as_table();
-    if (!table) return config_error("top-level key '" + std::string(section.str()) + "' must be a table");
+    if (!table)
+      return config_error("top-level key '" + std::string(section.str()) + "' must be a table");
     for (auto& [key, value] : *table) {
       auto full = std::string(section.str()) + "." + std::string(key.str());
       auto it = keys.find(full);
@@ -99,7 +100,8 @@ status validate_config(const quiver_config& c) {
   static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   bool level_ok = false;
   for (auto* l : levels) level_ok |= c.log.level == l;
-  if (!level_ok) return config_error("log.level must be one of trace, debug, info, warn, error, off");
+  if (!level_ok)
+    return config_error("log.level must be one of trace, debug, info, warn, error, off");
   if (c.storage.data_dir.empty()) return config_error("storage.data_dir must not be empty");
   if (!is_loopback_host(c.server.host) && !c.server.allow_insecure)
     return config_error("refusing to serve " + c.server.host +

@@ -6,9 +6,12 @@ namespace quiver {
 
 std::string_view distance_name(distance_kind d) {
   switch (d) {
-    case distance_kind::cosine: return "cosine";
-    case distance_kind::euclidean: return "euclidean";
-    case distance_kind::dot: return "dot";
+    case distance_kind::cosine:
+      return "cosine";
+    case distance_kind::euclidean:
+      return "euclidean";
+    case distance_kind::dot:
+      return "dot";
   }
   return "cosine";
 }
@@ -17,9 +20,8 @@ expected<distance_kind> parse_distance(std::string_view name) {
   if (name == "cosine") return distance_kind::cosine;
   if (name == "euclidean") return distance_kind::euclidean;
   if (name == "dot") return distance_kind::dot;
-  return make_status(errc::invalid_argument,
-                     "unknown distance '" + std::string(name) +
-                         "' (want cosine, euclidean or dot)");
+  return make_status(errc::invalid_argument, "unknown distance '" + std::string(name) +
+                                                 "' (want cosine, euclidean or dot)");
 }
 
 status validate_index_name(std::string_view name) {
@@ -39,8 +41,7 @@ namespace {
 
 status out_of_range(std::string_view field, std::uint64_t lo, std::uint64_t hi) {
   return make_status(errc::invalid_argument, std::string(field) + " must be between " +
-                                                 std::to_string(lo) + " and " +
-                                                 std::to_string(hi));
+                                                 std::to_string(lo) + " and " + std::to_string(hi));
 }
 
 }  // namespace

@@ -22,21 +22,26 @@ std::string http_metrics::render() const {
   std::lock_guard lock(mutex_);
   std::string out;
   auto it = std::back_inserter(out);
-  fmt::format_to(it, "# HELP quiver_http_requests_total HTTP requests by route and status.\n"
-                     "# TYPE quiver_http_requests_total counter\n");
+  fmt::format_to(it,
+                 "# HELP quiver_http_requests_total HTTP requests by route and status.\n"
+                 "# TYPE quiver_http_requests_total counter\n");
   for (const auto& [route, r] : routes_)
     for (const auto& [code, n] : r.by_status)
       fmt::format_to(it, "quiver_http_requests_total{{route=\"{}\",status=\"{}\"}} {}\n", route,
                      code, n);
-  fmt::format_to(it, "# HELP quiver_http_request_duration_seconds HTTP request latency.\n"
-                     "# TYPE quiver_http_request_duration_seconds histogram\n");
+  fmt::format_to(it,
+                 "# HELP quiver_http_request_duration_seconds HTTP request latency.\n"
+                 "# TYPE quiver_http_request_duration_seconds histogram\n");
   for (const auto& [route, r] : routes_) {
     for (std::size_t i = 0; i < bucket_bounds.size(); ++i)
-      fmt::format_to(it, "quiver_http_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n",
+      fmt::format_to(it,
+                     "quiver_http_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n",
                      route, bucket_bounds[i], r.buckets[i]);
-    fmt::format_to(it, "quiver_http_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}\n",
+    fmt::format_to(it,
+                   "quiver_http_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}\n",
                    route, r.count);
-    fmt::format_to(it, "quiver_http_request_duration_seconds_sum{{route=\"{}\"}} {}\n", route, r.sum);
+    fmt::format_to(it, "quiver_http_request_duration_seconds_sum{{route=\"{}\"}} {}\n", route,
+                   r.sum);
     fmt::format_to(it, "quiver_http_request_duration_seconds_count{{route=\"{}\"}} {}\n", route,
                    r.count);
   }

@@ -17,7 +17,7 @@ class http_metrics {
   // 10,000-item batch.
   static constexpr std::array<double, 16> bucket_bounds{
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10};
+      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 
   // `route` is the route's pattern, e.g. "POST /v1/indexes/{name}/search".
   void observe(std::string_view route, int status, double seconds);

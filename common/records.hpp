@@ -27,8 +27,8 @@ struct vector_record {
 struct search_hit {
   std::string id;
   float distance = 0;
-  metadata_json metadata;      // filled only when asked for
-  std::vector<float> vector;   // filled only when asked for
+  metadata_json metadata;     // filled only when asked for
+  std::vector<float> vector;  // filled only when asked for
 };
 
 struct search_options {

@@ -1,7 +1,7 @@
 #include "common/response_codec.hpp"
 
-#include <msgpack.hpp>
 #include <simdjson.h>
+#include <msgpack.hpp>
 
 #include <cstring>
 
@@ -79,12 +79,24 @@ class msgpack_writer {
         }
         break;
       }
-      case t::INT64: integer(e.get_int64().value_unsafe()); break;
-      case t::UINT64: uinteger(e.get_uint64().value_unsafe()); break;
-      case t::DOUBLE: number(e.get_double().value_unsafe()); break;
-      case t::STRING: string(e.get_string().value_unsafe()); break;
-      case t::BOOL: boolean(e.get_bool().value_unsafe()); break;
-      case t::NULL_VALUE: null(); break;
+      case t::INT64:
+        integer(e.get_int64().value_unsafe());
+        break;
+      case t::UINT64:
+        uinteger(e.get_uint64().value_unsafe());
+        break;
+      case t::DOUBLE:
+        number(e.get_double().value_unsafe());
+        break;
+      case t::STRING:
+        string(e.get_string().value_unsafe());
+        break;
+      case t::BOOL:
+        boolean(e.get_bool().value_unsafe());
+        break;
+      case t::NULL_VALUE:
+        null();
+        break;
     }
   }
 

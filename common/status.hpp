@@ -32,8 +32,8 @@ inline status make_status(errc code, std::string message, error_details details 
 template <class T>
 class expected {
  public:
-  expected(T value) : state_(std::move(value)) {}                     // NOLINT
-  expected(status failure) : state_(std::move(failure)) {}            // NOLINT
+  expected(T value) : state_(std::move(value)) {}           // NOLINT
+  expected(status failure) : state_(std::move(failure)) {}  // NOLINT
 
   bool has_value() const { return state_.index() == 0; }
   explicit operator bool() const { return has_value(); }

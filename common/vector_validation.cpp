@@ -47,8 +47,7 @@ status validate_id(std::string_view id, std::size_t index) {
   if (id.empty()) return make_status(errc::invalid_argument, "empty id", {{"index", idx}});
   if (id.size() > request_limits::max_id_bytes)
     return make_status(errc::invalid_argument,
-                       "id longer than " + std::to_string(request_limits::max_id_bytes) +
-                           " bytes",
+                       "id longer than " + std::to_string(request_limits::max_id_bytes) + " bytes",
                        {{"index", idx}});
   if (!is_valid_utf8(id))
     return make_status(errc::invalid_argument, "id is not valid UTF-8", {{"index", idx}});
@@ -59,12 +58,11 @@ status validate_vector(const std::vector<float>& v, std::uint32_t dimension, dis
                        std::size_t index) {
   auto idx = static_cast<std::int64_t>(index);
   if (v.size() != dimension)
-    return make_status(errc::dimension_mismatch,
-                       "vector has " + std::to_string(v.size()) + " components, index has " +
-                           std::to_string(dimension),
-                       {{"expected", dimension},
-                        {"got", static_cast<std::int64_t>(v.size())},
-                        {"index", idx}});
+    return make_status(
+        errc::dimension_mismatch,
+        "vector has " + std::to_string(v.size()) + " components, index has " +
+            std::to_string(dimension),
+        {{"expected", dimension}, {"got", static_cast<std::int64_t>(v.size())}, {"index", idx}});
   double sum_sq = 0;
   for (std::size_t j = 0; j < v.size(); ++j) {
     if (!std::isfinite(v[j]))

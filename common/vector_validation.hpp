@@ -14,7 +14,7 @@ namespace quiver {
 // Limits on request content; each bounds the work one request can ask for.
 struct request_limits {
   static constexpr std::size_t max_id_bytes = 256;
-  static constexpr std::uint32_t max_k = 10000;  // a k beyond this is a scan, not a search
+  static constexpr std::uint32_t max_k = 10000;           // a k beyond this is a scan, not a search
   static constexpr std::size_t max_exclude_ids = 100000;  // over-fetch grows with it
 };
 

@@ -1,7 +1,7 @@
 #include "actors/index/index_actor.hpp"
 
-#include <caf/all.hpp>
 #include <spdlog/spdlog.h>
+#include <caf/all.hpp>
 
 #include "actors/runtime/actor_messages.hpp"
 #include "actors/runtime/caf_error.hpp"
@@ -57,7 +57,8 @@ caf::behavior index_actor(caf::stateful_actor<index_state>* self, tenant_id tena
         auto& s = self->state;
         if (wrong_tenant(s, r)) return tenant_error();
         auto rec = s.index->get(r.id);
-        if (!rec) return to_caf_error(make_status(errc::vector_not_found, "no vector '" + r.id + "'"));
+        if (!rec)
+          return to_caf_error(make_status(errc::vector_not_found, "no vector '" + r.id + "'"));
         return std::move(*rec);
       },
       [self](list_ids_request& r) -> caf::result<id_page> {
@@ -86,7 +87,8 @@ caf::behavior index_actor(caf::stateful_actor<index_state>* self, tenant_id tena
           auto page = s.index->ids_after(after, 1024);
           for (auto& id : page.ids)
             if (auto rec = s.index->get(id))
-              out.items.push_back({std::move(rec->id), std::move(rec->vector), std::move(rec->metadata)});
+              out.items.push_back(
+                  {std::move(rec->id), std::move(rec->vector), std::move(rec->metadata)});
           if (!page.more || page.ids.empty()) break;
           after = page.ids.back();
         }
@@ -107,11 +109,10 @@ caf::behavior reader(caf::event_based_actor*) {
 
 }  // namespace
 
-caf::actor spawn_index_actor(caf::event_based_actor* parent, tenant_id tenant,
-                             index_params params, shard_id shard, caf::actor readers,
-                             shard_index_options options) {
+caf::actor spawn_index_actor(caf::event_based_actor* parent, tenant_id tenant, index_params params,
+                             shard_id shard, caf::actor readers, shard_index_options options) {
   return parent->spawn<caf::monitored>(index_actor, std::move(tenant), std::move(params), shard,
-                                     std::move(readers), options);
+                                       std::move(readers), options);
 }
 
 caf::actor spawn_reader_pool(caf::actor_system& system, unsigned workers) {

@@ -171,9 +171,12 @@ id_page shard_index::ids_after(const std::string& after, std::size_t limit) cons
 
 float shard_index::to_api_distance(float raw) const {
   switch (params_.distance) {
-    case distance_kind::cosine: return raw;                              // 1 - cos
-    case distance_kind::euclidean: return std::sqrt(std::max(raw, 0.f));  // hnswlib: squared
-    case distance_kind::dot: return raw - 1;                             // hnswlib: 1 - <a,b>
+    case distance_kind::cosine:
+      return raw;  // 1 - cos
+    case distance_kind::euclidean:
+      return std::sqrt(std::max(raw, 0.f));  // hnswlib: squared
+    case distance_kind::dot:
+      return raw - 1;  // hnswlib: 1 - <a,b>
   }
   return raw;
 }
@@ -220,7 +223,8 @@ expected<std::vector<search_hit>> shard_index::search(const std::vector<float>& 
   // HNSW returns fewer than asked near deletions or when most points are excluded;
   // an exact scan keeps the contract "fewer than k only when fewer qualify".
   if (raw.size() < want)
-    raw = graph_->exact(q.data(), want, [&](detail::hnsw_label l) { return excluded.count(l) > 0; });
+    raw =
+        graph_->exact(q.data(), want, [&](detail::hnsw_label l) { return excluded.count(l) > 0; });
   if (raw.size() > want) raw.resize(want);
 
   hits.resize(raw.size());

@@ -1,7 +1,7 @@
 #include "actors/registry/index_registry.hpp"
 
-#include <caf/all.hpp>
 #include <spdlog/spdlog.h>
+#include <caf/all.hpp>
 
 #include <map>
 
@@ -37,7 +37,8 @@ caf::error not_found(const std::string& name) {
 
 // Asks every shard of the given indexes for its stats and delivers their
 // descriptions, in the order given.
-void describe(registry_actor* self, std::vector<const index_entry*> entries, const tenant_id& tenant,
+void describe(registry_actor* self, std::vector<const index_entry*> entries,
+              const tenant_id& tenant,
               std::function<void(expected<std::vector<index_description>>)> done) {
   struct pending {
     std::vector<index_description> out;
@@ -133,8 +134,8 @@ caf::behavior registry(registry_actor* self, caf::actor readers, shard_index_opt
         if (it == self->state.indexes.end()) return not_found(r.name);
         for (bool d : it->second.down)
           if (d)
-            return to_caf_error(make_status(errc::unavailable,
-                                            "index '" + r.name + "' has a shard that is down"));
+            return to_caf_error(
+                make_status(errc::unavailable, "index '" + r.name + "' has a shard that is down"));
         return index_route{it->second.params, it->second.shards};
       },
       [self](list_indexes_request& r) -> caf::result<std::vector<index_description>> {

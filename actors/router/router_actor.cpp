@@ -79,60 +79,63 @@ void fan_out(router_actor* self, std::vector<std::pair<caf::actor, Request>> wor
 void route_upsert(router_actor* self, upsert_request r, caf::response_promise rp) {
   auto tenant = r.tenant;
   auto index = r.index;
-  with_route(self, tenant, index, rp, [self, r = std::move(r), rp](const index_route& route) mutable {
-    // The whole batch is checked before any shard applies any of it.
-    if (auto st = validate_batch(r.items, route.params.dimension, route.params.distance); !st.ok())
-      return fail(rp, st);
-    dedup_last_wins(r.items);
-    auto n = r.items.size();
-    if (route.shards.size() == 1) {
-      rp.delegate(route.shards[0], std::move(r));
-      return;
-    }
-    std::vector<upsert_request> parts(route.shards.size());
-    for (auto& item : r.items) {
-      auto s = shard_of(item.id, route.params.shards).value;
-      parts[s].items.push_back(std::move(item));
-    }
-    std::vector<std::pair<caf::actor, upsert_request>> work;
-    for (std::size_t s = 0; s < parts.size(); ++s) {
-      if (parts[s].items.empty()) continue;
-      parts[s].tenant = r.tenant;
-      parts[s].index = r.index;
-      work.emplace_back(route.shards[s], std::move(parts[s]));
-    }
-    fan_out<upsert_reply>(self, std::move(work), rp,
-                          [n](std::vector<upsert_reply> replies, caf::response_promise& rp) {
-                            upsert_reply out{n, seq_no{}};
-                            for (auto& x : replies)
-                              if (out.seq < x.seq) out.seq = x.seq;
-                            rp.deliver(out);
-                          });
-  });
+  with_route(
+      self, tenant, index, rp, [self, r = std::move(r), rp](const index_route& route) mutable {
+        // The whole batch is checked before any shard applies any of it.
+        if (auto st = validate_batch(r.items, route.params.dimension, route.params.distance);
+            !st.ok())
+          return fail(rp, st);
+        dedup_last_wins(r.items);
+        auto n = r.items.size();
+        if (route.shards.size() == 1) {
+          rp.delegate(route.shards[0], std::move(r));
+          return;
+        }
+        std::vector<upsert_request> parts(route.shards.size());
+        for (auto& item : r.items) {
+          auto s = shard_of(item.id, route.params.shards).value;
+          parts[s].items.push_back(std::move(item));
+        }
+        std::vector<std::pair<caf::actor, upsert_request>> work;
+        for (std::size_t s = 0; s < parts.size(); ++s) {
+          if (parts[s].items.empty()) continue;
+          parts[s].tenant = r.tenant;
+          parts[s].index = r.index;
+          work.emplace_back(route.shards[s], std::move(parts[s]));
+        }
+        fan_out<upsert_reply>(self, std::move(work), rp,
+                              [n](std::vector<upsert_reply> replies, caf::response_promise& rp) {
+                                upsert_reply out{n, seq_no{}};
+                                for (auto& x : replies)
+                                  if (out.seq < x.seq) out.seq = x.seq;
+                                rp.deliver(out);
+                              });
+      });
 }
 
 void route_search(router_actor* self, search_request r, caf::response_promise rp) {
   auto tenant = r.tenant;
   auto index = r.index;
-  with_route(self, tenant, index, rp, [self, r = std::move(r), rp](const index_route& route) mutable {
-    if (auto st = validate_search(r.query, r.options, route.params.dimension,
-                                  route.params.distance, 0);
-        !st.ok())
-      return fail(rp, st);
-    if (route.shards.size() == 1) {
-      rp.delegate(route.shards[0], std::move(r));
-      return;
-    }
-    std::vector<std::pair<caf::actor, search_request>> work;
-    for (auto& shard : route.shards) work.emplace_back(shard, r);
-    auto k = r.options.k;
-    fan_out<search_reply>(self, std::move(work), rp,
-                          [k](std::vector<search_reply> replies, caf::response_promise& rp) {
-                            std::vector<std::vector<search_hit>> per_shard;
-                            for (auto& x : replies) per_shard.push_back(std::move(x.hits));
-                            rp.deliver(search_reply{merge_hits(std::move(per_shard), k)});
-                          });
-  });
+  with_route(
+      self, tenant, index, rp, [self, r = std::move(r), rp](const index_route& route) mutable {
+        if (auto st = validate_search(r.query, r.options, route.params.dimension,
+                                      route.params.distance, 0);
+            !st.ok())
+          return fail(rp, st);
+        if (route.shards.size() == 1) {
+          rp.delegate(route.shards[0], std::move(r));
+          return;
+        }
+        std::vector<std::pair<caf::actor, search_request>> work;
+        for (auto& shard : route.shards) work.emplace_back(shard, r);
+        auto k = r.options.k;
+        fan_out<search_reply>(self, std::move(work), rp,
+                              [k](std::vector<search_reply> replies, caf::response_promise& rp) {
+                                std::vector<std::vector<search_hit>> per_shard;
+                                for (auto& x : replies) per_shard.push_back(std::move(x.hits));
+                                rp.deliver(search_reply{merge_hits(std::move(per_shard), k)});
+                              });
+      });
 }
 
 // Passes an administrative request to the registry, which answers the client.
@@ -146,25 +149,27 @@ caf::response_promise forward(router_actor* self, Request r) {
 void route_search_batch(router_actor* self, search_batch_request r, caf::response_promise rp) {
   auto tenant = r.tenant;
   auto index = r.index;
-  with_route(self, tenant, index, rp, [self, r = std::move(r), rp](const index_route& route) mutable {
-    // Every query is checked first so that details.index names the first bad one.
-    for (std::size_t i = 0; i < r.queries.size(); ++i)
-      if (auto st = validate_search(r.queries[i], r.options[i], route.params.dimension,
-                                    route.params.distance, i);
-          !st.ok())
-        return fail(rp, st);
-    // Each query then takes the router's own search path; they run in parallel.
-    std::vector<std::pair<caf::actor, search_request>> work;
-    for (std::size_t i = 0; i < r.queries.size(); ++i)
-      work.emplace_back(caf::actor_cast<caf::actor>(self),
-                        search_request{r.tenant, r.index, std::move(r.queries[i]), r.options[i]});
-    fan_out<search_reply>(self, std::move(work), rp,
-                          [](std::vector<search_reply> replies, caf::response_promise& rp) {
-                            search_batch_reply out;
-                            for (auto& x : replies) out.results.push_back(std::move(x.hits));
-                            rp.deliver(out);
-                          });
-  });
+  with_route(
+      self, tenant, index, rp, [self, r = std::move(r), rp](const index_route& route) mutable {
+        // Every query is checked first so that details.index names the first bad one.
+        for (std::size_t i = 0; i < r.queries.size(); ++i)
+          if (auto st = validate_search(r.queries[i], r.options[i], route.params.dimension,
+                                        route.params.distance, i);
+              !st.ok())
+            return fail(rp, st);
+        // Each query then takes the router's own search path; they run in parallel.
+        std::vector<std::pair<caf::actor, search_request>> work;
+        for (std::size_t i = 0; i < r.queries.size(); ++i)
+          work.emplace_back(
+              caf::actor_cast<caf::actor>(self),
+              search_request{r.tenant, r.index, std::move(r.queries[i]), r.options[i]});
+        fan_out<search_reply>(self, std::move(work), rp,
+                              [](std::vector<search_reply> replies, caf::response_promise& rp) {
+                                search_batch_reply out;
+                                for (auto& x : replies) out.results.push_back(std::move(x.hits));
+                                rp.deliver(out);
+                              });
+      });
 }
 
 caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milliseconds timeout) {
@@ -212,53 +217,58 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
         auto rp = self->make_response_promise<vector_record>();
         auto tenant = r.tenant;
         auto index = r.index;
-        with_route(self, tenant, index, rp, [r = std::move(r), rp](const index_route& route) mutable {
-          auto s = shard_of(r.id, route.params.shards).value;
-          rp.delegate(route.shards[s], std::move(r));
-        });
+        with_route(self, tenant, index, rp,
+                   [r = std::move(r), rp](const index_route& route) mutable {
+                     auto s = shard_of(r.id, route.params.shards).value;
+                     rp.delegate(route.shards[s], std::move(r));
+                   });
         return rp;
       },
       [self](delete_vectors_request& r) -> caf::result<delete_vectors_reply> {
         auto rp = self->make_response_promise<delete_vectors_reply>();
         auto tenant = r.tenant;
         auto index = r.index;
-        with_route(self, tenant, index, rp, [self, r = std::move(r), rp](const index_route& route) mutable {
-          std::vector<delete_vectors_request> parts(route.shards.size());
-          for (auto& id : r.ids) parts[shard_of(id, route.params.shards).value].ids.push_back(std::move(id));
-          std::vector<std::pair<caf::actor, delete_vectors_request>> work;
-          for (std::size_t s = 0; s < parts.size(); ++s) {
-            if (parts[s].ids.empty()) continue;
-            parts[s].tenant = r.tenant;
-            parts[s].index = r.index;
-            work.emplace_back(route.shards[s], std::move(parts[s]));
-          }
-          if (work.empty()) {
-            rp.deliver(delete_vectors_reply{0});
-            return;
-          }
-          fan_out<delete_vectors_reply>(
-              self, std::move(work), rp,
-              [](std::vector<delete_vectors_reply> replies, caf::response_promise& rp) {
-                delete_vectors_reply out;
-                for (auto& x : replies) out.deleted += x.deleted;
-                rp.deliver(out);
-              });
-        });
+        with_route(self, tenant, index, rp,
+                   [self, r = std::move(r), rp](const index_route& route) mutable {
+                     std::vector<delete_vectors_request> parts(route.shards.size());
+                     for (auto& id : r.ids)
+                       parts[shard_of(id, route.params.shards).value].ids.push_back(std::move(id));
+                     std::vector<std::pair<caf::actor, delete_vectors_request>> work;
+                     for (std::size_t s = 0; s < parts.size(); ++s) {
+                       if (parts[s].ids.empty()) continue;
+                       parts[s].tenant = r.tenant;
+                       parts[s].index = r.index;
+                       work.emplace_back(route.shards[s], std::move(parts[s]));
+                     }
+                     if (work.empty()) {
+                       rp.deliver(delete_vectors_reply{0});
+                       return;
+                     }
+                     fan_out<delete_vectors_reply>(
+                         self, std::move(work), rp,
+                         [](std::vector<delete_vectors_reply> replies, caf::response_promise& rp) {
+                           delete_vectors_reply out;
+                           for (auto& x : replies) out.deleted += x.deleted;
+                           rp.deliver(out);
+                         });
+                   });
         return rp;
       },
       [self](list_ids_request& r) -> caf::result<id_page> {
         auto rp = self->make_response_promise<id_page>();
         auto tenant = r.tenant;
         auto index = r.index;
-        with_route(self, tenant, index, rp, [self, r = std::move(r), rp](const index_route& route) mutable {
-          std::vector<std::pair<caf::actor, list_ids_request>> work;
-          for (auto& shard : route.shards) work.emplace_back(shard, r);
-          auto limit = r.limit;
-          fan_out<id_page>(self, std::move(work), rp,
-                           [limit](std::vector<id_page> pages, caf::response_promise& rp) {
-                             rp.deliver(merge_id_pages(std::move(pages), limit));
-                           });
-        });
+        with_route(self, tenant, index, rp,
+                   [self, r = std::move(r), rp](const index_route& route) mutable {
+                     std::vector<std::pair<caf::actor, list_ids_request>> work;
+                     for (auto& shard : route.shards) work.emplace_back(shard, r);
+                     auto limit = r.limit;
+                     fan_out<id_page>(
+                         self, std::move(work), rp,
+                         [limit](std::vector<id_page> pages, caf::response_promise& rp) {
+                           rp.deliver(merge_id_pages(std::move(pages), limit));
+                         });
+                   });
         return rp;
       },
       [self](search_request& r) -> caf::result<search_reply> {
@@ -281,38 +291,44 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
         auto tenant = r.tenant;
         with_route(self, tenant, r.index, rp, [self, r, rp](const index_route& target) mutable {
           auto target_params = target.params;
-          with_route(self, r.tenant, r.source, rp, [self, r, rp, target_params](const index_route& source) mutable {
-            if (source.params.dimension != target_params.dimension ||
-                source.params.distance != target_params.distance)
-              return fail(rp, make_status(errc::invalid_argument,
-                                                       "source and target differ in dimension or distance"));
-            std::vector<std::pair<caf::actor, shard_export_request>> work;
-            for (auto& shard : source.shards) work.emplace_back(shard, shard_export_request{r.tenant});
-            fan_out<shard_export>(self, std::move(work), rp,
-                                  [self, r](std::vector<shard_export> parts, caf::response_promise& rp) {
-                                    upsert_request up{r.tenant, r.index, {}};
-                                    for (auto& part : parts)
-                                      for (auto& item : part.items) up.items.push_back(std::move(item));
-                                    auto n = up.items.size();
-                                    if (n == 0 && !r.delete_source) {
-            rp.deliver(merge_reply{0});
-            return;
-          }
-                                    self->request(caf::actor_cast<caf::actor>(self), self->state.timeout, std::move(up))
-                                        .then(
-                                            [self, r, n, rp](upsert_reply&) mutable {
-                                              if (!r.delete_source || r.source == r.index) {
-            rp.deliver(merge_reply{n});
-            return;
-          }
-                                              self->request(caf::actor_cast<caf::actor>(self), self->state.timeout,
-                                                            drop_index_request{r.tenant, r.source})
-                                                  .then([rp, n](bool) mutable { rp.deliver(merge_reply{n}); },
-                                                        [rp](caf::error& e) mutable { rp.deliver(e); });
-                                            },
-                                            [rp](caf::error& e) mutable { rp.deliver(e); });
-                                  });
-          });
+          with_route(
+              self, r.tenant, r.source, rp,
+              [self, r, rp, target_params](const index_route& source) mutable {
+                if (source.params.dimension != target_params.dimension ||
+                    source.params.distance != target_params.distance)
+                  return fail(rp, make_status(errc::invalid_argument,
+                                              "source and target differ in dimension or distance"));
+                std::vector<std::pair<caf::actor, shard_export_request>> work;
+                for (auto& shard : source.shards)
+                  work.emplace_back(shard, shard_export_request{r.tenant});
+                fan_out<shard_export>(
+                    self, std::move(work), rp,
+                    [self, r](std::vector<shard_export> parts, caf::response_promise& rp) {
+                      upsert_request up{r.tenant, r.index, {}};
+                      for (auto& part : parts)
+                        for (auto& item : part.items) up.items.push_back(std::move(item));
+                      auto n = up.items.size();
+                      if (n == 0 && !r.delete_source) {
+                        rp.deliver(merge_reply{0});
+                        return;
+                      }
+                      self->request(caf::actor_cast<caf::actor>(self), self->state.timeout,
+                                    std::move(up))
+                          .then(
+                              [self, r, n, rp](upsert_reply&) mutable {
+                                if (!r.delete_source || r.source == r.index) {
+                                  rp.deliver(merge_reply{n});
+                                  return;
+                                }
+                                self->request(caf::actor_cast<caf::actor>(self),
+                                              self->state.timeout,
+                                              drop_index_request{r.tenant, r.source})
+                                    .then([rp, n](bool) mutable { rp.deliver(merge_reply{n}); },
+                                          [rp](caf::error& e) mutable { rp.deliver(e); });
+                              },
+                              [rp](caf::error& e) mutable { rp.deliver(e); });
+                    });
+              });
         });
         return rp;
       },

@@ -68,12 +68,13 @@ class actor_router_client final : public router_client {
   template <class Reply, class Request>
   void call(Request r, callback<Reply> done) {
     auto& target = bridges_[next_++ % bridges_.size()];
-    caf::anon_send(target, bridge_job{[router = router_, timeout = timeout_, r = std::move(r),
-                                       done = std::move(done)](caf::event_based_actor* self) mutable {
-      self->request(router, timeout, std::move(r))
-          .then([done](Reply& reply) { done(std::move(reply)); },
-                [done](caf::error& e) { done(from_caf_error(e)); });
-    }});
+    caf::anon_send(target,
+                   bridge_job{[router = router_, timeout = timeout_, r = std::move(r),
+                               done = std::move(done)](caf::event_based_actor* self) mutable {
+                     self->request(router, timeout, std::move(r))
+                         .then([done](Reply& reply) { done(std::move(reply)); },
+                               [done](caf::error& e) { done(from_caf_error(e)); });
+                   }});
   }
 
   caf::actor router_;

@@ -2,9 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
 #include <charconv>
 #include <fstream>
-#include <unistd.h>
 
 #include "common/body_codec.hpp"
 #include "common/response_codec.hpp"
@@ -157,8 +157,9 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
   auto& req = ctx->req;
   auto qpos = req.target.find('?');
   std::string_view path(req.target.data(), qpos == std::string::npos ? req.target.size() : qpos);
-  std::string_view query =
-      qpos == std::string::npos ? std::string_view{} : std::string_view(req.target).substr(qpos + 1);
+  std::string_view query = qpos == std::string::npos
+                               ? std::string_view{}
+                               : std::string_view(req.target).substr(qpos + 1);
   auto raw_segments = split_path(path);
   std::vector<std::string> seg(raw_segments.size());
   for (std::size_t i = 0; i < raw_segments.size(); ++i)
@@ -208,24 +209,29 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
   if (n == 1 && seg[0] == "metrics") {
     ctx->route = "/metrics";
     if (method != "GET") return not_allowed("GET");
-    return router_.list_indexes({ctx->tenant}, [this, ctx](expected<std::vector<index_description>> r) {
-      auto text = metrics_.render();
-      text += "# HELP quiver_index_vectors Live vectors per index.\n# TYPE quiver_index_vectors gauge\n";
-      if (r)
-        for (const auto& d : *r)
-          text += "quiver_index_vectors{tenant=\"" + ctx->tenant.value + "\",index=\"" +
-                  d.params.name + "\"} " + std::to_string(d.count) + "\n";
-      text += "# HELP quiver_index_memory_bytes Estimated memory per index.\n"
+    return router_.list_indexes(
+        {ctx->tenant}, [this, ctx](expected<std::vector<index_description>> r) {
+          auto text = metrics_.render();
+          text +=
+              "# HELP quiver_index_vectors Live vectors per index.\n# TYPE quiver_index_vectors "
+              "gauge\n";
+          if (r)
+            for (const auto& d : *r)
+              text += "quiver_index_vectors{tenant=\"" + ctx->tenant.value + "\",index=\"" +
+                      d.params.name + "\"} " + std::to_string(d.count) + "\n";
+          text +=
+              "# HELP quiver_index_memory_bytes Estimated memory per index.\n"
               "# TYPE quiver_index_memory_bytes gauge\n";
-      if (r)
-        for (const auto& d : *r)
-          text += "quiver_index_memory_bytes{tenant=\"" + ctx->tenant.value + "\",index=\"" +
-                  d.params.name + "\"} " + std::to_string(d.memory_bytes) + "\n";
-      text += "# HELP quiver_process_resident_bytes Resident set size.\n"
+          if (r)
+            for (const auto& d : *r)
+              text += "quiver_index_memory_bytes{tenant=\"" + ctx->tenant.value + "\",index=\"" +
+                      d.params.name + "\"} " + std::to_string(d.memory_bytes) + "\n";
+          text +=
+              "# HELP quiver_process_resident_bytes Resident set size.\n"
               "# TYPE quiver_process_resident_bytes gauge\nquiver_process_resident_bytes " +
               std::to_string(resident_bytes()) + "\n";
-      ctx->reply(200, std::move(text), "text/plain; version=0.0.4");
-    });
+          ctx->reply(200, std::move(text), "text/plain; version=0.0.4");
+        });
   }
   if (n < 2 || seg[0] != "v1" || seg[1] != "indexes") {
     ctx->route = "unmatched";
@@ -243,12 +249,11 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
     if (!body_ok()) return;
     auto params = parse_create_index(ctx->in, req.body);
     if (!params) return ctx->fail(params.error());
-    return router_.create_index({ctx->tenant, std::move(*params)},
-                                [ctx](expected<create_index_reply> r) {
-                                  if (!r) return ctx->fail(r.error());
-                                  ctx->reply(r->created ? 201 : 200,
-                                             render_index(ctx->out, r->description));
-                                });
+    return router_.create_index(
+        {ctx->tenant, std::move(*params)}, [ctx](expected<create_index_reply> r) {
+          if (!r) return ctx->fail(r.error());
+          ctx->reply(r->created ? 201 : 200, render_index(ctx->out, r->description));
+        });
   }
 
   const auto& name = seg[2];
@@ -282,12 +287,10 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
     if (!name_ok(name) || !body_ok()) return;
     auto ids = parse_delete_ids(ctx->in, req.body, config_.max_batch);
     if (!ids) return ctx->fail(ids.error());
-    return router_.delete_vectors({ctx->tenant, name, std::move(*ids)},
-                                  [ctx](expected<delete_vectors_reply> r) {
-                                    ctx->answer(r, [&](auto& d) {
-                                      return render_count(ctx->out, "deleted", d.deleted);
-                                    });
-                                  });
+    return router_.delete_vectors(
+        {ctx->tenant, name, std::move(*ids)}, [ctx](expected<delete_vectors_reply> r) {
+          ctx->answer(r, [&](auto& d) { return render_count(ctx->out, "deleted", d.deleted); });
+        });
   }
   if (sub == "vectors" && n == 5) {
     ctx->route = "/v1/indexes/{name}/vectors/{id}";
@@ -304,20 +307,20 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
         ctx->answer(r, [&](auto& v) { return render_vector(ctx->out, v); });
       });
     if (method == "DELETE")
-      return router_.delete_vectors({ctx->tenant, name, {id}}, [ctx](expected<delete_vectors_reply> r) {
-        ctx->answer(r, [&](auto& d) { return render_flag(ctx->out, "deleted", d.deleted > 0); });
-      });
+      return router_.delete_vectors(
+          {ctx->tenant, name, {id}}, [ctx](expected<delete_vectors_reply> r) {
+            ctx->answer(r,
+                        [&](auto& d) { return render_flag(ctx->out, "deleted", d.deleted > 0); });
+          });
     if (!body_ok()) return;
     auto body = parse_upsert_one(ctx->in, req.body);
     if (!body) return ctx->fail(body.error());
     std::vector<upsert_item> items;
     items.push_back({id, std::move(body->vector), std::move(body->metadata)});
-    return router_.upsert({ctx->tenant, name, std::move(items)},
-                          [ctx, id](expected<upsert_reply> r) {
-                            ctx->answer(r, [&](auto& u) {
-                              return render_upserted_one(ctx->out, id, u.seq);
-                            });
-                          });
+    return router_.upsert(
+        {ctx->tenant, name, std::move(items)}, [ctx, id](expected<upsert_reply> r) {
+          ctx->answer(r, [&](auto& u) { return render_upserted_one(ctx->out, id, u.seq); });
+        });
   }
   if (sub == "ids" && n == 4) {
     ctx->route = "/v1/indexes/{name}/ids";
@@ -338,8 +341,8 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
         auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
         if (ec != std::errc() || ptr != value.data() + value.size() || limit < 1 ||
             limit > max_ids_page)
-          return ctx->fail(make_status(errc::invalid_argument,
-                                       "limit must be between 1 and " + std::to_string(max_ids_page)));
+          return ctx->fail(make_status(errc::invalid_argument, "limit must be between 1 and " +
+                                                                   std::to_string(max_ids_page)));
         r.limit = limit;
       } else if (key == "cursor") {
         auto after = decode_cursor(value);
@@ -364,10 +367,10 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
     auto body = parse_merge(ctx->in, req.body);
     if (!body) return ctx->fail(body.error());
     if (!name_ok(body->source)) return;
-    return router_.merge({ctx->tenant, name, body->source, body->delete_source},
-                         [ctx](expected<merge_reply> r) {
-                           ctx->answer(r, [&](auto& m) { return render_count(ctx->out, "merged", m.merged); });
-                         });
+    return router_.merge(
+        {ctx->tenant, name, body->source, body->delete_source}, [ctx](expected<merge_reply> r) {
+          ctx->answer(r, [&](auto& m) { return render_count(ctx->out, "merged", m.merged); });
+        });
   }
   if (sub == "search" && n == 4) {
     ctx->route = "/v1/indexes/{name}/search";

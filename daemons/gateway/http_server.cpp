@@ -1,5 +1,6 @@
 #include "daemons/gateway/http_server.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -7,7 +8,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <optional>
@@ -42,10 +42,9 @@ class session : public std::enable_shared_from_this<session> {
     parser_.emplace();
     parser_->body_limit(config_.max_body_bytes);
     stream_.expires_after(std::chrono::seconds(config_.idle_timeout_s));
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->on_read(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -61,7 +60,8 @@ class session : public std::enable_shared_from_this<session> {
       r.content_type = "application/json";
       if (ec == http::error::body_limit) {
         r.status = 413;
-        r.body = R"({"error":{"code":"payload_too_large","message":"body over max_body_bytes","details":{}}})";
+        r.body =
+            R"({"error":{"code":"payload_too_large","message":"body over max_body_bytes","details":{}}})";
       } else {
         r.status = 400;
         r.body = R"({"error":{"code":"invalid_argument","message":"malformed HTTP request: )" +
@@ -173,9 +173,8 @@ http_server::~http_server() = default;
 
 status http_server::listen() {
   beast::error_code ec;
-  auto address = net::ip::make_address(impl_->config.host == "localhost" ? "127.0.0.1"
-                                                                          : impl_->config.host,
-                                       ec);
+  auto address = net::ip::make_address(
+      impl_->config.host == "localhost" ? "127.0.0.1" : impl_->config.host, ec);
   if (ec) return make_status(errc::invalid_argument, "invalid host '" + impl_->config.host + "'");
   tcp::endpoint endpoint{address, impl_->config.port};
   auto& a = impl_->acceptor;

@@ -1,11 +1,11 @@
 // quiver: the standalone server. All actors (registry, router, index shards, reader
 // pool) and the HTTP gateway in one process, bound to loopback by default.
 
-#include <boost/program_options.hpp>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <unistd.h>
+#include <boost/program_options.hpp>
 
 #include <filesystem>
 #include <iostream>
@@ -43,22 +43,21 @@ int lock_data_dir(const std::string& dir) {
 
 int main(int argc, char** argv) {
   po::options_description desc("quiver: standalone Quiver server (all actors in one process)");
-  desc.add_options()
-      ("help,h", "show this help")
-      ("config,c", po::value<std::string>(), "TOML config file (configs/standalone.toml)")
-      ("host", po::value<std::string>(), "listen address (default 127.0.0.1)")
-      ("port,p", po::value<unsigned>(), "listen port (default 4210; 0 picks a free one)")
-      ("data-dir", po::value<std::string>(), "data directory (default ./quiver-data)")
-      ("log-level", po::value<std::string>(), "trace|debug|info|warn|error|off")
-      ("io-threads", po::value<unsigned>(), "HTTP I/O threads")
-      ("max-body-bytes", po::value<std::size_t>(), "largest accepted request body")
-      ("max-batch", po::value<std::size_t>(), "most items per batch request")
-      ("request-timeout-ms", po::value<std::uint32_t>(), "actor reply timeout, then 503")
-      ("scheduler-policy", po::value<std::string>(), "CAF scheduler: sharing|stealing")
-      ("max-threads", po::value<unsigned>(), "CAF worker threads")
-      ("search-workers", po::value<unsigned>(), "reader actors running searches")
-      ("insert-threads", po::value<unsigned>(), "threads inserting one large batch")
-      ("allow-insecure", "allow a non-loopback address without auth");
+  desc.add_options()("help,h", "show this help")("config,c", po::value<std::string>(),
+                                                 "TOML config file (configs/standalone.toml)")(
+      "host", po::value<std::string>(), "listen address (default 127.0.0.1)")(
+      "port,p", po::value<unsigned>(), "listen port (default 4210; 0 picks a free one)")(
+      "data-dir", po::value<std::string>(), "data directory (default ./quiver-data)")(
+      "log-level", po::value<std::string>(), "trace|debug|info|warn|error|off")(
+      "io-threads", po::value<unsigned>(), "HTTP I/O threads")(
+      "max-body-bytes", po::value<std::size_t>(), "largest accepted request body")(
+      "max-batch", po::value<std::size_t>(), "most items per batch request")(
+      "request-timeout-ms", po::value<std::uint32_t>(), "actor reply timeout, then 503")(
+      "scheduler-policy", po::value<std::string>(), "CAF scheduler: sharing|stealing")(
+      "max-threads", po::value<unsigned>(), "CAF worker threads")(
+      "search-workers", po::value<unsigned>(), "reader actors running searches")(
+      "insert-threads", po::value<unsigned>(), "threads inserting one large batch")(
+      "allow-insecure", "allow a non-loopback address without auth");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -97,11 +96,14 @@ int main(int argc, char** argv) {
   if (vm.count("io-threads")) s.io_threads = std::max(1u, vm["io-threads"].as<unsigned>());
   if (vm.count("max-body-bytes")) s.max_body_bytes = vm["max-body-bytes"].as<std::size_t>();
   if (vm.count("max-batch")) s.max_batch = vm["max-batch"].as<std::size_t>();
-  if (vm.count("request-timeout-ms")) s.request_timeout_ms = vm["request-timeout-ms"].as<std::uint32_t>();
+  if (vm.count("request-timeout-ms"))
+    s.request_timeout_ms = vm["request-timeout-ms"].as<std::uint32_t>();
   if (vm.count("scheduler-policy")) a.scheduler_policy = vm["scheduler-policy"].as<std::string>();
   if (vm.count("max-threads")) a.max_threads = std::max(1u, vm["max-threads"].as<unsigned>());
-  if (vm.count("search-workers")) a.search_workers = std::max(1u, vm["search-workers"].as<unsigned>());
-  if (vm.count("insert-threads")) a.insert_threads = std::max(1u, vm["insert-threads"].as<unsigned>());
+  if (vm.count("search-workers"))
+    a.search_workers = std::max(1u, vm["search-workers"].as<unsigned>());
+  if (vm.count("insert-threads"))
+    a.insert_threads = std::max(1u, vm["insert-threads"].as<unsigned>());
   if (vm.count("allow-insecure")) s.allow_insecure = true;
   if (auto st = quiver::validate_config(config); !st.ok()) {
     std::cerr << "quiver: " << st.message << "\n";

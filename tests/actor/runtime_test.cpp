@@ -54,7 +54,9 @@ class Runtime : public ::testing::Test {
     return sync<upsert_reply>([&](auto done) { c.upsert({t, index, std::move(items)}, done); });
   }
   expected<delete_vectors_reply> remove(const std::string& index, std::vector<std::string> ids) {
-    return sync<delete_vectors_reply>([&](auto done) { c.delete_vectors({t, index, std::move(ids)}, done); });
+    return sync<delete_vectors_reply>([&](auto done) {
+      c.delete_vectors({t, index, std::move(ids)}, done);
+    });
   }
   expected<vector_record> get(const std::string& index, const std::string& id) {
     return sync<vector_record>([&](auto done) { c.get_vector({t, index, id}, done); });
@@ -110,13 +112,15 @@ TEST_F(Runtime, PlaybookPatternManyConcurrentClients) {
             auto back = get("playbook", id);  // read-your-writes
             if (!back) return fail("get after upsert: " + back.error().message);
             for (int j = 0; j < 8; ++j)
-              if (std::abs(back->vector[j] - v[j]) > 1e-4f) return fail("get returned another vector");
+              if (std::abs(back->vector[j] - v[j]) > 1e-4f)
+                return fail("get returned another vector");
             break;
           }
           case 1: {
             auto r = remove("playbook", {id});
             if (!r) return fail("delete: " + r.error().message);
-            if ((r->deleted == 1) != (model.erase(id) == 1)) return fail("delete result disagrees with model");
+            if ((r->deleted == 1) != (model.erase(id) == 1))
+              return fail("delete result disagrees with model");
             break;
           }
           default: {
@@ -180,7 +184,8 @@ TEST_F(Runtime, ShardedIndexAnswersLikeBruteForce) {
     for (auto& h : b->hits) got_b.push_back(h.id);
     exact_one += got_a == want;
     exact_four += got_b == want;
-    for (std::size_t j = 1; j < b->hits.size(); ++j) EXPECT_LE(b->hits[j - 1].distance, b->hits[j].distance);
+    for (std::size_t j = 1; j < b->hits.size(); ++j)
+      EXPECT_LE(b->hits[j - 1].distance, b->hits[j].distance);
   }
   // ef = 2000 over 1,500 points is an exhaustive search: answers must be exact.
   EXPECT_GE(exact_one, 49);
@@ -211,7 +216,8 @@ TEST_F(Runtime, ErrorsCrossTheActorBoundaryWithCodes) {
 TEST_F(Runtime, DropForgetsIndexAndMergeCopiesEverything) {
   ASSERT_TRUE(create(params("src", 3, distance_kind::dot, 3)));
   ASSERT_TRUE(create(params("dst", 3, distance_kind::dot, 2)));
-  ASSERT_TRUE(upsert("src", {{"a", {1, 0, 0}, R"({"m":1})"}, {"b", {0, 1, 0}, ""}, {"c", {0, 0, 1}, ""}}));
+  ASSERT_TRUE(
+      upsert("src", {{"a", {1, 0, 0}, R"({"m":1})"}, {"b", {0, 1, 0}, ""}, {"c", {0, 0, 1}, ""}}));
   ASSERT_TRUE(upsert("dst", {{"a", {5, 5, 5}, R"({"old":true})"}, {"z", {1, 1, 1}, ""}}));
   auto merged = sync<merge_reply>([&](auto done) { c.merge({t, "dst", "src", true}, done); });
   ASSERT_TRUE(merged) << merged.error().message;

@@ -53,7 +53,8 @@ TEST(BodyCodec, CreateIndexRejectsBadInput) {
 }
 
 TEST(BodyCodec, UpsertOneKeepsMetadataAsCompactJson) {
-  auto b = parse_upsert_one(json, R"({"vector":[1, 2.5, -3e2], "metadata": {"a": [1, {"b": null}]}})");
+  auto b =
+      parse_upsert_one(json, R"({"vector":[1, 2.5, -3e2], "metadata": {"a": [1, {"b": null}]}})");
   ASSERT_TRUE(b);
   EXPECT_EQ(b->vector, (std::vector<float>{1, 2.5, -300}));
   EXPECT_EQ(b->metadata, R"({"a":[1,{"b":null}]})");
@@ -90,10 +91,12 @@ TEST(BodyCodec, BatchReportsIndexOfFirstBadItemAndEnforcesLimit) {
   EXPECT_EQ(r.error().code, errc::invalid_argument);
   EXPECT_EQ(r.error().details, (error_details{{"index", 1}}));
   auto big = parse_upsert_batch(
-      json, R"({"items":[{"id":"a","vector":[1]},{"id":"b","vector":[1]},{"id":"c","vector":[1]}]})", 2);
+      json,
+      R"({"items":[{"id":"a","vector":[1]},{"id":"b","vector":[1]},{"id":"c","vector":[1]}]})", 2);
   ASSERT_FALSE(big);
   EXPECT_EQ(big.error().code, errc::payload_too_large);
-  auto ok = parse_upsert_batch(json, R"({"items":[{"id":"a","vector":[1],"metadata":{"k":"v"}}]})", 2);
+  auto ok =
+      parse_upsert_batch(json, R"({"items":[{"id":"a","vector":[1],"metadata":{"k":"v"}}]})", 2);
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->at(0).id, "a");
   EXPECT_EQ(ok->at(0).metadata, R"({"k":"v"})");
@@ -123,7 +126,8 @@ TEST(BodyCodec, SearchFieldsAndLimits) {
 TEST(BodyCodec, DeleteIdsAndMerge) {
   auto ids = parse_delete_ids(json, R"({"ids":["a","b"]})", 10);
   EXPECT_EQ(*ids, (std::vector<std::string>{"a", "b"}));
-  EXPECT_EQ(parse_delete_ids(json, R"({"ids":["a","b"]})", 1).error().code, errc::payload_too_large);
+  EXPECT_EQ(parse_delete_ids(json, R"({"ids":["a","b"]})", 1).error().code,
+            errc::payload_too_large);
   EXPECT_EQ(parse_delete_ids(json, R"({"id":["a"]})", 10).error().code, errc::invalid_argument);
   auto m = parse_merge(json, R"({"source":"s","delete_source":true})");
   EXPECT_EQ(m->source, "s");
@@ -139,7 +143,8 @@ std::string pack_upsert(bool as_bin) {
   std::vector<float> v{1.5f, -2, 0.25f};
   if (as_bin) {
     pk.pack_bin(static_cast<std::uint32_t>(v.size() * 4));
-    pk.pack_bin_body(reinterpret_cast<const char*>(v.data()), static_cast<std::uint32_t>(v.size() * 4));
+    pk.pack_bin_body(reinterpret_cast<const char*>(v.data()),
+                     static_cast<std::uint32_t>(v.size() * 4));
   } else {
     pk.pack(v);
   }

@@ -22,8 +22,8 @@ TEST(Validation, Utf8) {
 }
 
 TEST(Validation, DedupLastWinsKeepsOrderOfLastOccurrences) {
-  std::vector<upsert_item> items{{"a", {1}, ""}, {"b", {2}, ""}, {"a", {3}, ""}, {"c", {4}, ""},
-                                 {"b", {5}, ""}};
+  std::vector<upsert_item> items{
+      {"a", {1}, ""}, {"b", {2}, ""}, {"a", {3}, ""}, {"c", {4}, ""}, {"b", {5}, ""}};
   dedup_last_wins(items);
   ASSERT_EQ(items.size(), 3u);
   EXPECT_EQ(items[0].id, "a");
@@ -104,12 +104,17 @@ TEST(Metrics, PrometheusHistogramIsCumulative) {
   auto text = m.render();
   EXPECT_NE(text.find(R"(quiver_http_requests_total{route="GET /healthz",status="200"} 2)"),
             std::string::npos);
-  EXPECT_NE(text.find(R"(quiver_http_request_duration_seconds_bucket{route="GET /healthz",le="0.00025"} 1)"),
-            std::string::npos);
-  EXPECT_NE(text.find(R"(quiver_http_request_duration_seconds_bucket{route="GET /healthz",le="0.005"} 2)"),
-            std::string::npos);
-  EXPECT_NE(text.find(R"(quiver_http_request_duration_seconds_bucket{route="GET /healthz",le="+Inf"} 3)"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find(
+          R"(quiver_http_request_duration_seconds_bucket{route="GET /healthz",le="0.00025"} 1)"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find(
+          R"(quiver_http_request_duration_seconds_bucket{route="GET /healthz",le="0.005"} 2)"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find(R"(quiver_http_request_duration_seconds_bucket{route="GET /healthz",le="+Inf"} 3)"),
+      std::string::npos);
 }
 
 }  // namespace

@@ -7,11 +7,12 @@ namespace quiver {
 namespace {
 
 TEST(ResponseCodec, ErrorShape) {
-  auto body = render_error(body_format::json,
-                           make_status(errc::dimension_mismatch, "bad \"dim\"",
-                                       {{"expected", 3}, {"got", 2}, {"index", 0}}));
-  EXPECT_EQ(body,
-            R"({"error":{"code":"dimension_mismatch","message":"bad \"dim\"","details":{"expected":3,"got":2,"index":0}}})");
+  auto body =
+      render_error(body_format::json, make_status(errc::dimension_mismatch, "bad \"dim\"",
+                                                  {{"expected", 3}, {"got", 2}, {"index", 0}}));
+  EXPECT_EQ(
+      body,
+      R"({"error":{"code":"dimension_mismatch","message":"bad \"dim\"","details":{"expected":3,"got":2,"index":0}}})");
 }
 
 TEST(ResponseCodec, SearchHitsOmitWhatWasNotAskedFor) {
@@ -19,8 +20,9 @@ TEST(ResponseCodec, SearchHitsOmitWhatWasNotAskedFor) {
   search_options o;
   o.include_metadata = true;
   o.include_vectors = false;
-  EXPECT_EQ(render_search(body_format::json, hits, o, 1.5),
-            R"({"results":[{"id":"a","distance":0.5,"metadata":{"k":1}},{"id":"b\n","distance":1,"metadata":null}],"took_ms":1.5})");
+  EXPECT_EQ(
+      render_search(body_format::json, hits, o, 1.5),
+      R"({"results":[{"id":"a","distance":0.5,"metadata":{"k":1}},{"id":"b\n","distance":1,"metadata":null}],"took_ms":1.5})");
   o.include_metadata = false;
   o.include_vectors = true;
   hits.resize(1);

@@ -291,7 +291,8 @@ TEST(ShardIndex, CapacityGrowsOnDemand) {
   shard_index_options opts;
   opts.initial_capacity = 1;
   shard_index idx(params(4, distance_kind::euclidean), opts);
-  for (int i = 0; i < 300; ++i) ASSERT_TRUE(idx.upsert(item(std::to_string(i), {float(i), 1, 2, 3})));
+  for (int i = 0; i < 300; ++i)
+    ASSERT_TRUE(idx.upsert(item(std::to_string(i), {float(i), 1, 2, 3})));
   EXPECT_EQ(idx.count(), 300u);
   EXPECT_EQ((*idx.search({299, 1, 2, 3}, top(1)))[0].id, "299");
 }
@@ -370,7 +371,8 @@ TEST(ShardIndex, RandomizedChurnMatchesBruteForceModel) {
       ASSERT_EQ(idx.remove(id), model.erase(id) == 1) << id;
     } else if (op < 83) {
       std::vector<upsert_item> batch;
-      for (int j = 0; j < 20; ++j) batch.push_back(item("id-" + std::to_string(pick_id(rng)), random_vec()));
+      for (int j = 0; j < 20; ++j)
+        batch.push_back(item("id-" + std::to_string(pick_id(rng)), random_vec()));
       ASSERT_TRUE(idx.upsert_batch(batch));
       for (auto& it : batch) model[it.id] = it.vector;
     } else {

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <mutex>
 #include <exception>
+#include <mutex>
 #include <queue>
 #include <string>
 #include <thread>
@@ -189,10 +189,10 @@ std::size_t hnsw_graph::capacity() const { return impl_->graph->max_elements_; }
 
 std::size_t hnsw_graph::memory_bytes() const {
   const auto& g = *impl_->graph;
-  std::size_t bytes = g.max_elements_ * g.size_data_per_element_;       // level 0 + vectors
-  bytes += g.max_elements_ * (sizeof(void*) + sizeof(int));            // link list pointers, levels
-  bytes += g.max_elements_ * sizeof(std::mutex);                       // per-element locks
-  bytes += g.max_elements_ * sizeof(hnswlib::vl_type);                 // visited list
+  std::size_t bytes = g.max_elements_ * g.size_data_per_element_;  // level 0 + vectors
+  bytes += g.max_elements_ * (sizeof(void*) + sizeof(int));        // link list pointers, levels
+  bytes += g.max_elements_ * sizeof(std::mutex);                   // per-element locks
+  bytes += g.max_elements_ * sizeof(hnswlib::vl_type);             // visited list
   bytes += graph_t::max_update_element_locks * sizeof(std::mutex);
   for (hnswlib::tableint id = 0; id < g.cur_element_count; ++id)
     bytes += static_cast<std::size_t>(g.element_levels_[id]) * g.size_links_per_element_;
