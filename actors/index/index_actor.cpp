@@ -97,7 +97,9 @@ caf::behavior index_actor(caf::stateful_actor<index_state>* self, tenant_id tena
   };
 }
 
-caf::behavior reader(caf::event_based_actor*) {
+// `worker` only names the reader: CAF 0.17 binds a null reference when spawning a
+// function actor without arguments (UBSan reports it).
+caf::behavior reader(caf::event_based_actor*, unsigned /*worker*/) {
   return {
       [](search_job& job) -> caf::result<search_reply> {
         auto hits = job.shard->search(job.request.query, job.request.options);
@@ -116,7 +118,8 @@ caf::actor spawn_index_actor(caf::event_based_actor* parent, tenant_id tenant, i
 }
 
 caf::actor spawn_reader_pool(caf::actor_system& system, unsigned workers) {
-  auto factory = [&system] { return system.spawn(reader); };
+  auto counter = std::make_shared<unsigned>(0);
+  auto factory = [&system, counter] { return system.spawn(reader, (*counter)++); };
   return caf::actor_pool::make(system.dummy_execution_unit(), workers, factory,
                                caf::actor_pool::round_robin());
 }

@@ -14,7 +14,8 @@ namespace quiver {
 
 namespace {
 
-caf::behavior bridge(caf::event_based_actor* self) {
+// `number` only names the bridge (see the reader pool: no zero-argument spawns).
+caf::behavior bridge(caf::event_based_actor* self, unsigned /*number*/) {
   return {[self](bridge_job& job) { job.run(self); }};
 }
 
@@ -111,7 +112,7 @@ node_runtime::node_runtime(const runtime_options& options) : impl_(std::make_uni
   impl_->router = spawn_router(sys, impl_->registry, timeout);
   // One bridge per CAF worker: requests from many I/O threads do not queue behind one mailbox.
   for (unsigned i = 0; i < std::max(1u, options.actors.max_threads); ++i)
-    impl_->bridges.push_back(sys.spawn(bridge));
+    impl_->bridges.push_back(sys.spawn(bridge, i));
   impl_->client = std::make_unique<actor_router_client>(impl_->router, impl_->bridges, timeout);
 }
 

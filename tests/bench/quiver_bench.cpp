@@ -1,0 +1,444 @@
+// Benchmark: raw in-process hnswlib vs Quiver over HTTP, on the same data, in one run.
+// Prints the command, the machine, the dataset recipe and medians as markdown.
+// Usage: quiver_bench --quiver build/bin/quiver [--n 100000] [--queries 500]
+//          [--duration 10] [--connections 50] [--rounds 3] [--raw-only]
+
+#include <hnswlib/hnswlib.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+#include <msgpack.hpp>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <queue>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/bench/dataset.hpp"
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using clock_type = std::chrono::steady_clock;
+using namespace quiver::bench;
+
+namespace {
+
+double seconds_since(clock_type::time_point t) {
+  return std::chrono::duration<double>(clock_type::now() - t).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, std::size_t(p * double(v.size())))];
+}
+
+void parallel_for(std::size_t n, unsigned threads, const std::function<void(std::size_t)>& f) {
+  std::atomic<std::size_t> next{0};
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t)
+    pool.emplace_back([&] {
+      for (auto i = next++; i < n; i = next++) f(i);
+    });
+  for (auto& t : pool) t.join();
+}
+
+using truth_t = std::vector<std::vector<std::size_t>>;
+
+truth_t ground_truth(const dataset& ds, const dataset_recipe& r, std::size_t k) {
+  truth_t truth(r.queries);
+  parallel_for(r.queries, 2, [&](std::size_t q) {
+    std::priority_queue<std::pair<float, std::size_t>> top;
+    const float* qv = &ds.queries[q * r.dim];
+    for (std::size_t i = 0; i < r.n; ++i) {
+      const float* v = &ds.base[i * r.dim];
+      float dot = 0;
+      for (std::size_t d = 0; d < r.dim; ++d) dot += qv[d] * v[d];
+      float dist = 1 - dot;
+      if (top.size() < k) {
+        top.emplace(dist, i);
+      } else if (dist < top.top().first) {
+        top.pop();
+        top.emplace(dist, i);
+      }
+    }
+    while (!top.empty()) {
+      truth[q].push_back(top.top().second);
+      top.pop();
+    }
+  });
+  return truth;
+}
+
+double recall(const truth_t& truth, const std::vector<std::vector<std::size_t>>& got) {
+  std::size_t hit = 0, total = 0;
+  for (std::size_t q = 0; q < truth.size(); ++q) {
+    for (auto id : got[q]) hit += std::count(truth[q].begin(), truth[q].end(), id);
+    total += truth[q].size();
+  }
+  return double(hit) / double(total);
+}
+
+std::size_t rss_of(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  return 0;
+}
+
+// -- raw hnswlib -----------------------------------------------------------------
+
+struct raw_result {
+  double build_s = 0, qps = 0, p50_ms = 0, p99_ms = 0;
+  std::map<int, double> recall_by_ef;
+  std::size_t graph_bytes = 0;
+};
+
+raw_result run_raw(const dataset& ds, const dataset_recipe& r, const truth_t& truth,
+                   const std::vector<int>& efs, double duration) {
+  raw_result out;
+  hnswlib::InnerProductSpace space(r.dim);
+  hnswlib::HierarchicalNSW<float> index(&space, r.n, 16, 200);
+  auto t0 = clock_type::now();
+  parallel_for(r.n, 2, [&](std::size_t i) { index.addPoint(&ds.base[i * r.dim], i); });
+  out.build_s = seconds_since(t0);
+  // Links of every level; vectors counted separately.
+  out.graph_bytes = r.n * index.size_links_level0_;
+  for (std::size_t i = 0; i < r.n; ++i)
+    out.graph_bytes += std::size_t(index.element_levels_[i]) * index.size_links_per_element_;
+  for (int ef : efs) {
+    index.setEf(ef);
+    std::vector<std::vector<std::size_t>> got(r.queries);
+    for (std::size_t q = 0; q < r.queries; ++q) {
+      auto res = index.searchKnn(&ds.queries[q * r.dim], 10);
+      while (!res.empty()) {
+        got[q].push_back(res.top().second);
+        res.pop();
+      }
+    }
+    out.recall_by_ef[ef] = recall(truth, got);
+  }
+  index.setEf(64);
+  std::vector<std::vector<double>> lat(2);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t)
+    threads.emplace_back([&, t] {
+      std::size_t q = t;
+      while (!stop) {
+        auto s = clock_type::now();
+        index.searchKnn(&ds.queries[(q++ % r.queries) * r.dim], 10);
+        lat[t].push_back(seconds_since(s) * 1000);
+      }
+    });
+  std::this_thread::sleep_for(std::chrono::duration<double>(duration));
+  stop = true;
+  for (auto& t : threads) t.join();
+  std::vector<double> all(lat[0]);
+  all.insert(all.end(), lat[1].begin(), lat[1].end());
+  out.qps = double(all.size()) / duration;
+  out.p50_ms = percentile(all, 0.5);
+  out.p99_ms = percentile(all, 0.99);
+  return out;
+}
+
+// -- Quiver over HTTP ------------------------------------------------------------
+
+class sync_client {
+ public:
+  explicit sync_client(std::uint16_t port) : stream_(ioc_) {
+    stream_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  }
+  http::response<http::string_body> call(http::verb verb, const std::string& target,
+                                         std::string body, const std::string& type) {
+    http::request<http::string_body> req{verb, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::content_type, type);
+    req.body() = std::move(body);
+    req.prepare_payload();
+    http::write(stream_, req);
+    http::response<http::string_body> res;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(1ull << 30);
+    http::read(stream_, buffer_, parser);
+    return parser.release();
+  }
+
+ private:
+  net::io_context ioc_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+};
+
+std::string search_body(const float* v, std::size_t dim, int ef) {
+  std::string s = "{\"k\":10,\"ef\":" + std::to_string(ef) + ",\"include_metadata\":false,\"vector\":[";
+  for (std::size_t d = 0; d < dim; ++d) {
+    if (d) s += ',';
+    fmt::format_to(std::back_inserter(s), "{}", v[d]);
+  }
+  return s + "]}";
+}
+
+std::vector<std::size_t> parse_ids(const std::string& body) {
+  std::vector<std::size_t> out;
+  for (auto pos = body.find("\"id\":\""); pos != std::string::npos; pos = body.find("\"id\":\"", pos + 1))
+    out.push_back(std::stoull(body.substr(pos + 6)));
+  return out;
+}
+
+// One keep-alive connection replaying search requests until the deadline.
+class load_connection : public std::enable_shared_from_this<load_connection> {
+ public:
+  load_connection(net::io_context& ioc, std::uint16_t port, const std::vector<std::string>& bodies,
+                  clock_type::time_point deadline, std::vector<double>& latencies, std::size_t& errors,
+                  std::size_t offset)
+      : stream_(ioc), port_(port), bodies_(bodies), deadline_(deadline), latencies_(latencies),
+        errors_(errors), next_(offset) {}
+
+  void start() {
+    stream_.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_),
+                          [self = shared_from_this()](beast::error_code ec) {
+                            if (ec) return void(++self->errors_);
+                            self->send();
+                          });
+  }
+
+ private:
+  void send() {
+    if (clock_type::now() >= deadline_) return;
+    req_ = {http::verb::post, "/v1/indexes/bench/search", 11};
+    req_.set(http::field::host, "127.0.0.1");
+    req_.set(http::field::content_type, "application/json");
+    req_.body() = bodies_[next_++ % bodies_.size()];
+    req_.prepare_payload();
+    start_ = clock_type::now();
+    http::async_write(stream_, req_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return void(++self->errors_);
+      self->res_ = {};
+      http::async_read(self->stream_, self->buffer_, self->res_,
+                       [self](beast::error_code ec, std::size_t) {
+                         if (ec || self->res_.result_int() != 200) return void(++self->errors_);
+                         self->latencies_.push_back(seconds_since(self->start_) * 1000);
+                         self->send();
+                       });
+    });
+  }
+
+  beast::tcp_stream stream_;
+  std::uint16_t port_;
+  const std::vector<std::string>& bodies_;
+  clock_type::time_point deadline_;
+  std::vector<double>& latencies_;
+  std::size_t& errors_;
+  std::size_t next_;
+  beast::flat_buffer buffer_;
+  http::request<http::string_body> req_;
+  http::response<http::string_body> res_;
+  clock_type::time_point start_;
+};
+
+struct quiver_result {
+  double upsert_s = 0, qps = 0, p50_ms = 0, p99_ms = 0;
+  std::size_t errors = 0, rss = 0;
+  std::map<int, double> recall_by_ef;
+};
+
+std::uint16_t free_port() {
+  net::io_context ioc;
+  tcp::acceptor a(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
+}
+
+quiver_result run_quiver(const std::string& bin, const dataset& ds, const dataset_recipe& r,
+                         const truth_t& truth, const std::vector<int>& efs, double duration,
+                         unsigned connections) {
+  quiver_result out;
+  auto port = free_port();
+  auto dir = "/tmp/quiver-bench-" + std::to_string(getpid());
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl(bin.c_str(), bin.c_str(), "--port", std::to_string(port).c_str(), "--data-dir",
+          dir.c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::unique_ptr<sync_client> c;
+  for (int i = 0; i < 200 && !c; ++i) {
+    try {
+      c = std::make_unique<sync_client>(port);
+    } catch (...) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  if (!c) throw std::runtime_error("quiver did not start");
+  auto res = c->call(http::verb::post, "/v1/indexes",
+                     fmt::format(R"({{"name":"bench","dimension":{},"m":16,"ef_construction":200}})", r.dim),
+                     "application/json");
+  if (res.result_int() != 201) throw std::runtime_error("create failed: " + res.body());
+
+  // Upsert in batches of 1,000 as MessagePack with bin vectors (the bulk path).
+  constexpr std::size_t batch = 1000;
+  auto t0 = clock_type::now();
+  for (std::size_t start = 0; start < r.n; start += batch) {
+    auto end = std::min(r.n, start + batch);
+    msgpack::sbuffer buf;
+    msgpack::packer<msgpack::sbuffer> pk(buf);
+    pk.pack_map(1);
+    pk.pack(std::string("items"));
+    pk.pack_array(static_cast<std::uint32_t>(end - start));
+    for (auto i = start; i < end; ++i) {
+      pk.pack_map(2);
+      pk.pack(std::string("id"));
+      pk.pack(std::to_string(i));
+      pk.pack(std::string("vector"));
+      pk.pack_bin(static_cast<std::uint32_t>(r.dim * 4));
+      pk.pack_bin_body(reinterpret_cast<const char*>(&ds.base[i * r.dim]), static_cast<std::uint32_t>(r.dim * 4));
+    }
+    res = c->call(http::verb::post, "/v1/indexes/bench/vectors", std::string(buf.data(), buf.size()),
+                  "application/msgpack");
+    if (res.result_int() != 200) throw std::runtime_error("upsert failed: " + res.body());
+  }
+  out.upsert_s = seconds_since(t0);
+
+  for (int ef : efs) {
+    std::vector<std::vector<std::size_t>> got(r.queries);
+    for (std::size_t q = 0; q < r.queries; ++q) {
+      res = c->call(http::verb::post, "/v1/indexes/bench/search",
+                    search_body(&ds.queries[q * r.dim], r.dim, ef), "application/json");
+      got[q] = parse_ids(res.body());
+    }
+    out.recall_by_ef[ef] = recall(truth, got);
+  }
+
+  std::vector<std::string> bodies;
+  for (std::size_t q = 0; q < r.queries; ++q) bodies.push_back(search_body(&ds.queries[q * r.dim], r.dim, 64));
+  net::io_context ioc;
+  std::vector<double> latencies;
+  auto deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
+                                          std::chrono::duration<double>(duration));
+  for (unsigned i = 0; i < connections; ++i)
+    std::make_shared<load_connection>(ioc, port, bodies, deadline, latencies, out.errors, i * 7)->start();
+  auto t1 = clock_type::now();
+  ioc.run();
+  auto elapsed = seconds_since(t1);
+  out.qps = double(latencies.size()) / elapsed;
+  out.p50_ms = percentile(latencies, 0.5);
+  out.p99_ms = percentile(latencies, 0.99);
+  out.rss = rss_of(pid);
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  std::system(("rm -rf " + dir).c_str());
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  dataset_recipe r;
+  std::string bin;
+  double duration = 10;
+  unsigned connections = 50, rounds = 3;
+  bool raw_only = false;
+  std::string command;
+  for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&] { return std::string(argv[++i]); };
+    if (a == "--quiver") bin = next();
+    else if (a == "--n") r.n = std::stoull(next());
+    else if (a == "--queries") r.queries = std::stoull(next());
+    else if (a == "--duration") duration = std::stod(next());
+    else if (a == "--connections") connections = std::stoul(next());
+    else if (a == "--rounds") rounds = std::stoul(next());
+    else if (a == "--spread") r.spread = std::stof(next());
+    else if (a == "--ambient") r.ambient = std::stof(next());
+    else if (a == "--clusters") r.clusters = std::stoull(next());
+    else if (a == "--latent") r.latent = std::stoull(next());
+    else if (a == "--raw-only") raw_only = true;
+    else {
+      std::cerr << "unknown argument " << a << "\n";
+      return 2;
+    }
+  }
+  if (bin.empty() && !raw_only) {
+    std::cerr << "usage: quiver_bench --quiver PATH [--n N] [--queries Q] [--duration S] [--connections C] [--rounds R] [--raw-only]\n";
+    return 2;
+  }
+  std::cout << "command: `" << command << "`\n";
+  std::cout << "machine: " << std::thread::hardware_concurrency() << " cores\n";
+  std::cout << fmt::format("dataset: n={} queries={} dim={} latent={} clusters={} spread={} ambient={} seed={} (normalized, cosine)\n\n",
+                           r.n, r.queries, r.dim, r.latent, r.clusters, r.spread, r.ambient, r.seed);
+  auto t0 = clock_type::now();
+  auto ds = make_dataset(r);
+  auto truth = ground_truth(ds, r, 10);
+  std::cerr << fmt::format("dataset + ground truth: {:.1f} s\n", seconds_since(t0));
+  std::vector<int> efs{10, 20, 40, 64, 100, 200};
+
+  std::vector<raw_result> raws;
+  std::vector<quiver_result> qs;
+  for (unsigned round = 0; round < rounds; ++round) {
+    raws.push_back(run_raw(ds, r, truth, efs, duration));
+    std::cerr << fmt::format("round {} raw: build {:.1f} s, {:.0f} QPS, recall@10(ef=20) {:.3f}\n", round,
+                             raws.back().build_s, raws.back().qps, raws.back().recall_by_ef[20]);
+    if (!raw_only) {
+      qs.push_back(run_quiver(bin, ds, r, truth, efs, duration, connections));
+      std::cerr << fmt::format("round {} quiver: upsert {:.1f} s, {:.0f} QPS, {} errors, RSS {:.0f} MB\n", round,
+                               qs.back().upsert_s, qs.back().qps, qs.back().errors, qs.back().rss / 1e6);
+    }
+  }
+  auto med = [](auto& v, auto f) {
+    std::vector<double> xs;
+    for (auto& x : v) xs.push_back(f(x));
+    return median(xs);
+  };
+  double vector_bytes = double(r.n * r.dim * sizeof(float));
+  double graph_bytes = double(raws[0].graph_bytes);
+  std::cout << fmt::format("medians of {} rounds\n\n", rounds);
+  std::cout << "| metric | raw hnswlib (in-process, 2 threads) | Quiver over HTTP | ratio |\n|---|---|---|---|\n";
+  auto raw_build = med(raws, [](auto& x) { return x.build_s; });
+  auto raw_qps = med(raws, [](auto& x) { return x.qps; });
+  std::cout << fmt::format("| build / batch upsert (s) | {:.1f} | {} | {} |\n", raw_build,
+                           qs.empty() ? "-" : fmt::format("{:.1f}", med(qs, [](auto& x) { return x.upsert_s; })),
+                           qs.empty() ? "-" : fmt::format("{:.2f}x", med(qs, [](auto& x) { return x.upsert_s; }) / raw_build));
+  std::cout << fmt::format("| search QPS, ef=64, k=10 | {:.0f} | {} | {} |\n", raw_qps,
+                           qs.empty() ? "-" : fmt::format("{:.0f} ({} connections)", med(qs, [](auto& x) { return x.qps; }), connections),
+                           qs.empty() ? "-" : fmt::format("{:.0f}%", 100 * med(qs, [](auto& x) { return x.qps; }) / raw_qps));
+  std::cout << fmt::format("| search p50 / p99 (ms) | {:.2f} / {:.2f} | {} | |\n", med(raws, [](auto& x) { return x.p50_ms; }),
+                           med(raws, [](auto& x) { return x.p99_ms; }),
+                           qs.empty() ? "-" : fmt::format("{:.2f} / {:.2f}", med(qs, [](auto& x) { return x.p50_ms; }), med(qs, [](auto& x) { return x.p99_ms; })));
+  if (!qs.empty()) {
+    auto rss = med(qs, [](auto& x) { return double(x.rss); });
+    std::cout << fmt::format("| RSS after load (MB) | vectors {:.0f} + graph {:.0f} = {:.0f} | {:.0f} | {:.2f}x |\n",
+                             vector_bytes / 1e6, graph_bytes / 1e6, (vector_bytes + graph_bytes) / 1e6, rss / 1e6,
+                             rss / (vector_bytes + graph_bytes));
+    std::cout << fmt::format("| HTTP errors during load | - | {:.0f} | |\n", med(qs, [](auto& x) { return double(x.errors); }));
+  }
+  std::cout << "\n| ef | recall@10 raw | recall@10 Quiver |\n|---|---|---|\n";
+  for (int ef : efs)
+    std::cout << fmt::format("| {} | {:.3f} | {} |\n", ef, med(raws, [&](auto& x) { return x.recall_by_ef[ef]; }),
+                             qs.empty() ? "-" : fmt::format("{:.3f}", med(qs, [&](auto& x) { return x.recall_by_ef[ef]; })));
+  return 0;
+}
