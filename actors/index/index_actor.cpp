@@ -43,10 +43,9 @@ caf::behavior index_actor(caf::stateful_actor<index_state>* self, tenant_id tena
       [self](upsert_request& r) -> caf::result<upsert_reply> {
         auto& s = self->state;
         if (wrong_tenant(s, r)) return tenant_error();
-        auto n = r.items.size();
-        auto seq = s.index->upsert_batch(std::move(r.items));
-        if (!seq) return to_caf_error(seq.error());
-        return upsert_reply{n, *seq};
+        auto applied = s.index->upsert_batch(std::move(r.items));
+        if (!applied) return to_caf_error(applied.error());
+        return upsert_reply{applied->applied, applied->seq};
       },
       [self](delete_vectors_request& r) -> caf::result<delete_vectors_reply> {
         auto& s = self->state;

@@ -48,10 +48,12 @@ status shard_index::ensure_graph(std::size_t needed_capacity) {
 expected<seq_no> shard_index::upsert(upsert_item item) {
   std::vector<upsert_item> items;
   items.push_back(std::move(item));
-  return upsert_batch(std::move(items));
+  auto r = upsert_batch(std::move(items));
+  if (!r) return std::move(r).error();
+  return r->seq;
 }
 
-expected<seq_no> shard_index::upsert_batch(std::vector<upsert_item> items) {
+expected<batch_result> shard_index::upsert_batch(std::vector<upsert_item> items) {
   if (auto st = validate_batch(items, params_.dimension, params_.distance); !st.ok()) return st;
   dedup_last_wins(items);
   for (std::size_t begin = 0; begin < items.size(); begin += options_.batch_section) {
@@ -59,7 +61,7 @@ expected<seq_no> shard_index::upsert_batch(std::vector<upsert_item> items) {
     if (auto st = apply_section(items, begin, end); !st.ok()) return st;
   }
   std::shared_lock lock(mutex_);
-  return seq_no{applied_seq_};
+  return batch_result{seq_no{applied_seq_}, items.size()};
 }
 
 status shard_index::apply_section(std::vector<upsert_item>& items, std::size_t begin,

@@ -35,6 +35,12 @@ struct shard_index_options {
 };
 
 // The vectors, ids and metadata of one shard replica, over an hnswlib graph.
+// The outcome of an applied batch.
+struct batch_result {
+  seq_no seq;               // of the last record applied
+  std::size_t applied = 0;  // items after intra-batch dedup
+};
+
 // One per shard replica, owned by its index actor. Mutations come from one thread at
 // a time (the actor's mailbox serializes them); const methods may run on any thread
 // concurrently with each other and with the writer: a reader-writer lock keeps a
@@ -53,7 +59,7 @@ class shard_index {
   expected<seq_no> upsert(upsert_item item);
   // Validates the whole batch first (the first bad item rejects it, nothing applied),
   // then applies it with intra-batch last-write-wins.
-  expected<seq_no> upsert_batch(std::vector<upsert_item> items);
+  expected<batch_result> upsert_batch(std::vector<upsert_item> items);
   // Returns whether the id existed.
   bool remove(const std::string& id);
   // Returns how many of the ids existed.

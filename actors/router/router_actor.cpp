@@ -81,16 +81,17 @@ void route_upsert(router_actor* self, upsert_request r, caf::response_promise rp
   auto index = r.index;
   with_route(
       self, tenant, index, rp, [self, r = std::move(r), rp](const index_route& route) mutable {
-        // The whole batch is checked before any shard applies any of it.
+        // One shard validates and applies the batch whole by itself.
+        if (route.shards.size() == 1) {
+          rp.delegate(route.shards[0], std::move(r));
+          return;
+        }
+        // Across shards, the whole batch is checked before any shard applies any of it.
         if (auto st = validate_batch(r.items, route.params.dimension, route.params.distance);
             !st.ok())
           return fail(rp, st);
         dedup_last_wins(r.items);
         auto n = r.items.size();
-        if (route.shards.size() == 1) {
-          rp.delegate(route.shards[0], std::move(r));
-          return;
-        }
         std::vector<upsert_request> parts(route.shards.size());
         for (auto& item : r.items) {
           auto s = shard_of(item.id, route.params.shards).value;
@@ -118,14 +119,15 @@ void route_search(router_actor* self, search_request r, caf::response_promise rp
   auto index = r.index;
   with_route(
       self, tenant, index, rp, [self, r = std::move(r), rp](const index_route& route) mutable {
-        if (auto st = validate_search(r.query, r.options, route.params.dimension,
-                                      route.params.distance, 0);
-            !st.ok())
-          return fail(rp, st);
+        // One shard validates the query itself; a fan-out checks it once, up front.
         if (route.shards.size() == 1) {
           rp.delegate(route.shards[0], std::move(r));
           return;
         }
+        if (auto st = validate_search(r.query, r.options, route.params.dimension,
+                                      route.params.distance, 0);
+            !st.ok())
+          return fail(rp, st);
         std::vector<std::pair<caf::actor, search_request>> work;
         for (auto& shard : route.shards) work.emplace_back(shard, r);
         auto k = r.options.k;

@@ -5,15 +5,15 @@
 
 #include <hnswlib/hnswlib.h>
 
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/format.h>
 #include <msgpack.hpp>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -195,7 +195,8 @@ class sync_client {
 };
 
 std::string search_body(const float* v, std::size_t dim, int ef) {
-  std::string s = "{\"k\":10,\"ef\":" + std::to_string(ef) + ",\"include_metadata\":false,\"vector\":[";
+  std::string s =
+      "{\"k\":10,\"ef\":" + std::to_string(ef) + ",\"include_metadata\":false,\"vector\":[";
   for (std::size_t d = 0; d < dim; ++d) {
     if (d) s += ',';
     fmt::format_to(std::back_inserter(s), "{}", v[d]);
@@ -205,7 +206,8 @@ std::string search_body(const float* v, std::size_t dim, int ef) {
 
 std::vector<std::size_t> parse_ids(const std::string& body) {
   std::vector<std::size_t> out;
-  for (auto pos = body.find("\"id\":\""); pos != std::string::npos; pos = body.find("\"id\":\"", pos + 1))
+  for (auto pos = body.find("\"id\":\""); pos != std::string::npos;
+       pos = body.find("\"id\":\"", pos + 1))
     out.push_back(std::stoull(body.substr(pos + 6)));
   return out;
 }
@@ -214,10 +216,15 @@ std::vector<std::size_t> parse_ids(const std::string& body) {
 class load_connection : public std::enable_shared_from_this<load_connection> {
  public:
   load_connection(net::io_context& ioc, std::uint16_t port, const std::vector<std::string>& bodies,
-                  clock_type::time_point deadline, std::vector<double>& latencies, std::size_t& errors,
-                  std::size_t offset)
-      : stream_(ioc), port_(port), bodies_(bodies), deadline_(deadline), latencies_(latencies),
-        errors_(errors), next_(offset) {}
+                  clock_type::time_point deadline, std::vector<double>& latencies,
+                  std::size_t& errors, std::size_t offset)
+      : stream_(ioc),
+        port_(port),
+        bodies_(bodies),
+        deadline_(deadline),
+        latencies_(latencies),
+        errors_(errors),
+        next_(offset) {}
 
   void start() {
     stream_.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_),
@@ -236,16 +243,17 @@ class load_connection : public std::enable_shared_from_this<load_connection> {
     req_.body() = bodies_[next_++ % bodies_.size()];
     req_.prepare_payload();
     start_ = clock_type::now();
-    http::async_write(stream_, req_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return void(++self->errors_);
-      self->res_ = {};
-      http::async_read(self->stream_, self->buffer_, self->res_,
-                       [self](beast::error_code ec, std::size_t) {
-                         if (ec || self->res_.result_int() != 200) return void(++self->errors_);
-                         self->latencies_.push_back(seconds_since(self->start_) * 1000);
-                         self->send();
-                       });
-    });
+    http::async_write(
+        stream_, req_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (ec) return void(++self->errors_);
+          self->res_ = {};
+          http::async_read(self->stream_, self->buffer_, self->res_,
+                           [self](beast::error_code ec, std::size_t) {
+                             if (ec || self->res_.result_int() != 200) return void(++self->errors_);
+                             self->latencies_.push_back(seconds_since(self->start_) * 1000);
+                             self->send();
+                           });
+        });
   }
 
   beast::tcp_stream stream_;
@@ -294,9 +302,10 @@ quiver_result run_quiver(const std::string& bin, const dataset& ds, const datase
     }
   }
   if (!c) throw std::runtime_error("quiver did not start");
-  auto res = c->call(http::verb::post, "/v1/indexes",
-                     fmt::format(R"({{"name":"bench","dimension":{},"m":16,"ef_construction":200}})", r.dim),
-                     "application/json");
+  auto res = c->call(
+      http::verb::post, "/v1/indexes",
+      fmt::format(R"({{"name":"bench","dimension":{},"m":16,"ef_construction":200}})", r.dim),
+      "application/json");
   if (res.result_int() != 201) throw std::runtime_error("create failed: " + res.body());
 
   // Upsert in batches of 1,000 as MessagePack with bin vectors (the bulk path).
@@ -315,10 +324,11 @@ quiver_result run_quiver(const std::string& bin, const dataset& ds, const datase
       pk.pack(std::to_string(i));
       pk.pack(std::string("vector"));
       pk.pack_bin(static_cast<std::uint32_t>(r.dim * 4));
-      pk.pack_bin_body(reinterpret_cast<const char*>(&ds.base[i * r.dim]), static_cast<std::uint32_t>(r.dim * 4));
+      pk.pack_bin_body(reinterpret_cast<const char*>(&ds.base[i * r.dim]),
+                       static_cast<std::uint32_t>(r.dim * 4));
     }
-    res = c->call(http::verb::post, "/v1/indexes/bench/vectors", std::string(buf.data(), buf.size()),
-                  "application/msgpack");
+    res = c->call(http::verb::post, "/v1/indexes/bench/vectors",
+                  std::string(buf.data(), buf.size()), "application/msgpack");
     if (res.result_int() != 200) throw std::runtime_error("upsert failed: " + res.body());
   }
   out.upsert_s = seconds_since(t0);
@@ -334,13 +344,15 @@ quiver_result run_quiver(const std::string& bin, const dataset& ds, const datase
   }
 
   std::vector<std::string> bodies;
-  for (std::size_t q = 0; q < r.queries; ++q) bodies.push_back(search_body(&ds.queries[q * r.dim], r.dim, 64));
+  for (std::size_t q = 0; q < r.queries; ++q)
+    bodies.push_back(search_body(&ds.queries[q * r.dim], r.dim, 64));
   net::io_context ioc;
   std::vector<double> latencies;
   auto deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
                                           std::chrono::duration<double>(duration));
   for (unsigned i = 0; i < connections; ++i)
-    std::make_shared<load_connection>(ioc, port, bodies, deadline, latencies, out.errors, i * 7)->start();
+    std::make_shared<load_connection>(ioc, port, bodies, deadline, latencies, out.errors, i * 7)
+        ->start();
   auto t1 = clock_type::now();
   ioc.run();
   auto elapsed = seconds_since(t1);
@@ -367,30 +379,44 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return std::string(argv[++i]); };
-    if (a == "--quiver") bin = next();
-    else if (a == "--n") r.n = std::stoull(next());
-    else if (a == "--queries") r.queries = std::stoull(next());
-    else if (a == "--duration") duration = std::stod(next());
-    else if (a == "--connections") connections = std::stoul(next());
-    else if (a == "--rounds") rounds = std::stoul(next());
-    else if (a == "--spread") r.spread = std::stof(next());
-    else if (a == "--ambient") r.ambient = std::stof(next());
-    else if (a == "--clusters") r.clusters = std::stoull(next());
-    else if (a == "--latent") r.latent = std::stoull(next());
-    else if (a == "--raw-only") raw_only = true;
+    if (a == "--quiver")
+      bin = next();
+    else if (a == "--n")
+      r.n = std::stoull(next());
+    else if (a == "--queries")
+      r.queries = std::stoull(next());
+    else if (a == "--duration")
+      duration = std::stod(next());
+    else if (a == "--connections")
+      connections = std::stoul(next());
+    else if (a == "--rounds")
+      rounds = std::stoul(next());
+    else if (a == "--spread")
+      r.spread = std::stof(next());
+    else if (a == "--ambient")
+      r.ambient = std::stof(next());
+    else if (a == "--clusters")
+      r.clusters = std::stoull(next());
+    else if (a == "--latent")
+      r.latent = std::stoull(next());
+    else if (a == "--raw-only")
+      raw_only = true;
     else {
       std::cerr << "unknown argument " << a << "\n";
       return 2;
     }
   }
   if (bin.empty() && !raw_only) {
-    std::cerr << "usage: quiver_bench --quiver PATH [--n N] [--queries Q] [--duration S] [--connections C] [--rounds R] [--raw-only]\n";
+    std::cerr << "usage: quiver_bench --quiver PATH [--n N] [--queries Q] [--duration S] "
+                 "[--connections C] [--rounds R] [--raw-only]\n";
     return 2;
   }
   std::cout << "command: `" << command << "`\n";
   std::cout << "machine: " << std::thread::hardware_concurrency() << " cores\n";
-  std::cout << fmt::format("dataset: n={} queries={} dim={} latent={} clusters={} spread={} ambient={} seed={} (normalized, cosine)\n\n",
-                           r.n, r.queries, r.dim, r.latent, r.clusters, r.spread, r.ambient, r.seed);
+  std::cout << fmt::format(
+      "dataset: n={} queries={} dim={} latent={} clusters={} spread={} ambient={} seed={} "
+      "(normalized, cosine)\n\n",
+      r.n, r.queries, r.dim, r.latent, r.clusters, r.spread, r.ambient, r.seed);
   auto t0 = clock_type::now();
   auto ds = make_dataset(r);
   auto truth = ground_truth(ds, r, 10);
@@ -401,12 +427,14 @@ int main(int argc, char** argv) {
   std::vector<quiver_result> qs;
   for (unsigned round = 0; round < rounds; ++round) {
     raws.push_back(run_raw(ds, r, truth, efs, duration));
-    std::cerr << fmt::format("round {} raw: build {:.1f} s, {:.0f} QPS, recall@10(ef=20) {:.3f}\n", round,
-                             raws.back().build_s, raws.back().qps, raws.back().recall_by_ef[20]);
+    std::cerr << fmt::format("round {} raw: build {:.1f} s, {:.0f} QPS, recall@10(ef=20) {:.3f}\n",
+                             round, raws.back().build_s, raws.back().qps,
+                             raws.back().recall_by_ef[20]);
     if (!raw_only) {
       qs.push_back(run_quiver(bin, ds, r, truth, efs, duration, connections));
-      std::cerr << fmt::format("round {} quiver: upsert {:.1f} s, {:.0f} QPS, {} errors, RSS {:.0f} MB\n", round,
-                               qs.back().upsert_s, qs.back().qps, qs.back().errors, qs.back().rss / 1e6);
+      std::cerr << fmt::format(
+          "round {} quiver: upsert {:.1f} s, {:.0f} QPS, {} errors, RSS {:.0f} MB\n", round,
+          qs.back().upsert_s, qs.back().qps, qs.back().errors, qs.back().rss / 1e6);
     }
   }
   auto med = [](auto& v, auto f) {
@@ -417,28 +445,42 @@ int main(int argc, char** argv) {
   double vector_bytes = double(r.n * r.dim * sizeof(float));
   double graph_bytes = double(raws[0].graph_bytes);
   std::cout << fmt::format("medians of {} rounds\n\n", rounds);
-  std::cout << "| metric | raw hnswlib (in-process, 2 threads) | Quiver over HTTP | ratio |\n|---|---|---|---|\n";
+  std::cout << "| metric | raw hnswlib (in-process, 2 threads) | Quiver over HTTP | ratio "
+               "|\n|---|---|---|---|\n";
   auto raw_build = med(raws, [](auto& x) { return x.build_s; });
   auto raw_qps = med(raws, [](auto& x) { return x.qps; });
-  std::cout << fmt::format("| build / batch upsert (s) | {:.1f} | {} | {} |\n", raw_build,
-                           qs.empty() ? "-" : fmt::format("{:.1f}", med(qs, [](auto& x) { return x.upsert_s; })),
-                           qs.empty() ? "-" : fmt::format("{:.2f}x", med(qs, [](auto& x) { return x.upsert_s; }) / raw_build));
-  std::cout << fmt::format("| search QPS, ef=64, k=10 | {:.0f} | {} | {} |\n", raw_qps,
-                           qs.empty() ? "-" : fmt::format("{:.0f} ({} connections)", med(qs, [](auto& x) { return x.qps; }), connections),
-                           qs.empty() ? "-" : fmt::format("{:.0f}%", 100 * med(qs, [](auto& x) { return x.qps; }) / raw_qps));
-  std::cout << fmt::format("| search p50 / p99 (ms) | {:.2f} / {:.2f} | {} | |\n", med(raws, [](auto& x) { return x.p50_ms; }),
-                           med(raws, [](auto& x) { return x.p99_ms; }),
-                           qs.empty() ? "-" : fmt::format("{:.2f} / {:.2f}", med(qs, [](auto& x) { return x.p50_ms; }), med(qs, [](auto& x) { return x.p99_ms; })));
+  std::cout << fmt::format(
+      "| build / batch upsert (s) | {:.1f} | {} | {} |\n", raw_build,
+      qs.empty() ? "-" : fmt::format("{:.1f}", med(qs, [](auto& x) { return x.upsert_s; })),
+      qs.empty() ? "-"
+                 : fmt::format("{:.2f}x", med(qs, [](auto& x) { return x.upsert_s; }) / raw_build));
+  std::cout << fmt::format(
+      "| search QPS, ef=64, k=10 | {:.0f} | {} | {} |\n", raw_qps,
+      qs.empty() ? "-"
+                 : fmt::format("{:.0f} ({} connections)", med(qs, [](auto& x) { return x.qps; }),
+                               connections),
+      qs.empty() ? "-"
+                 : fmt::format("{:.0f}%", 100 * med(qs, [](auto& x) { return x.qps; }) / raw_qps));
+  std::cout << fmt::format(
+      "| search p50 / p99 (ms) | {:.2f} / {:.2f} | {} | |\n",
+      med(raws, [](auto& x) { return x.p50_ms; }), med(raws, [](auto& x) { return x.p99_ms; }),
+      qs.empty() ? "-"
+                 : fmt::format("{:.2f} / {:.2f}", med(qs, [](auto& x) { return x.p50_ms; }),
+                               med(qs, [](auto& x) { return x.p99_ms; })));
   if (!qs.empty()) {
     auto rss = med(qs, [](auto& x) { return double(x.rss); });
-    std::cout << fmt::format("| RSS after load (MB) | vectors {:.0f} + graph {:.0f} = {:.0f} | {:.0f} | {:.2f}x |\n",
-                             vector_bytes / 1e6, graph_bytes / 1e6, (vector_bytes + graph_bytes) / 1e6, rss / 1e6,
-                             rss / (vector_bytes + graph_bytes));
-    std::cout << fmt::format("| HTTP errors during load | - | {:.0f} | |\n", med(qs, [](auto& x) { return double(x.errors); }));
+    std::cout << fmt::format(
+        "| RSS after load (MB) | vectors {:.0f} + graph {:.0f} = {:.0f} | {:.0f} | {:.2f}x |\n",
+        vector_bytes / 1e6, graph_bytes / 1e6, (vector_bytes + graph_bytes) / 1e6, rss / 1e6,
+        rss / (vector_bytes + graph_bytes));
+    std::cout << fmt::format("| HTTP errors during load | - | {:.0f} | |\n",
+                             med(qs, [](auto& x) { return double(x.errors); }));
   }
   std::cout << "\n| ef | recall@10 raw | recall@10 Quiver |\n|---|---|---|\n";
   for (int ef : efs)
-    std::cout << fmt::format("| {} | {:.3f} | {} |\n", ef, med(raws, [&](auto& x) { return x.recall_by_ef[ef]; }),
-                             qs.empty() ? "-" : fmt::format("{:.3f}", med(qs, [&](auto& x) { return x.recall_by_ef[ef]; })));
+    std::cout << fmt::format(
+        "| {} | {:.3f} | {} |\n", ef, med(raws, [&](auto& x) { return x.recall_by_ef[ef]; }),
+        qs.empty() ? "-"
+                   : fmt::format("{:.3f}", med(qs, [&](auto& x) { return x.recall_by_ef[ef]; })));
   return 0;
 }

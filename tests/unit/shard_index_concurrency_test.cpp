@@ -61,7 +61,8 @@ TEST(ShardIndexConcurrency, ReadersRunDuringWritesAndSeeConsistentState) {
     for (int i = 0; i < 100; ++i) {
       std::vector<float> v(16);
       for (auto& x : v) x = g(rng);
-      batch.push_back({"w" + std::to_string(rng() % 500), v, R"({"r":)" + std::to_string(round) + "}"});
+      batch.push_back(
+          {"w" + std::to_string(rng() % 500), v, R"({"r":)" + std::to_string(round) + "}"});
     }
     ASSERT_TRUE(idx.upsert_batch(batch));
     std::vector<std::string> gone;
