@@ -224,7 +224,7 @@ status read_vector(const N& n, std::string_view field, std::vector<float>& out) 
     if (bytes.size() % sizeof(float) != 0)
       return bad("'" + std::string(field) + "' bin length must be a multiple of 4");
     out.resize(bytes.size() / sizeof(float));
-    std::memcpy(out.data(), bytes.data(), bytes.size());  // little-endian hosts only
+    if (!out.empty()) std::memcpy(out.data(), bytes.data(), bytes.size());  // little-endian hosts
     return status::success();
   }
   if (n.type() != kind::array)

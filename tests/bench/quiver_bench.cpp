@@ -2,6 +2,8 @@
 // Prints the command, the machine, the dataset recipe and medians as markdown.
 // Usage: quiver_bench --quiver build/bin/quiver [--n 100000] [--queries 500]
 //          [--duration 10] [--connections 50] [--rounds 3] [--raw-only]
+//          [--server-arg ARG]... (passed to quiver, e.g. --server-arg --scheduler-policy
+//          --server-arg stealing)
 
 #include <hnswlib/hnswlib.h>
 
@@ -281,16 +283,21 @@ std::uint16_t free_port() {
   return a.local_endpoint().port();
 }
 
-quiver_result run_quiver(const std::string& bin, const dataset& ds, const dataset_recipe& r,
-                         const truth_t& truth, const std::vector<int>& efs, double duration,
-                         unsigned connections) {
+quiver_result run_quiver(const std::string& bin, const std::vector<std::string>& server_args,
+                         const dataset& ds, const dataset_recipe& r, const truth_t& truth,
+                         const std::vector<int>& efs, double duration, unsigned connections) {
   quiver_result out;
   auto port = free_port();
   auto dir = "/tmp/quiver-bench-" + std::to_string(getpid());
   pid_t pid = fork();
   if (pid == 0) {
-    execl(bin.c_str(), bin.c_str(), "--port", std::to_string(port).c_str(), "--data-dir",
-          dir.c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
+    std::vector<std::string> args{bin,           "--port", std::to_string(port), "--data-dir", dir,
+                                  "--log-level", "warn"};
+    args.insert(args.end(), server_args.begin(), server_args.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
     _exit(127);
   }
   std::unique_ptr<sync_client> c;
@@ -374,6 +381,7 @@ int main(int argc, char** argv) {
   double duration = 10;
   unsigned connections = 50, rounds = 3;
   bool raw_only = false;
+  std::vector<std::string> server_args;
   std::string command;
   for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
   for (int i = 1; i < argc; ++i) {
@@ -401,6 +409,8 @@ int main(int argc, char** argv) {
       r.latent = std::stoull(next());
     else if (a == "--raw-only")
       raw_only = true;
+    else if (a == "--server-arg")
+      server_args.push_back(next());
     else {
       std::cerr << "unknown argument " << a << "\n";
       return 2;
@@ -431,7 +441,7 @@ int main(int argc, char** argv) {
                              round, raws.back().build_s, raws.back().qps,
                              raws.back().recall_by_ef[20]);
     if (!raw_only) {
-      qs.push_back(run_quiver(bin, ds, r, truth, efs, duration, connections));
+      qs.push_back(run_quiver(bin, server_args, ds, r, truth, efs, duration, connections));
       std::cerr << fmt::format(
           "round {} quiver: upsert {:.1f} s, {:.0f} QPS, {} errors, RSS {:.0f} MB\n", round,
           qs.back().upsert_s, qs.back().qps, qs.back().errors, qs.back().rss / 1e6);

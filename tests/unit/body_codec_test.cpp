@@ -166,6 +166,17 @@ TEST(BodyCodec, MessagePackArrayAndBinVectors) {
   }
 }
 
+TEST(BodyCodec, MessagePackEmptyBinVectorParsesEmpty) {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_map(1);
+  pk.pack(std::string("vector"));
+  pk.pack_bin(0);
+  auto b = parse_upsert_one(body_format::msgpack, std::string(buf.data(), buf.size()));
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(b->vector.empty());  // the dimension check rejects it later
+}
+
 TEST(BodyCodec, MessagePackGarbageIsInvalidJson) {
   EXPECT_EQ(parse_upsert_one(body_format::msgpack, "\xc1").error().code, errc::invalid_json);
   EXPECT_EQ(parse_upsert_one(body_format::msgpack, std::string("\x81\xa1", 2)).error().code,

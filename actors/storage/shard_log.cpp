@@ -1,0 +1,201 @@
+#include "actors/storage/shard_log.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "common/crc32c.hpp"
+
+namespace quiver {
+
+namespace {
+
+constexpr std::size_t header_bytes = 8;
+// A length past this is damage, not a record: one record holds one vector.
+constexpr std::uint32_t max_record_bytes = 64u << 20;
+
+void put_u32(std::string& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+
+std::uint32_t get_u32(const char* p) {
+  std::uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= std::uint32_t(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+
+std::string segment_name(seq_no first) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%020llu.log", static_cast<unsigned long long>(first.value));
+  return buf;
+}
+
+bool is_segment_name(const std::string& name) {
+  return name.size() == 24 && name.compare(20, 4, ".log") == 0 &&
+         std::all_of(name.begin(), name.begin() + 20, [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Parses the records of one segment. Stops at the first damaged one and returns
+// its offset and the reason; `good_end` is the end of the last good record.
+struct scan_result {
+  std::uint64_t good_end = 0;
+  std::string problem;  // empty: the whole segment is good
+};
+
+scan_result scan(const std::string& data, seq_no after, seq_no& last,
+                 const std::function<void(log_record&&)>& f) {
+  scan_result r;
+  std::size_t pos = 0;
+  while (pos < data.size()) {
+    if (data.size() - pos < header_bytes) {
+      r.problem = "partial record header";
+      return r;
+    }
+    auto length = get_u32(data.data() + pos);
+    auto crc = get_u32(data.data() + pos + 4);
+    if (length > max_record_bytes) {
+      r.problem = "record length " + std::to_string(length) + " out of range";
+      return r;
+    }
+    if (data.size() - pos - header_bytes < length) {
+      r.problem = "partial record";
+      return r;
+    }
+    auto expected_crc = crc32c(data.data() + pos, 4);
+    expected_crc = crc32c(data.data() + pos + header_bytes, length, expected_crc);
+    if (crc != expected_crc) {
+      r.problem = "checksum mismatch";
+      return r;
+    }
+    auto record = decode_log_record(std::string_view(data.data() + pos + header_bytes, length));
+    if (!record) {
+      r.problem = record.error().message;
+      return r;
+    }
+    if (!(last < record->seq)) {
+      r.problem = "sequence " + std::to_string(record->seq.value) + " after " +
+                  std::to_string(last.value);
+      return r;
+    }
+    last = record->seq;
+    if (f && after < record->seq) f(std::move(*record));
+    pos += header_bytes + length;
+    r.good_end = pos;
+  }
+  return r;
+}
+
+}  // namespace
+
+std::string frame_record(const std::string& payload) {
+  std::string out;
+  out.reserve(header_bytes + payload.size());
+  put_u32(out, static_cast<std::uint32_t>(payload.size()));
+  auto crc = crc32c(out.data(), 4);
+  put_u32(out, crc32c(payload.data(), payload.size(), crc));
+  out += payload;
+  return out;
+}
+
+shard_log::shard_log(env& e, std::string dir, shard_log_options options)
+    : env_(e), dir_(std::move(dir)), options_(options) {}
+
+expected<std::unique_ptr<shard_log>> shard_log::open(env& e, std::string dir,
+                                                     shard_log_options options,
+                                                     log_recovery* report) {
+  if (auto st = e.create_dirs(dir); !st.ok()) return st;
+  auto names = e.list(dir);
+  if (!names) return std::move(names).error();
+  std::vector<std::string> segs;
+  for (auto& n : *names)
+    if (is_segment_name(n)) segs.push_back(n);
+  std::sort(segs.begin(), segs.end());
+
+  std::unique_ptr<shard_log> log(new shard_log(e, dir, options));
+  log_recovery local;
+  auto& rec = report ? *report : local;
+  rec = {};
+  for (std::size_t i = 0; i < segs.size(); ++i) {
+    auto path = log->path_of(segs[i]);
+    auto data = e.read_file(path);
+    if (!data) return std::move(data).error();
+    std::uint64_t count = 0;
+    auto result = scan(*data, seq_no{}, log->last_seq_, [&](log_record&&) { ++count; });
+    rec.records += count;
+    if (!result.problem.empty()) {
+      bool last_segment = i + 1 == segs.size();
+      if (!last_segment)
+        return make_status(errc::internal, "shard log " + path + " is damaged at byte " +
+                                               std::to_string(result.good_end) + " (" +
+                                               result.problem + ") with segments after it");
+      rec.truncated_bytes = data->size() - result.good_end;
+      rec.tail_problem = result.problem;
+      if (auto st = e.truncate(path, result.good_end); !st.ok()) return st;
+    }
+    if (count == 0 && i + 1 < segs.size()) continue;  // an empty segment in the middle holds nothing
+    seq_no first{std::stoull(segs[i].substr(0, 20))};
+    log->segments_.push_back({segs[i], first, log->last_seq_, result.good_end});
+  }
+  if (!log->segments_.empty()) {
+    auto file = e.open_append(log->path_of(log->segments_.back().name));
+    if (!file) return std::move(file).error();
+    log->current_ = std::move(*file);
+  }
+  return log;
+}
+
+status shard_log::roll(seq_no first) {
+  auto name = segment_name(first);
+  auto file = env_.open_append(path_of(name));
+  if (!file) return std::move(file).error();
+  if (current_)
+    if (auto st = current_->sync(); !st.ok()) return st;
+  if (auto st = env_.sync_dir(dir_); !st.ok()) return st;
+  current_ = std::move(*file);
+  segments_.push_back({name, first, seq_no{first.value - 1}, 0});
+  return status::success();
+}
+
+status shard_log::append(const std::vector<log_record>& records) {
+  if (records.empty()) return status::success();
+  std::string batch;
+  for (const auto& r : records) {
+    if (!(last_seq_ < r.seq))
+      return make_status(errc::internal, "log append out of order: " + std::to_string(r.seq.value) +
+                                             " after " + std::to_string(last_seq_.value));
+    batch += frame_record(encode(r));
+    last_seq_ = r.seq;
+  }
+  if (segments_.empty() || segments_.back().bytes >= options_.segment_bytes)
+    if (auto st = roll(records.front().seq); !st.ok()) return st;
+  if (auto st = current_->append(batch); !st.ok()) return st;
+  segments_.back().bytes += batch.size();
+  segments_.back().last = last_seq_;
+  return status::success();
+}
+
+status shard_log::sync() { return current_ ? current_->sync() : status::success(); }
+
+status shard_log::read(seq_no after, const std::function<void(log_record&&)>& f) const {
+  for (const auto& s : segments_) {
+    if (!(after < s.last)) continue;
+    auto data = env_.read_file(path_of(s.name));
+    if (!data) return std::move(data).error();
+    seq_no last = seq_no{s.first.value - 1};
+    auto result = scan(*data, after, last, f);
+    if (!result.problem.empty())
+      return make_status(errc::internal, "shard log " + s.name + " damaged: " + result.problem);
+  }
+  return status::success();
+}
+
+status shard_log::drop_before(seq_no before) {
+  // The current segment always stays: it is where the next append goes.
+  while (segments_.size() > 1 && segments_.front().last < before) {
+    if (auto st = env_.remove(path_of(segments_.front().name)); !st.ok()) return st;
+    segments_.erase(segments_.begin());
+  }
+  return env_.sync_dir(dir_);
+}
+
+}  // namespace quiver

@@ -1,0 +1,79 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/env.hpp"
+#include "common/log_record.hpp"
+#include "common/status.hpp"
+
+namespace quiver {
+
+struct shard_log_options {
+  // A segment is closed and a new one started past this size; whole segments are
+  // the unit of truncation, so smaller means finer-grained space reclaim.
+  std::uint64_t segment_bytes = 64u << 20;
+};
+
+// What open() found and did.
+struct log_recovery {
+  std::uint64_t records = 0;          // valid records in the log
+  std::uint64_t truncated_bytes = 0;  // torn or corrupt tail removed from the last segment
+  std::string tail_problem;           // why the tail was cut, if it was
+};
+
+// The append-only log of one shard, in segment files "<first seq, 20 digits>.log"
+// in its own directory. Each record is framed as [u32 length][u32 crc32c over
+// length and payload][payload], little-endian. One per shard; used by one thread
+// at a time (its storage actor).
+//
+// On open, a torn or corrupt tail of the last segment (a partial record, a bad
+// checksum, an undecodable or out-of-order record) is cut back to the last good
+// record and reported. The same damage anywhere else is an error: records after
+// it were acknowledged, and skipping them silently would lose them.
+class shard_log {
+ public:
+  static expected<std::unique_ptr<shard_log>> open(env& e, std::string dir,
+                                                   shard_log_options options = {},
+                                                   log_recovery* report = nullptr);
+
+  // Writes records to the current segment (not yet durable: see sync()).
+  // REQUIRES: their seqs ascend, each above last_seq().
+  status append(const std::vector<log_record>& records);
+  // Makes everything appended durable.
+  status sync();
+  // Calls f for every record with seq > after, in order.
+  status read(seq_no after, const std::function<void(log_record&&)>& f) const;
+  // Removes whole segments whose records all have seq < before.
+  status drop_before(seq_no before);
+
+  seq_no last_seq() const { return last_seq_; }
+  std::size_t segment_count() const { return segments_.size(); }
+
+ private:
+  struct segment {
+    std::string name;
+    seq_no first;
+    seq_no last;
+    std::uint64_t bytes = 0;
+  };
+
+  shard_log(env& e, std::string dir, shard_log_options options);
+  std::string path_of(const std::string& name) const { return dir_ + "/" + name; }
+  status roll(seq_no first);
+
+  env& env_;
+  std::string dir_;
+  shard_log_options options_;
+  std::vector<segment> segments_;
+  std::unique_ptr<writable_file> current_;
+  seq_no last_seq_;
+};
+
+// Frames one encoded record; exposed for tests that craft damaged logs.
+std::string frame_record(const std::string& payload);
+
+}  // namespace quiver

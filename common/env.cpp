@@ -1,0 +1,121 @@
+#include "common/env.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace quiver {
+
+namespace {
+
+status os_error(const std::string& what, const std::string& path) {
+  return make_status(errc::unavailable, what + " " + path + ": " + std::strerror(errno));
+}
+
+class posix_file final : public writable_file {
+ public:
+  posix_file(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~posix_file() override { ::close(fd_); }
+
+  status append(std::string_view bytes) override {
+    while (!bytes.empty()) {
+      auto n = ::write(fd_, bytes.data(), bytes.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return os_error("write", path_);
+      }
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return status::success();
+  }
+
+  status sync() override {
+    if (::fdatasync(fd_) != 0) return os_error("fdatasync", path_);
+    return status::success();
+  }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+class posix_env final : public env {
+ public:
+  expected<std::unique_ptr<writable_file>> open_append(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return os_error("open", path);
+    return std::unique_ptr<writable_file>(std::make_unique<posix_file>(fd, path));
+  }
+
+  expected<std::string> read_file(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return os_error("open", path);
+    std::string out;
+    char buf[1 << 16];
+    for (;;) {
+      auto n = ::read(fd, buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        auto st = os_error("read", path);
+        ::close(fd);
+        return st;
+      }
+      if (n == 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return out;
+  }
+
+  status truncate(const std::string& path, std::uint64_t size) override {
+    if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) return os_error("truncate", path);
+    return status::success();
+  }
+
+  status remove(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0) return os_error("unlink", path);
+    return status::success();
+  }
+
+  status create_dirs(const std::string& path) override {
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec) return make_status(errc::unavailable, "mkdir " + path + ": " + ec.message());
+    return status::success();
+  }
+
+  expected<std::vector<std::string>> list(const std::string& dir) override {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return os_error("opendir", dir);
+    std::vector<std::string> out;
+    while (auto* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") out.push_back(std::move(name));
+    }
+    ::closedir(d);
+    return out;
+  }
+
+  status sync_dir(const std::string& dir) override {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return os_error("open", dir);
+    int rc = ::fsync(fd);
+    ::close(fd);
+    if (rc != 0) return os_error("fsync", dir);
+    return status::success();
+  }
+};
+
+}  // namespace
+
+env& env::posix() {
+  static posix_env instance;
+  return instance;
+}
+
+}  // namespace quiver

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.hpp"
+
+namespace quiver {
+
+// A file opened for appending. Not thread-safe: one writer at a time.
+class writable_file {
+ public:
+  virtual ~writable_file() = default;
+  virtual status append(std::string_view bytes) = 0;
+  // Makes everything appended so far durable (fdatasync).
+  virtual status sync() = 0;
+};
+
+// The file-system operations logs and snapshots use. Everything persistent goes
+// through it, so tests can substitute one that fails writes and fsyncs or tears
+// files. Paths are plain strings; errors are `unavailable` (the storage cannot
+// make the write durable) with the OS message.
+class env {
+ public:
+  virtual ~env() = default;
+  virtual expected<std::unique_ptr<writable_file>> open_append(const std::string& path) = 0;
+  virtual expected<std::string> read_file(const std::string& path) = 0;
+  virtual status truncate(const std::string& path, std::uint64_t size) = 0;
+  virtual status remove(const std::string& path) = 0;
+  virtual status create_dirs(const std::string& path) = 0;
+  // File names (not paths) in `dir`, unsorted.
+  virtual expected<std::vector<std::string>> list(const std::string& dir) = 0;
+  // Makes the directory's entries (created, renamed, removed files) durable.
+  virtual status sync_dir(const std::string& dir) = 0;
+
+  // The real file system.
+  static env& posix();
+};
+
+}  // namespace quiver

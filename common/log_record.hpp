@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/ids.hpp"
+#include "common/records.hpp"
+#include "common/status.hpp"
+
+namespace quiver {
+
+enum class log_record_type : std::uint8_t { upsert = 1, remove = 2 };
+
+// One mutation of one shard, as the shard log persists it. Encoded as a versioned
+// MessagePack array: [version, type, shard, seq, epoch, id, vector (bin, f32 LE),
+// has_metadata, metadata]. Metadata "absent" (keep what is stored) is distinct
+// from "{}" (clear).
+struct log_record {
+  log_record_type type = log_record_type::upsert;
+  shard_id shard;
+  seq_no seq;
+  std::uint64_t epoch = 0;
+  std::string id;
+  std::vector<float> vector;  // upsert only
+  metadata_json metadata;     // upsert only; empty = absent
+};
+
+// The version this build writes; decode() reads it and every older one.
+inline constexpr std::uint32_t log_record_version = 1;
+
+std::string encode(const log_record& r);
+// Fails (invalid_argument) on garbage, unknown future versions and wrong shapes.
+expected<log_record> decode_log_record(std::string_view bytes);
+
+}  // namespace quiver

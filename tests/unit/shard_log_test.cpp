@@ -1,0 +1,235 @@
+#include "actors/storage/shard_log.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "common/crc32c.hpp"
+
+namespace quiver {
+namespace {
+
+namespace fs = std::filesystem;
+
+log_record make_record(std::uint64_t seq, bool with_metadata = true) {
+  log_record r;
+  r.type = seq % 3 == 0 ? log_record_type::remove : log_record_type::upsert;
+  r.shard = shard_id{2};
+  r.seq = seq_no{seq};
+  r.epoch = 7;
+  r.id = "id-" + std::to_string(seq);
+  if (r.type == log_record_type::upsert) {
+    r.vector = {float(seq), -1.5f, 0, 1};
+    if (with_metadata) r.metadata = seq % 2 ? R"({"n":)" + std::to_string(seq) + "}" : "{}";
+  }
+  return r;
+}
+
+bool same(const log_record& a, const log_record& b) {
+  return a.type == b.type && a.shard == b.shard && a.seq == b.seq && a.epoch == b.epoch &&
+         a.id == b.id && a.vector == b.vector && a.metadata == b.metadata;
+}
+
+class ShardLog : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/quiver-log-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<shard_log> open(log_recovery* report = nullptr, shard_log_options o = {}) {
+    auto log = shard_log::open(env::posix(), dir_, o, report);
+    EXPECT_TRUE(log) << (log ? "" : log.error().message);
+    return log ? std::move(*log) : nullptr;
+  }
+  std::vector<log_record> read_all(shard_log& log, seq_no after = {}) {
+    std::vector<log_record> out;
+    EXPECT_TRUE(log.read(after, [&](log_record&& r) { out.push_back(std::move(r)); }).ok());
+    return out;
+  }
+  std::string only_segment() {
+    std::string name;
+    for (auto& e : fs::directory_iterator(dir_)) name = e.path().string();
+    return name;
+  }
+
+  std::string dir_;
+};
+
+TEST(Crc32c, KnownVector) { EXPECT_EQ(crc32c("123456789", 9), 0xE3069283u); }
+
+TEST(LogRecord, RoundTripsAndKeepsAbsentApartFromEmpty) {
+  for (auto r : {make_record(1), make_record(2, false), make_record(3), make_record(4)}) {
+    auto back = decode_log_record(encode(r));
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_TRUE(same(*back, r));
+  }
+  EXPECT_EQ(decode_log_record(encode(make_record(2)))->metadata, "{}");
+  EXPECT_EQ(decode_log_record(encode(make_record(2, false)))->metadata, "");
+}
+
+TEST(LogRecord, RejectsGarbageAndFutureVersions) {
+  EXPECT_FALSE(decode_log_record(""));
+  EXPECT_FALSE(decode_log_record("\xc1"));
+  EXPECT_FALSE(decode_log_record("\x93\x01\x02\x03"));
+  auto bytes = encode(make_record(1));
+  bytes[1] = 0x02;  // version 2: written by a future build
+  auto r = decode_log_record(bytes);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("unknown version 2"), std::string::npos);
+}
+
+TEST_F(ShardLog, AppendSyncReopenRead) {
+  {
+    auto log = open();
+    ASSERT_TRUE(log->append({make_record(1), make_record(2)}).ok());
+    ASSERT_TRUE(log->append({make_record(3)}).ok());
+    ASSERT_TRUE(log->sync().ok());
+    EXPECT_EQ(log->last_seq().value, 3u);
+  }
+  log_recovery report;
+  auto log = open(&report);
+  EXPECT_EQ(report.records, 3u);
+  EXPECT_EQ(report.truncated_bytes, 0u);
+  auto all = read_all(*log);
+  ASSERT_EQ(all.size(), 3u);
+  for (std::uint64_t i = 0; i < 3; ++i) EXPECT_TRUE(same(all[i], make_record(i + 1)));
+  EXPECT_EQ(read_all(*log, seq_no{2}).size(), 1u);
+  ASSERT_TRUE(log->append({make_record(4)}).ok());
+  EXPECT_EQ(read_all(*log).size(), 4u);
+}
+
+TEST_F(ShardLog, RejectsOutOfOrderAppend) {
+  auto log = open();
+  ASSERT_TRUE(log->append({make_record(5)}).ok());
+  EXPECT_FALSE(log->append({make_record(5)}).ok());
+  EXPECT_FALSE(log->append({make_record(4)}).ok());
+}
+
+// Cuts the file at every byte offset inside the last record: open must keep the
+// records before it, report the cut, and accept the lost seq again.
+TEST_F(ShardLog, TornTailAtEveryOffsetRecoversToLastGoodRecord) {
+  {
+    auto log = open();
+    for (std::uint64_t s = 1; s <= 4; ++s) ASSERT_TRUE(log->append({make_record(s)}).ok());
+    ASSERT_TRUE(log->sync().ok());
+  }
+  auto path = only_segment();
+  auto full_size = fs::file_size(path);
+  auto last_size = frame_record(encode(make_record(4))).size();
+  std::ifstream in(path, std::ios::binary);
+  std::string original((std::istreambuf_iterator<char>(in)), {});
+  for (auto cut = full_size - last_size; cut < full_size; ++cut) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << original.substr(0, cut);
+    log_recovery report;
+    auto log = open(&report);
+    ASSERT_TRUE(log);
+    EXPECT_EQ(report.records, 3u) << "cut at " << cut;
+    EXPECT_EQ(report.truncated_bytes, cut - (full_size - last_size));
+    EXPECT_EQ(log->last_seq().value, 3u);
+    EXPECT_EQ(fs::file_size(path), full_size - last_size);
+    ASSERT_TRUE(log->append({make_record(4)}).ok());
+    EXPECT_EQ(read_all(*log).size(), 4u);
+  }
+}
+
+TEST_F(ShardLog, BitFlipInEveryByteOfLastRecordIsDetected) {
+  {
+    auto log = open();
+    for (std::uint64_t s = 1; s <= 3; ++s) ASSERT_TRUE(log->append({make_record(s)}).ok());
+    ASSERT_TRUE(log->sync().ok());
+  }
+  auto path = only_segment();
+  std::ifstream in(path, std::ios::binary);
+  std::string original((std::istreambuf_iterator<char>(in)), {});
+  auto last_size = frame_record(encode(make_record(3))).size();
+  for (auto pos = original.size() - last_size; pos < original.size(); ++pos) {
+    auto damaged = original;
+    damaged[pos] = static_cast<char>(damaged[pos] ^ 0x10);
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << damaged;
+    log_recovery report;
+    auto log = open(&report);
+    ASSERT_TRUE(log);
+    EXPECT_EQ(report.records, 2u) << "flip at " << pos;
+    EXPECT_FALSE(report.tail_problem.empty());
+    EXPECT_EQ(read_all(*log).size(), 2u);
+  }
+}
+
+TEST_F(ShardLog, DamageBeforeTheLastSegmentIsAnErrorNotASilentSkip) {
+  shard_log_options small;
+  small.segment_bytes = 1;  // one append per segment
+  {
+    auto log = open(nullptr, small);
+    for (std::uint64_t s = 1; s <= 3; ++s) ASSERT_TRUE(log->append({make_record(s)}).ok());
+    ASSERT_TRUE(log->sync().ok());
+    EXPECT_EQ(log->segment_count(), 3u);
+  }
+  auto first = dir_ + "/00000000000000000001.log";
+  fs::resize_file(first, fs::file_size(first) - 1);
+  auto log = shard_log::open(env::posix(), dir_, small);
+  ASSERT_FALSE(log);
+  EXPECT_NE(log.error().message.find("segments after it"), std::string::npos);
+}
+
+TEST_F(ShardLog, SegmentsRollAndOldOnesAreDropped) {
+  shard_log_options small;
+  small.segment_bytes = 100;
+  auto log = open(nullptr, small);
+  for (std::uint64_t s = 1; s <= 20; ++s) ASSERT_TRUE(log->append({make_record(s)}).ok());
+  ASSERT_TRUE(log->sync().ok());
+  auto before = log->segment_count();
+  EXPECT_GT(before, 3u);
+  ASSERT_TRUE(log->drop_before(seq_no{15}).ok());
+  EXPECT_LT(log->segment_count(), before);
+  auto rest = read_all(*log);
+  ASSERT_FALSE(rest.empty());
+  EXPECT_LE(rest.front().seq.value, 15u);  // nothing at or above 15 was dropped
+  EXPECT_EQ(rest.back().seq.value, 20u);
+  log.reset();
+  log_recovery report;
+  auto again = open(&report, small);
+  EXPECT_EQ(again->last_seq().value, 20u);
+  EXPECT_EQ(report.records, rest.size());
+}
+
+// An env whose fsync fails: the failure must reach the caller, which then must not
+// acknowledge the write.
+class failing_sync_env final : public env {
+ public:
+  class file final : public writable_file {
+   public:
+    explicit file(std::unique_ptr<writable_file> inner) : inner_(std::move(inner)) {}
+    status append(std::string_view b) override { return inner_->append(b); }
+    status sync() override { return make_status(errc::unavailable, "injected fsync failure"); }
+
+   private:
+    std::unique_ptr<writable_file> inner_;
+  };
+  expected<std::unique_ptr<writable_file>> open_append(const std::string& p) override {
+    auto f = env::posix().open_append(p);
+    if (!f) return std::move(f).error();
+    return std::unique_ptr<writable_file>(std::make_unique<file>(std::move(*f)));
+  }
+  expected<std::string> read_file(const std::string& p) override { return env::posix().read_file(p); }
+  status truncate(const std::string& p, std::uint64_t s) override { return env::posix().truncate(p, s); }
+  status remove(const std::string& p) override { return env::posix().remove(p); }
+  status create_dirs(const std::string& p) override { return env::posix().create_dirs(p); }
+  expected<std::vector<std::string>> list(const std::string& d) override { return env::posix().list(d); }
+  status sync_dir(const std::string& d) override { return env::posix().sync_dir(d); }
+};
+
+TEST_F(ShardLog, FailedFsyncIsReported) {
+  failing_sync_env e;
+  auto log = shard_log::open(e, dir_);
+  ASSERT_TRUE(log);
+  ASSERT_TRUE((*log)->append({make_record(1)}).ok());
+  auto st = (*log)->sync();
+  EXPECT_EQ(st.code, errc::unavailable);
+}
+
+}  // namespace
+}  // namespace quiver
