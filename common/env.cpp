@@ -101,6 +101,11 @@ class posix_env final : public env {
     return out;
   }
 
+  status rename(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) return os_error("rename", from + " -> " + to);
+    return status::success();
+  }
+
   status sync_dir(const std::string& dir) override {
     int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return os_error("open", dir);
@@ -112,6 +117,20 @@ class posix_env final : public env {
 };
 
 }  // namespace
+
+status write_file_atomically(env& e, const std::string& path, std::string_view bytes) {
+  auto tmp = path + ".tmp";
+  e.remove(tmp);  // a leftover of an earlier crash; absent is fine
+  {
+    auto file = e.open_append(tmp);
+    if (!file) return std::move(file).error();
+    if (auto st = (*file)->append(bytes); !st.ok()) return st;
+    if (auto st = (*file)->sync(); !st.ok()) return st;
+  }
+  if (auto st = e.rename(tmp, path); !st.ok()) return st;
+  auto slash = path.find_last_of('/');
+  return e.sync_dir(slash == std::string::npos ? "." : path.substr(0, slash));
+}
 
 env& env::posix() {
   static posix_env instance;

@@ -35,9 +35,15 @@ class env {
   virtual expected<std::vector<std::string>> list(const std::string& dir) = 0;
   // Makes the directory's entries (created, renamed, removed files) durable.
   virtual status sync_dir(const std::string& dir) = 0;
+  // Replaces `to` with `from` atomically.
+  virtual status rename(const std::string& from, const std::string& to) = 0;
 
   // The real file system.
   static env& posix();
 };
+
+// Writes `bytes` to `path` so that a crash leaves either the old file or the whole
+// new one: a temp file beside it, fsynced, renamed over, then the directory fsynced.
+status write_file_atomically(env& e, const std::string& path, std::string_view bytes);
 
 }  // namespace quiver

@@ -54,9 +54,9 @@ expected<log_record> decode_log_record(std::string_view bytes) {
                    std::to_string(log_record_version) + ")");
   if (o.via.array.size != 9) return corrupt("wrong field count");
   auto uint_at = [&](int i) { return f[i].type == msgpack::type::POSITIVE_INTEGER; };
-  if (!uint_at(1) || !uint_at(2) || !uint_at(3) || !uint_at(4) ||
-      f[5].type != msgpack::type::STR || f[6].type != msgpack::type::BIN ||
-      f[7].type != msgpack::type::BOOLEAN || f[8].type != msgpack::type::STR)
+  if (!uint_at(1) || !uint_at(2) || !uint_at(3) || !uint_at(4) || f[5].type != msgpack::type::STR ||
+      f[6].type != msgpack::type::BIN || f[7].type != msgpack::type::BOOLEAN ||
+      f[8].type != msgpack::type::STR)
     return corrupt("wrong field types");
   log_record r;
   auto type = f[1].via.u64;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/env.hpp"
 #include "common/ids.hpp"
 #include "common/index_params.hpp"
 #include "common/records.hpp"
@@ -74,6 +75,15 @@ class shard_index {
   std::size_t count() const;
   std::size_t memory_bytes() const;
   seq_no applied_seq() const;
+
+  // Writes a snapshot covering applied_seq() to `path`, atomically (temp file,
+  // fsync, rename). Searches go on meanwhile; mutations wait. Format: see
+  // shard_index_snapshot.cpp.
+  status save_snapshot(env& e, const std::string& path) const;
+  // Rebuilds a shard from a snapshot. Rejects damaged files (checksum), unknown
+  // future versions, and reads every version this code ever wrote.
+  static expected<std::unique_ptr<shard_index>> load_snapshot(env& e, const std::string& path,
+                                                              shard_index_options options = {});
 
  private:
   using label_t = std::size_t;

@@ -73,8 +73,8 @@ scan_result scan(const std::string& data, seq_no after, seq_no& last,
       return r;
     }
     if (!(last < record->seq)) {
-      r.problem = "sequence " + std::to_string(record->seq.value) + " after " +
-                  std::to_string(last.value);
+      r.problem =
+          "sequence " + std::to_string(record->seq.value) + " after " + std::to_string(last.value);
       return r;
     }
     last = record->seq;
@@ -132,7 +132,8 @@ expected<std::unique_ptr<shard_log>> shard_log::open(env& e, std::string dir,
       rec.tail_problem = result.problem;
       if (auto st = e.truncate(path, result.good_end); !st.ok()) return st;
     }
-    if (count == 0 && i + 1 < segs.size()) continue;  // an empty segment in the middle holds nothing
+    if (count == 0 && i + 1 < segs.size())
+      continue;  // an empty segment in the middle holds nothing
     seq_no first{std::stoull(segs[i].substr(0, 20))};
     log->segments_.push_back({segs[i], first, log->last_seq_, result.good_end});
   }

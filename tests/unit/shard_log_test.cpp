@@ -214,12 +214,21 @@ class failing_sync_env final : public env {
     if (!f) return std::move(f).error();
     return std::unique_ptr<writable_file>(std::make_unique<file>(std::move(*f)));
   }
-  expected<std::string> read_file(const std::string& p) override { return env::posix().read_file(p); }
-  status truncate(const std::string& p, std::uint64_t s) override { return env::posix().truncate(p, s); }
+  expected<std::string> read_file(const std::string& p) override {
+    return env::posix().read_file(p);
+  }
+  status truncate(const std::string& p, std::uint64_t s) override {
+    return env::posix().truncate(p, s);
+  }
   status remove(const std::string& p) override { return env::posix().remove(p); }
   status create_dirs(const std::string& p) override { return env::posix().create_dirs(p); }
-  expected<std::vector<std::string>> list(const std::string& d) override { return env::posix().list(d); }
+  expected<std::vector<std::string>> list(const std::string& d) override {
+    return env::posix().list(d);
+  }
   status sync_dir(const std::string& d) override { return env::posix().sync_dir(d); }
+  status rename(const std::string& f, const std::string& t) override {
+    return env::posix().rename(f, t);
+  }
 };
 
 TEST_F(ShardLog, FailedFsyncIsReported) {

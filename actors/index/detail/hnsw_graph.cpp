@@ -45,7 +45,43 @@ hnsw_graph::hnsw_graph(distance_kind distance, std::uint32_t dimension, std::uin
                                            m, ef_construction);
 }
 
+hnsw_graph::hnsw_graph() : impl_(std::make_unique<impl>()) {}
+
 hnsw_graph::~hnsw_graph() = default;
+
+status hnsw_graph::save(const std::string& path) const {
+  try {
+    impl_->graph->saveIndex(path);
+    return status::success();
+  } catch (const std::exception& e) {
+    return internal_error("hnsw save failed", e);
+  }
+}
+
+expected<std::unique_ptr<hnsw_graph>> hnsw_graph::load(const std::string& path,
+                                                       distance_kind distance,
+                                                       std::uint32_t dimension,
+                                                       float update_probability) {
+  std::unique_ptr<hnsw_graph> out(new hnsw_graph());
+  out->impl_->space = make_space(distance, dimension);
+  out->impl_->dimension = dimension;
+  out->impl_->update_probability = update_probability;
+  try {
+    out->impl_->graph = std::make_unique<graph_t>(out->impl_->space.get(), path);
+  } catch (const std::exception& e) {
+    return internal_error("hnsw load failed", e);
+  }
+  auto& g = *out->impl_->graph;
+  // loadIndex() takes the vector size from the space, not the file: check they agree.
+  if (g.label_offset_ - g.offsetData_ != std::size_t(dimension) * sizeof(float))
+    return make_status(errc::internal, "hnsw load: the graph's vectors are not " +
+                                           std::to_string(dimension) + "-dimensional");
+  // loadIndex() adds to num_deleted_ without initializing it.
+  g.num_deleted_ = 0;
+  for (hnswlib::tableint id = 0; id < g.cur_element_count; ++id)
+    if (g.isMarkedDeleted(id)) ++g.num_deleted_;
+  return out;
+}
 
 status hnsw_graph::add(hnsw_label label, const float* vector) {
   try {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -52,7 +53,15 @@ class hnsw_graph {
   std::size_t capacity() const;
   std::size_t memory_bytes() const;
 
+  // hnswlib 0.6.2 saves and loads through a file path only (no streams).
+  // REQUIRES (save): no concurrent mutation.
+  status save(const std::string& path) const;
+  static expected<std::unique_ptr<hnsw_graph>> load(const std::string& path, distance_kind distance,
+                                                    std::uint32_t dimension,
+                                                    float update_probability);
+
  private:
+  hnsw_graph();
   struct impl;
   std::unique_ptr<impl> impl_;
 };

@@ -1,0 +1,182 @@
+// Snapshots of a shard_index.
+//
+// File format, version 1 (all integers little-endian):
+//   "QVSNAP\0\0"  magic, 8 bytes
+//   u32           format version
+//   u64 + bytes   envelope: MessagePack array
+//                 [version, name, dimension, distance, m, ef_construction, ef_search,
+//                  shards, replicas, applied_seq, slot_count,
+//                  [[label, id, norm, has_metadata, metadata], ...],   live slots
+//                  [label, ...]]                                        free labels
+//   u64 + bytes   hnswlib 0.6.2 graph (saveIndex format); empty for a never-used index
+//   u32           crc32c of every byte before it
+#include <msgpack.hpp>
+
+#include <cstring>
+
+#include "actors/index/detail/hnsw_graph.hpp"
+#include "actors/index/shard_index.hpp"
+#include "common/crc32c.hpp"
+
+namespace quiver {
+
+namespace {
+
+constexpr char magic[8] = {'Q', 'V', 'S', 'N', 'A', 'P', 0, 0};
+constexpr std::uint32_t snapshot_version = 1;
+
+void put_le(std::string& out, std::uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+
+std::uint64_t get_le(const char* p, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= std::uint64_t(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+
+status damaged(const std::string& path, const std::string& why) {
+  return make_status(errc::internal, "snapshot " + path + ": " + why);
+}
+
+}  // namespace
+
+status shard_index::save_snapshot(env& e, const std::string& path) const {
+  std::shared_lock lock(mutex_);
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_array(13);
+  pk.pack_uint32(snapshot_version);
+  pk.pack(params_.name);
+  pk.pack_uint32(params_.dimension);
+  pk.pack_uint8(static_cast<std::uint8_t>(params_.distance));
+  pk.pack_uint32(params_.m);
+  pk.pack_uint32(params_.ef_construction);
+  pk.pack_uint32(params_.ef_search);
+  pk.pack_uint32(params_.shards);
+  pk.pack_uint32(params_.replicas);
+  pk.pack_uint64(applied_seq_);
+  pk.pack_uint64(slots_.size());
+  pk.pack_array(static_cast<std::uint32_t>(by_id_.size()));
+  for (const auto& [id, label] : by_id_) {
+    const auto& s = slots_[label];
+    pk.pack_array(5);
+    pk.pack_uint64(label);
+    pk.pack(id);
+    pk.pack_double(s.norm);
+    pk.pack(!s.metadata.empty());
+    pk.pack(s.metadata);
+  }
+  pk.pack_array(static_cast<std::uint32_t>(free_labels_.size()));
+  for (auto label : free_labels_) pk.pack_uint64(label);
+
+  std::string graph_bytes;
+  if (graph_) {
+    auto tmp = path + ".graph.tmp";
+    if (auto st = graph_->save(tmp); !st.ok()) return st;
+    auto bytes = e.read_file(tmp);
+    e.remove(tmp);
+    if (!bytes) return std::move(bytes).error();
+    graph_bytes = std::move(*bytes);
+  }
+  lock.unlock();
+
+  std::string out(magic, sizeof magic);
+  put_le(out, snapshot_version, 4);
+  put_le(out, buf.size(), 8);
+  out.append(buf.data(), buf.size());
+  put_le(out, graph_bytes.size(), 8);
+  out += graph_bytes;
+  put_le(out, crc32c(out.data(), out.size()), 4);
+  return write_file_atomically(e, path, out);
+}
+
+expected<std::unique_ptr<shard_index>> shard_index::load_snapshot(env& e, const std::string& path,
+                                                                  shard_index_options options) {
+  auto file = e.read_file(path);
+  if (!file) return std::move(file).error();
+  const std::string& data = *file;
+  if (data.size() < sizeof magic + 4 + 8 + 8 + 4) return damaged(path, "too short");
+  if (std::memcmp(data.data(), magic, sizeof magic) != 0) return damaged(path, "not a snapshot");
+  auto version = get_le(data.data() + 8, 4);
+  if (version == 0 || version > snapshot_version)
+    return damaged(path, "unknown version " + std::to_string(version) +
+                             " (this build reads up to " + std::to_string(snapshot_version) + ")");
+  auto body_end = data.size() - 4;
+  if (get_le(data.data() + body_end, 4) != crc32c(data.data(), body_end))
+    return damaged(path, "checksum mismatch");
+  std::size_t pos = 12;
+  auto envelope_len = get_le(data.data() + pos, 8);
+  pos += 8;
+  if (envelope_len > body_end - pos - 8) return damaged(path, "envelope length out of range");
+  std::string_view envelope(data.data() + pos, envelope_len);
+  pos += envelope_len;
+  auto graph_len = get_le(data.data() + pos, 8);
+  pos += 8;
+  if (graph_len != body_end - pos) return damaged(path, "graph length out of range");
+  std::string_view graph_bytes(data.data() + pos, graph_len);
+
+  index_params p;
+  std::uint64_t applied = 0, slot_count = 0;
+  std::vector<std::tuple<label_t, std::string, float, std::string>> live;
+  std::vector<label_t> free_labels;
+  try {
+    auto handle = msgpack::unpack(envelope.data(), envelope.size());
+    const auto& o = handle.get();
+    if (o.type != msgpack::type::ARRAY || o.via.array.size != 13) return damaged(path, "bad envelope");
+    const auto* f = o.via.array.ptr;
+    p.name = f[1].as<std::string>();
+    p.dimension = f[2].as<std::uint32_t>();
+    p.distance = static_cast<distance_kind>(f[3].as<std::uint8_t>());
+    p.m = f[4].as<std::uint32_t>();
+    p.ef_construction = f[5].as<std::uint32_t>();
+    p.ef_search = f[6].as<std::uint32_t>();
+    p.shards = f[7].as<std::uint32_t>();
+    p.replicas = f[8].as<std::uint32_t>();
+    applied = f[9].as<std::uint64_t>();
+    slot_count = f[10].as<std::uint64_t>();
+    if (f[11].type != msgpack::type::ARRAY || f[12].type != msgpack::type::ARRAY)
+      return damaged(path, "bad envelope");
+    for (std::uint32_t i = 0; i < f[11].via.array.size; ++i) {
+      const auto& s = f[11].via.array.ptr[i];
+      if (s.type != msgpack::type::ARRAY || s.via.array.size != 5) return damaged(path, "bad slot");
+      const auto* sf = s.via.array.ptr;
+      live.emplace_back(sf[0].as<std::uint64_t>(), sf[1].as<std::string>(),
+                        static_cast<float>(sf[2].as<double>()),
+                        sf[3].as<bool>() ? sf[4].as<std::string>() : std::string());
+    }
+    for (std::uint32_t i = 0; i < f[12].via.array.size; ++i)
+      free_labels.push_back(f[12].via.array.ptr[i].as<std::uint64_t>());
+  } catch (const std::exception& ex) {
+    return damaged(path, std::string("bad envelope: ") + ex.what());
+  }
+  if (auto st = validate_params(p); !st.ok() || p.distance > distance_kind::dot)
+    return damaged(path, "bad index parameters");
+
+  auto out = std::make_unique<shard_index>(p, options);
+  if (!graph_bytes.empty()) {
+    // hnswlib 0.6.2 loads from a path only.
+    auto tmp = path + ".load.tmp";
+    if (auto st = write_file_atomically(e, tmp, graph_bytes); !st.ok()) return st;
+    auto graph = detail::hnsw_graph::load(tmp, p.distance, p.dimension, options.update_probability);
+    e.remove(tmp);
+    if (!graph) return std::move(graph).error();
+    out->graph_ = std::move(*graph);
+  }
+  out->slots_.resize(slot_count);
+  for (auto& [label, id, norm, metadata] : live) {
+    if (label >= slot_count || out->slots_[label].id) return damaged(path, "bad slot label");
+    auto [it, inserted] = out->by_id_.emplace(std::move(id), label);
+    if (!inserted) return damaged(path, "duplicate id");
+    out->slots_[label] = slot{&it->first, std::move(metadata), norm};
+  }
+  for (auto label : free_labels) {
+    if (label >= slot_count || out->slots_[label].id) return damaged(path, "bad free label");
+    out->free_labels_.push_back(label);
+  }
+  if (!out->by_id_.empty() && !out->graph_) return damaged(path, "ids without a graph");
+  out->applied_seq_ = applied;
+  return out;
+}
+
+}  // namespace quiver

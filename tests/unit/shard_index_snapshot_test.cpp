@@ -1,0 +1,183 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "actors/index/shard_index.hpp"
+
+namespace quiver {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+std::vector<std::string> all_ids(const shard_index& idx) {
+  auto page = idx.ids_after("", 1000000);
+  return page.ids;
+}
+
+class Snapshot : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/quiver-snap-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    path_ = dir_ + "/shard.qsnap";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string dir_, path_;
+};
+
+TEST_F(Snapshot, RoundTripKeepsIdsVectorsMetadataSeqAndSearchResults) {
+  index_params p;
+  p.name = "snap";
+  p.dimension = 8;
+  p.distance = distance_kind::cosine;
+  shard_index idx(p);
+  std::mt19937 rng(9);
+  std::normal_distribution<float> g;
+  auto vec = [&] {
+    std::vector<float> v(8);
+    for (auto& x : v) x = g(rng);
+    return v;
+  };
+  for (int i = 0; i < 300; ++i) {
+    std::string meta = i % 3 == 0 ? "" : i % 3 == 1 ? "{}" : R"({"i":)" + std::to_string(i) + "}";
+    ASSERT_TRUE(idx.upsert({"v" + std::to_string(i), vec(), meta}));
+  }
+  for (int i = 0; i < 300; i += 6) ASSERT_TRUE(idx.remove("v" + std::to_string(i)));
+  for (int i = 1; i < 60; i += 3) ASSERT_TRUE(idx.upsert({"v" + std::to_string(i), vec(), ""}));
+  ASSERT_TRUE(idx.save_snapshot(env::posix(), path_).ok());
+
+  auto restored = shard_index::load_snapshot(env::posix(), path_);
+  ASSERT_TRUE(restored) << restored.error().message;
+  auto& r = **restored;
+  EXPECT_EQ(r.params(), p);
+  EXPECT_EQ(r.count(), idx.count());
+  EXPECT_EQ(r.applied_seq(), idx.applied_seq());
+  EXPECT_EQ(all_ids(r), all_ids(idx));
+  for (const auto& id : all_ids(idx)) {
+    auto a = idx.get(id), b = r.get(id);
+    ASSERT_TRUE(a && b) << id;
+    EXPECT_EQ(a->metadata, b->metadata) << id;
+    for (int j = 0; j < 8; ++j) EXPECT_FLOAT_EQ(a->vector[j], b->vector[j]) << id;
+  }
+  search_options o;
+  o.k = 10;
+  for (int q = 0; q < 20; ++q) {
+    auto query = vec();
+    auto a = idx.search(query, o), b = r.search(query, o);
+    ASSERT_TRUE(a && b);
+    ASSERT_EQ(a->size(), b->size());
+    for (std::size_t j = 0; j < a->size(); ++j) {
+      EXPECT_EQ((*a)[j].id, (*b)[j].id);
+      EXPECT_FLOAT_EQ((*a)[j].distance, (*b)[j].distance);
+    }
+  }
+  // The restored shard keeps working: freed labels are reused, deletes still apply
+  // (hnswlib's num_deleted_ is garbage after a load unless recounted).
+  for (int i = 0; i < 60; ++i) ASSERT_TRUE(r.upsert({"new" + std::to_string(i), vec(), ""}));
+  ASSERT_TRUE(r.remove("v1"));
+  EXPECT_FALSE(r.get("v1"));
+  auto hits = r.search(vec(), [] {
+    search_options s;
+    s.k = 400;
+    return s;
+  }());
+  for (const auto& h : *hits) EXPECT_NE(h.id, "v1");
+  EXPECT_EQ(hits->size(), r.count());
+}
+
+TEST_F(Snapshot, EmptyIndexRoundTrips) {
+  index_params p;
+  p.name = "empty";
+  p.dimension = 3;
+  shard_index idx(p);
+  ASSERT_TRUE(idx.save_snapshot(env::posix(), path_).ok());
+  auto r = shard_index::load_snapshot(env::posix(), path_);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ((*r)->count(), 0u);
+  EXPECT_TRUE((*r)->upsert({"a", {1, 2, 3}, ""}));
+}
+
+TEST_F(Snapshot, DamagedTruncatedAndFutureSnapshotsAreRejected) {
+  index_params p;
+  p.name = "d";
+  p.dimension = 2;
+  p.distance = distance_kind::euclidean;
+  shard_index idx(p);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(idx.upsert({std::to_string(i), {float(i), 1}, ""}));
+  ASSERT_TRUE(idx.save_snapshot(env::posix(), path_).ok());
+  auto good = read_bytes(path_);
+  for (std::size_t pos : {std::size_t(9), good.size() / 2, good.size() - 5}) {
+    auto bad = good;
+    bad[pos] = static_cast<char>(bad[pos] ^ 1);
+    write_bytes(path_, bad);
+    EXPECT_FALSE(shard_index::load_snapshot(env::posix(), path_)) << "flip at " << pos;
+  }
+  write_bytes(path_, good.substr(0, good.size() - 100));
+  EXPECT_FALSE(shard_index::load_snapshot(env::posix(), path_));
+  auto future = good;
+  future[8] = 2;  // format version 2, from a later build
+  write_bytes(path_, future);
+  auto r = shard_index::load_snapshot(env::posix(), path_);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("unknown version 2"), std::string::npos);
+  write_bytes(path_, "not a snapshot at all, not even close to one");
+  EXPECT_FALSE(shard_index::load_snapshot(env::posix(), path_));
+}
+
+// Every snapshot version ever written stays readable: one committed fixture per
+// version. QUIVER_WRITE_FIXTURES=1 regenerates the current version's fixture.
+TEST(SnapshotFixtures, Version1StaysReadable) {
+  const std::string fixture = std::string(QUIVER_FIXTURE_DIR) + "/snapshot_v1.qsnap";
+  if (std::getenv("QUIVER_WRITE_FIXTURES")) {
+    index_params p;
+    p.name = "fixture";
+    p.dimension = 4;
+    p.distance = distance_kind::euclidean;
+    shard_index idx(p);
+    ASSERT_TRUE(idx.upsert({"a", {0, 0, 0, 1}, R"({"k":1})"}));
+    ASSERT_TRUE(idx.upsert({"b", {0, 0, 2, 0}, "{}"}));
+    ASSERT_TRUE(idx.upsert({"c", {0, 3, 0, 0}, ""}));
+    ASSERT_TRUE(idx.upsert({"d", {4, 0, 0, 0}, ""}));
+    ASSERT_TRUE(idx.remove("c"));
+    ASSERT_TRUE(idx.save_snapshot(env::posix(), fixture).ok());
+  }
+  // Loaded from a copy: loading writes a temp file beside the snapshot.
+  char tmpl[] = "/tmp/quiver-fixture-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  auto copy = dir + "/snapshot_v1.qsnap";
+  fs::copy_file(fixture, copy);
+  auto r = shard_index::load_snapshot(env::posix(), copy);
+  fs::remove_all(dir);
+  ASSERT_TRUE(r) << r.error().message;
+  auto& idx = **r;
+  EXPECT_EQ(idx.params().name, "fixture");
+  EXPECT_EQ(idx.params().distance, distance_kind::euclidean);
+  EXPECT_EQ(all_ids(idx), (std::vector<std::string>{"a", "b", "d"}));
+  EXPECT_EQ(idx.applied_seq().value, 5u);
+  EXPECT_EQ(idx.get("a")->metadata, R"({"k":1})");
+  EXPECT_EQ(idx.get("b")->metadata, "{}");
+  EXPECT_EQ(idx.get("d")->metadata, "");
+  EXPECT_EQ(idx.get("d")->vector, (std::vector<float>{4, 0, 0, 0}));
+  search_options o;
+  o.k = 3;
+  auto hits = idx.search({0, 0, 0, 0}, o);
+  ASSERT_EQ(hits->size(), 3u);
+  EXPECT_EQ((*hits)[0].id, "a");
+  EXPECT_FLOAT_EQ((*hits)[0].distance, 1);
+  EXPECT_EQ((*hits)[2].id, "d");
+}
+
+}  // namespace
+}  // namespace quiver
