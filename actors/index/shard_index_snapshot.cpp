@@ -123,7 +123,8 @@ expected<std::unique_ptr<shard_index>> shard_index::load_snapshot(env& e, const 
   try {
     auto handle = msgpack::unpack(envelope.data(), envelope.size());
     const auto& o = handle.get();
-    if (o.type != msgpack::type::ARRAY || o.via.array.size != 13) return damaged(path, "bad envelope");
+    if (o.type != msgpack::type::ARRAY || o.via.array.size != 13)
+      return damaged(path, "bad envelope");
     const auto* f = o.via.array.ptr;
     p.name = f[1].as<std::string>();
     p.dimension = f[2].as<std::uint32_t>();
