@@ -15,16 +15,17 @@ shard_index::shard_index(index_params params, shard_index_options options)
 
 shard_index::~shard_index() = default;
 
-std::vector<float> shard_index::to_stored(const std::vector<float>& v, float& norm) const {
+const float* shard_index::to_stored(const std::vector<float>& v, std::vector<float>& buffer,
+                                    float& norm) const {
   norm = 1;
-  if (params_.distance != distance_kind::cosine) return v;
+  if (params_.distance != distance_kind::cosine) return v.data();
   double sum = 0;
   for (float x : v) sum += static_cast<double>(x) * x;
   norm = static_cast<float>(std::sqrt(sum));
   double inverse = 1 / std::sqrt(sum);
-  std::vector<float> out(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) out[i] = static_cast<float>(v[i] * inverse);
-  return out;
+  buffer.resize(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) buffer[i] = static_cast<float>(v[i] * inverse);
+  return buffer.data();
 }
 
 status shard_index::ensure_graph(std::size_t needed_capacity) {
@@ -84,7 +85,7 @@ status shard_index::apply_section(std::vector<upsert_item>& items, std::size_t b
     } else {
       work.push_back({&item, slots_.size() + fresh++, true, {}});
     }
-    work.back().stored = to_stored(item.vector, norms[i - begin]);
+    to_stored(item.vector, work.back().normalized, norms[i - begin]);
   }
   if (auto st = ensure_graph(slots_.size() + fresh); !st.ok()) return st;
   free_labels_.resize(reusable);
@@ -92,7 +93,9 @@ status shard_index::apply_section(std::vector<upsert_item>& items, std::size_t b
 
   std::vector<std::pair<detail::hnsw_label, const float*>> points;
   points.reserve(work.size());
-  for (auto& w : work) points.emplace_back(w.label, w.stored.data());
+  for (auto& w : work)
+    points.emplace_back(w.label,
+                        w.normalized.empty() ? w.item->vector.data() : w.normalized.data());
   // Threads pay off only for sections large enough to keep them busy.
   auto threads = work.size() >= 64 ? options_.insert_threads : 1u;
   auto results = graph_->add_parallel(points, threads);
@@ -200,7 +203,8 @@ expected<std::vector<search_hit>> shard_index::search(const std::vector<float>& 
   if (auto st = validate_search(query, options, params_.dimension, params_.distance, 0); !st.ok())
     return st;
   float norm = 1;
-  auto q = to_stored(query, norm);
+  std::vector<float> buffer;
+  const float* q = to_stored(query, buffer, norm);
 
   std::shared_lock lock(mutex_);
   std::vector<search_hit> hits;
@@ -217,7 +221,7 @@ expected<std::vector<search_hit>> shard_index::search(const std::vector<float>& 
   detail::raw_hits raw;
   if (fetch * 2 < by_id_.size()) {
     std::size_t ef = options.ef ? options.ef : params_.ef_search;
-    raw = graph_->search(q.data(), fetch, std::max(ef, fetch));
+    raw = graph_->search(q, fetch, std::max(ef, fetch));
     raw.erase(std::remove_if(raw.begin(), raw.end(),
                              [&](const auto& h) { return excluded.count(h.second) > 0; }),
               raw.end());
@@ -225,8 +229,7 @@ expected<std::vector<search_hit>> shard_index::search(const std::vector<float>& 
   // HNSW returns fewer than asked near deletions or when most points are excluded;
   // an exact scan keeps the contract "fewer than k only when fewer qualify".
   if (raw.size() < want)
-    raw =
-        graph_->exact(q.data(), want, [&](detail::hnsw_label l) { return excluded.count(l) > 0; });
+    raw = graph_->exact(q, want, [&](detail::hnsw_label l) { return excluded.count(l) > 0; });
   if (raw.size() > want) raw.resize(want);
 
   hits.resize(raw.size());

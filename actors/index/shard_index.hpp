@@ -96,10 +96,13 @@ class shard_index {
     upsert_item* item;
     label_t label;
     bool is_new;
-    std::vector<float> stored;  // the vector as the graph stores it
+    std::vector<float> normalized;  // cosine only: the vector as the graph stores it
   };
 
-  std::vector<float> to_stored(const std::vector<float>& v, float& norm) const;
+  // The vector as the graph stores it: `v` itself, or (cosine) a normalized copy
+  // in `buffer`. Sets `norm` (1 unless cosine).
+  const float* to_stored(const std::vector<float>& v, std::vector<float>& buffer,
+                         float& norm) const;
   status ensure_graph(std::size_t needed_capacity);
   status apply_section(std::vector<upsert_item>& items, std::size_t begin, std::size_t end);
   bool remove_locked(const std::string& id);

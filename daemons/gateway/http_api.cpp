@@ -52,6 +52,15 @@ bool is_msgpack(std::string_view media) {
          media == "application/vnd.msgpack";
 }
 
+// What rendering a search reply needs of its options: not the exclude list, which
+// may be long and is not copied per request for it.
+search_options response_shape(const search_options& o) {
+  search_options shape;
+  shape.include_metadata = o.include_metadata;
+  shape.include_vectors = o.include_vectors;
+  return shape;
+}
+
 std::size_t resident_bytes() {
   std::ifstream statm("/proc/self/statm");
   std::size_t pages = 0, resident = 0;
@@ -378,11 +387,11 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
     if (!name_ok(name) || !body_ok()) return;
     auto body = parse_search(ctx->in, req.body);
     if (!body) return ctx->fail(body.error());
-    auto options = body->options;
-    return router_.search({ctx->tenant, name, std::move(body->vector), body->options},
-                          [ctx, options](expected<search_reply> r) {
+    auto shape = response_shape(body->options);
+    return router_.search({ctx->tenant, name, std::move(body->vector), std::move(body->options)},
+                          [ctx, shape](expected<search_reply> r) {
                             ctx->answer(r, [&](auto& s) {
-                              return render_search(ctx->out, s.hits, options, ctx->elapsed_ms());
+                              return render_search(ctx->out, s.hits, shape, ctx->elapsed_ms());
                             });
                           });
   }
@@ -393,16 +402,18 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
     auto body = parse_search_batch(ctx->in, req.body, config_.max_batch);
     if (!body) return ctx->fail(body.error());
     search_batch_request r{ctx->tenant, name, {}, {}};
+    std::vector<search_options> shapes;
     for (auto& q : *body) {
       r.queries.push_back(std::move(q.vector));
-      r.options.push_back(q.options);
+      shapes.push_back(response_shape(q.options));
+      r.options.push_back(std::move(q.options));
     }
-    auto options = r.options;
-    return router_.search_batch(std::move(r), [ctx, options](expected<search_batch_reply> res) {
-      ctx->answer(res, [&](auto& b) {
-        return render_search_batch(ctx->out, b.results, options, ctx->elapsed_ms());
-      });
-    });
+    return router_.search_batch(
+        std::move(r), [ctx, shapes = std::move(shapes)](expected<search_batch_reply> res) {
+          ctx->answer(res, [&](auto& b) {
+            return render_search_batch(ctx->out, b.results, shapes, ctx->elapsed_ms());
+          });
+        });
   }
   ctx->fail(make_status(errc::not_found, "no route for " + std::string(path)));
 }
