@@ -2,6 +2,7 @@
 
 #include <msgpack.hpp>
 
+#include <cstdint>
 #include <cstring>
 
 namespace quiver {
@@ -17,7 +18,7 @@ status corrupt(const std::string& why) {
 std::string encode(const log_record& r) {
   msgpack::sbuffer buf;
   msgpack::packer<msgpack::sbuffer> pk(buf);
-  pk.pack_array(9);
+  pk.pack_array(11);
   pk.pack_uint32(log_record_version);
   pk.pack_uint8(static_cast<std::uint8_t>(r.type));
   pk.pack_uint32(r.shard.value);
@@ -32,6 +33,23 @@ std::string encode(const log_record& r) {
   r.metadata.empty() ? pk.pack_false() : pk.pack_true();
   pk.pack_str(static_cast<std::uint32_t>(r.metadata.size()));
   pk.pack_str_body(r.metadata.data(), static_cast<std::uint32_t>(r.metadata.size()));
+  pk.pack_str(static_cast<std::uint32_t>(r.tenant.value.size()));
+  pk.pack_str_body(r.tenant.value.data(), static_cast<std::uint32_t>(r.tenant.value.size()));
+  if (r.type == log_record_type::create_index) {
+    const auto& p = r.params;
+    pk.pack_array(8);
+    pk.pack_str(static_cast<std::uint32_t>(p.name.size()));
+    pk.pack_str_body(p.name.data(), static_cast<std::uint32_t>(p.name.size()));
+    pk.pack_uint32(p.dimension);
+    pk.pack_uint8(static_cast<std::uint8_t>(p.distance));
+    pk.pack_uint32(p.m);
+    pk.pack_uint32(p.ef_construction);
+    pk.pack_uint32(p.ef_search);
+    pk.pack_uint32(p.shards);
+    pk.pack_uint32(p.replicas);
+  } else {
+    pk.pack_nil();
+  }
   return std::string(buf.data(), buf.size());
 }
 
@@ -52,7 +70,7 @@ expected<log_record> decode_log_record(std::string_view bytes) {
   if (version == 0 || version > log_record_version)
     return corrupt("unknown version " + std::to_string(version) + " (this build reads up to " +
                    std::to_string(log_record_version) + ")");
-  if (o.via.array.size != 9) return corrupt("wrong field count");
+  if (o.via.array.size != (version == 1 ? 9u : 11u)) return corrupt("wrong field count");
   auto uint_at = [&](int i) { return f[i].type == msgpack::type::POSITIVE_INTEGER; };
   if (!uint_at(1) || !uint_at(2) || !uint_at(3) || !uint_at(4) || f[5].type != msgpack::type::STR ||
       f[6].type != msgpack::type::BIN || f[7].type != msgpack::type::BOOLEAN ||
@@ -60,7 +78,8 @@ expected<log_record> decode_log_record(std::string_view bytes) {
     return corrupt("wrong field types");
   log_record r;
   auto type = f[1].via.u64;
-  if (type != 1 && type != 2) return corrupt("unknown type " + std::to_string(type));
+  if (type < 1 || type > (version == 1 ? 2u : 4u))
+    return corrupt("unknown type " + std::to_string(type));
   r.type = static_cast<log_record_type>(type);
   r.shard = shard_id{static_cast<std::uint32_t>(f[2].via.u64)};
   r.seq = seq_no{f[3].via.u64};
@@ -70,6 +89,31 @@ expected<log_record> decode_log_record(std::string_view bytes) {
   r.vector.resize(f[6].via.bin.size / sizeof(float));
   if (!r.vector.empty()) std::memcpy(r.vector.data(), f[6].via.bin.ptr, f[6].via.bin.size);
   if (f[7].via.boolean) r.metadata.assign(f[8].via.str.ptr, f[8].via.str.size);
+  if (version == 1) return r;
+  if (f[9].type != msgpack::type::STR) return corrupt("wrong tenant type");
+  r.tenant.value.assign(f[9].via.str.ptr, f[9].via.str.size);
+  if (r.type != log_record_type::create_index) {
+    if (f[10].type != msgpack::type::NIL) return corrupt("unexpected index parameters");
+    return r;
+  }
+  const auto& pa = f[10];
+  if (pa.type != msgpack::type::ARRAY || pa.via.array.size != 8) return corrupt("bad parameters");
+  const auto* q = pa.via.array.ptr;
+  if (q[0].type != msgpack::type::STR) return corrupt("bad index name");
+  for (int i = 1; i < 8; ++i)
+    if (q[i].type != msgpack::type::POSITIVE_INTEGER || q[i].via.u64 > UINT32_MAX)
+      return corrupt("bad index parameter");
+  if (q[2].via.u64 > static_cast<std::uint64_t>(distance_kind::dot))
+    return corrupt("unknown distance " + std::to_string(q[2].via.u64));
+  auto& p = r.params;
+  p.name.assign(q[0].via.str.ptr, q[0].via.str.size);
+  p.dimension = static_cast<std::uint32_t>(q[1].via.u64);
+  p.distance = static_cast<distance_kind>(q[2].via.u64);
+  p.m = static_cast<std::uint32_t>(q[3].via.u64);
+  p.ef_construction = static_cast<std::uint32_t>(q[4].via.u64);
+  p.ef_search = static_cast<std::uint32_t>(q[5].via.u64);
+  p.shards = static_cast<std::uint32_t>(q[6].via.u64);
+  p.replicas = static_cast<std::uint32_t>(q[7].via.u64);
   return r;
 }
 

@@ -6,17 +6,26 @@
 #include <vector>
 
 #include "common/ids.hpp"
+#include "common/index_params.hpp"
 #include "common/records.hpp"
 #include "common/status.hpp"
 
 namespace quiver {
 
-enum class log_record_type : std::uint8_t { upsert = 1, remove = 2 };
+// upsert/remove go to a shard's log; create/drop index go to the node's catalog log.
+enum class log_record_type : std::uint8_t {
+  upsert = 1,
+  remove = 2,
+  create_index = 3,
+  drop_index = 4,
+};
 
-// One mutation of one shard, as the shard log persists it. Encoded as a versioned
-// MessagePack array: [version, type, shard, seq, epoch, id, vector (bin, f32 LE),
-// has_metadata, metadata]. Metadata "absent" (keep what is stored) is distinct
-// from "{}" (clear).
+// One mutation of one shard (or of the catalog), as a log persists it. Encoded as a
+// versioned MessagePack array: [version, type, shard, seq, epoch, id, vector (bin,
+// f32 LE), has_metadata, metadata, tenant, params (array or nil)]; version 1 had
+// the first nine fields only. Metadata "absent" (keep what is stored) is distinct
+// from "{}" (clear). Catalog records carry the tenant, the index name in `id`, and
+// (create) the index parameters.
 struct log_record {
   log_record_type type = log_record_type::upsert;
   shard_id shard;
@@ -25,10 +34,12 @@ struct log_record {
   std::string id;
   std::vector<float> vector;  // upsert only
   metadata_json metadata;     // upsert only; empty = absent
+  tenant_id tenant;           // catalog records only
+  index_params params;        // create_index only
 };
 
 // The version this build writes; decode() reads it and every older one.
-inline constexpr std::uint32_t log_record_version = 1;
+inline constexpr std::uint32_t log_record_version = 2;
 
 std::string encode(const log_record& r);
 // Fails (invalid_argument) on garbage, unknown future versions and wrong shapes.
