@@ -82,6 +82,13 @@ class posix_env final : public env {
     return status::success();
   }
 
+  status remove_all(const std::string& path) override {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+    if (ec) return make_status(errc::unavailable, "remove " + path + ": " + ec.message());
+    return status::success();
+  }
+
   status create_dirs(const std::string& path) override {
     std::error_code ec;
     std::filesystem::create_directories(path, ec);

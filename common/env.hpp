@@ -30,6 +30,8 @@ class env {
   virtual expected<std::string> read_file(const std::string& path) = 0;
   virtual status truncate(const std::string& path, std::uint64_t size) = 0;
   virtual status remove(const std::string& path) = 0;
+  // Removes a file or a directory tree; absent is fine.
+  virtual status remove_all(const std::string& path) = 0;
   virtual status create_dirs(const std::string& path) = 0;
   // File names (not paths) in `dir`, unsorted.
   virtual expected<std::vector<std::string>> list(const std::string& dir) = 0;

@@ -6,6 +6,7 @@
 
 #include "common/ids.hpp"
 #include "common/index_params.hpp"
+#include "common/log_record.hpp"
 #include "common/records.hpp"
 
 namespace quiver {
@@ -120,6 +121,145 @@ struct shard_export_request {
 struct shard_export {
   std::vector<upsert_item> items;
 };
+
+// -- storage (registry, index actors -> storage actor) --
+// Names one shard's files: the incarnation is the catalog seq of the index's
+// create record, so a re-created index never reads its predecessor's log.
+struct shard_ref {
+  tenant_id tenant;
+  std::string index;
+  std::uint64_t incarnation = 0;
+  shard_id shard;
+};
+struct catalog_entry {
+  tenant_id tenant;
+  index_params params;
+  std::uint64_t incarnation = 0;
+};
+struct catalog_list_request {
+  bool all = true;
+};
+struct catalog_create_request {
+  tenant_id tenant;
+  index_params params;
+};
+struct catalog_create_reply {
+  catalog_entry entry;
+  bool created = false;
+};
+struct catalog_drop_request {
+  tenant_id tenant;
+  std::string name;
+};
+// The caller becomes the shard's writer under a new epoch.
+struct shard_open_request {
+  shard_ref ref;
+};
+struct shard_lease {
+  std::uint64_t epoch = 0;
+  seq_no last_seq;   // the newest record in the log
+  seq_no first_seq;  // the oldest record still in the log (last_seq + 1 if none)
+  std::string dir;   // the shard's directory; snapshots go to <dir>/snapshots
+};
+// Replied to once the records are durable (per the fsync policy).
+struct log_append_request {
+  shard_ref ref;
+  std::uint64_t epoch = 0;
+  std::vector<log_record> records;
+};
+struct log_append_reply {
+  seq_no last_seq;
+};
+struct log_read_request {
+  shard_ref ref;
+  seq_no after;
+  std::uint64_t max_bytes = 16u << 20;
+};
+struct log_chunk {
+  std::vector<log_record> records;
+  bool more = false;
+};
+// A durable snapshot covers every record below keep_from.
+struct log_release_request {
+  shard_ref ref;
+  seq_no keep_from;
+};
+struct storage_stats_request {
+  bool all = true;
+};
+struct storage_stats {
+  std::uint64_t appended_records = 0;
+  std::uint64_t syncs = 0;
+  std::uint64_t stale_epoch_rejections = 0;
+  std::uint64_t torn_tails_repaired = 0;
+  std::uint64_t torn_bytes_truncated = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_record& x) {
+  return f(x.type, x.shard, x.seq, x.epoch, x.id, x.vector, x.metadata, x.tenant, x.params);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_ref& x) {
+  return f(x.tenant, x.index, x.incarnation, x.shard);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, catalog_entry& x) {
+  return f(x.tenant, x.params, x.incarnation);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, catalog_list_request& x) {
+  return f(x.all);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, catalog_create_request& x) {
+  return f(x.tenant, x.params);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, catalog_create_reply& x) {
+  return f(x.entry, x.created);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, catalog_drop_request& x) {
+  return f(x.tenant, x.name);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_open_request& x) {
+  return f(x.ref);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_lease& x) {
+  return f(x.epoch, x.last_seq, x.first_seq, x.dir);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_append_request& x) {
+  return f(x.ref, x.epoch, x.records);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_append_reply& x) {
+  return f(x.last_seq);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_read_request& x) {
+  return f(x.ref, x.after, x.max_bytes);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_chunk& x) {
+  return f(x.records, x.more);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_release_request& x) {
+  return f(x.ref, x.keep_from);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, storage_stats_request& x) {
+  return f(x.all);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, storage_stats& x) {
+  return f(x.appended_records, x.syncs, x.stale_epoch_rejections, x.torn_tails_repaired,
+           x.torn_bytes_truncated);
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, index_description& x) {

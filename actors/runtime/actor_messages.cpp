@@ -40,7 +40,25 @@ void register_message_types(caf::actor_system_config& cfg) {
       .add_message_type<shard_export_request>("quiver::shard_export_request")
       .add_message_type<shard_export>("quiver::shard_export")
       .add_message_type<lookup_index_request>("quiver::lookup_index_request")
-      .add_message_type<index_route>("quiver::index_route");
+      .add_message_type<index_route>("quiver::index_route")
+      .add_message_type<log_record>("quiver::log_record")
+      .add_message_type<std::vector<log_record>>("quiver::log_records")
+      .add_message_type<shard_ref>("quiver::shard_ref")
+      .add_message_type<catalog_entry>("quiver::catalog_entry")
+      .add_message_type<std::vector<catalog_entry>>("quiver::catalog_entries")
+      .add_message_type<catalog_list_request>("quiver::catalog_list_request")
+      .add_message_type<catalog_create_request>("quiver::catalog_create_request")
+      .add_message_type<catalog_create_reply>("quiver::catalog_create_reply")
+      .add_message_type<catalog_drop_request>("quiver::catalog_drop_request")
+      .add_message_type<shard_open_request>("quiver::shard_open_request")
+      .add_message_type<shard_lease>("quiver::shard_lease")
+      .add_message_type<log_append_request>("quiver::log_append_request")
+      .add_message_type<log_append_reply>("quiver::log_append_reply")
+      .add_message_type<log_read_request>("quiver::log_read_request")
+      .add_message_type<log_chunk>("quiver::log_chunk")
+      .add_message_type<log_release_request>("quiver::log_release_request")
+      .add_message_type<storage_stats_request>("quiver::storage_stats_request")
+      .add_message_type<storage_stats>("quiver::storage_stats");
 }
 
 }  // namespace quiver

@@ -1,6 +1,7 @@
 #include "actors/storage/shard_log.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -42,11 +43,15 @@ struct scan_result {
   std::string problem;  // empty: the whole segment is good
 };
 
+// Starts at `pos`; stops early (problem empty, good_end < size) once `budget`
+// bytes of records with seq > after have been passed to f.
 scan_result scan(const std::string& data, seq_no after, seq_no& last,
-                 const std::function<void(log_record&&)>& f) {
+                 const std::function<void(log_record&&)>& f, std::size_t pos = 0,
+                 std::size_t budget = SIZE_MAX) {
   scan_result r;
-  std::size_t pos = 0;
-  while (pos < data.size()) {
+  r.good_end = pos;
+  std::size_t delivered = 0;
+  while (pos < data.size() && delivered < budget) {
     if (data.size() - pos < header_bytes) {
       r.problem = "partial record header";
       return r;
@@ -78,7 +83,10 @@ scan_result scan(const std::string& data, seq_no after, seq_no& last,
       return r;
     }
     last = record->seq;
-    if (f && after < record->seq) f(std::move(*record));
+    if (f && after < record->seq) {
+      delivered += header_bytes + length;
+      f(std::move(*record));
+    }
     pos += header_bytes + length;
     r.good_end = pos;
   }
@@ -188,6 +196,65 @@ status shard_log::read(seq_no after, const std::function<void(log_record&&)>& f)
       return make_status(errc::internal, "shard log " + s.name + " damaged: " + result.problem);
   }
   return status::success();
+}
+
+seq_no shard_log::first_seq() const {
+  for (const auto& s : segments_)
+    if (s.first.value <= s.last.value) return s.first;
+  return seq_no{last_seq_.value + 1};
+}
+
+expected<bool> shard_log::read_chunk(seq_no after, std::size_t max_bytes,
+                                     std::vector<log_record>& out) {
+  auto sink = [&](log_record&& r) { out.push_back(std::move(r)); };
+  std::size_t i = 0;
+  bool resume = !cursor_.segment.empty() && cursor_.last == after;
+  if (resume) {
+    while (i < segments_.size() && segments_[i].name != cursor_.segment) ++i;
+    resume = i < segments_.size();
+  }
+  if (!resume) {
+    i = 0;
+    while (i < segments_.size() && !(after < segments_[i].last)) ++i;
+    if (i == segments_.size()) return false;
+    auto data = env_.read_file(path_of(segments_[i].name));
+    if (!data) return std::move(data).error();
+    cursor_ = {segments_[i].name, std::move(*data), 0, seq_no{segments_[i].first.value - 1}};
+  }
+  for (;;) {
+    auto result = scan(cursor_.data, after, cursor_.last, sink, cursor_.offset, max_bytes);
+    if (!result.problem.empty()) {
+      cursor_ = {};
+      return make_status(errc::internal,
+                         "shard log " + segments_[i].name + " damaged: " + result.problem);
+    }
+    cursor_.offset = result.good_end;
+    if (cursor_.offset < cursor_.data.size()) return true;
+    if (i + 1 == segments_.size()) {
+      // The last segment grows: records appended since it was read are still due.
+      if (cursor_.last < segments_[i].last) {
+        auto data = env_.read_file(path_of(segments_[i].name));
+        if (!data) return std::move(data).error();
+        cursor_.data = std::move(*data);
+        if (!out.empty()) return true;
+        continue;
+      }
+      cursor_ = {};
+      return false;
+    }
+    if (!out.empty()) {
+      // Resume at the next segment on the next call.
+      ++i;
+      auto data = env_.read_file(path_of(segments_[i].name));
+      if (!data) return std::move(data).error();
+      cursor_ = {segments_[i].name, std::move(*data), 0, out.back().seq};
+      return true;
+    }
+    ++i;
+    auto data = env_.read_file(path_of(segments_[i].name));
+    if (!data) return std::move(data).error();
+    cursor_ = {segments_[i].name, std::move(*data), 0, seq_no{segments_[i].first.value - 1}};
+  }
 }
 
 status shard_log::drop_before(seq_no before) {

@@ -47,10 +47,17 @@ class shard_log {
   status sync();
   // Calls f for every record with seq > after, in order.
   status read(seq_no after, const std::function<void(log_record&&)>& f) const;
+  // Appends to `out` the records with seq > after, in order, stopping after about
+  // `max_bytes` of them; returns whether more remain. Reading on from where the
+  // previous call stopped costs only the new records (replay of a whole log is linear).
+  expected<bool> read_chunk(seq_no after, std::size_t max_bytes, std::vector<log_record>& out);
   // Removes whole segments whose records all have seq < before.
   status drop_before(seq_no before);
 
   seq_no last_seq() const { return last_seq_; }
+  // The lowest seq the log still holds records from (last_seq() + 1 when empty);
+  // a reader needs a snapshot covering everything below it.
+  seq_no first_seq() const;
   std::size_t segment_count() const { return segments_.size(); }
 
  private:
@@ -71,6 +78,14 @@ class shard_log {
   std::vector<segment> segments_;
   std::unique_ptr<writable_file> current_;
   seq_no last_seq_;
+  // Where the last read_chunk() stopped: the segment's bytes, the offset of the next
+  // record and the seq before it.
+  struct cursor {
+    std::string segment;
+    std::string data;
+    std::size_t offset = 0;
+    seq_no last;
+  } cursor_;
 };
 
 // Frames one encoded record; exposed for tests that craft damaged logs.

@@ -252,6 +252,7 @@ class failing_sync_env final : public env {
     return env::posix().truncate(p, s);
   }
   status remove(const std::string& p) override { return env::posix().remove(p); }
+  status remove_all(const std::string& p) override { return env::posix().remove_all(p); }
   status create_dirs(const std::string& p) override { return env::posix().create_dirs(p); }
   expected<std::vector<std::string>> list(const std::string& d) override {
     return env::posix().list(d);

@@ -1,0 +1,239 @@
+#include "actors/storage/storage_engine.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+namespace quiver {
+
+namespace {
+
+constexpr char catalog_dir_name[] = "/catalog";
+constexpr char indexes_dir_name[] = "/indexes";
+
+// Names become path components: they must not be able to leave the data dir.
+status check_names(const tenant_id& tenant, const std::string& index) {
+  if (auto st = validate_index_name(tenant.value); !st.ok())
+    return make_status(errc::invalid_argument, "tenant name: " + st.message);
+  return validate_index_name(index);
+}
+
+status stale_epoch(const shard_ref& ref, std::uint64_t epoch, std::uint64_t current) {
+  return make_status(errc::unavailable, "shard " + ref.tenant.value + "/" + ref.index + "/" +
+                                            std::to_string(ref.shard.value) + ": epoch " +
+                                            std::to_string(epoch) + " is stale (current " +
+                                            std::to_string(current) + ")");
+}
+
+}  // namespace
+
+storage_engine::storage_engine(env& e, storage_options options)
+    : env_(e), options_(std::move(options)) {}
+
+expected<std::unique_ptr<storage_engine>> storage_engine::open(env& e, storage_options options) {
+  std::unique_ptr<storage_engine> s(new storage_engine(e, std::move(options)));
+  log_recovery report;
+  auto log = shard_log::open(e, s->options_.data_dir + catalog_dir_name, {}, &report);
+  if (!log) return std::move(log).error();
+  s->catalog_log_ = std::move(*log);
+  if (report.truncated_bytes > 0) {
+    spdlog::warn("catalog log: cut a damaged tail of {} bytes ({})", report.truncated_bytes,
+                 report.tail_problem);
+    ++s->counters_.torn_tails_repaired;
+    s->counters_.torn_bytes_truncated += report.truncated_bytes;
+  }
+  auto st = s->catalog_log_->read(seq_no{}, [&](log_record&& r) {
+    index_key key{r.tenant.value, r.id};
+    if (r.type == log_record_type::create_index) {
+      s->catalog_[key] = catalog_entry{r.tenant, r.params, r.seq.value};
+    } else if (r.type == log_record_type::drop_index) {
+      s->catalog_.erase(key);
+    }
+  });
+  if (!st.ok()) return st;
+  if (auto st2 = s->remove_stale_dirs(); !st2.ok()) return st2;
+  return s;
+}
+
+std::string storage_engine::index_dir(const tenant_id& tenant, const std::string& name,
+                                      std::uint64_t incarnation) const {
+  return options_.data_dir + indexes_dir_name + "/" + tenant.value + "/" + name + "@" +
+         std::to_string(incarnation);
+}
+
+std::string storage_engine::shard_dir(const shard_ref& ref) const {
+  return index_dir(ref.tenant, ref.index, ref.incarnation) + "/" + std::to_string(ref.shard.value);
+}
+
+// Directories of dropped indexes whose removal a crash interrupted.
+status storage_engine::remove_stale_dirs() {
+  auto root = options_.data_dir + indexes_dir_name;
+  if (auto st = env_.create_dirs(root); !st.ok()) return st;
+  std::set<std::string> live;
+  for (auto& [key, entry] : catalog_)
+    live.insert(key.first + "/" + key.second + "@" + std::to_string(entry.incarnation));
+  auto tenants = env_.list(root);
+  if (!tenants) return std::move(tenants).error();
+  for (auto& t : *tenants) {
+    auto names = env_.list(root + "/" + t);
+    if (!names) continue;
+    for (auto& n : *names) {
+      if (live.count(t + "/" + n)) continue;
+      spdlog::info("removing files of dropped index {}/{}", t, n);
+      if (auto st = env_.remove_all(root + "/" + t + "/" + n); !st.ok()) return st;
+    }
+  }
+  return status::success();
+}
+
+std::vector<catalog_entry> storage_engine::catalog() const {
+  std::vector<catalog_entry> out;
+  for (auto& [key, entry] : catalog_) out.push_back(entry);
+  return out;
+}
+
+status storage_engine::append_catalog(log_record r) {
+  r.seq = seq_no{catalog_log_->last_seq().value + 1};
+  if (auto st = catalog_log_->append({r}); !st.ok()) return st;
+  ++counters_.syncs;
+  return catalog_log_->sync();
+}
+
+expected<std::pair<catalog_entry, bool>> storage_engine::create_index(const tenant_id& tenant,
+                                                                      const index_params& params) {
+  if (auto st = check_names(tenant, params.name); !st.ok()) return st;
+  if (auto st = validate_params(params); !st.ok()) return st;
+  index_key key{tenant.value, params.name};
+  if (auto it = catalog_.find(key); it != catalog_.end()) {
+    if (it->second.params != params)
+      return make_status(errc::index_exists,
+                         "index '" + params.name + "' exists with other parameters");
+    return std::make_pair(it->second, false);
+  }
+  log_record r;
+  r.type = log_record_type::create_index;
+  r.tenant = tenant;
+  r.id = params.name;
+  r.params = params;
+  if (auto st = append_catalog(r); !st.ok()) return st;
+  catalog_entry entry{tenant, params, catalog_log_->last_seq().value};
+  catalog_[key] = entry;
+  return std::make_pair(entry, true);
+}
+
+status storage_engine::drop_index(const tenant_id& tenant, const std::string& name) {
+  index_key key{tenant.value, name};
+  auto it = catalog_.find(key);
+  if (it == catalog_.end()) return make_status(errc::index_not_found, "no index '" + name + "'");
+  log_record r;
+  r.type = log_record_type::drop_index;
+  r.tenant = tenant;
+  r.id = name;
+  if (auto st = append_catalog(r); !st.ok()) return st;
+  auto incarnation = it->second.incarnation;
+  catalog_.erase(it);
+  for (auto s = shards_.begin(); s != shards_.end();) {
+    if (std::get<0>(s->first) == tenant.value && std::get<1>(s->first) == name) {
+      s = shards_.erase(s);
+    } else {
+      ++s;
+    }
+  }
+  // The drop is durable; if removing the files fails or a crash interrupts it,
+  // the next open removes them.
+  auto dir = index_dir(tenant, name, incarnation);
+  if (auto st = env_.remove_all(dir); !st.ok())
+    spdlog::warn("dropped index {}/{}: {}", tenant.value, name, st.message);
+  return status::success();
+}
+
+expected<storage_engine::shard_state*> storage_engine::shard(const shard_ref& ref) {
+  shard_key key{ref.tenant.value, ref.index, ref.incarnation, ref.shard.value};
+  if (auto it = shards_.find(key); it != shards_.end()) return &it->second;
+  auto entry = catalog_.find({ref.tenant.value, ref.index});
+  if (entry == catalog_.end() || entry->second.incarnation != ref.incarnation ||
+      ref.shard.value >= entry->second.params.shards)
+    return make_status(errc::index_not_found, "no shard " + std::to_string(ref.shard.value) +
+                                                  " of index '" + ref.index + "'");
+  auto dir = shard_dir(ref);
+  log_recovery report;
+  auto log = shard_log::open(env_, dir + "/log", options_.log, &report);
+  if (!log) return std::move(log).error();
+  if (report.truncated_bytes > 0) {
+    spdlog::warn("shard log {}: cut a damaged tail of {} bytes ({}); {} records kept", dir,
+                 report.truncated_bytes, report.tail_problem, report.records);
+    ++counters_.torn_tails_repaired;
+    counters_.torn_bytes_truncated += report.truncated_bytes;
+  }
+  shard_state state;
+  state.log = std::move(*log);
+  if (auto text = env_.read_file(dir + "/EPOCH")) {
+    try {
+      state.epoch = std::stoull(*text);
+    } catch (const std::exception&) {
+      return make_status(errc::internal, dir + "/EPOCH is damaged");
+    }
+  }
+  return &shards_.emplace(key, std::move(state)).first->second;
+}
+
+expected<shard_lease> storage_engine::open_shard(const shard_ref& ref) {
+  auto s = shard(ref);
+  if (!s) return std::move(s).error();
+  auto& state = **s;
+  auto dir = shard_dir(ref);
+  if (auto st = write_file_atomically(env_, dir + "/EPOCH", std::to_string(state.epoch + 1));
+      !st.ok())
+    return st;
+  ++state.epoch;
+  return shard_lease{state.epoch, state.log->last_seq(), state.log->first_seq(), dir};
+}
+
+status storage_engine::append(const shard_ref& ref, std::uint64_t epoch,
+                              const std::vector<log_record>& records) {
+  auto s = shard(ref);
+  if (!s) return std::move(s).error();
+  auto& state = **s;
+  if (epoch != state.epoch) {
+    ++counters_.stale_epoch_rejections;
+    return stale_epoch(ref, epoch, state.epoch);
+  }
+  if (auto st = state.log->append(records); !st.ok()) return st;
+  state.dirty = true;
+  counters_.appended_records += records.size();
+  return status::success();
+}
+
+status storage_engine::sync() {
+  status first;
+  for (auto& [key, state] : shards_) {
+    if (!state.dirty) continue;
+    ++counters_.syncs;
+    auto st = state.log->sync();
+    if (st.ok()) {
+      state.dirty = false;
+    } else if (first.ok()) {
+      first = st;
+    }
+  }
+  return first;
+}
+
+expected<log_chunk> storage_engine::read(const shard_ref& ref, seq_no after,
+                                         std::size_t max_bytes) {
+  auto s = shard(ref);
+  if (!s) return std::move(s).error();
+  log_chunk chunk;
+  auto more = (*s)->log->read_chunk(after, max_bytes, chunk.records);
+  if (!more) return std::move(more).error();
+  chunk.more = *more;
+  return chunk;
+}
+
+status storage_engine::release_before(const shard_ref& ref, seq_no keep_from) {
+  auto s = shard(ref);
+  if (!s) return std::move(s).error();
+  return (*s)->log->drop_before(keep_from);
+}
+
+}  // namespace quiver

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "actors/storage/shard_log.hpp"
+#include "common/env.hpp"
+#include "common/messages.hpp"
+#include "common/status.hpp"
+
+namespace quiver {
+
+struct storage_options {
+  std::string data_dir;
+  shard_log_options log;
+};
+
+// The durable state of one node: the catalog (which indexes exist) and one
+// shard_log per shard, under one data directory:
+//
+//   <data>/catalog/                         catalog log (create/drop index records)
+//   <data>/indexes/<tenant>/<index>@<incarnation>/<shard>/
+//       log/      the shard log
+//       EPOCH     the epoch of the shard's current writer
+//       snapshots/  written by the index actor that owns the shard
+//
+// The incarnation is the catalog seq of the create record, so a dropped and
+// re-created index never sees its predecessor's files. Not thread-safe: owned by
+// one storage actor. Appends are not durable until sync(), which the actor calls
+// once per group of appends (group commit).
+class storage_engine {
+ public:
+  static expected<std::unique_ptr<storage_engine>> open(env& e, storage_options options);
+
+  std::vector<catalog_entry> catalog() const;
+  // Durable on return. An existing index with the same params is returned as is
+  // (created = false); with other params it is `index_exists`.
+  expected<std::pair<catalog_entry, bool>> create_index(const tenant_id& tenant,
+                                                        const index_params& params);
+  // Durable on return; deletes the index's logs and snapshots.
+  status drop_index(const tenant_id& tenant, const std::string& name);
+
+  // Makes the caller the shard's writer: a new epoch, persisted, fences every
+  // earlier writer.
+  expected<shard_lease> open_shard(const shard_ref& ref);
+  // Writes records (not yet durable). Fails with `unavailable` on a stale epoch.
+  status append(const shard_ref& ref, std::uint64_t epoch, const std::vector<log_record>& records);
+  // Makes every append so far durable.
+  status sync();
+  expected<log_chunk> read(const shard_ref& ref, seq_no after, std::size_t max_bytes);
+  // A snapshot covers everything below `keep_from`: older log segments may go.
+  status release_before(const shard_ref& ref, seq_no keep_from);
+
+  const storage_stats& counters() const { return counters_; }
+  std::string shard_dir(const shard_ref& ref) const;
+
+ private:
+  struct shard_state {
+    std::unique_ptr<shard_log> log;
+    std::uint64_t epoch = 0;
+    bool dirty = false;
+  };
+  using index_key = std::pair<std::string, std::string>;  // (tenant, index)
+  using shard_key = std::tuple<std::string, std::string, std::uint64_t, std::uint32_t>;
+
+  storage_engine(env& e, storage_options options);
+  status append_catalog(log_record r);
+  std::string index_dir(const tenant_id& tenant, const std::string& name,
+                        std::uint64_t incarnation) const;
+  // The open shard, opening its log on first use; fails for shards of indexes the
+  // catalog does not hold.
+  expected<shard_state*> shard(const shard_ref& ref);
+  status remove_stale_dirs();
+
+  env& env_;
+  storage_options options_;
+  std::unique_ptr<shard_log> catalog_log_;
+  std::map<index_key, catalog_entry> catalog_;
+  std::map<shard_key, shard_state> shards_;
+  storage_stats counters_;
+};
+
+}  // namespace quiver
