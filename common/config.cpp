@@ -73,6 +73,21 @@ expected<quiver_config> load_config(const std::string& path) {
       {"actors.insert_threads",
        [&](auto& n, auto& k) { return read_int(n, k, c.actors.insert_threads, 1, 256); }},
       {"storage.data_dir", [&](auto& n, auto& k) { return read_str(n, k, c.storage.data_dir); }},
+      {"storage.fsync", [&](auto& n, auto& k) { return read_str(n, k, c.storage.fsync); }},
+      {"storage.group_window_us",
+       [&](auto& n, auto& k) { return read_int(n, k, c.storage.group_window_us, 0, 2000); }},
+      {"storage.segment_bytes",
+       [&](auto& n, auto& k) {
+         return read_int(n, k, c.storage.segment_bytes, 1 << 16, 1ll << 34);
+       }},
+      {"storage.snapshot_every_records",
+       [&](auto& n, auto& k) {
+         return read_int(n, k, c.storage.snapshot_every_records, 0, 1ll << 40);
+       }},
+      {"storage.snapshot_interval_s",
+       [&](auto& n, auto& k) {
+         return read_int(n, k, c.storage.snapshot_interval_s, 0, 86400 * 7);
+       }},
       {"log.level", [&](auto& n, auto& k) { return read_str(n, k, c.log.level); }},
   };
   for (auto& [section, node] : root) {
@@ -103,6 +118,10 @@ status validate_config(const quiver_config& c) {
   if (!level_ok)
     return config_error("log.level must be one of trace, debug, info, warn, error, off");
   if (c.storage.data_dir.empty()) return config_error("storage.data_dir must not be empty");
+  if (c.storage.fsync != "always" && c.storage.fsync != "group" && c.storage.fsync != "none")
+    return config_error("storage.fsync must be \"always\", \"group\" or \"none\"");
+  if (c.storage.group_window_us > 2000)
+    return config_error("storage.group_window_us must be at most 2000");
   if (!is_loopback_host(c.server.host) && !c.server.allow_insecure)
     return config_error("refusing to serve " + c.server.host +
                         " without auth; set server.allow_insecure = true to override");

@@ -35,8 +35,21 @@ struct actor_config {
   unsigned insert_threads = 2;               // threads inserting one large batch
 };
 
+// Durability (API.md, "Durability contract").
 struct storage_config {
   std::string data_dir = "./quiver-data";
+  // "always": one fsync per append; "group": appends arriving together share one;
+  // "none": the OS decides (a crash of the machine, not only the process, loses writes).
+  std::string fsync = "group";
+  // group: how long the first append of a group waits for company (at most 2 ms).
+  // 0 still groups the appends that queue up while an fsync runs.
+  std::uint32_t group_window_us = 0;
+  // Log segments: the unit of space reclaim after a snapshot.
+  std::uint64_t segment_bytes = 64u << 20;
+  // A shard snapshots after this many records or this many seconds (0: never by
+  // that trigger), and on clean shutdown; restart replays only what follows.
+  std::uint64_t snapshot_every_records = 100000;
+  std::uint32_t snapshot_interval_s = 300;
 };
 
 struct log_config {

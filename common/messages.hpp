@@ -15,11 +15,23 @@ namespace quiver {
 // actors. Plain structs with inspect() overloads, so they cross processes unchanged.
 // Every request names its tenant.
 
+// What a node's storage has done since it opened; exported as metrics.
+struct storage_stats {
+  std::uint64_t appended_records = 0;
+  std::uint64_t syncs = 0;
+  std::uint64_t stale_epoch_rejections = 0;
+  std::uint64_t torn_tails_repaired = 0;
+  std::uint64_t torn_bytes_truncated = 0;
+};
+
 struct index_description {
   index_params params;
   std::uint64_t count = 0;
   std::uint64_t memory_bytes = 0;
-  std::string status = "ready";
+  std::string status = "ready";  // "ready", "recovering", "quarantined" or "unavailable"
+  // Of the last recovery, over all shards: records replayed, and the slowest shard.
+  std::uint64_t replayed_records = 0;
+  double recovery_seconds = 0;
 };
 
 // -- index administration (router -> registry) --
@@ -47,6 +59,10 @@ struct readiness_request {
 };
 struct readiness_reply {
   std::vector<std::string> missing;  // "tenant/index/shard" without a serving replica
+  // Per index ("tenant/index") that is not ready: its status, e.g. "recovering".
+  std::vector<std::string> index_names;
+  std::vector<std::string> index_states;
+  storage_stats storage;
 };
 
 // -- vector operations (gateway -> router) --
@@ -187,14 +203,20 @@ struct log_release_request {
 struct storage_stats_request {
   bool all = true;
 };
-struct storage_stats {
-  std::uint64_t appended_records = 0;
-  std::uint64_t syncs = 0;
-  std::uint64_t stale_epoch_rejections = 0;
-  std::uint64_t torn_tails_repaired = 0;
-  std::uint64_t torn_bytes_truncated = 0;
+
+// Index actor -> registry: the shard's state changed.
+struct shard_status_report {
+  shard_id shard;
+  std::string state;   // "recovering", "ready" or "quarantined"
+  std::string reason;  // quarantined: why
+  std::uint64_t replayed_records = 0;
+  double recovery_seconds = 0;
 };
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_status_report& x) {
+  return f(x.shard, x.state, x.reason, x.replayed_records, x.recovery_seconds);
+}
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, log_record& x) {
   return f(x.type, x.shard, x.seq, x.epoch, x.id, x.vector, x.metadata, x.tenant, x.params);
@@ -263,7 +285,7 @@ typename Inspector::result_type inspect(Inspector& f, storage_stats& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, index_description& x) {
-  return f(x.params, x.count, x.memory_bytes, x.status);
+  return f(x.params, x.count, x.memory_bytes, x.status, x.replayed_records, x.recovery_seconds);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, create_index_request& x) {
@@ -291,7 +313,7 @@ typename Inspector::result_type inspect(Inspector& f, readiness_request& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, readiness_reply& x) {
-  return f(x.missing);
+  return f(x.missing, x.index_names, x.index_states, x.storage);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, upsert_request& x) {

@@ -3,58 +3,434 @@
 #include <spdlog/spdlog.h>
 #include <caf/all.hpp>
 
+#include <deque>
+#include <functional>
+
+#include "actors/index/snapshot_files.hpp"
 #include "actors/runtime/actor_messages.hpp"
 #include "actors/runtime/caf_error.hpp"
+#include "common/vector_validation.hpp"
 
 namespace quiver {
-
 namespace {
 
+using clock_type = std::chrono::steady_clock;
+
+// Job pool -> index actor. Local only: they carry the rebuilt shard.
+struct recovered_msg {
+  std::uint64_t generation = 0;
+  std::shared_ptr<shard_index> index;  // null: failed
+  std::string error;
+  std::uint64_t replayed = 0;
+  double seconds = 0;
+};
+struct snapshot_done_msg {
+  std::uint64_t generation = 0;
+  status result;
+  seq_no seq;
+  seq_no release_before;
+};
+
+}  // namespace
+}  // namespace quiver
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::recovered_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::snapshot_done_msg)
+
+namespace quiver {
+namespace {
+
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using reopen_atom = caf::atom_constant<caf::atom("reopen")>;
+
+enum class phase { recovering, serving, quarantined };
+
 struct index_state {
-  tenant_id tenant;
-  shard_id shard;
+  shard_ref ref;
+  index_params params;
+  std::shared_ptr<const index_actor_env> env;
+  caf::actor registry;
+  phase ph = phase::recovering;
+  std::string reason;  // quarantined: why
   std::shared_ptr<shard_index> index;
-  caf::actor readers;
+  std::string dir;  // the shard's directory (snapshots under it)
+  std::uint64_t epoch = 0;
+  std::uint64_t next_seq = 1;
+  // Bumped on every (re)recovery: acks and job results of an earlier one are stale.
+  std::uint64_t generation = 0;
+  bool snapshotting = false;
+  // Acknowledged writes waiting for a running snapshot to finish, in seq order.
+  std::deque<std::function<void()>> deferred;
+  std::uint64_t since_snapshot = 0;
+  clock_type::time_point last_snapshot = clock_type::now();
+  seq_no snapshot_seq;
   static inline const char* name = "quiver.index";
 };
+
+using index_self = caf::stateful_actor<index_state>;
+
+std::string describe(const index_state& s) {
+  return s.ref.tenant.value + "/" + s.ref.index + "/" + std::to_string(s.ref.shard.value);
+}
 
 // A tenant mismatch means a routing bug; it must fail the request, not touch data.
 template <class Request>
 bool wrong_tenant(const index_state& s, const Request& r) {
-  if (r.tenant == s.tenant) return false;
-  spdlog::error("index {} shard {}: request for tenant '{}' reached tenant '{}'",
-                s.index->params().name, s.shard.value, r.tenant.value, s.tenant.value);
+  if (r.tenant == s.ref.tenant) return false;
+  spdlog::error("shard {}: request for tenant '{}' reached it", describe(s), r.tenant.value);
   return true;
 }
 
-caf::error tenant_error() {
-  return to_caf_error(make_status(errc::internal, "request routed to another tenant's shard"));
+// Why the shard cannot answer now; success when it is serving.
+status not_serving(const index_state& s) {
+  switch (s.ph) {
+    case phase::serving:
+      return status::success();
+    case phase::recovering:
+      return make_status(errc::unavailable, "index '" + s.ref.index + "' shard " +
+                                                std::to_string(s.ref.shard.value) +
+                                                " is recovering");
+    case phase::quarantined:
+      return make_status(errc::unavailable, "index '" + s.ref.index + "' shard " +
+                                                std::to_string(s.ref.shard.value) +
+                                                " is quarantined: " + s.reason);
+  }
+  return status::success();
 }
 
-caf::behavior index_actor(caf::stateful_actor<index_state>* self, tenant_id tenant,
-                          index_params params, shard_id shard, caf::actor readers,
-                          shard_index_options options) {
+template <class Request>
+status check(const index_state& s, const Request& r) {
+  if (wrong_tenant(s, r))
+    return make_status(errc::internal, "request routed to another tenant's shard");
+  return not_serving(s);
+}
+
+void report(index_self* self, std::uint64_t replayed = 0, double seconds = 0) {
   auto& s = self->state;
-  s.tenant = std::move(tenant);
-  s.shard = shard;
-  s.index = std::make_shared<shard_index>(std::move(params), options);
-  s.readers = std::move(readers);
+  const char* state = s.ph == phase::serving      ? "ready"
+                      : s.ph == phase::recovering ? "recovering"
+                                                  : "quarantined";
+  self->send(s.registry, shard_status_report{s.ref.shard, state, s.reason, replayed, seconds});
+}
+
+// Rebuilds the shard from its newest usable snapshot and the log after it. Runs on
+// the job pool; reads the log through the persistence actor.
+recovered_msg recover(caf::actor_system& system, std::shared_ptr<const index_actor_env> env,
+                      shard_ref ref, index_params params, shard_lease lease,
+                      std::uint64_t generation) {
+  recovered_msg out;
+  out.generation = generation;
+  auto started = clock_type::now();
+  auto dir = lease.dir + "/snapshots";
+  if (auto st = env->files->create_dirs(dir); !st.ok()) {
+    out.error = st.message;
+    return out;
+  }
+  auto start = load_recovery_start(*env->files, dir, params, env->index, lease.first_seq);
+  if (!start) {
+    out.error = start.error().message;
+    return out;
+  }
+  for (auto& why : start->skipped)
+    spdlog::warn("shard {}/{}: skipped {}", ref.index, ref.shard.value, why);
+  std::shared_ptr<shard_index> index(std::move(start->index));
+  caf::scoped_actor self{system};
+  seq_no after = index->applied_seq();
+  for (bool more = true; more;) {
+    if (env->jobs->stopping()) {
+      out.error = "shutting down";
+      return out;
+    }
+    std::string failure;
+    self->request(env->persistence, env->timeout, log_read_request{ref, after, 16u << 20})
+        .receive(
+            [&](log_chunk& chunk) {
+              more = chunk.more;
+              if (chunk.records.empty()) {
+                more = false;
+                return;
+              }
+              out.replayed += chunk.records.size();
+              after = chunk.records.back().seq;
+              auto applied = index->apply_logged(std::move(chunk.records));
+              if (!applied) failure = applied.error().message;
+            },
+            [&](caf::error& e) { failure = from_caf_error(e).message; });
+    if (!failure.empty()) {
+      out.error = "log replay: " + failure;
+      return out;
+    }
+  }
+  if (index->applied_seq() < lease.last_seq) {
+    out.error = "replay stopped at seq " + std::to_string(index->applied_seq().value) +
+                " but the log holds up to " + std::to_string(lease.last_seq.value);
+    return out;
+  }
+  out.index = std::move(index);
+  out.seconds = std::chrono::duration<double>(clock_type::now() - started).count();
+  return out;
+}
+
+void start_recovery(index_self* self);
+
+// Takes a new lease (epoch) and rebuilds on the job pool. Storage errors that may
+// pass (it is restarting) are retried; others quarantine the shard.
+void start_recovery(index_self* self) {
+  auto& s = self->state;
+  ++s.generation;
+  s.ph = phase::recovering;
+  s.index.reset();
+  s.deferred.clear();
+  report(self);
+  auto generation = s.generation;
+  self->request(s.env->persistence, s.env->timeout, shard_open_request{s.ref})
+      .then(
+          [self, generation](shard_lease& lease) {
+            auto& s = self->state;
+            if (generation != s.generation) return;
+            s.epoch = lease.epoch;
+            s.dir = lease.dir;
+            s.next_seq = lease.last_seq.value + 1;
+            auto me = caf::actor_cast<caf::actor>(self);
+            auto* system = &self->system();
+            auto posted = s.env->jobs->post(
+                [system, env = s.env, ref = s.ref, params = s.params, lease, generation, me] {
+                  caf::anon_send(me, recover(*system, env, ref, params, lease, generation));
+                });
+            if (!posted) self->quit(caf::exit_reason::user_shutdown);
+          },
+          [self, generation](caf::error& e) {
+            auto& s = self->state;
+            if (generation != s.generation) return;
+            auto st = from_caf_error(e);
+            if (st.code == errc::unavailable) {
+              spdlog::warn("shard {}: cannot open its log yet ({}); retrying", describe(s),
+                           st.message);
+              self->delayed_send(self, std::chrono::seconds(1), reopen_atom::value);
+              return;
+            }
+            s.ph = phase::quarantined;
+            s.reason = st.message;
+            spdlog::error("shard {} quarantined: {}", describe(s), st.message);
+            report(self);
+          });
+}
+
+// Runs `apply` now, or after the running snapshot (and earlier deferred writes).
+void when_applicable(index_self* self, std::function<void()> apply) {
+  auto& s = self->state;
+  if (s.snapshotting || !s.deferred.empty()) {
+    s.deferred.push_back(std::move(apply));
+  } else {
+    apply();
+  }
+}
+
+void maybe_snapshot(index_self* self, bool force = false);
+
+void drain_deferred(index_self* self) {
+  auto& s = self->state;
+  while (!s.snapshotting && !s.deferred.empty()) {
+    auto next = std::move(s.deferred.front());
+    s.deferred.pop_front();
+    next();
+  }
+}
+
+void maybe_snapshot(index_self* self, bool force) {
+  auto& s = self->state;
+  if (s.ph != phase::serving || s.snapshotting) return;
+  if (!(s.snapshot_seq < s.index->applied_seq())) return;
+  const auto& policy = s.env->snapshots;
+  bool due =
+      force || (policy.every_records > 0 && s.since_snapshot >= policy.every_records) ||
+      (policy.interval.count() > 0 && clock_type::now() - s.last_snapshot >= policy.interval);
+  if (!due) return;
+  s.snapshotting = true;
+  auto me = caf::actor_cast<caf::actor>(self);
+  auto posted = s.env->jobs->post(
+      [me, index = s.index, env = s.env, dir = s.dir + "/snapshots", generation = s.generation] {
+        snapshot_done_msg out;
+        out.generation = generation;
+        out.seq = index->applied_seq();
+        out.result = index->save_snapshot(*env->files, snapshot_path(dir, out.seq));
+        if (out.result.ok()) {
+          auto release = prune_snapshots(*env->files, dir);
+          if (release) out.release_before = *release;
+        }
+        caf::anon_send(me, std::move(out));
+      });
+  if (!posted) s.snapshotting = false;
+}
+
+// Shared by upserts and deletes: append, then apply and answer once durable.
+template <class Reply, class MakeReply>
+caf::result<Reply> write(index_self* self, std::vector<log_record> records, MakeReply make_reply) {
+  auto& s = self->state;
+  for (auto& r : records) {
+    r.shard = s.ref.shard;
+    r.seq = seq_no{s.next_seq++};
+    r.epoch = s.epoch;
+  }
+  auto rp = self->make_response_promise<Reply>();
+  auto generation = s.generation;
+  auto kept = std::make_shared<std::vector<log_record>>(records);
+  self->request(s.env->persistence, s.env->timeout,
+                log_append_request{s.ref, s.epoch, std::move(records)})
+      .then(
+          [self, rp, generation, kept, make_reply](log_append_reply& ack) mutable {
+            when_applicable(
+                self, [self, rp, generation, kept, make_reply, last = ack.last_seq]() mutable {
+                  auto& s = self->state;
+                  auto n = kept->size();
+                  if (generation != s.generation || s.ph != phase::serving) {
+                    // Durable, so the recovery under way replays it.
+                    rp.deliver(make_reply(shard_index::logged_result{n, 0}, last));
+                    return;
+                  }
+                  auto applied = s.index->apply_logged(std::move(*kept));
+                  if (!applied) {
+                    spdlog::error("shard {}: applying durable records failed: {}; recovering",
+                                  describe(s), applied.error().message);
+                    rp.deliver(to_caf_error(applied.error()));
+                    start_recovery(self);
+                    return;
+                  }
+                  s.since_snapshot += n;
+                  rp.deliver(make_reply(*applied, last));
+                  maybe_snapshot(self);
+                });
+          },
+          [self, rp, generation](caf::error& e) mutable {
+            auto& s = self->state;
+            rp.deliver(e);
+            // Whether the failed records reached the disk is unknown: rebuild from
+            // the log so the graph never differs from it.
+            if (generation == s.generation && s.ph == phase::serving) {
+              spdlog::error("shard {}: log append failed: {}; recovering", describe(s),
+                            from_caf_error(e).message);
+              start_recovery(self);
+            }
+          });
+  return rp;
+}
+
+void final_snapshot(index_state& s) {
+  if (s.ph != phase::serving || s.snapshotting || !s.index) return;
+  if (!(s.snapshot_seq < s.index->applied_seq())) return;
+  auto dir = s.dir + "/snapshots";
+  auto seq = s.index->applied_seq();
+  auto st = s.index->save_snapshot(*s.env->files, snapshot_path(dir, seq));
+  if (!st.ok()) {
+    spdlog::warn("shard {}: final snapshot failed: {}", describe(s), st.message);
+    return;
+  }
+  prune_snapshots(*s.env->files, dir);
+  spdlog::debug("shard {}: snapshot at seq {} on shutdown", describe(s), seq.value);
+}
+
+caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
+                          std::shared_ptr<const index_actor_env> env, caf::actor registry) {
+  auto& s = self->state;
+  s.ref = shard_ref{entry.tenant, entry.params.name, entry.incarnation, shard};
+  s.params = std::move(entry.params);
+  s.env = std::move(env);
+  s.registry = std::move(registry);
+  // A drop sends `kill`, which skips this: the files are going away.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (msg.reason == caf::exit_reason::user_shutdown) final_snapshot(self->state);
+    self->quit(msg.reason);
+  });
+  start_recovery(self);
+  if (s.env->snapshots.interval.count() > 0)
+    self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
   return {
+      [self](tick_atom) {
+        maybe_snapshot(self);
+        self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
+      },
+      [self](reopen_atom) { start_recovery(self); },
+      [self](recovered_msg& m) {
+        auto& s = self->state;
+        if (m.generation != s.generation) return;
+        if (!m.index) {
+          if (m.error == "shutting down") return;
+          s.ph = phase::quarantined;
+          s.reason = m.error;
+          spdlog::error("shard {} quarantined: {}", describe(s), m.error);
+          report(self);
+          return;
+        }
+        s.index = std::move(m.index);
+        s.next_seq = std::max(s.next_seq, s.index->applied_seq().value + 1);
+        s.snapshot_seq = s.index->applied_seq();
+        s.since_snapshot = m.replayed;
+        s.last_snapshot = clock_type::now();
+        s.ph = phase::serving;
+        spdlog::info("shard {} ready: {} vectors, {} log records replayed in {:.3f} s", describe(s),
+                     s.index->count(), m.replayed, m.seconds);
+        report(self, m.replayed, m.seconds);
+        maybe_snapshot(self);
+      },
+      [self](snapshot_done_msg& m) {
+        auto& s = self->state;
+        if (m.generation != s.generation) return;
+        s.snapshotting = false;
+        if (m.result.ok()) {
+          s.snapshot_seq = m.seq;
+          s.since_snapshot = 0;
+          s.last_snapshot = clock_type::now();
+          spdlog::debug("shard {}: snapshot at seq {}", describe(s), m.seq.value);
+          if (0 < m.release_before.value)
+            self->request(s.env->persistence, s.env->timeout,
+                          log_release_request{s.ref, m.release_before})
+                .then([](bool) {},
+                      [self](caf::error& e) {
+                        spdlog::warn("shard {}: log truncation failed: {}", describe(self->state),
+                                     caf::to_string(e));
+                      });
+        } else {
+          // Retried at the next trigger; the log still holds everything.
+          s.last_snapshot = clock_type::now();
+          spdlog::error("shard {}: snapshot failed: {}", describe(s), m.result.message);
+        }
+        drain_deferred(self);
+      },
       [self](upsert_request& r) -> caf::result<upsert_reply> {
         auto& s = self->state;
-        if (wrong_tenant(s, r)) return tenant_error();
-        auto applied = s.index->upsert_batch(std::move(r.items));
-        if (!applied) return to_caf_error(applied.error());
-        return upsert_reply{applied->applied, applied->seq};
+        if (auto st = check(s, r); !st.ok()) return to_caf_error(st);
+        if (auto st = validate_batch(r.items, s.params.dimension, s.params.distance); !st.ok())
+          return to_caf_error(st);
+        dedup_last_wins(r.items);
+        std::vector<log_record> records(r.items.size());
+        for (std::size_t i = 0; i < r.items.size(); ++i) {
+          records[i].type = log_record_type::upsert;
+          records[i].id = std::move(r.items[i].id);
+          records[i].vector = std::move(r.items[i].vector);
+          records[i].metadata = std::move(r.items[i].metadata);
+        }
+        return write<upsert_reply>(self, std::move(records),
+                                   [](const shard_index::logged_result& a, seq_no last) {
+                                     return upsert_reply{a.upserted, last};
+                                   });
       },
       [self](delete_vectors_request& r) -> caf::result<delete_vectors_reply> {
         auto& s = self->state;
-        if (wrong_tenant(s, r)) return tenant_error();
-        return delete_vectors_reply{s.index->remove_batch(r.ids)};
+        if (auto st = check(s, r); !st.ok()) return to_caf_error(st);
+        if (r.ids.empty()) return delete_vectors_reply{0};
+        std::vector<log_record> records(r.ids.size());
+        for (std::size_t i = 0; i < r.ids.size(); ++i) {
+          records[i].type = log_record_type::remove;
+          records[i].id = std::move(r.ids[i]);
+        }
+        return write<delete_vectors_reply>(self, std::move(records),
+                                           [](const shard_index::logged_result& a, seq_no) {
+                                             return delete_vectors_reply{a.removed};
+                                           });
       },
       [self](get_vector_request& r) -> caf::result<vector_record> {
         auto& s = self->state;
-        if (wrong_tenant(s, r)) return tenant_error();
+        if (auto st = check(s, r); !st.ok()) return to_caf_error(st);
         auto rec = s.index->get(r.id);
         if (!rec)
           return to_caf_error(make_status(errc::vector_not_found, "no vector '" + r.id + "'"));
@@ -62,24 +438,24 @@ caf::behavior index_actor(caf::stateful_actor<index_state>* self, tenant_id tena
       },
       [self](list_ids_request& r) -> caf::result<id_page> {
         auto& s = self->state;
-        if (wrong_tenant(s, r)) return tenant_error();
+        if (auto st = check(s, r); !st.ok()) return to_caf_error(st);
         return s.index->ids_after(r.after, r.limit);
       },
       [self](search_request& r) -> caf::result<search_reply> {
         auto& s = self->state;
-        if (wrong_tenant(s, r)) return tenant_error();
+        if (auto st = check(s, r); !st.ok()) return to_caf_error(st);
         auto rp = self->make_response_promise<search_reply>();
-        rp.delegate(s.readers, search_job{s.index, std::move(r)});
+        rp.delegate(s.env->readers, search_job{s.index, std::move(r)});
         return rp;
       },
       [self](shard_stats_request& r) -> caf::result<shard_stats> {
         auto& s = self->state;
-        if (wrong_tenant(s, r)) return tenant_error();
+        if (auto st = check(s, r); !st.ok()) return to_caf_error(st);
         return shard_stats{s.index->count(), s.index->memory_bytes(), s.index->applied_seq()};
       },
       [self](shard_export_request& r) -> caf::result<shard_export> {
         auto& s = self->state;
-        if (wrong_tenant(s, r)) return tenant_error();
+        if (auto st = check(s, r); !st.ok()) return to_caf_error(st);
         shard_export out;
         std::string after;
         for (;;) {
@@ -110,10 +486,10 @@ caf::behavior reader(caf::event_based_actor*, unsigned /*worker*/) {
 
 }  // namespace
 
-caf::actor spawn_index_actor(caf::event_based_actor* parent, tenant_id tenant, index_params params,
-                             shard_id shard, caf::actor readers, shard_index_options options) {
-  return parent->spawn<caf::monitored>(index_actor, std::move(tenant), std::move(params), shard,
-                                       std::move(readers), options);
+caf::actor spawn_index_actor(caf::event_based_actor* parent, catalog_entry entry, shard_id shard,
+                             std::shared_ptr<const index_actor_env> shared) {
+  return parent->spawn<caf::monitored>(index_actor, std::move(entry), shard, std::move(shared),
+                                       caf::actor_cast<caf::actor>(parent));
 }
 
 caf::actor spawn_reader_pool(caf::actor_system& system, unsigned workers) {

@@ -1,19 +1,54 @@
 #pragma once
 
+#include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
 #include "actors/index/shard_index.hpp"
+#include "common/env.hpp"
 #include "common/ids.hpp"
 #include "common/index_params.hpp"
+#include "common/job_pool.hpp"
+#include "common/messages.hpp"
 
 namespace quiver {
 
-// Spawns, monitored by `parent`, the actor that owns one shard replica's shard_index. Its mailbox
-// serializes every mutation; searches are handed to `readers` (a pool shared by
-// all shards of the process) and run there in parallel with each other and with
-// the next mutation, as shard_index allows.
-caf::actor spawn_index_actor(caf::event_based_actor* parent, tenant_id tenant, index_params params,
-                             shard_id shard, caf::actor readers, shard_index_options options);
+// When an index actor snapshots its shard (besides on clean shutdown).
+struct snapshot_policy {
+  std::uint64_t every_records = 100000;  // 0: not by count
+  std::chrono::seconds interval{300};    // 0: not by time
+};
+
+// What every index actor of a process shares.
+struct index_actor_env {
+  caf::actor readers;              // reader pool running searches
+  caf::actor persistence;          // the way to storage: log appends, reads, leases
+  std::shared_ptr<job_pool> jobs;  // snapshot writes and recovery
+  env* files = nullptr;            // where snapshots are read and written
+  shard_index_options index;
+  snapshot_policy snapshots;
+  std::chrono::milliseconds timeout{30000};
+};
+
+// Spawns, monitored by `parent` (the registry, which also gets its
+// shard_status_report messages), the actor that owns one shard replica.
+//
+// It starts by recovering: it takes the shard's lease (a new epoch) from storage,
+// loads the newest usable snapshot and replays the log after it, on the job pool;
+// meanwhile every request is answered `unavailable`. A shard that cannot be
+// recovered is quarantined with the reason, never served empty.
+//
+// Serving, its mailbox serializes mutations: a batch is validated, numbered,
+// appended to the shard log, and applied and acknowledged once storage says it is
+// durable (appends are pipelined; acks arrive in order). Searches go to the reader
+// pool and run in parallel with the next mutation. Snapshots are written on the
+// job pool while searches go on; acknowledged writes that arrive meanwhile are
+// applied right after. Exiting with user_shutdown writes a final snapshot.
+caf::actor spawn_index_actor(caf::event_based_actor* parent, catalog_entry entry, shard_id shard,
+                             std::shared_ptr<const index_actor_env> shared);
 
 // Spawns `workers` reader actors behind one round-robin handle.
 caf::actor spawn_reader_pool(caf::actor_system& system, unsigned workers);

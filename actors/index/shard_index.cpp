@@ -124,6 +124,50 @@ status shard_index::apply_section(std::vector<upsert_item>& items, std::size_t b
   return first_failure;
 }
 
+expected<shard_index::logged_result> shard_index::apply_logged(std::vector<log_record>&& records) {
+  logged_result out;
+  std::vector<upsert_item> items;
+  std::unordered_set<std::string> in_batch;
+  std::vector<std::string> removals;
+  // Consecutive upserts of distinct ids go in one batch; a repeated id or a delete
+  // ends it, so the log's order is kept exactly (a batch would dedup, last wins).
+  auto flush_upserts = [&]() -> status {
+    if (items.empty()) return status::success();
+    out.upserted += items.size();
+    for (std::size_t begin = 0; begin < items.size(); begin += options_.batch_section) {
+      auto end = std::min(items.size(), begin + options_.batch_section);
+      if (auto st = apply_section(items, begin, end); !st.ok()) return st;
+    }
+    items.clear();
+    in_batch.clear();
+    return status::success();
+  };
+  auto flush_removals = [&] {
+    if (removals.empty()) return;
+    out.removed += remove_batch(removals);
+    removals.clear();
+  };
+  seq_no last;
+  for (auto& r : records) {
+    last = r.seq;
+    if (r.type == log_record_type::upsert) {
+      flush_removals();
+      if (in_batch.count(r.id))
+        if (auto st = flush_upserts(); !st.ok()) return st;
+      in_batch.insert(r.id);
+      items.push_back({std::move(r.id), std::move(r.vector), std::move(r.metadata)});
+    } else if (r.type == log_record_type::remove) {
+      if (auto st = flush_upserts(); !st.ok()) return st;
+      removals.push_back(std::move(r.id));
+    }
+  }
+  if (auto st = flush_upserts(); !st.ok()) return st;
+  flush_removals();
+  std::unique_lock lock(mutex_);
+  applied_seq_ = std::max(applied_seq_, last.value);
+  return out;
+}
+
 bool shard_index::remove(const std::string& id) {
   std::unique_lock lock(mutex_);
   return remove_locked(id);

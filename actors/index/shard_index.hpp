@@ -12,6 +12,7 @@
 #include "common/env.hpp"
 #include "common/ids.hpp"
 #include "common/index_params.hpp"
+#include "common/log_record.hpp"
 #include "common/records.hpp"
 #include "common/status.hpp"
 
@@ -65,6 +66,15 @@ class shard_index {
   bool remove(const std::string& id);
   // Returns how many of the ids existed.
   std::size_t remove_batch(const std::vector<std::string>& ids);
+
+  // Applies records from the shard log, in their order (the write path after the log
+  // made them durable, and recovery). Afterwards applied_seq() is the last record's
+  // seq. `removed` counts deletes of ids that existed.
+  struct logged_result {
+    std::size_t upserted = 0;
+    std::size_t removed = 0;
+  };
+  expected<logged_result> apply_logged(std::vector<log_record>&& records);
 
   std::optional<vector_record> get(const std::string& id) const;
   // Up to `limit` ids greater than `after` (bytewise), ascending.

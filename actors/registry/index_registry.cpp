@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <map>
 
-#include "actors/index/index_actor.hpp"
 #include "actors/runtime/actor_messages.hpp"
 #include "actors/runtime/caf_error.hpp"
 
@@ -13,18 +13,29 @@ namespace quiver {
 
 namespace {
 
+using reload_atom = caf::atom_constant<caf::atom("reload")>;
+
+struct shard_slot {
+  caf::actor actor;
+  std::string state = "recovering";  // as reported; "unavailable" once the actor died
+  std::string reason;
+  std::uint64_t replayed = 0;
+  double seconds = 0;
+};
+
 struct index_entry {
-  index_params params;
-  std::vector<caf::actor> shards;
-  std::vector<bool> down;  // per shard: its actor terminated
+  catalog_entry catalog;
+  std::vector<shard_slot> shards;
+  // create requests waiting for the new index's shards to come up
+  std::vector<caf::response_promise> waiting;
 };
 
 using index_key = std::pair<std::string, std::string>;  // (tenant, index name)
 
 struct registry_state {
-  caf::actor readers;
-  shard_index_options options;
-  std::chrono::milliseconds timeout{};
+  std::shared_ptr<const index_actor_env> env;
+  bool loaded = false;    // the catalog has been read
+  bool stopping = false;  // waiting for the shards to stop
   std::map<index_key, index_entry> indexes;
   static inline const char* name = "quiver.registry";
 };
@@ -35,7 +46,27 @@ caf::error not_found(const std::string& name) {
   return to_caf_error(make_status(errc::index_not_found, "no index '" + name + "'"));
 }
 
-// Asks every shard of the given indexes for its stats and delivers their
+caf::error loading() {
+  return to_caf_error(make_status(errc::unavailable, "the catalog is still loading"));
+}
+
+// The index's status: its worst shard's.
+std::string index_status(const index_entry& e) {
+  auto rank = [](const std::string& s) {
+    return s == "quarantined" ? 3 : s == "unavailable" ? 2 : s == "recovering" ? 1 : 0;
+  };
+  std::string worst = "ready";
+  for (auto& s : e.shards)
+    if (rank(s.state) > rank(worst)) worst = s.state;
+  return worst;
+}
+
+bool settled(const index_entry& e) {
+  return std::none_of(e.shards.begin(), e.shards.end(),
+                      [](const shard_slot& s) { return s.state == "recovering"; });
+}
+
+// Asks every ready shard of the given indexes for its stats and delivers their
 // descriptions, in the order given.
 void describe(registry_actor* self, std::vector<const index_entry*> entries,
               const tenant_id& tenant,
@@ -47,68 +78,152 @@ void describe(registry_actor* self, std::vector<const index_entry*> entries,
   };
   auto p = std::make_shared<pending>();
   p->out.resize(entries.size());
+  std::vector<std::pair<std::size_t, caf::actor>> asks;
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    p->out[i].params = entries[i]->params;
-    p->remaining += entries[i]->shards.size();
-    for (bool d : entries[i]->down)
-      if (d) p->out[i].status = "unavailable";
+    auto& d = p->out[i];
+    d.params = entries[i]->catalog.params;
+    d.status = index_status(*entries[i]);
+    for (auto& s : entries[i]->shards) {
+      d.replayed_records += s.replayed;
+      d.recovery_seconds = std::max(d.recovery_seconds, s.seconds);
+      if (s.state == "ready") asks.emplace_back(i, s.actor);
+    }
   }
+  p->remaining = asks.size();
   if (p->remaining == 0) {
     done(std::move(p->out));
     return;
   }
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    for (std::size_t s = 0; s < entries[i]->shards.size(); ++s) {
-      if (entries[i]->down[s]) {
-        if (--p->remaining == 0) done(std::move(p->out));
-        continue;
-      }
-      self->request(entries[i]->shards[s], self->state.timeout, shard_stats_request{tenant})
-          .then(
-              [p, i, done](shard_stats& st) {
-                if (p->failed) return;
-                p->out[i].count += st.count;
-                p->out[i].memory_bytes += st.memory_bytes;
-                if (--p->remaining == 0) done(std::move(p->out));
-              },
-              [p, done](caf::error& e) {
-                if (p->failed) return;
-                p->failed = true;
-                done(from_caf_error(e));
-              });
-    }
+  for (auto& [i, shard] : asks) {
+    self->request(shard, self->state.env->timeout, shard_stats_request{tenant})
+        .then(
+            [p, i = i, done](shard_stats& st) {
+              if (p->failed) return;
+              p->out[i].count += st.count;
+              p->out[i].memory_bytes += st.memory_bytes;
+              if (--p->remaining == 0) done(std::move(p->out));
+            },
+            [p, done](caf::error& e) {
+              if (p->failed) return;
+              p->failed = true;
+              done(from_caf_error(e));
+            });
   }
 }
 
-caf::behavior registry(registry_actor* self, caf::actor readers, shard_index_options options,
-                       std::chrono::milliseconds timeout) {
-  self->state.readers = std::move(readers);
-  self->state.options = options;
-  self->state.timeout = timeout;
+void answer_waiting(registry_actor* self, index_entry& entry) {
+  if (entry.waiting.empty() || !settled(entry)) return;
+  auto waiting = std::move(entry.waiting);
+  entry.waiting.clear();
+  describe(self, {&entry}, entry.catalog.tenant, [waiting](auto result) mutable {
+    for (auto& rp : waiting) {
+      if (result) {
+        rp.deliver(create_index_reply{result->front(), true});
+      } else {
+        rp.deliver(to_caf_error(result.error()));
+      }
+    }
+  });
+}
+
+index_entry& spawn_shards(registry_actor* self, const catalog_entry& c) {
+  auto& entry = self->state.indexes[{c.tenant.value, c.params.name}];
+  entry.catalog = c;
+  for (std::uint32_t s = 0; s < c.params.shards; ++s) {
+    shard_slot slot;
+    slot.actor = spawn_index_actor(self, c, shard_id{s}, self->state.env);
+    entry.shards.push_back(std::move(slot));
+  }
+  return entry;
+}
+
+void load_catalog(registry_actor* self) {
+  self->request(self->state.env->persistence, self->state.env->timeout, catalog_list_request{})
+      .then(
+          [self](std::vector<catalog_entry>& catalog) {
+            for (auto& c : catalog) spawn_shards(self, c);
+            self->state.loaded = true;
+            spdlog::info("catalog loaded: {} index(es) recovering", catalog.size());
+          },
+          [self](caf::error& e) {
+            spdlog::warn("cannot read the catalog yet ({}); retrying", from_caf_error(e).message);
+            self->delayed_send(self, std::chrono::seconds(1), reload_atom::value);
+          });
+}
+
+caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_env> env) {
+  self->state.env = std::move(env);
   self->set_down_handler([self](caf::down_msg& msg) {
+    if (self->state.stopping) {
+      bool all_down = true;
+      for (auto& [key, entry] : self->state.indexes)
+        for (auto& shard : entry.shards) {
+          if (shard.actor.address() == msg.source) shard.actor = nullptr;
+          all_down &= !shard.actor;
+        }
+      if (all_down) self->quit(caf::exit_reason::user_shutdown);
+      return;
+    }
     for (auto& [key, entry] : self->state.indexes)
       for (std::size_t s = 0; s < entry.shards.size(); ++s)
-        if (entry.shards[s].address() == msg.source) {
-          entry.down[s] = true;
+        if (entry.shards[s].actor.address() == msg.source) {
+          entry.shards[s].state = "unavailable";
+          entry.shards[s].reason = caf::to_string(msg.reason);
           spdlog::error("index {}/{} shard {} stopped: {}", key.first, key.second, s,
                         caf::to_string(msg.reason));
+          answer_waiting(self, entry);
         }
   });
+  // Stops once every shard has (clean shutdown: they write final snapshots).
   self->set_exit_handler([self](caf::exit_msg& msg) {
+    self->state.stopping = true;
+    bool any = false;
     for (auto& [key, entry] : self->state.indexes)
-      for (auto& shard : entry.shards) self->send_exit(shard, msg.reason);
-    self->quit(msg.reason);
+      for (auto& shard : entry.shards) {
+        if (!shard.actor || shard.state == "unavailable") {
+          shard.actor = nullptr;
+          continue;
+        }
+        any = true;
+        self->send_exit(shard.actor, msg.reason);
+      }
+    if (!any) self->quit(msg.reason);
   });
+  load_catalog(self);
   return {
+      [self](reload_atom) { load_catalog(self); },
+      [self](shard_status_report& r) {
+        auto sender = self->current_sender();
+        for (auto& [key, entry] : self->state.indexes) {
+          if (r.shard.value >= entry.shards.size()) continue;
+          auto& slot = entry.shards[r.shard.value];
+          if (slot.actor != caf::actor_cast<caf::actor>(sender)) continue;
+          slot.state = r.state;
+          slot.reason = r.reason;
+          if (r.state == "ready") {
+            slot.replayed = r.replayed_records;
+            slot.seconds = r.recovery_seconds;
+          }
+          answer_waiting(self, entry);
+          return;
+        }
+      },
       [self](create_index_request& r) -> caf::result<create_index_reply> {
+        if (!self->state.loaded) return loading();
         if (auto st = validate_params(r.params); !st.ok()) return to_caf_error(st);
         auto key = index_key{r.tenant.value, r.params.name};
         auto& indexes = self->state.indexes;
-        if (auto it = indexes.find(key); it != indexes.end()) {
-          if (it->second.params != r.params)
-            return to_caf_error(make_status(
-                errc::index_exists, "index '" + r.params.name + "' exists with other parameters"));
-          auto rp = self->make_response_promise<create_index_reply>();
+        auto it = indexes.find(key);
+        if (it != indexes.end() && it->second.catalog.params != r.params)
+          return to_caf_error(make_status(
+              errc::index_exists, "index '" + r.params.name + "' exists with other parameters"));
+        // From here on the promise answers: a value returned would be dropped.
+        auto rp = self->make_response_promise<create_index_reply>();
+        if (it != indexes.end()) {
+          if (!settled(it->second)) {
+            it->second.waiting.push_back(rp);
+            return rp;
+          }
           describe(self, {&it->second}, r.tenant, [rp](auto result) mutable {
             if (result) {
               rp.deliver(create_index_reply{std::move(result->front()), false});
@@ -118,27 +233,43 @@ caf::behavior registry(registry_actor* self, caf::actor readers, shard_index_opt
           });
           return rp;
         }
-        index_entry entry;
-        entry.params = r.params;
-        for (std::uint32_t s = 0; s < r.params.shards; ++s)
-          entry.shards.push_back(spawn_index_actor(self, r.tenant, r.params, shard_id{s},
-                                                   self->state.readers, self->state.options));
-        entry.down.assign(entry.shards.size(), false);
-        indexes.emplace(key, std::move(entry));
-        spdlog::info("created index {}/{} (dimension {}, {} shard(s))", r.tenant.value,
-                     r.params.name, r.params.dimension, r.params.shards);
-        return create_index_reply{index_description{r.params, 0, 0, "ready"}, true};
+        self->request(self->state.env->persistence, self->state.env->timeout,
+                      catalog_create_request{r.tenant, r.params})
+            .then(
+                [self, rp, key](catalog_create_reply& reply) mutable {
+                  auto& indexes = self->state.indexes;
+                  auto it = indexes.find(key);
+                  if (it == indexes.end()) {
+                    auto& entry = spawn_shards(self, reply.entry);
+                    spdlog::info("created index {}/{} (dimension {}, {} shard(s))", key.first,
+                                 key.second, reply.entry.params.dimension,
+                                 reply.entry.params.shards);
+                    entry.waiting.push_back(rp);
+                    answer_waiting(self, entry);
+                    return;
+                  }
+                  // A concurrent create of the same index got there first.
+                  it->second.waiting.push_back(rp);
+                  answer_waiting(self, it->second);
+                },
+                [rp](caf::error& e) mutable { rp.deliver(e); });
+        return rp;
       },
       [self](lookup_index_request& r) -> caf::result<index_route> {
+        if (!self->state.loaded) return loading();
         auto it = self->state.indexes.find({r.tenant.value, r.name});
         if (it == self->state.indexes.end()) return not_found(r.name);
-        for (bool d : it->second.down)
-          if (d)
+        index_route route{it->second.catalog.params, {}};
+        for (auto& s : it->second.shards) {
+          if (s.state == "unavailable")
             return to_caf_error(
                 make_status(errc::unavailable, "index '" + r.name + "' has a shard that is down"));
-        return index_route{it->second.params, it->second.shards};
+          route.shards.push_back(s.actor);
+        }
+        return route;
       },
       [self](list_indexes_request& r) -> caf::result<std::vector<index_description>> {
+        if (!self->state.loaded) return loading();
         auto rp = self->make_response_promise<std::vector<index_description>>();
         std::vector<const index_entry*> entries;
         for (auto& [key, entry] : self->state.indexes)
@@ -153,6 +284,7 @@ caf::behavior registry(registry_actor* self, caf::actor readers, shard_index_opt
         return rp;
       },
       [self](describe_index_request& r) -> caf::result<index_description> {
+        if (!self->state.loaded) return loading();
         auto it = self->state.indexes.find({r.tenant.value, r.name});
         if (it == self->state.indexes.end()) return not_found(r.name);
         auto rp = self->make_response_promise<index_description>();
@@ -166,32 +298,66 @@ caf::behavior registry(registry_actor* self, caf::actor readers, shard_index_opt
         return rp;
       },
       [self](drop_index_request& r) -> caf::result<bool> {
-        auto it = self->state.indexes.find({r.tenant.value, r.name});
-        if (it == self->state.indexes.end()) return not_found(r.name);
-        for (auto& shard : it->second.shards) {
-          self->demonitor(shard);
-          self->send_exit(shard, caf::exit_reason::user_shutdown);
-        }
-        self->state.indexes.erase(it);
-        spdlog::info("dropped index {}/{}", r.tenant.value, r.name);
-        return true;
+        if (!self->state.loaded) return loading();
+        auto key = index_key{r.tenant.value, r.name};
+        if (!self->state.indexes.count(key)) return not_found(r.name);
+        auto rp = self->make_response_promise<bool>();
+        // The catalog first: once the drop is durable the index is gone for good.
+        self->request(self->state.env->persistence, self->state.env->timeout,
+                      catalog_drop_request{r.tenant, r.name})
+            .then(
+                [self, rp, key](bool) mutable {
+                  auto it = self->state.indexes.find(key);
+                  if (it != self->state.indexes.end()) {
+                    for (auto& shard : it->second.shards) {
+                      self->demonitor(shard.actor);
+                      self->send_exit(shard.actor, caf::exit_reason::kill);
+                    }
+                    for (auto& waiting : it->second.waiting) waiting.deliver(not_found(key.second));
+                    self->state.indexes.erase(it);
+                  }
+                  spdlog::info("dropped index {}/{}", key.first, key.second);
+                  rp.deliver(true);
+                },
+                [rp](caf::error& e) mutable { rp.deliver(e); });
+        return rp;
       },
       [self](readiness_request&) -> caf::result<readiness_reply> {
-        readiness_reply out;
-        for (auto& [key, entry] : self->state.indexes)
-          for (std::size_t s = 0; s < entry.down.size(); ++s)
-            if (entry.down[s])
-              out.missing.push_back(key.first + "/" + key.second + "/" + std::to_string(s));
-        return out;
+        auto out = std::make_shared<readiness_reply>();
+        if (!self->state.loaded) out->missing.push_back("catalog");
+        for (auto& [key, entry] : self->state.indexes) {
+          auto name = key.first + "/" + key.second;
+          for (std::size_t s = 0; s < entry.shards.size(); ++s)
+            if (entry.shards[s].state != "ready")
+              out->missing.push_back(name + "/" + std::to_string(s));
+          auto st = index_status(entry);
+          if (st != "ready") {
+            out->index_names.push_back(name);
+            out->index_states.push_back(st);
+          }
+        }
+        auto rp = self->make_response_promise<readiness_reply>();
+        self->request(self->state.env->persistence, self->state.env->timeout,
+                      storage_stats_request{})
+            .then(
+                [rp, out](storage_stats& st) mutable {
+                  out->storage = st;
+                  rp.deliver(std::move(*out));
+                },
+                [rp, out](caf::error&) mutable {
+                  out->missing.push_back("storage");
+                  rp.deliver(std::move(*out));
+                });
+        return rp;
       },
   };
 }
 
 }  // namespace
 
-caf::actor spawn_index_registry(caf::actor_system& system, caf::actor readers,
-                                shard_index_options options, std::chrono::milliseconds timeout) {
-  return system.spawn(registry, std::move(readers), options, timeout);
+caf::actor spawn_index_registry(caf::actor_system& system,
+                                std::shared_ptr<const index_actor_env> env) {
+  return system.spawn(registry, std::move(env));
 }
 
 }  // namespace quiver

@@ -58,7 +58,8 @@ void register_message_types(caf::actor_system_config& cfg) {
       .add_message_type<log_chunk>("quiver::log_chunk")
       .add_message_type<log_release_request>("quiver::log_release_request")
       .add_message_type<storage_stats_request>("quiver::storage_stats_request")
-      .add_message_type<storage_stats>("quiver::storage_stats");
+      .add_message_type<storage_stats>("quiver::storage_stats")
+      .add_message_type<shard_status_report>("quiver::shard_status_report");
 }
 
 }  // namespace quiver

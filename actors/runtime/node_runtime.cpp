@@ -1,14 +1,21 @@
 #include "actors/runtime/node_runtime.hpp"
 
+#include <spdlog/spdlog.h>
 #include <caf/all.hpp>
+#include <caf/io/all.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <thread>
 
 #include "actors/index/index_actor.hpp"
 #include "actors/registry/index_registry.hpp"
 #include "actors/router/router_actor.hpp"
 #include "actors/runtime/actor_messages.hpp"
 #include "actors/runtime/caf_error.hpp"
+#include "actors/runtime/link_actor.hpp"
+#include "actors/storage/storage_actor.hpp"
+#include "common/job_pool.hpp"
 
 namespace quiver {
 
@@ -84,12 +91,47 @@ class actor_router_client final : public router_client {
   std::atomic<std::size_t> next_{0};
 };
 
-void configure(caf::actor_system_config& cfg, const actor_config& c) {
+void configure(caf::actor_system_config& cfg, const runtime_options& o) {
   register_message_types(cfg);
+  const auto& c = o.actors;
   cfg.set("scheduler.policy",
           c.scheduler_policy == "stealing" ? caf::atom("stealing") : caf::atom("sharing"));
   cfg.set("scheduler.max-threads", static_cast<std::size_t>(c.max_threads));
   cfg.set("logger.verbosity", caf::atom("quiet"));
+  if (o.role != node_role::standalone) cfg.load<caf::io::middleman>();
+}
+
+// Connects to a published actor, retrying for a few seconds (the daemon may be
+// starting).
+expected<caf::actor> connect(caf::actor_system& sys, const endpoint& to, int attempts) {
+  std::string last;
+  for (int i = 0; i < attempts; ++i) {
+    auto h = sys.middleman().remote_actor(to.host, to.port);
+    if (h) return *h;
+    last = sys.render(h.error());
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return make_status(errc::unavailable,
+                     "cannot reach " + to.host + ":" + std::to_string(to.port) + ": " + last);
+}
+
+// Waits until the registry has read the catalog, so the first request after start
+// cannot see "no such index" for an index that exists. Indexes recover afterwards.
+status await_catalog(caf::actor_system& sys, const caf::actor& registry,
+                     std::chrono::milliseconds timeout) {
+  caf::scoped_actor self{sys};
+  for (int attempt = 0; attempt < 600; ++attempt) {
+    bool loaded = false;
+    self->request(registry, timeout, readiness_request{})
+        .receive(
+            [&](readiness_reply& r) {
+              loaded = std::find(r.missing.begin(), r.missing.end(), "catalog") == r.missing.end();
+            },
+            [](caf::error&) {});
+    if (loaded) return status::success();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return make_status(errc::unavailable, "the catalog could not be read within 30 s");
 }
 
 }  // namespace
@@ -97,39 +139,132 @@ void configure(caf::actor_system_config& cfg, const actor_config& c) {
 struct node_runtime::impl {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> system;
-  caf::actor readers, registry, router;
+  std::shared_ptr<job_pool> jobs;
+  caf::actor storage, persistence, readers, registry, router;
   std::vector<caf::actor> bridges;
   std::unique_ptr<actor_router_client> client;
+  std::uint16_t published = 0;
 };
 
-node_runtime::node_runtime(const runtime_options& options) : impl_(std::make_unique<impl>()) {
-  configure(impl_->cfg, options.actors);
-  impl_->system = std::make_unique<caf::actor_system>(impl_->cfg);
-  auto& sys = *impl_->system;
+node_runtime::node_runtime() : impl_(std::make_unique<impl>()) {}
+
+expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_options& options) {
+  std::unique_ptr<node_runtime> rt(new node_runtime());
+  auto& d = *rt->impl_;
+  configure(d.cfg, options);
+  d.system = std::make_unique<caf::actor_system>(d.cfg);
+  auto& sys = *d.system;
   auto timeout = std::chrono::milliseconds(options.request_timeout_ms);
-  impl_->readers = spawn_reader_pool(sys, options.actors.search_workers);
-  impl_->registry = spawn_index_registry(sys, impl_->readers, options.index, timeout);
-  impl_->router = spawn_router(sys, impl_->registry, timeout);
+  auto role = options.role;
+
+  if (role == node_role::standalone || role == node_role::storaged) {
+    storage_options so;
+    so.data_dir = options.storage.data_dir;
+    so.log.segment_bytes = options.storage.segment_bytes;
+    auto engine = storage_engine::open(env::posix(), so);
+    if (!engine) return std::move(engine).error();
+    auto policy = parse_fsync_policy(options.storage.fsync);
+    if (!policy) return std::move(policy).error();
+    storage_actor_options sa;
+    sa.fsync = *policy;
+    sa.group_window = std::chrono::microseconds(options.storage.group_window_us);
+    d.storage = spawn_storage_actor(sys, std::move(*engine), sa);
+    if (role == node_role::storaged) {
+      auto port = sys.middleman().publish(d.storage, options.publish.port,
+                                          options.publish.host.c_str(), true);
+      if (!port)
+        return make_status(errc::unavailable, "cannot publish: " + sys.render(port.error()));
+      d.published = *port;
+      return rt;
+    }
+  }
+
+  if (role == node_role::standalone || role == node_role::vectord) {
+    std::function<caf::actor()> reconnect;
+    caf::actor storage = d.storage;
+    if (role == node_role::vectord) {
+      auto h = connect(sys, options.upstream, 40);
+      if (!h) return std::move(h).error();
+      storage = *h;
+      reconnect = [&sys, to = options.upstream]() -> caf::actor {
+        auto again = connect(sys, to, 1);
+        return again ? *again : caf::actor{};
+      };
+    }
+    d.persistence = spawn_link_actor(sys, storage, std::move(reconnect));
+    d.jobs = std::make_shared<job_pool>(std::max(1u, options.actors.max_threads));
+    d.readers = spawn_reader_pool(sys, options.actors.search_workers);
+    auto env = std::make_shared<index_actor_env>();
+    env->readers = d.readers;
+    env->persistence = d.persistence;
+    env->jobs = d.jobs;
+    env->files = &env::posix();
+    env->index = options.index;
+    env->snapshots.every_records = options.storage.snapshot_every_records;
+    env->snapshots.interval = std::chrono::seconds(options.storage.snapshot_interval_s);
+    env->timeout = timeout;
+    d.registry = spawn_index_registry(sys, env);
+    if (auto st = await_catalog(sys, d.registry, timeout); !st.ok()) return st;
+    if (role == node_role::vectord) {
+      auto port = sys.middleman().publish(d.registry, options.publish.port,
+                                          options.publish.host.c_str(), true);
+      if (!port)
+        return make_status(errc::unavailable, "cannot publish: " + sys.render(port.error()));
+      d.published = *port;
+      return rt;
+    }
+  }
+
+  caf::actor registry = d.registry;
+  if (role == node_role::gatewayd) {
+    auto h = connect(sys, options.upstream, 40);
+    if (!h) return std::move(h).error();
+    auto to = options.upstream;
+    registry = spawn_link_actor(sys, *h, [&sys, to]() -> caf::actor {
+      auto again = connect(sys, to, 1);
+      return again ? *again : caf::actor{};
+    });
+    d.registry = registry;
+  }
+  d.router = spawn_router(sys, registry, timeout);
   // One bridge per CAF worker: requests from many I/O threads do not queue behind one mailbox.
   for (unsigned i = 0; i < std::max(1u, options.actors.max_threads); ++i)
-    impl_->bridges.push_back(sys.spawn(bridge, i));
-  impl_->client = std::make_unique<actor_router_client>(impl_->router, impl_->bridges, timeout);
+    d.bridges.push_back(sys.spawn(bridge, i));
+  d.client = std::make_unique<actor_router_client>(d.router, d.bridges, timeout);
+  return rt;
 }
 
 node_runtime::~node_runtime() {
-  impl_->client.reset();
-  for (auto& b : impl_->bridges) caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(impl_->router, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(impl_->registry, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(impl_->readers, caf::exit_reason::user_shutdown);
-  impl_->bridges.clear();
-  impl_->router = nullptr;
-  impl_->registry = nullptr;
-  impl_->readers = nullptr;
-  impl_->system.reset();  // waits for every actor to finish
+  auto& d = *impl_;
+  d.client.reset();
+  auto stop = [](caf::actor& a) {
+    if (a) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    a = nullptr;
+  };
+  for (auto& b : d.bridges) stop(b);
+  d.bridges.clear();
+  stop(d.router);
+  if (d.registry) {
+    // It stops once its shards have (they write their final snapshots).
+    caf::scoped_actor self{*d.system};
+    self->monitor(d.registry);
+    self->send_exit(d.registry, caf::exit_reason::user_shutdown);
+    self->receive([](caf::down_msg&) {},
+                  caf::after(std::chrono::minutes(5)) >>
+                      [] { spdlog::error("shards did not stop within 5 minutes"); });
+    d.registry = nullptr;
+  }
+  // Running jobs finish (a replay in progress gives up); queued ones are dropped.
+  if (d.jobs) d.jobs->stop();
+  stop(d.readers);
+  stop(d.persistence);
+  stop(d.storage);
+  d.system.reset();  // waits for every actor to finish
 }
 
 router_client& node_runtime::client() { return *impl_->client; }
+
+std::uint16_t node_runtime::published_port() const { return impl_->published; }
 
 std::size_t node_runtime::scheduler_workers() const {
   return impl_->system->scheduler().num_workers();

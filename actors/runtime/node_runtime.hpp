@@ -2,34 +2,57 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "actors/index/shard_index.hpp"
 #include "actors/runtime/router_client.hpp"
 #include "common/config.hpp"
+#include "common/status.hpp"
 
 namespace quiver {
 
+// Which actors a process hosts.
+//  standalone: storage, persistence, registry + index actors, router (one process)
+//  storaged:   storage actor, published over CAF's middleman
+//  vectord:    persistence (to a remote storaged), registry + index actors, published
+//  gatewayd:   router, talking to a remote vectord's registry
+enum class node_role { standalone, storaged, vectord, gatewayd };
+
+struct endpoint {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;
+};
+
 struct runtime_options {
+  node_role role = node_role::standalone;
   actor_config actors;
   std::uint32_t request_timeout_ms = 30000;
   shard_index_options index;
+  storage_config storage;  // standalone, storaged: the data dir; all: policies
+  endpoint publish;        // storaged, vectord: where to serve (port 0: any free one)
+  endpoint upstream;       // vectord: storaged; gatewayd: vectord
 };
 
-// The actor system of one standalone process: reader pool, registry, router and
-// the bridges through which non-actor threads reach the router. Destroying it
-// stops every actor and waits for them.
+// The actor system of one process and the actors of its role. Destroying it stops
+// every actor (index shards write a final snapshot) and waits for them.
 class node_runtime {
  public:
-  explicit node_runtime(const runtime_options& options);
+  // Fails if storage cannot be opened or (vectord, gatewayd) the upstream daemon
+  // is not reachable within a few seconds.
+  static expected<std::unique_ptr<node_runtime>> start(const runtime_options& options);
   ~node_runtime();
   node_runtime(const node_runtime&) = delete;
   node_runtime& operator=(const node_runtime&) = delete;
 
+  // standalone and gatewayd only.
   router_client& client();
+  // storaged and vectord: the port actually published.
+  std::uint16_t published_port() const;
   // CAF worker threads actually running (checks the scheduler settings took).
   std::size_t scheduler_workers() const;
 
  private:
+  node_runtime();
   struct impl;
   std::unique_ptr<impl> impl_;
 };

@@ -57,7 +57,10 @@ int main(int argc, char** argv) {
       "max-threads", po::value<unsigned>(), "CAF worker threads")(
       "search-workers", po::value<unsigned>(), "reader actors running searches")(
       "insert-threads", po::value<unsigned>(), "threads inserting one large batch")(
-      "allow-insecure", "allow a non-loopback address without auth");
+      "allow-insecure", "allow a non-loopback address without auth")(
+      "fsync", po::value<std::string>(), "always|group|none")(
+      "snapshot-every-records", po::value<std::uint64_t>(), "records between shard snapshots")(
+      "snapshot-interval-s", po::value<std::uint32_t>(), "seconds between shard snapshots");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -105,6 +108,11 @@ int main(int argc, char** argv) {
   if (vm.count("insert-threads"))
     a.insert_threads = std::max(1u, vm["insert-threads"].as<unsigned>());
   if (vm.count("allow-insecure")) s.allow_insecure = true;
+  if (vm.count("fsync")) config.storage.fsync = vm["fsync"].as<std::string>();
+  if (vm.count("snapshot-every-records"))
+    config.storage.snapshot_every_records = vm["snapshot-every-records"].as<std::uint64_t>();
+  if (vm.count("snapshot-interval-s"))
+    config.storage.snapshot_interval_s = vm["snapshot-interval-s"].as<std::uint32_t>();
   if (auto st = quiver::validate_config(config); !st.ok()) {
     std::cerr << "quiver: " << st.message << "\n";
     return 2;
@@ -118,8 +126,14 @@ int main(int argc, char** argv) {
   ro.actors = config.actors;
   ro.request_timeout_ms = s.request_timeout_ms;
   ro.index.insert_threads = a.insert_threads;
+  ro.storage = config.storage;
   // The runtime outlives the server's I/O: late actor replies may still post to it.
-  auto runtime = std::make_unique<quiver::node_runtime>(ro);
+  auto started = quiver::node_runtime::start(ro);
+  if (!started) {
+    spdlog::critical("{}", started.error().message);
+    return 1;
+  }
+  auto runtime = std::move(*started);
   quiver::http_metrics metrics;
   quiver::http_api api(runtime->client(), metrics, s);
   quiver::http_server server(s, api);

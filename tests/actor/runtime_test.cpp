@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <future>
 #include <map>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 namespace quiver {
@@ -27,15 +29,30 @@ expected<R> sync(Issue&& issue) {
 
 class Runtime : public ::testing::Test {
  protected:
-  static runtime_options options() {
+  static std::string temp_dir() {
+    char tmpl[] = "/tmp/quiver-runtime-XXXXXX";
+    return mkdtemp(tmpl);
+  }
+  static runtime_options options(const std::string& dir) {
     runtime_options o;
     o.actors.max_threads = 2;
     o.actors.search_workers = 2;
     o.request_timeout_ms = 20000;
+    o.storage.data_dir = dir;
     return o;
   }
-  node_runtime rt{options()};
-  router_client& c = rt.client();
+  static std::unique_ptr<node_runtime> start(const std::string& dir) {
+    auto rt = node_runtime::start(options(dir));
+    if (!rt) throw std::runtime_error(rt.error().message);
+    return std::move(*rt);
+  }
+  ~Runtime() override {
+    rt.reset();
+    std::filesystem::remove_all(dir);
+  }
+  std::string dir = temp_dir();
+  std::unique_ptr<node_runtime> rt = start(dir);
+  router_client& c = rt->client();
   tenant_id t = default_tenant();
 
   index_params params(const std::string& name, std::uint32_t dim, distance_kind d,
@@ -82,7 +99,7 @@ class Runtime : public ::testing::Test {
   }
 };
 
-TEST_F(Runtime, SchedulerSettingsTakeEffect) { EXPECT_EQ(rt.scheduler_workers(), 2u); }
+TEST_F(Runtime, SchedulerSettingsTakeEffect) { EXPECT_EQ(rt->scheduler_workers(), 2u); }
 
 // The seed's failing pattern: many clients recording, replacing and deleting in an
 // index of 0-10 vectors while searching it.

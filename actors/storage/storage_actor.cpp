@@ -1,0 +1,126 @@
+#include "actors/storage/storage_actor.hpp"
+
+#include <spdlog/spdlog.h>
+#include <caf/all.hpp>
+
+#include <vector>
+
+#include "actors/runtime/actor_messages.hpp"
+#include "actors/runtime/caf_error.hpp"
+
+namespace quiver {
+
+namespace {
+
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+
+struct storage_state {
+  std::shared_ptr<storage_engine> engine;
+  storage_actor_options options;
+  // Appends written but not yet synced, answered by the next flush.
+  std::vector<std::pair<caf::typed_response_promise<log_append_reply>, seq_no>> pending;
+  bool flush_scheduled = false;
+  static inline const char* name = "quiver.storage";
+};
+
+using storage_self = caf::stateful_actor<storage_state>;
+
+void flush(storage_self* self) {
+  auto& s = self->state;
+  s.flush_scheduled = false;
+  if (s.pending.empty()) return;
+  auto st = s.engine->sync();
+  if (!st.ok()) spdlog::error("storage: fsync failed: {}", st.message);
+  for (auto& [rp, last] : s.pending) {
+    if (st.ok()) {
+      rp.deliver(log_append_reply{last});
+    } else {
+      rp.deliver(to_caf_error(st));
+    }
+  }
+  s.pending.clear();
+}
+
+caf::behavior storage_actor(storage_self* self, std::shared_ptr<storage_engine> engine,
+                            storage_actor_options options) {
+  // Handed over as shared_ptr: CAF copies spawn arguments.
+  self->state.engine = std::move(engine);
+  self->state.options = options;
+  return {
+      [self](flush_atom) { flush(self); },
+      [self](catalog_list_request&) -> std::vector<catalog_entry> {
+        return self->state.engine->catalog();
+      },
+      [self](catalog_create_request& r) -> caf::result<catalog_create_reply> {
+        auto out = self->state.engine->create_index(r.tenant, r.params);
+        if (!out) return to_caf_error(out.error());
+        return catalog_create_reply{out->first, out->second};
+      },
+      [self](catalog_drop_request& r) -> caf::result<bool> {
+        auto st = self->state.engine->drop_index(r.tenant, r.name);
+        if (!st.ok()) return to_caf_error(st);
+        return true;
+      },
+      [self](shard_open_request& r) -> caf::result<shard_lease> {
+        auto out = self->state.engine->open_shard(r.ref);
+        if (!out) return to_caf_error(out.error());
+        return std::move(*out);
+      },
+      [self](log_append_request& r) -> caf::result<log_append_reply> {
+        auto& s = self->state;
+        if (r.records.empty()) return to_caf_error(make_status(errc::internal, "empty append"));
+        auto st = s.engine->append(r.ref, r.epoch, r.records);
+        if (!st.ok()) return to_caf_error(st);
+        auto last = r.records.back().seq;
+        switch (s.options.fsync) {
+          case fsync_policy::none:
+            return log_append_reply{last};
+          case fsync_policy::always:
+            if (auto synced = s.engine->sync(); !synced.ok()) return to_caf_error(synced);
+            return log_append_reply{last};
+          case fsync_policy::group:
+            break;
+        }
+        s.pending.emplace_back(self->make_response_promise<log_append_reply>(), last);
+        if (!s.flush_scheduled) {
+          s.flush_scheduled = true;
+          // Appends already queued in the mailbox are handled before the flush.
+          if (s.options.group_window.count() > 0) {
+            self->delayed_send(self, s.options.group_window, flush_atom::value);
+          } else {
+            self->send(self, flush_atom::value);
+          }
+        }
+        return s.pending.back().first;
+      },
+      [self](log_read_request& r) -> caf::result<log_chunk> {
+        auto out = self->state.engine->read(r.ref, r.after, r.max_bytes);
+        if (!out) return to_caf_error(out.error());
+        return std::move(*out);
+      },
+      [self](log_release_request& r) -> caf::result<bool> {
+        auto st = self->state.engine->release_before(r.ref, r.keep_from);
+        if (!st.ok()) return to_caf_error(st);
+        return true;
+      },
+      [self](storage_stats_request&) -> storage_stats { return self->state.engine->counters(); },
+  };
+}
+
+}  // namespace
+
+expected<fsync_policy> parse_fsync_policy(const std::string& name) {
+  if (name == "always") return fsync_policy::always;
+  if (name == "group") return fsync_policy::group;
+  if (name == "none") return fsync_policy::none;
+  return make_status(errc::invalid_argument,
+                     "fsync must be \"always\", \"group\" or \"none\", not \"" + name + "\"");
+}
+
+caf::actor spawn_storage_actor(caf::actor_system& system, std::unique_ptr<storage_engine> engine,
+                               storage_actor_options options) {
+  std::shared_ptr<storage_engine> shared(std::move(engine));
+  return system.spawn<caf::detached>(storage_actor, std::move(shared), options);
+}
+
+}  // namespace quiver
