@@ -3,6 +3,7 @@
 #include <simdjson.h>
 #include <msgpack.hpp>
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/detail/json_writer.hpp"
@@ -313,15 +314,23 @@ std::string render_word(body_format f, std::string_view key, std::string_view va
   });
 }
 
-std::string render_readiness(body_format f, const std::vector<std::string>& missing) {
+std::string render_readiness(body_format f, const readiness_reply& r) {
   return render(f, [&](auto& w) {
-    w.begin_object(2);
+    w.begin_object(3);
     w.key("status");
-    w.string(missing.empty() ? "ready" : "not_ready");
+    w.string(r.missing.empty() ? "ready" : "not_ready");
     w.key("missing_shards");
-    w.begin_array(missing.size());
-    for (const auto& m : missing) w.string(m);
+    w.begin_array(r.missing.size());
+    for (const auto& m : r.missing) w.string(m);
     w.end_array();
+    w.key("indexes");
+    auto n = std::min(r.index_names.size(), r.index_states.size());
+    w.begin_object(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      w.key(r.index_names[i]);
+      w.string(r.index_states[i]);
+    }
+    w.end_object();
     w.end_object();
   });
 }

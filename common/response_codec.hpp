@@ -32,7 +32,9 @@ std::string render_search_batch(body_format f, const std::vector<std::vector<sea
                                 const std::vector<search_options>& options, double took_ms);
 // {"<key>": "<value>"}, e.g. {"status": "ok"}
 std::string render_word(body_format f, std::string_view key, std::string_view value);
-std::string render_readiness(body_format f, const std::vector<std::string>& missing);
+// {"status", "missing_shards": ["tenant/index/shard"], "indexes": {"tenant/index": status}}
+// where "indexes" lists the indexes that are not ready ("recovering", "quarantined", ...).
+std::string render_readiness(body_format f, const readiness_reply& r);
 
 // Cursors are opaque to clients: the hex of the last id of the previous page.
 std::string encode_cursor(std::string_view last_id);

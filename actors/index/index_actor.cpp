@@ -23,6 +23,7 @@ struct recovered_msg {
   std::string error;
   std::uint64_t replayed = 0;
   double seconds = 0;
+  seq_no snapshot_seq;  // of the snapshot it started from
 };
 struct snapshot_done_msg {
   std::uint64_t generation = 0;
@@ -59,6 +60,7 @@ struct index_state {
   // Bumped on every (re)recovery: acks and job results of an earlier one are stale.
   std::uint64_t generation = 0;
   bool snapshotting = false;
+  bool exiting = false;  // clean shutdown waits for the running snapshot
   // Acknowledged writes waiting for a running snapshot to finish, in seq order.
   std::deque<std::function<void()>> deferred;
   std::uint64_t since_snapshot = 0;
@@ -134,6 +136,7 @@ recovered_msg recover(caf::actor_system& system, std::shared_ptr<const index_act
   for (auto& why : start->skipped)
     spdlog::warn("shard {}/{}: skipped {}", ref.index, ref.shard.value, why);
   std::shared_ptr<shard_index> index(std::move(start->index));
+  out.snapshot_seq = start->snapshot_seq;
   caf::scoped_actor self{system};
   seq_no after = index->applied_seq();
   for (bool more = true; more;) {
@@ -338,7 +341,12 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
   s.registry = std::move(registry);
   // A drop sends `kill`, which skips this: the files are going away.
   self->set_exit_handler([self](caf::exit_msg& msg) {
-    if (msg.reason == caf::exit_reason::user_shutdown) final_snapshot(self->state);
+    auto& s = self->state;
+    if (msg.reason == caf::exit_reason::user_shutdown && s.snapshotting) {
+      s.exiting = true;  // stop once the running snapshot is done
+      return;
+    }
+    if (msg.reason == caf::exit_reason::user_shutdown) final_snapshot(s);
     self->quit(msg.reason);
   });
   start_recovery(self);
@@ -363,7 +371,7 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
         }
         s.index = std::move(m.index);
         s.next_seq = std::max(s.next_seq, s.index->applied_seq().value + 1);
-        s.snapshot_seq = s.index->applied_seq();
+        s.snapshot_seq = m.snapshot_seq;
         s.since_snapshot = m.replayed;
         s.last_snapshot = clock_type::now();
         s.ph = phase::serving;
@@ -395,6 +403,10 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
           spdlog::error("shard {}: snapshot failed: {}", describe(s), m.result.message);
         }
         drain_deferred(self);
+        if (s.exiting) {
+          final_snapshot(s);
+          self->quit(caf::exit_reason::user_shutdown);
+        }
       },
       [self](upsert_request& r) -> caf::result<upsert_reply> {
         auto& s = self->state;

@@ -30,7 +30,7 @@ struct index_actor_env {
   env* files = nullptr;            // where snapshots are read and written
   shard_index_options index;
   snapshot_policy snapshots;
-  std::chrono::milliseconds timeout{30000};
+  std::chrono::milliseconds timeout{60000};  // for storage and internal requests
 };
 
 // Spawns, monitored by `parent` (the registry, which also gets its

@@ -202,7 +202,10 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
     env->index = options.index;
     env->snapshots.every_records = options.storage.snapshot_every_records;
     env->snapshots.interval = std::chrono::seconds(options.storage.snapshot_interval_s);
-    env->timeout = timeout;
+    // Internal work (log appends, replay, catalog) is bounded by its own deadline,
+    // not the client's: a short client deadline must not fail a write that storage
+    // is about to make durable and so force a needless recovery.
+    env->timeout = std::max(timeout, std::chrono::milliseconds(60000));
     d.registry = spawn_index_registry(sys, env);
     if (auto st = await_catalog(sys, d.registry, timeout); !st.ok()) return st;
     if (role == node_role::vectord) {

@@ -140,6 +140,57 @@ struct http_api::context {
   }
 };
 
+namespace {
+
+void gauge(std::string& out, const char* name, const char* help) {
+  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n";
+}
+
+}  // namespace
+
+std::string http_api::render_metrics(const tenant_id& tenant,
+                                     const expected<std::vector<index_description>>& indexes,
+                                     const expected<readiness_reply>& ready) const {
+  auto text = metrics_.render();
+  auto per_index = [&](const char* name, const char* help, auto value) {
+    gauge(text, name, help);
+    if (!indexes) return;
+    for (const auto& d : *indexes)
+      text += std::string(name) + "{tenant=\"" + tenant.value + "\",index=\"" + d.params.name +
+              "\"} " + value(d) + "\n";
+  };
+  per_index("quiver_index_vectors", "Live vectors per index.",
+            [](const index_description& d) { return std::to_string(d.count); });
+  per_index("quiver_index_memory_bytes", "Estimated memory per index.",
+            [](const index_description& d) { return std::to_string(d.memory_bytes); });
+  per_index(
+      "quiver_index_ready", "1 when every shard of the index serves, else 0.",
+      [](const index_description& d) { return std::string(d.status == "ready" ? "1" : "0"); });
+  per_index("quiver_index_recovery_seconds",
+            "Duration of the index's last recovery (its slowest shard).",
+            [](const index_description& d) { return std::to_string(d.recovery_seconds); });
+  per_index("quiver_index_replayed_records", "Log records replayed by the index's last recovery.",
+            [](const index_description& d) { return std::to_string(d.replayed_records); });
+  if (ready) {
+    const auto& st = ready->storage;
+    auto counter = [&](const char* name, const char* help, std::uint64_t v) {
+      text += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" +
+              name + " " + std::to_string(v) + "\n";
+    };
+    counter("quiver_storage_appended_records_total", "Log records appended.", st.appended_records);
+    counter("quiver_storage_fsyncs_total", "Log fsyncs (group commit shares one).", st.syncs);
+    counter("quiver_storage_stale_epoch_rejections_total", "Appends fenced off by epoch.",
+            st.stale_epoch_rejections);
+    counter("quiver_storage_torn_tails_repaired_total",
+            "Damaged log tails cut back to the last good record on open.", st.torn_tails_repaired);
+    counter("quiver_storage_torn_bytes_truncated_total", "Bytes cut from damaged log tails.",
+            st.torn_bytes_truncated);
+  }
+  gauge(text, "quiver_process_resident_bytes", "Resident set size.");
+  text += "quiver_process_resident_bytes " + std::to_string(resident_bytes()) + "\n";
+  return text;
+}
+
 http_api::http_api(router_client& router, http_metrics& metrics, const server_config& config)
     : router_(router), metrics_(metrics), config_(config) {}
 
@@ -209,7 +260,7 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
     if (method != "GET") return not_allowed("GET");
     return router_.readiness({}, [ctx](expected<readiness_reply> r) {
       if (!r) return ctx->fail(r.error());
-      ctx->reply(r->missing.empty() ? 200 : 503, render_readiness(ctx->out, r->missing), {},
+      ctx->reply(r->missing.empty() ? 200 : 503, render_readiness(ctx->out, *r), {},
                  r->missing.empty()
                      ? std::vector<std::pair<std::string, std::string>>{}
                      : std::vector<std::pair<std::string, std::string>>{{"Retry-After", "1"}});
@@ -220,26 +271,9 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
     if (method != "GET") return not_allowed("GET");
     return router_.list_indexes(
         {ctx->tenant}, [this, ctx](expected<std::vector<index_description>> r) {
-          auto text = metrics_.render();
-          text +=
-              "# HELP quiver_index_vectors Live vectors per index.\n# TYPE quiver_index_vectors "
-              "gauge\n";
-          if (r)
-            for (const auto& d : *r)
-              text += "quiver_index_vectors{tenant=\"" + ctx->tenant.value + "\",index=\"" +
-                      d.params.name + "\"} " + std::to_string(d.count) + "\n";
-          text +=
-              "# HELP quiver_index_memory_bytes Estimated memory per index.\n"
-              "# TYPE quiver_index_memory_bytes gauge\n";
-          if (r)
-            for (const auto& d : *r)
-              text += "quiver_index_memory_bytes{tenant=\"" + ctx->tenant.value + "\",index=\"" +
-                      d.params.name + "\"} " + std::to_string(d.memory_bytes) + "\n";
-          text +=
-              "# HELP quiver_process_resident_bytes Resident set size.\n"
-              "# TYPE quiver_process_resident_bytes gauge\nquiver_process_resident_bytes " +
-              std::to_string(resident_bytes()) + "\n";
-          ctx->reply(200, std::move(text), "text/plain; version=0.0.4");
+          router_.readiness({}, [this, ctx, r = std::move(r)](expected<readiness_reply> ready) {
+            ctx->reply(200, render_metrics(ctx->tenant, r, ready), "text/plain; version=0.0.4");
+          });
         });
   }
   if (n < 2 || seg[0] != "v1" || seg[1] != "indexes") {

@@ -43,6 +43,9 @@ class http_api {
  private:
   struct context;
   void dispatch(const std::shared_ptr<context>& ctx);
+  std::string render_metrics(const tenant_id& tenant,
+                             const expected<std::vector<index_description>>& indexes,
+                             const expected<readiness_reply>& ready) const;
 
   router_client& router_;
   http_metrics& metrics_;

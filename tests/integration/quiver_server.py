@@ -13,10 +13,14 @@ START_TIMEOUT_S = 20  # a sanitizer build starts slowly
 
 
 class QuiverServer:
-    def __init__(self, *extra_args):
-        self.data_dir = tempfile.mkdtemp(prefix="quiver-it-")
+    """A quiver process. `data_dir` reuses a directory (a restart); the log is
+    appended to, and `log_mark` says where this run's part starts."""
+
+    def __init__(self, *extra_args, data_dir=None):
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="quiver-it-")
         self.log_path = os.path.join(self.data_dir, "server.log")
-        self.log = open(self.log_path, "w+")
+        self.log = open(self.log_path, "a+")
+        self.log_mark = self.log.tell()
         self.proc = subprocess.Popen(
             [BIN, "--port", "0", "--data-dir", self.data_dir, "--log-level", "info", *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT)
@@ -27,7 +31,7 @@ class QuiverServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("quiver exited early:\n" + self.read_log())
-            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", self.read_log())
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", self.read_log()[self.log_mark:])
             if m:
                 return int(m.group(1))
             time.sleep(0.02)
@@ -58,6 +62,12 @@ class QuiverServer:
         if ctype.startswith("application/json"):
             data = json.loads(data)
         return resp.status, resp, data
+
+    def kill(self):
+        """SIGKILL: no shutdown code runs."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.log.close()
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
         if self.proc.poll() is None:

@@ -362,7 +362,12 @@ class TimeoutTest(unittest.TestCase):
     def test_actor_timeout_is_503_with_retry_after(self):
         srv = QuiverServer("--request-timeout-ms", "1")
         try:
-            srv.request("POST", "/v1/indexes", {"name": "slow", "dimension": 64})
+            # The create itself may beat or miss the 1 ms deadline; repeating it is safe.
+            for _ in range(200):
+                st, _, _ = srv.request("POST", "/v1/indexes", {"name": "slow", "dimension": 64})
+                if st in (200, 201):
+                    break
+            self.assertIn(st, (200, 201))
             rng = random.Random(2)
             items = [{"id": str(i), "vector": [rng.random() for _ in range(64)]} for i in range(3000)]
             st, resp, body = srv.request("POST", "/v1/indexes/slow/vectors", {"items": items})
