@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <random>
@@ -52,7 +53,6 @@ class Runtime : public ::testing::Test {
   }
   std::string dir = temp_dir();
   std::unique_ptr<node_runtime> rt = start(dir);
-  router_client& c = rt->client();
   tenant_id t = default_tenant();
 
   index_params params(const std::string& name, std::uint32_t dim, distance_kind d,
@@ -65,31 +65,39 @@ class Runtime : public ::testing::Test {
     return p;
   }
   expected<create_index_reply> create(index_params p) {
-    return sync<create_index_reply>([&](auto done) { c.create_index({t, std::move(p)}, done); });
+    return sync<create_index_reply>([&](auto done) {
+      rt->client().create_index({t, std::move(p)}, done);
+    });
   }
   expected<upsert_reply> upsert(const std::string& index, std::vector<upsert_item> items) {
-    return sync<upsert_reply>([&](auto done) { c.upsert({t, index, std::move(items)}, done); });
+    return sync<upsert_reply>([&](auto done) {
+      rt->client().upsert({t, index, std::move(items)}, done);
+    });
   }
   expected<delete_vectors_reply> remove(const std::string& index, std::vector<std::string> ids) {
     return sync<delete_vectors_reply>([&](auto done) {
-      c.delete_vectors({t, index, std::move(ids)}, done);
+      rt->client().delete_vectors({t, index, std::move(ids)}, done);
     });
   }
   expected<vector_record> get(const std::string& index, const std::string& id) {
-    return sync<vector_record>([&](auto done) { c.get_vector({t, index, id}, done); });
+    return sync<vector_record>([&](auto done) { rt->client().get_vector({t, index, id}, done); });
   }
   expected<search_reply> search(const std::string& index, std::vector<float> q, std::uint32_t k,
                                 std::uint32_t ef = 0) {
     search_options o;
     o.k = k;
     o.ef = ef;
-    return sync<search_reply>([&](auto done) { c.search({t, index, std::move(q), o}, done); });
+    return sync<search_reply>([&](auto done) {
+      rt->client().search({t, index, std::move(q), o}, done);
+    });
   }
   std::vector<std::string> all_ids(const std::string& index, std::uint32_t page_size = 3) {
     std::vector<std::string> out;
     std::string after;
     for (;;) {
-      auto page = sync<id_page>([&](auto done) { c.list_ids({t, index, after, page_size}, done); });
+      auto page = sync<id_page>([&](auto done) {
+        rt->client().list_ids({t, index, after, page_size}, done);
+      });
       EXPECT_TRUE(page);
       if (!page) return out;
       out.insert(out.end(), page->ids.begin(), page->ids.end());
@@ -236,7 +244,9 @@ TEST_F(Runtime, DropForgetsIndexAndMergeCopiesEverything) {
   ASSERT_TRUE(
       upsert("src", {{"a", {1, 0, 0}, R"({"m":1})"}, {"b", {0, 1, 0}, ""}, {"c", {0, 0, 1}, ""}}));
   ASSERT_TRUE(upsert("dst", {{"a", {5, 5, 5}, R"({"old":true})"}, {"z", {1, 1, 1}, ""}}));
-  auto merged = sync<merge_reply>([&](auto done) { c.merge({t, "dst", "src", true}, done); });
+  auto merged = sync<merge_reply>([&](auto done) {
+    rt->client().merge({t, "dst", "src", true}, done);
+  });
   ASSERT_TRUE(merged) << merged.error().message;
   EXPECT_EQ(merged->merged, 3u);
   EXPECT_EQ(all_ids("dst"), (std::vector<std::string>{"a", "b", "c", "z"}));
@@ -246,10 +256,11 @@ TEST_F(Runtime, DropForgetsIndexAndMergeCopiesEverything) {
   auto gone = get("src", "a");
   ASSERT_FALSE(gone);
   EXPECT_EQ(gone.error().code, errc::index_not_found);
-  auto dropped = sync<bool>([&](auto done) { c.drop_index({t, "dst"}, done); });
+  auto dropped = sync<bool>([&](auto done) { rt->client().drop_index({t, "dst"}, done); });
   ASSERT_TRUE(dropped);
   EXPECT_EQ(search("dst", {1, 0, 0}, 1).error().code, errc::index_not_found);
-  auto list = sync<std::vector<index_description>>([&](auto done) { c.list_indexes({t}, done); });
+  auto list = sync<std::vector<index_description>>(
+      [&](auto done) { rt->client().list_indexes({t}, done); });
   ASSERT_TRUE(list);
   EXPECT_TRUE(list->empty());
 }
@@ -260,7 +271,7 @@ TEST_F(Runtime, BatchSearchAnswersInQueryOrder) {
   search_options o;
   o.k = 1;
   auto r = sync<search_batch_reply>([&](auto done) {
-    c.search_batch({t, "bs", {{0, 1}, {1, 0}, {0, 0}}, {o, o, o}}, done);
+    rt->client().search_batch({t, "bs", {{0, 1}, {1, 0}, {0, 0}}, {o, o, o}}, done);
   });
   ASSERT_TRUE(r);
   ASSERT_EQ(r->results.size(), 3u);
@@ -268,7 +279,7 @@ TEST_F(Runtime, BatchSearchAnswersInQueryOrder) {
   EXPECT_EQ(r->results[1][0].id, "x");
   EXPECT_EQ(r->results[2][0].id, "o");
   auto bad = sync<search_batch_reply>([&](auto done) {
-    c.search_batch({t, "bs", {{0, 1}, {1, 0, 0}}, {o, o}}, done);
+    rt->client().search_batch({t, "bs", {{0, 1}, {1, 0, 0}}, {o, o}}, done);
   });
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().details, (error_details{{"expected", 2}, {"got", 3}, {"index", 1}}));
@@ -280,11 +291,119 @@ TEST_F(Runtime, DescribeCountsEveryShard) {
   for (int i = 0; i < 100; ++i) items.push_back({"i" + std::to_string(i), {1, float(i)}, ""});
   ASSERT_TRUE(upsert("cnt", items));
   ASSERT_TRUE(remove("cnt", {"i1", "i2", "missing"}));
-  auto d = sync<index_description>([&](auto done) { c.describe_index({t, "cnt"}, done); });
+  auto d = sync<index_description>([&](auto done) {
+    rt->client().describe_index({t, "cnt"}, done);
+  });
   ASSERT_TRUE(d);
   EXPECT_EQ(d->count, 98u);
   EXPECT_GT(d->memory_bytes, 0u);
   EXPECT_EQ(d->params.shards, 4u);
+}
+
+// -- durability: restarts of the whole runtime on the same data dir --
+
+namespace fs = std::filesystem;
+
+std::vector<fs::path> snapshots_of(const std::string& dir, const std::string& index) {
+  std::vector<fs::path> out;
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    if (e.path().extension() == ".qsnap" &&
+        e.path().string().find("/" + index + "@") != std::string::npos)
+      out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<upsert_item> items(int from, int to, const std::string& meta = "") {
+  std::vector<upsert_item> out;
+  for (int i = from; i < to; ++i)
+    out.push_back({"k" + std::to_string(i), {float(i), 1, -float(i)}, meta});
+  return out;
+}
+
+TEST_F(Runtime, RestartKeepsEveryWriteAndCleanShutdownLeavesNothingToReplay) {
+  ASSERT_TRUE(create(params("keep", 3, distance_kind::euclidean, 2)));
+  ASSERT_TRUE(upsert("keep", items(0, 500, R"({"a":1})")));
+  ASSERT_TRUE(remove("keep", {"k7", "k8"}));
+  ASSERT_TRUE(upsert("keep", {{"k9", {9, 9, 9}, ""}}));
+  rt.reset();  // clean shutdown: every shard snapshots
+  rt = start(dir);
+  auto d = sync<index_description>([&](auto done) {
+    rt->client().describe_index({t, "keep"}, done);
+  });
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->count, 498u);
+  EXPECT_EQ(d->replayed_records, 0u);
+  EXPECT_EQ(d->status, "ready");
+  EXPECT_EQ(get("keep", "k7").error().code, errc::vector_not_found);
+  auto k9 = get("keep", "k9");
+  ASSERT_TRUE(k9);
+  EXPECT_EQ(k9->vector, (std::vector<float>{9, 9, 9}));
+  EXPECT_EQ(k9->metadata, R"({"a":1})");  // absent metadata kept what was stored
+}
+
+TEST_F(Runtime, DamagedNewestSnapshotFallsBackToThePreviousOne) {
+  // Two snapshots from two clean shutdowns; then the newest is damaged.
+  ASSERT_TRUE(create(params("fall", 3, distance_kind::euclidean)));
+  ASSERT_TRUE(upsert("fall", items(0, 100)));
+  rt.reset();
+  rt = start(dir);
+  ASSERT_TRUE(upsert("fall", items(100, 150)));
+  rt.reset();
+  auto snaps = snapshots_of(dir, "fall");
+  ASSERT_EQ(snaps.size(), 2u);
+  {
+    std::fstream f(snaps.back(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(40);
+    f.put('\x5a');
+  }
+  rt = start(dir);
+  auto d = sync<index_description>([&](auto done) {
+    rt->client().describe_index({t, "fall"}, done);
+  });
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->status, "ready");
+  EXPECT_EQ(d->count, 150u);
+  EXPECT_EQ(d->replayed_records, 50u);  // the records after the older snapshot
+  EXPECT_TRUE(get("fall", "k149"));
+}
+
+TEST_F(Runtime, UnrecoverableIndexIsQuarantinedAndOthersServe) {
+  ASSERT_TRUE(create(params("bad", 3, distance_kind::euclidean)));
+  ASSERT_TRUE(create(params("good", 3, distance_kind::euclidean)));
+  ASSERT_TRUE(upsert("bad", items(0, 10)));
+  ASSERT_TRUE(upsert("good", items(0, 10)));
+  rt.reset();
+  // The only snapshot of "bad" is damaged and its log no longer starts at seq 1.
+  for (auto& p : snapshots_of(dir, "bad")) fs::resize_file(p, 20);
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    if (e.path().string().find("/bad@") != std::string::npos && e.path().extension() == ".log")
+      fs::rename(e.path(), e.path().parent_path() / "00000000000000000005.log");
+  rt = start(dir);
+  EXPECT_TRUE(get("good", "k3"));
+  auto bad = get("bad", "k3");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, errc::unavailable);
+  EXPECT_NE(bad.error().message.find("quarantined"), std::string::npos) << bad.error().message;
+  auto ready = sync<readiness_reply>([&](auto done) { rt->client().readiness({}, done); });
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->missing, (std::vector<std::string>{"default/bad/0"}));
+  ASSERT_EQ(ready->index_states.size(), 1u);
+  EXPECT_EQ(ready->index_states[0], "quarantined");
+  // Its files are left alone for an operator.
+  EXPECT_FALSE(snapshots_of(dir, "bad").empty());
+}
+
+TEST_F(Runtime, DroppedIndexStaysDroppedAndItsNameIsReusable) {
+  ASSERT_TRUE(create(params("gone", 3, distance_kind::euclidean)));
+  ASSERT_TRUE(upsert("gone", items(0, 20)));
+  ASSERT_TRUE(sync<bool>([&](auto done) { rt->client().drop_index({t, "gone"}, done); }));
+  rt.reset();
+  rt = start(dir);
+  EXPECT_EQ(get("gone", "k1").error().code, errc::index_not_found);
+  ASSERT_TRUE(create(params("gone", 3, distance_kind::euclidean)));
+  EXPECT_EQ(get("gone", "k1").error().code, errc::vector_not_found);
+  EXPECT_TRUE(snapshots_of(dir, "gone").empty());
 }
 
 }  // namespace
