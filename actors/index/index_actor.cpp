@@ -21,6 +21,7 @@ struct recovered_msg {
   std::uint64_t generation = 0;
   std::shared_ptr<shard_index> index;  // null: failed
   std::string error;
+  bool transient = false;  // storage unreachable: worth retrying
   std::uint64_t replayed = 0;
   double seconds = 0;
   seq_no snapshot_seq;  // of the snapshot it started from
@@ -158,7 +159,11 @@ recovered_msg recover(caf::actor_system& system, std::shared_ptr<const index_act
               auto applied = index->apply_logged(std::move(chunk.records));
               if (!applied) failure = applied.error().message;
             },
-            [&](caf::error& e) { failure = from_caf_error(e).message; });
+            [&](caf::error& e) {
+              auto st = from_caf_error(e);
+              failure = st.message;
+              out.transient = st.code == errc::unavailable;
+            });
     if (!failure.empty()) {
       out.error = "log replay: " + failure;
       return out;
@@ -363,6 +368,11 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
         if (m.generation != s.generation) return;
         if (!m.index) {
           if (m.error == "shutting down") return;
+          if (m.transient) {
+            spdlog::warn("shard {}: {}; retrying", describe(s), m.error);
+            self->delayed_send(self, std::chrono::seconds(1), reopen_atom::value);
+            return;
+          }
           s.ph = phase::quarantined;
           s.reason = m.error;
           spdlog::error("shard {} quarantined: {}", describe(s), m.error);

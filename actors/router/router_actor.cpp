@@ -81,15 +81,16 @@ void route_upsert(router_actor* self, upsert_request r, caf::response_promise rp
   auto index = r.index;
   with_route(
       self, tenant, index, rp, [self, r = std::move(r), rp](const index_route& route) mutable {
-        // One shard validates and applies the batch whole by itself.
+        // Checked here, at the edge, even for one shard: the shard may be in another
+        // process, and non-finite floats do not survive CAF's serialization. Across
+        // shards this also keeps any shard from applying part of a bad batch.
+        if (auto st = validate_batch(r.items, route.params.dimension, route.params.distance);
+            !st.ok())
+          return fail(rp, st);
         if (route.shards.size() == 1) {
           rp.delegate(route.shards[0], std::move(r));
           return;
         }
-        // Across shards, the whole batch is checked before any shard applies any of it.
-        if (auto st = validate_batch(r.items, route.params.dimension, route.params.distance);
-            !st.ok())
-          return fail(rp, st);
         dedup_last_wins(r.items);
         auto n = r.items.size();
         std::vector<upsert_request> parts(route.shards.size());
@@ -119,15 +120,15 @@ void route_search(router_actor* self, search_request r, caf::response_promise rp
   auto index = r.index;
   with_route(
       self, tenant, index, rp, [self, r = std::move(r), rp](const index_route& route) mutable {
-        // One shard validates the query itself; a fan-out checks it once, up front.
-        if (route.shards.size() == 1) {
-          rp.delegate(route.shards[0], std::move(r));
-          return;
-        }
+        // Checked at the edge (see route_upsert), once for every shard.
         if (auto st = validate_search(r.query, r.options, route.params.dimension,
                                       route.params.distance, 0);
             !st.ok())
           return fail(rp, st);
+        if (route.shards.size() == 1) {
+          rp.delegate(route.shards[0], std::move(r));
+          return;
+        }
         std::vector<std::pair<caf::actor, search_request>> work;
         for (auto& shard : route.shards) work.emplace_back(shard, r);
         auto k = r.options.k;

@@ -5,7 +5,9 @@
 namespace quiver {
 
 void register_message_types(caf::actor_system_config& cfg) {
-  cfg.add_message_type<tenant_id>("quiver::tenant_id")
+  // The details of our errors travel as a vector of int64 (see caf_error.cpp).
+  cfg.add_message_type<std::vector<std::int64_t>>("quiver::int64_vector")
+      .add_message_type<tenant_id>("quiver::tenant_id")
       .add_message_type<seq_no>("quiver::seq_no")
       .add_message_type<index_params>("quiver::index_params")
       .add_message_type<upsert_item>("quiver::upsert_item")

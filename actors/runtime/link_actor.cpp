@@ -2,6 +2,12 @@
 
 #include <spdlog/spdlog.h>
 #include <caf/all.hpp>
+#include <caf/io/basp_broker.hpp>
+#include <caf/io/middleman.hpp>
+
+#include <functional>
+#include <map>
+#include <set>
 
 #include "actors/runtime/actor_messages.hpp"
 #include "actors/runtime/caf_error.hpp"
@@ -14,7 +20,18 @@ using retry_atom = caf::atom_constant<caf::atom("retry")>;
 
 struct link_state {
   caf::actor target;
-  std::function<caf::actor()> reconnect;
+  std::string host;  // empty: no reconnecting
+  std::uint16_t port = 0;
+  bool connecting = false;
+  // Requests forwarded and not yet answered: failed at once if the target dies,
+  // since CAF drops messages in flight to a lost peer without an error.
+  std::map<std::uint64_t, std::function<void(const caf::error&)>> in_flight;
+  std::uint64_t next_id = 0;
+  // A shard link stops with its target (the router then forgets the route); a
+  // daemon link reconnects instead.
+  bool quit_on_down = false;
+  // Registry link: one shard link per remote shard actor, reused across lookups.
+  std::map<caf::actor_addr, caf::actor> shard_links;
   static inline const char* name = "quiver.link";
 };
 
@@ -25,35 +42,88 @@ void watch(link_self* self, caf::actor target) {
   if (self->state.target) self->monitor(self->state.target);
 }
 
+caf::error unreachable() {
+  return to_caf_error(make_status(errc::unavailable, "upstream daemon is unreachable"));
+}
+
 template <class Reply, class Request>
 caf::result<Reply> forward(link_self* self, Request& r) {
-  if (!self->state.target)
-    return to_caf_error(make_status(errc::unavailable, "upstream daemon is unreachable"));
+  auto& s = self->state;
+  if (!s.target) return unreachable();
   auto rp = self->make_response_promise<Reply>();
-  rp.delegate(self->state.target, std::move(r));
+  auto id = s.next_id++;
+  s.in_flight.emplace(id, [rp](const caf::error& e) mutable { rp.deliver(e); });
+  // Bounded: a reply lost in a way the down handler does not see still ends.
+  self->request(s.target, std::chrono::minutes(2), std::move(r))
+      .then(
+          [self, id, rp](Reply& x) mutable {
+            if (self->state.in_flight.erase(id)) rp.deliver(std::move(x));
+          },
+          [self, id, rp](caf::error& e) mutable {
+            if (self->state.in_flight.erase(id)) rp.deliver(e);
+          });
   return rp;
 }
 
-caf::behavior link_actor(link_self* self, caf::actor target,
-                         std::function<caf::actor()> reconnect) {
-  self->state.reconnect = std::move(reconnect);
+void retry_later(link_self* self) {
+  self->delayed_send(self, std::chrono::milliseconds(250), retry_atom::value);
+}
+
+caf::behavior link_actor(link_self* self, caf::actor target, std::string host, std::uint16_t port,
+                         bool quit_on_down) {
+  self->state.quit_on_down = quit_on_down;
+  self->state.host = std::move(host);
+  self->state.port = port;
   watch(self, std::move(target));
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    for (auto& [addr, link] : self->state.shard_links) self->send_exit(link, msg.reason);
+    self->quit(msg.reason);
+  });
   self->set_down_handler([self](caf::down_msg& msg) {
+    auto& links = self->state.shard_links;
+    for (auto it = links.begin(); it != links.end(); ++it)
+      if (it->second.address() == msg.source) {
+        links.erase(it);
+        return;
+      }
     if (msg.source != self->state.target.address()) return;
     spdlog::error("upstream daemon went away ({}); its requests fail until it is back",
                   caf::to_string(msg.reason));
     self->state.target = nullptr;
-    if (self->state.reconnect) self->delayed_send(self, std::chrono::seconds(1), retry_atom::value);
+    auto failed = std::move(self->state.in_flight);
+    self->state.in_flight.clear();
+    for (auto& [id, fail] : failed) fail(unreachable());
+    if (self->state.quit_on_down) return self->quit(msg.reason);
+    if (!self->state.host.empty()) retry_later(self);
   });
   return {
       [self](retry_atom) {
-        if (self->state.target || !self->state.reconnect) return;
-        if (auto h = self->state.reconnect()) {
-          spdlog::info("upstream daemon is reachable again");
-          watch(self, std::move(h));
-        } else {
-          self->delayed_send(self, std::chrono::seconds(1), retry_atom::value);
+        auto& s = self->state;
+        if (s.target || s.host.empty() || s.connecting) return;
+        s.connecting = true;
+        // Straight to the BASP broker with a deadline, not through the middleman
+        // actor: that one caches the dead peer's proxy by host:port and parks new
+        // connects behind a pending one that can take 30 s to give up.
+        auto& mm = self->system().middleman();
+        auto scribe = mm.backend().new_tcp_scribe(s.host, s.port);
+        if (!scribe) {
+          s.connecting = false;
+          return retry_later(self);
         }
+        self->request(mm.named_broker<caf::io::basp_broker>(caf::atom("BASP")),
+                      std::chrono::seconds(3), caf::connect_atom::value, std::move(*scribe), s.port)
+            .then(
+                [self](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                       const std::set<std::string>&) {
+                  self->state.connecting = false;
+                  if (!ptr) return retry_later(self);
+                  spdlog::info("upstream daemon is reachable again");
+                  watch(self, caf::actor_cast<caf::actor>(std::move(ptr)));
+                },
+                [self](caf::error&) {
+                  self->state.connecting = false;
+                  retry_later(self);
+                });
       },
       // storage
       [self](catalog_list_request& r) { return forward<std::vector<catalog_entry>>(self, r); },
@@ -70,15 +140,45 @@ caf::behavior link_actor(link_self* self, caf::actor target,
       [self](describe_index_request& r) { return forward<index_description>(self, r); },
       [self](drop_index_request& r) { return forward<bool>(self, r); },
       [self](readiness_request& r) { return forward<readiness_reply>(self, r); },
-      [self](lookup_index_request& r) { return forward<index_route>(self, r); },
+      // The route's shards are remote: each is put behind a shard link, so a request
+      // in flight to a shard whose daemon dies fails at once instead of timing out.
+      [self](lookup_index_request& r) -> caf::result<index_route> {
+        auto& s = self->state;
+        if (!s.target) return unreachable();
+        auto rp = self->make_response_promise<index_route>();
+        self->request(s.target, std::chrono::minutes(2), std::move(r))
+            .then(
+                [self, rp](index_route& route) mutable {
+                  for (auto& shard : route.shards) {
+                    auto& link = self->state.shard_links[shard.address()];
+                    if (!link) {
+                      link = self->system().spawn(link_actor, shard, std::string{},
+                                                  std::uint16_t{0}, true);
+                      self->monitor(link);
+                    }
+                    shard = link;
+                  }
+                  rp.deliver(std::move(route));
+                },
+                [rp](caf::error& e) mutable { rp.deliver(e); });
+        return rp;
+      },
+      // shards
+      [self](upsert_request& r) { return forward<upsert_reply>(self, r); },
+      [self](delete_vectors_request& r) { return forward<delete_vectors_reply>(self, r); },
+      [self](get_vector_request& r) { return forward<vector_record>(self, r); },
+      [self](list_ids_request& r) { return forward<id_page>(self, r); },
+      [self](search_request& r) { return forward<search_reply>(self, r); },
+      [self](shard_stats_request& r) { return forward<shard_stats>(self, r); },
+      [self](shard_export_request& r) { return forward<shard_export>(self, r); },
   };
 }
 
 }  // namespace
 
-caf::actor spawn_link_actor(caf::actor_system& system, caf::actor target,
-                            std::function<caf::actor()> reconnect) {
-  return system.spawn<caf::detached>(link_actor, std::move(target), std::move(reconnect));
+caf::actor spawn_link_actor(caf::actor_system& system, caf::actor target, std::string host,
+                            std::uint16_t port) {
+  return system.spawn(link_actor, std::move(target), std::move(host), port, false);
 }
 
 }  // namespace quiver

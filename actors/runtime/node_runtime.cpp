@@ -98,7 +98,13 @@ void configure(caf::actor_system_config& cfg, const runtime_options& o) {
           c.scheduler_policy == "stealing" ? caf::atom("stealing") : caf::atom("sharing"));
   cfg.set("scheduler.max-threads", static_cast<std::size_t>(c.max_threads));
   cfg.set("logger.verbosity", caf::atom("quiet"));
-  if (o.role != node_role::standalone) cfg.load<caf::io::middleman>();
+  if (o.role != node_role::standalone) {
+    cfg.load<caf::io::middleman>();
+    // Off by default in CAF: without heartbeats a hung peer (or a handshake that
+    // never completes) holds a connection, and every request through it, forever.
+    cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(250)});
+    cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(2)});
+  }
 }
 
 // Connects to a published actor, retrying for a few seconds (the daemon may be
@@ -180,18 +186,13 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
   }
 
   if (role == node_role::standalone || role == node_role::vectord) {
-    std::function<caf::actor()> reconnect;
-    caf::actor storage = d.storage;
     if (role == node_role::vectord) {
       auto h = connect(sys, options.upstream, 40);
       if (!h) return std::move(h).error();
-      storage = *h;
-      reconnect = [&sys, to = options.upstream]() -> caf::actor {
-        auto again = connect(sys, to, 1);
-        return again ? *again : caf::actor{};
-      };
+      d.persistence = spawn_link_actor(sys, *h, options.upstream.host, options.upstream.port);
+    } else {
+      d.persistence = spawn_link_actor(sys, d.storage);
     }
-    d.persistence = spawn_link_actor(sys, storage, std::move(reconnect));
     d.jobs = std::make_shared<job_pool>(std::max(1u, options.actors.max_threads));
     d.readers = spawn_reader_pool(sys, options.actors.search_workers);
     auto env = std::make_shared<index_actor_env>();
@@ -222,11 +223,7 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
   if (role == node_role::gatewayd) {
     auto h = connect(sys, options.upstream, 40);
     if (!h) return std::move(h).error();
-    auto to = options.upstream;
-    registry = spawn_link_actor(sys, *h, [&sys, to]() -> caf::actor {
-      auto again = connect(sys, to, 1);
-      return again ? *again : caf::actor{};
-    });
+    registry = spawn_link_actor(sys, *h, options.upstream.host, options.upstream.port);
     d.registry = registry;
   }
   d.router = spawn_router(sys, registry, timeout);

@@ -321,13 +321,33 @@ std::vector<upsert_item> items(int from, int to, const std::string& meta = "") {
   return out;
 }
 
+// Waits until no shard is still recovering (each index serves once its own
+// recovery is done).
+void await_settled(node_runtime& rt) {
+  for (int i = 0; i < 400; ++i) {
+    auto ready = sync<readiness_reply>([&](auto done) { rt.client().readiness({}, done); });
+    if (ready && std::find(ready->index_states.begin(), ready->index_states.end(), "recovering") ==
+                     ready->index_states.end())
+      return;
+    std::this_thread::sleep_for(25ms);
+  }
+  ADD_FAILURE() << "shards still recovering after 10 s";
+}
+
+// Restarts the runtime on the same data dir, then await_settled().
+void restart(std::unique_ptr<node_runtime>& rt, const std::string& dir,
+             std::unique_ptr<node_runtime> (*start)(const std::string&)) {
+  rt.reset();
+  rt = start(dir);
+  await_settled(*rt);
+}
+
 TEST_F(Runtime, RestartKeepsEveryWriteAndCleanShutdownLeavesNothingToReplay) {
   ASSERT_TRUE(create(params("keep", 3, distance_kind::euclidean, 2)));
   ASSERT_TRUE(upsert("keep", items(0, 500, R"({"a":1})")));
   ASSERT_TRUE(remove("keep", {"k7", "k8"}));
   ASSERT_TRUE(upsert("keep", {{"k9", {9, 9, 9}, ""}}));
-  rt.reset();  // clean shutdown: every shard snapshots
-  rt = start(dir);
+  restart(rt, dir, &Runtime::start);  // clean shutdown: every shard snapshots
   auto d = sync<index_description>([&](auto done) {
     rt->client().describe_index({t, "keep"}, done);
   });
@@ -346,8 +366,7 @@ TEST_F(Runtime, DamagedNewestSnapshotFallsBackToThePreviousOne) {
   // Two snapshots from two clean shutdowns; then the newest is damaged.
   ASSERT_TRUE(create(params("fall", 3, distance_kind::euclidean)));
   ASSERT_TRUE(upsert("fall", items(0, 100)));
-  rt.reset();
-  rt = start(dir);
+  restart(rt, dir, &Runtime::start);
   ASSERT_TRUE(upsert("fall", items(100, 150)));
   rt.reset();
   auto snaps = snapshots_of(dir, "fall");
@@ -358,6 +377,7 @@ TEST_F(Runtime, DamagedNewestSnapshotFallsBackToThePreviousOne) {
     f.put('\x5a');
   }
   rt = start(dir);
+  await_settled(*rt);
   auto d = sync<index_description>([&](auto done) {
     rt->client().describe_index({t, "fall"}, done);
   });
@@ -380,6 +400,7 @@ TEST_F(Runtime, UnrecoverableIndexIsQuarantinedAndOthersServe) {
     if (e.path().string().find("/bad@") != std::string::npos && e.path().extension() == ".log")
       fs::rename(e.path(), e.path().parent_path() / "00000000000000000005.log");
   rt = start(dir);
+  await_settled(*rt);
   EXPECT_TRUE(get("good", "k3"));
   auto bad = get("bad", "k3");
   ASSERT_FALSE(bad);
@@ -398,8 +419,7 @@ TEST_F(Runtime, DroppedIndexStaysDroppedAndItsNameIsReusable) {
   ASSERT_TRUE(create(params("gone", 3, distance_kind::euclidean)));
   ASSERT_TRUE(upsert("gone", items(0, 20)));
   ASSERT_TRUE(sync<bool>([&](auto done) { rt->client().drop_index({t, "gone"}, done); }));
-  rt.reset();
-  rt = start(dir);
+  restart(rt, dir, &Runtime::start);
   EXPECT_EQ(get("gone", "k1").error().code, errc::index_not_found);
   ASSERT_TRUE(create(params("gone", 3, distance_kind::euclidean)));
   EXPECT_EQ(get("gone", "k1").error().code, errc::vector_not_found);

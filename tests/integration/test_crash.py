@@ -1,5 +1,6 @@
-"""Crash recovery of the standalone quiver: SIGKILL under a mixed write load, at
-random moments, then every acknowledged write must be there after the restart."""
+"""Crash recovery: SIGKILL under a mixed write load at random moments, then every
+acknowledged write must be there after the restart (QUIVER_MODE picks the
+standalone or the three-process deployment)."""
 import os
 import re
 import sys
@@ -8,7 +9,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from crash_harness import crash_loop, wait_ready  # noqa: E402
-from quiver_server import QuiverServer  # noqa: E402
+from quiver_server import MODE, QuiverServer  # noqa: E402
 
 KILLS = int(os.environ.get("QUIVER_CRASH_KILLS", "20"))
 
@@ -22,35 +23,23 @@ def small_config(directory):
     return path
 
 
-class Standalone:
-    def __init__(self, *args):
-        self.args = args
-        self.srv = QuiverServer(*args)
+class CrashTest(unittest.TestCase):
+    """Standalone: the process is killed. Three-process mode: storaged, vectord or
+    gatewayd, chosen at random per kill point (storaged and vectord most often)."""
 
-    def connection(self):
-        return self.srv.connection()
-
-    def request(self, *a, **kw):
-        return self.srv.request(*a, **kw)
-
-    def kill(self, _target=None):
-        self.srv.kill()
-
-    def restart(self, _target=None):
-        self.srv = QuiverServer(*self.args, data_dir=self.srv.data_dir)
-
-
-class StandaloneCrashTest(unittest.TestCase):
     def test_no_acknowledged_write_is_lost(self):
         conf_dir = tempfile.mkdtemp(prefix="quiver-crash-conf-")
-        d = Standalone("--config", small_config(conf_dir))
+        d = QuiverServer("--config", small_config(conf_dir))
+        target = None
+        if MODE == "three-process":
+            target = lambda rng: rng.choice(["storaged", "vectord", "vectord", "storaged", "gatewayd"])  # noqa: E731
         try:
-            writers = crash_loop(self, d, KILLS)
+            writers = crash_loop(self, d, KILLS, kill_target=target)
             acked = sum(w.acked for w in writers)
-            print("standalone: %d kills, %d acknowledged writes, %d unknown outcomes" %
-                  (KILLS, acked, sum(w.unknown for w in writers)))
+            print("%s: %d kills, %d acknowledged writes, %d unknown outcomes" %
+                  (MODE, KILLS, acked, sum(w.unknown for w in writers)))
             # A clean shutdown snapshots every shard: the restart replays nothing.
-            self.assertEqual(d.srv.stop(), 0, d.srv.read_log())
+            self.assertEqual(d.stop(), 0, d.read_log())
             d.restart()
             wait_ready(d)
             status, _, text = d.request("GET", "/metrics")
@@ -68,7 +57,7 @@ class StandaloneCrashTest(unittest.TestCase):
             self.assertEqual(status, 200)
             self.assertEqual(len(victim.verify(d)), 1)
         finally:
-            d.srv.stop()
+            d.stop()
 
 
 if __name__ == "__main__":

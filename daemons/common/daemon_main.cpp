@@ -1,0 +1,247 @@
+#include "daemons/common/daemon_main.hpp"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <boost/program_options.hpp>
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include "common/config.hpp"
+#include "common/logging.hpp"
+#include "common/metrics.hpp"
+#include "daemons/gateway/http_api.hpp"
+#include "daemons/gateway/http_server.hpp"
+
+namespace po = boost::program_options;
+
+namespace quiver {
+
+namespace {
+
+const char* role_name(node_role role) {
+  switch (role) {
+    case node_role::standalone:
+      return "quiver";
+    case node_role::storaged:
+      return "storaged";
+    case node_role::vectord:
+      return "vectord";
+    case node_role::gatewayd:
+      return "gatewayd";
+  }
+  return "quiver";
+}
+
+const char* role_summary(node_role role) {
+  switch (role) {
+    case node_role::standalone:
+      return "standalone Quiver server (all actors and the HTTP gateway in one process)";
+    case node_role::storaged:
+      return "Quiver storage daemon (shard logs, catalog; serves vectord over CAF)";
+    case node_role::vectord:
+      return "Quiver index daemon (index actors; storage from storaged, serves gatewayd)";
+    case node_role::gatewayd:
+      return "Quiver HTTP gateway (router; talks to vectord over CAF)";
+  }
+  return "";
+}
+
+// Parses "host:port".
+bool parse_endpoint(const std::string& text, endpoint& out, bool any_port = false) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  try {
+    auto port = std::stoul(text.substr(colon + 1));
+    if ((port == 0 && !any_port) || port > 65535) return false;
+    out.host = text.substr(0, colon);
+    out.port = static_cast<std::uint16_t>(port);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return true;
+}
+
+// Holds an exclusive lock on <data_dir>/LOCK for the process's lifetime, so two
+// servers never share a data directory.
+int lock_data_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    spdlog::critical("cannot create data dir {}: {}", dir, ec.message());
+    return -1;
+  }
+  auto path = dir + "/LOCK";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0 || ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    spdlog::critical("data dir {} is in use by another process", dir);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+int daemon_main(node_role role, int argc, char** argv) {
+  const bool http = role == node_role::standalone || role == node_role::gatewayd;
+  const bool storage = role == node_role::standalone || role == node_role::storaged;
+  const bool index = role == node_role::standalone || role == node_role::vectord;
+  const std::string name = role_name(role);
+
+  po::options_description desc(name + ": " + role_summary(role));
+  auto add = desc.add_options();
+  add("help,h", "show this help");
+  add("config,c", po::value<std::string>(), "TOML config file (configs/standalone.toml)");
+  add("log-level", po::value<std::string>(), "trace|debug|info|warn|error|off");
+  add("scheduler-policy", po::value<std::string>(), "CAF scheduler: sharing|stealing");
+  add("max-threads", po::value<unsigned>(), "CAF worker threads");
+  if (http) {
+    add("host", po::value<std::string>(), "HTTP listen address (default 127.0.0.1)");
+    add("port,p", po::value<unsigned>(), "HTTP listen port (default 4210; 0 picks a free one)");
+    add("io-threads", po::value<unsigned>(), "HTTP I/O threads");
+    add("max-body-bytes", po::value<std::size_t>(), "largest accepted request body");
+    add("max-batch", po::value<std::size_t>(), "most items per batch request");
+    add("request-timeout-ms", po::value<std::uint32_t>(), "actor reply timeout, then 503");
+    add("allow-insecure", "allow a non-loopback address without auth");
+  }
+  if (storage) {
+    add("data-dir", po::value<std::string>(), "data directory (default ./quiver-data)");
+    add("fsync", po::value<std::string>(), "always|group|none");
+  }
+  if (index) {
+    add("search-workers", po::value<unsigned>(), "reader actors running searches");
+    add("insert-threads", po::value<unsigned>(), "threads inserting one large batch");
+    add("snapshot-every-records", po::value<std::uint64_t>(), "records between shard snapshots");
+    add("snapshot-interval-s", po::value<std::uint32_t>(), "seconds between shard snapshots");
+  }
+  if (role == node_role::storaged || role == node_role::vectord)
+    add("listen", po::value<std::string>(), "CAF endpoint to serve, host:port (port 0: any free)");
+  if (role == node_role::vectord) add("storaged", po::value<std::string>(), "storaged's host:port");
+  if (role == node_role::gatewayd) add("vectord", po::value<std::string>(), "vectord's host:port");
+
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << name << ": " << e.what() << "\n" << desc << "\n";
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return 0;
+  }
+  auto usage_error = [&](const std::string& what) {
+    std::cerr << name << ": " << what << "\n";
+    return 2;
+  };
+
+  quiver_config config;
+  if (vm.count("config")) {
+    auto loaded = load_config(vm["config"].as<std::string>());
+    if (!loaded) return usage_error(loaded.error().message);
+    config = std::move(*loaded);
+  }
+  auto& s = config.server;
+  auto& a = config.actors;
+  if (vm.count("host")) s.host = vm["host"].as<std::string>();
+  if (vm.count("port")) {
+    auto port = vm["port"].as<unsigned>();
+    if (port > 65535) return usage_error("--port must be at most 65535");
+    s.port = static_cast<std::uint16_t>(port);
+  }
+  if (vm.count("data-dir")) config.storage.data_dir = vm["data-dir"].as<std::string>();
+  if (vm.count("log-level")) config.log.level = vm["log-level"].as<std::string>();
+  if (vm.count("io-threads")) s.io_threads = std::max(1u, vm["io-threads"].as<unsigned>());
+  if (vm.count("max-body-bytes")) s.max_body_bytes = vm["max-body-bytes"].as<std::size_t>();
+  if (vm.count("max-batch")) s.max_batch = vm["max-batch"].as<std::size_t>();
+  if (vm.count("request-timeout-ms"))
+    s.request_timeout_ms = vm["request-timeout-ms"].as<std::uint32_t>();
+  if (vm.count("scheduler-policy")) a.scheduler_policy = vm["scheduler-policy"].as<std::string>();
+  if (vm.count("max-threads")) a.max_threads = std::max(1u, vm["max-threads"].as<unsigned>());
+  if (vm.count("search-workers"))
+    a.search_workers = std::max(1u, vm["search-workers"].as<unsigned>());
+  if (vm.count("insert-threads"))
+    a.insert_threads = std::max(1u, vm["insert-threads"].as<unsigned>());
+  if (vm.count("allow-insecure")) s.allow_insecure = true;
+  if (vm.count("fsync")) config.storage.fsync = vm["fsync"].as<std::string>();
+  if (vm.count("snapshot-every-records"))
+    config.storage.snapshot_every_records = vm["snapshot-every-records"].as<std::uint64_t>();
+  if (vm.count("snapshot-interval-s"))
+    config.storage.snapshot_interval_s = vm["snapshot-interval-s"].as<std::uint32_t>();
+  if (auto st = validate_config(config); !st.ok()) return usage_error(st.message);
+
+  runtime_options ro;
+  ro.role = role;
+  ro.actors = config.actors;
+  ro.request_timeout_ms = s.request_timeout_ms;
+  ro.index.insert_threads = a.insert_threads;
+  ro.storage = config.storage;
+  if (vm.count("listen") && !parse_endpoint(vm["listen"].as<std::string>(), ro.publish, true))
+    return usage_error("--listen takes host:port");
+  if (!is_loopback_host(ro.publish.host) && !s.allow_insecure)
+    return usage_error("refusing to serve CAF on " + ro.publish.host + " (not loopback)");
+  const char* upstream = role == node_role::vectord ? "storaged" : "vectord";
+  if (role == node_role::vectord || role == node_role::gatewayd) {
+    if (!vm.count(upstream)) return usage_error(std::string("--") + upstream + " is required");
+    if (!parse_endpoint(vm[upstream].as<std::string>(), ro.upstream))
+      return usage_error(std::string("--") + upstream + " takes host:port");
+  }
+
+  init_logging(config.log.level);
+  int lock_fd = -1;
+  if (storage) {
+    // Absolute: vectord writes snapshots under paths storaged hands out.
+    std::error_code ec;
+    auto abs = std::filesystem::absolute(config.storage.data_dir, ec);
+    if (!ec) ro.storage.data_dir = abs.lexically_normal().string();
+    lock_fd = lock_data_dir(ro.storage.data_dir);
+    if (lock_fd < 0) return 1;
+  }
+
+  // Daemons without HTTP wait for a signal here; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  if (!http) pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // The runtime outlives the server's I/O: late actor replies may still post to it.
+  auto started = node_runtime::start(ro);
+  if (!started) {
+    spdlog::critical("{}", started.error().message);
+    return 1;
+  }
+  auto runtime = std::move(*started);
+  if (http) {
+    http_metrics metrics;
+    http_api api(runtime->client(), metrics, s);
+    http_server server(s, api);
+    if (auto st = server.listen(); !st.ok()) {
+      spdlog::critical("{}", st.message);
+      return 1;
+    }
+    spdlog::info("{} listening on http://{}:{} ({}scheduler {} x{}, {} I/O threads)", name, s.host,
+                 server.port(),
+                 storage ? "data dir " + ro.storage.data_dir + ", fsync " + ro.storage.fsync + ", "
+                         : std::string(),
+                 a.scheduler_policy, runtime->scheduler_workers(), s.io_threads);
+    server.run();
+  } else {
+    spdlog::info("{} listening on caf://{}:{}{}", name, ro.publish.host, runtime->published_port(),
+                 storage ? " (data dir " + ro.storage.data_dir + ", fsync " + ro.storage.fsync + ")"
+                         : std::string());
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("signal {}: shutting down", sig);
+  }
+  runtime.reset();  // stops every actor; no reply can reach the server after this
+  spdlog::info("{} stopped", name);
+  if (lock_fd >= 0) ::close(lock_fd);
+  return 0;
+}
+
+}  // namespace quiver
