@@ -87,8 +87,9 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
         return;
       }
     if (msg.source != self->state.target.address()) return;
-    spdlog::error("upstream daemon went away ({}); its requests fail until it is back",
-                  caf::to_string(msg.reason));
+    if (!self->state.quit_on_down)
+      spdlog::error("upstream daemon went away ({}); its requests fail until it is back",
+                    caf::to_string(msg.reason));
     self->state.target = nullptr;
     auto failed = std::move(self->state.in_flight);
     self->state.in_flight.clear();

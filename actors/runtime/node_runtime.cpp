@@ -150,6 +150,8 @@ struct node_runtime::impl {
   std::vector<caf::actor> bridges;
   std::unique_ptr<actor_router_client> client;
   std::uint16_t published = 0;
+  caf::actor published_actor;
+  bool stopped = false;
 };
 
 node_runtime::node_runtime() : impl_(std::make_unique<impl>()) {}
@@ -181,6 +183,7 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
       if (!port)
         return make_status(errc::unavailable, "cannot publish: " + sys.render(port.error()));
       d.published = *port;
+      d.published_actor = d.storage;
       return rt;
     }
   }
@@ -215,6 +218,7 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
       if (!port)
         return make_status(errc::unavailable, "cannot publish: " + sys.render(port.error()));
       d.published = *port;
+      d.published_actor = d.registry;
       return rt;
     }
   }
@@ -235,31 +239,44 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
 }
 
 node_runtime::~node_runtime() {
+  stop();
+  impl_->system.reset();  // waits for every actor to finish
+}
+
+void node_runtime::stop() {
   auto& d = *impl_;
+  if (d.stopped) return;
+  d.stopped = true;
   d.client.reset();
+  if (d.published_actor) {
+    d.system->middleman().unpublish(d.published_actor, d.published);
+    d.published_actor = nullptr;
+  }
   auto stop = [](caf::actor& a) {
     if (a) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    a = nullptr;
+  };
+  // Stops `a` and waits until it has (bounded).
+  auto stop_and_wait = [&](caf::actor& a, const char* what) {
+    if (!a) return;
+    caf::scoped_actor self{*d.system};
+    self->monitor(a);
+    self->send_exit(a, caf::exit_reason::user_shutdown);
+    self->receive([](caf::down_msg&) {},
+                  caf::after(std::chrono::minutes(5)) >>
+                      [what] { spdlog::error("{} did not stop within 5 minutes", what); });
     a = nullptr;
   };
   for (auto& b : d.bridges) stop(b);
   d.bridges.clear();
   stop(d.router);
-  if (d.registry) {
-    // It stops once its shards have (they write their final snapshots).
-    caf::scoped_actor self{*d.system};
-    self->monitor(d.registry);
-    self->send_exit(d.registry, caf::exit_reason::user_shutdown);
-    self->receive([](caf::down_msg&) {},
-                  caf::after(std::chrono::minutes(5)) >>
-                      [] { spdlog::error("shards did not stop within 5 minutes"); });
-    d.registry = nullptr;
-  }
+  // The registry stops once its shards have (they write their final snapshots).
+  stop_and_wait(d.registry, "the index shards");
   // Running jobs finish (a replay in progress gives up); queued ones are dropped.
   if (d.jobs) d.jobs->stop();
   stop(d.readers);
   stop(d.persistence);
-  stop(d.storage);
-  d.system.reset();  // waits for every actor to finish
+  stop_and_wait(d.storage, "storage");
 }
 
 router_client& node_runtime::client() { return *impl_->client; }

@@ -44,6 +44,11 @@ class node_runtime {
   node_runtime(const node_runtime&) = delete;
   node_runtime& operator=(const node_runtime&) = delete;
 
+  // Stops every actor, storage last, and waits for them (shards write their final
+  // snapshots; every acknowledged write is already durable). Idempotent; the
+  // destructor calls it, then tears the actor system down.
+  void stop();
+
   // standalone and gatewayd only.
   router_client& client();
   // storaged and vectord: the port actually published.

@@ -7,6 +7,7 @@
 #include <boost/program_options.hpp>
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
@@ -238,9 +239,16 @@ int daemon_main(node_role role, int argc, char** argv) {
     sigwait(&signals, &sig);
     spdlog::info("signal {}: shutting down", sig);
   }
-  runtime.reset();  // stops every actor; no reply can reach the server after this
+  runtime->stop();  // every actor; no reply can reach the server after this
   spdlog::info("{} stopped", name);
   if (lock_fd >= 0) ::close(lock_fd);
+  if (role == node_role::storaged) {
+    // CAF 0.17 can wait forever in the actor system's destructor for a detached
+    // actor (storage) the middleman saw; everything is durable and stopped by now.
+    spdlog::shutdown();
+    std::_Exit(0);
+  }
+  runtime.reset();
   return 0;
 }
 

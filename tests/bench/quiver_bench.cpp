@@ -32,30 +32,17 @@
 #include <thread>
 #include <vector>
 
+#include "tests/bench/bench_util.hpp"
 #include "tests/bench/dataset.hpp"
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
-using clock_type = std::chrono::steady_clock;
 using namespace quiver::bench;
+using namespace bench;
 
 namespace {
-
-double seconds_since(clock_type::time_point t) {
-  return std::chrono::duration<double>(clock_type::now() - t).count();
-}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, std::size_t(p * double(v.size())))];
 }
 
 void parallel_for(std::size_t n, unsigned threads, const std::function<void(std::size_t)>& f) {
@@ -102,14 +89,6 @@ double recall(const truth_t& truth, const std::vector<std::vector<std::size_t>>&
     total += truth[q].size();
   }
   return double(hit) / double(total);
-}
-
-std::size_t rss_of(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  return 0;
 }
 
 // -- raw hnswlib -----------------------------------------------------------------
@@ -169,32 +148,6 @@ raw_result run_raw(const dataset& ds, const dataset_recipe& r, const truth_t& tr
 }
 
 // -- Quiver over HTTP ------------------------------------------------------------
-
-class sync_client {
- public:
-  explicit sync_client(std::uint16_t port) : stream_(ioc_) {
-    stream_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  }
-  http::response<http::string_body> call(http::verb verb, const std::string& target,
-                                         std::string body, const std::string& type) {
-    http::request<http::string_body> req{verb, target, 11};
-    req.set(http::field::host, "127.0.0.1");
-    req.set(http::field::content_type, type);
-    req.body() = std::move(body);
-    req.prepare_payload();
-    http::write(stream_, req);
-    http::response<http::string_body> res;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(1ull << 30);
-    http::read(stream_, buffer_, parser);
-    return parser.release();
-  }
-
- private:
-  net::io_context ioc_;
-  beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
-};
 
 std::string search_body(const float* v, std::size_t dim, int ef) {
   std::string s =
@@ -277,67 +230,25 @@ struct quiver_result {
   std::map<int, double> recall_by_ef;
 };
 
-std::uint16_t free_port() {
-  net::io_context ioc;
-  tcp::acceptor a(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
-
 quiver_result run_quiver(const std::string& bin, const std::vector<std::string>& server_args,
                          const dataset& ds, const dataset_recipe& r, const truth_t& truth,
                          const std::vector<int>& efs, double duration, unsigned connections) {
   quiver_result out;
   auto port = free_port();
   auto dir = "/tmp/quiver-bench-" + std::to_string(getpid());
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<std::string> args{bin,           "--port", std::to_string(port), "--data-dir", dir,
-                                  "--log-level", "warn"};
-    args.insert(args.end(), server_args.begin(), server_args.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  std::unique_ptr<sync_client> c;
-  for (int i = 0; i < 200 && !c; ++i) {
-    try {
-      c = std::make_unique<sync_client>(port);
-    } catch (...) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-  if (!c) throw std::runtime_error("quiver did not start");
+  std::vector<std::string> args{"--port", std::to_string(port), "--data-dir",
+                                dir,      "--log-level",        "warn"};
+  args.insert(args.end(), server_args.begin(), server_args.end());
+  server_process server(bin, args);
+  auto c = connect_when_up(port);
   auto res = c->call(
       http::verb::post, "/v1/indexes",
       fmt::format(R"({{"name":"bench","dimension":{},"m":16,"ef_construction":200}})", r.dim),
       "application/json");
   if (res.result_int() != 201) throw std::runtime_error("create failed: " + res.body());
 
-  // Upsert in batches of 1,000 as MessagePack with bin vectors (the bulk path).
-  constexpr std::size_t batch = 1000;
   auto t0 = clock_type::now();
-  for (std::size_t start = 0; start < r.n; start += batch) {
-    auto end = std::min(r.n, start + batch);
-    msgpack::sbuffer buf;
-    msgpack::packer<msgpack::sbuffer> pk(buf);
-    pk.pack_map(1);
-    pk.pack(std::string("items"));
-    pk.pack_array(static_cast<std::uint32_t>(end - start));
-    for (auto i = start; i < end; ++i) {
-      pk.pack_map(2);
-      pk.pack(std::string("id"));
-      pk.pack(std::to_string(i));
-      pk.pack(std::string("vector"));
-      pk.pack_bin(static_cast<std::uint32_t>(r.dim * 4));
-      pk.pack_bin_body(reinterpret_cast<const char*>(&ds.base[i * r.dim]),
-                       static_cast<std::uint32_t>(r.dim * 4));
-    }
-    res = c->call(http::verb::post, "/v1/indexes/bench/vectors",
-                  std::string(buf.data(), buf.size()), "application/msgpack");
-    if (res.result_int() != 200) throw std::runtime_error("upsert failed: " + res.body());
-  }
+  bulk_upsert(*c, "bench", ds.base.data(), r.dim, r.n);
   out.upsert_s = seconds_since(t0);
 
   for (int ef : efs) {
@@ -366,9 +277,8 @@ quiver_result run_quiver(const std::string& bin, const std::vector<std::string>&
   out.qps = double(latencies.size()) / elapsed;
   out.p50_ms = percentile(latencies, 0.5);
   out.p99_ms = percentile(latencies, 0.99);
-  out.rss = rss_of(pid);
-  kill(pid, SIGTERM);
-  waitpid(pid, nullptr, 0);
+  out.rss = rss_of(server.pid());
+  server.stop();
   std::system(("rm -rf " + dir).c_str());
   return out;
 }
