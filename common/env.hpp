@@ -28,6 +28,14 @@ class env {
   virtual ~env() = default;
   virtual expected<std::unique_ptr<writable_file>> open_append(const std::string& path) = 0;
   virtual expected<std::string> read_file(const std::string& path) = 0;
+  // Up to `size` bytes at `offset` (fewer at the end of the file).
+  virtual expected<std::string> read_range(const std::string& path, std::uint64_t offset,
+                                           std::size_t size) = 0;
+  virtual expected<std::uint64_t> file_size(const std::string& path) = 0;
+  // Writes `size` bytes of `from` at `offset` to a new file `to`, without fsync
+  // (scratch files; in the kernel where it can: copy_file_range).
+  virtual status copy_range(const std::string& from, std::uint64_t offset, std::uint64_t size,
+                            const std::string& to) = 0;
   virtual status truncate(const std::string& path, std::uint64_t size) = 0;
   virtual status remove(const std::string& path) = 0;
   // Removes a file or a directory tree; absent is fine.

@@ -93,28 +93,42 @@ status shard_index::save_snapshot(env& e, const std::string& path) const {
 
 expected<std::unique_ptr<shard_index>> shard_index::load_snapshot(env& e, const std::string& path,
                                                                   shard_index_options options) {
-  auto file = e.read_file(path);
-  if (!file) return std::move(file).error();
-  const std::string& data = *file;
-  if (data.size() < sizeof magic + 4 + 8 + 8 + 4) return damaged(path, "too short");
-  if (std::memcmp(data.data(), magic, sizeof magic) != 0) return damaged(path, "not a snapshot");
-  auto version = get_le(data.data() + 8, 4);
+  // Streamed, never the whole file in memory: [magic 8][version 4][envelope length 8]
+  // [envelope][graph length 8][graph][crc32c 4]; the graph goes to hnswlib by a
+  // file copy.
+  constexpr std::size_t header = sizeof magic + 4 + 8;
+  auto size = e.file_size(path);
+  if (!size) return std::move(size).error();
+  if (*size < header + 8 + 4) return damaged(path, "too short");
+  auto head = e.read_range(path, 0, header);
+  if (!head) return std::move(head).error();
+  if (head->size() < header || std::memcmp(head->data(), magic, sizeof magic) != 0)
+    return damaged(path, "not a snapshot");
+  auto version = get_le(head->data() + 8, 4);
   if (version == 0 || version > snapshot_version)
     return damaged(path, "unknown version " + std::to_string(version) +
                              " (this build reads up to " + std::to_string(snapshot_version) + ")");
-  auto body_end = data.size() - 4;
-  if (get_le(data.data() + body_end, 4) != crc32c(data.data(), body_end))
+  auto body_end = *size - 4;
+  std::uint32_t crc = 0;
+  constexpr std::size_t chunk = 8u << 20;
+  for (std::uint64_t at = 0; at < body_end; at += chunk) {
+    auto part = e.read_range(
+        path, at, static_cast<std::size_t>(std::min<std::uint64_t>(chunk, body_end - at)));
+    if (!part) return std::move(part).error();
+    crc = crc32c(part->data(), part->size(), crc);
+  }
+  auto trailer = e.read_range(path, body_end, 4);
+  if (!trailer) return std::move(trailer).error();
+  if (trailer->size() != 4 || get_le(trailer->data(), 4) != crc)
     return damaged(path, "checksum mismatch");
-  std::size_t pos = 12;
-  auto envelope_len = get_le(data.data() + pos, 8);
-  pos += 8;
-  if (envelope_len > body_end - pos - 8) return damaged(path, "envelope length out of range");
-  std::string_view envelope(data.data() + pos, envelope_len);
-  pos += envelope_len;
-  auto graph_len = get_le(data.data() + pos, 8);
-  pos += 8;
-  if (graph_len != body_end - pos) return damaged(path, "graph length out of range");
-  std::string_view graph_bytes(data.data() + pos, graph_len);
+  auto envelope_len = get_le(head->data() + 12, 8);
+  if (envelope_len > body_end - header - 8) return damaged(path, "envelope length out of range");
+  auto envelope_bytes = e.read_range(path, header, envelope_len + 8);
+  if (!envelope_bytes) return std::move(envelope_bytes).error();
+  std::string_view envelope(envelope_bytes->data(), envelope_len);
+  auto graph_len = get_le(envelope_bytes->data() + envelope_len, 8);
+  auto graph_at = header + envelope_len + 8;
+  if (graph_len != body_end - graph_at) return damaged(path, "graph length out of range");
 
   index_params p;
   std::uint64_t applied = 0, slot_count = 0;
@@ -155,10 +169,12 @@ expected<std::unique_ptr<shard_index>> shard_index::load_snapshot(env& e, const 
     return damaged(path, "bad index parameters");
 
   auto out = std::make_unique<shard_index>(p, options);
-  if (!graph_bytes.empty()) {
-    // hnswlib 0.6.2 loads from a path only.
+  if (graph_len > 0) {
+    // hnswlib 0.6.2 loads from a path only. Scratch: no fsync; a leftover is removed
+    // by the next prune.
     auto tmp = path + ".load.tmp";
-    if (auto st = write_file_atomically(e, tmp, graph_bytes); !st.ok()) return st;
+    e.remove(tmp);
+    if (auto st = e.copy_range(path, graph_at, graph_len, tmp); !st.ok()) return st;
     auto graph = detail::hnsw_graph::load(tmp, p.distance, p.dimension, options.update_probability);
     e.remove(tmp);
     if (!graph) return std::move(graph).error();

@@ -164,6 +164,15 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
   auto& sys = *d.system;
   auto timeout = std::chrono::milliseconds(options.request_timeout_ms);
   auto role = options.role;
+  // Serves `a` to other daemons over CAF's middleman at options.publish.
+  auto publish = [&](const caf::actor& a) -> status {
+    auto port =
+        sys.middleman().publish(a, options.publish.port, options.publish.host.c_str(), true);
+    if (!port) return make_status(errc::unavailable, "cannot publish: " + sys.render(port.error()));
+    d.published = *port;
+    d.published_actor = a;
+    return status::success();
+  };
 
   if (role == node_role::standalone || role == node_role::storaged) {
     storage_options so;
@@ -178,12 +187,7 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
     sa.group_window = std::chrono::microseconds(options.storage.group_window_us);
     d.storage = spawn_storage_actor(sys, std::move(*engine), sa);
     if (role == node_role::storaged) {
-      auto port = sys.middleman().publish(d.storage, options.publish.port,
-                                          options.publish.host.c_str(), true);
-      if (!port)
-        return make_status(errc::unavailable, "cannot publish: " + sys.render(port.error()));
-      d.published = *port;
-      d.published_actor = d.storage;
+      if (auto st = publish(d.storage); !st.ok()) return st;
       return rt;
     }
   }
@@ -213,12 +217,7 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
     d.registry = spawn_index_registry(sys, env);
     if (auto st = await_catalog(sys, d.registry, timeout); !st.ok()) return st;
     if (role == node_role::vectord) {
-      auto port = sys.middleman().publish(d.registry, options.publish.port,
-                                          options.publish.host.c_str(), true);
-      if (!port)
-        return make_status(errc::unavailable, "cannot publish: " + sys.render(port.error()));
-      d.published = *port;
-      d.published_actor = d.registry;
+      if (auto st = publish(d.registry); !st.ok()) return st;
       return rt;
     }
   }

@@ -123,27 +123,38 @@ expected<std::unique_ptr<shard_log>> shard_log::open(env& e, std::string dir,
   log_recovery local;
   auto& rec = report ? *report : local;
   rec = {};
-  for (std::size_t i = 0; i < segs.size(); ++i) {
-    auto path = log->path_of(segs[i]);
+  // Sealed segments are not read here (a restart must not pay for decoding the
+  // whole log): their range follows from the names, and read() checks every
+  // record's checksum when it replays them, failing on damage. Only the last
+  // segment can have a torn tail, so only it is scanned and repaired.
+  for (std::size_t i = 0; i + 1 < segs.size(); ++i) {
+    seq_no first{std::stoull(segs[i].substr(0, 20))};
+    seq_no next{std::stoull(segs[i + 1].substr(0, 20))};
+    if (!(first < next))
+      return make_status(errc::internal, "shard log " + dir + ": segment " + segs[i + 1] +
+                                             " does not follow " + segs[i]);
+    auto size = e.file_size(log->path_of(segs[i]));
+    if (!size) return std::move(size).error();
+    log->last_seq_ = seq_no{next.value - 1};
+    log->segments_.push_back({segs[i], first, log->last_seq_, *size});
+  }
+  if (!segs.empty()) {
+    const auto& name = segs.back();
+    auto path = log->path_of(name);
     auto data = e.read_file(path);
     if (!data) return std::move(data).error();
+    seq_no first{std::stoull(name.substr(0, 20))};
+    if (first.value > 0 && log->last_seq_ < seq_no{first.value - 1})
+      log->last_seq_ = seq_no{first.value - 1};
     std::uint64_t count = 0;
     auto result = scan(*data, seq_no{}, log->last_seq_, [&](log_record&&) { ++count; });
-    rec.records += count;
+    rec.records = count;
     if (!result.problem.empty()) {
-      bool last_segment = i + 1 == segs.size();
-      if (!last_segment)
-        return make_status(errc::internal, "shard log " + path + " is damaged at byte " +
-                                               std::to_string(result.good_end) + " (" +
-                                               result.problem + ") with segments after it");
       rec.truncated_bytes = data->size() - result.good_end;
       rec.tail_problem = result.problem;
       if (auto st = e.truncate(path, result.good_end); !st.ok()) return st;
     }
-    if (count == 0 && i + 1 < segs.size())
-      continue;  // an empty segment in the middle holds nothing
-    seq_no first{std::stoull(segs[i].substr(0, 20))};
-    log->segments_.push_back({segs[i], first, log->last_seq_, result.good_end});
+    log->segments_.push_back({name, first, log->last_seq_, result.good_end});
   }
   if (!log->segments_.empty()) {
     auto file = e.open_append(log->path_of(log->segments_.back().name));

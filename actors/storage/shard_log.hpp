@@ -20,7 +20,7 @@ struct shard_log_options {
 
 // What open() found and did.
 struct log_recovery {
-  std::uint64_t records = 0;          // valid records in the log
+  std::uint64_t records = 0;          // valid records in the last segment
   std::uint64_t truncated_bytes = 0;  // torn or corrupt tail removed from the last segment
   std::string tail_problem;           // why the tail was cut, if it was
 };
@@ -32,8 +32,9 @@ struct log_recovery {
 //
 // On open, a torn or corrupt tail of the last segment (a partial record, a bad
 // checksum, an undecodable or out-of-order record) is cut back to the last good
-// record and reported. The same damage anywhere else is an error: records after
-// it were acknowledged, and skipping them silently would lose them.
+// record and reported; earlier segments are not read (their seq ranges follow
+// from the names). The same damage anywhere else is an error when it is read:
+// records after it were acknowledged, and skipping them silently would lose them.
 class shard_log {
  public:
   static expected<std::unique_ptr<shard_log>> open(env& e, std::string dir,

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -118,6 +119,66 @@ inline std::unique_ptr<sync_client> connect_when_up(std::uint16_t port) {
   }
   throw std::runtime_error("the server did not start");
 }
+
+// One keep-alive connection sending requests back to back until the deadline;
+// `make(req, n)` fills the n-th request of this connection. Latencies of 200s are
+// recorded (ms); anything else counts as an error and ends the connection.
+class load_connection : public std::enable_shared_from_this<load_connection> {
+ public:
+  using request = http::request<http::string_body>;
+  load_connection(net::io_context& ioc, std::uint16_t port,
+                  std::function<void(request&, std::size_t)> make, clock_type::time_point deadline,
+                  std::vector<double>& latencies, std::size_t& errors)
+      : stream_(ioc),
+        port_(port),
+        make_(std::move(make)),
+        deadline_(deadline),
+        latencies_(latencies),
+        errors_(errors) {}
+
+  void start() {
+    stream_.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_),
+                          [self = shared_from_this()](beast::error_code ec) {
+                            if (ec) return void(++self->errors_);
+                            self->send();
+                          });
+  }
+
+ private:
+  void send() {
+    if (clock_type::now() >= deadline_) return;
+    req_ = {};
+    req_.version(11);
+    req_.set(http::field::host, "127.0.0.1");
+    req_.set(http::field::content_type, "application/json");
+    make_(req_, sent_++);
+    req_.prepare_payload();
+    start_ = clock_type::now();
+    http::async_write(
+        stream_, req_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (ec) return void(++self->errors_);
+          self->res_ = {};
+          http::async_read(self->stream_, self->buffer_, self->res_,
+                           [self](beast::error_code ec, std::size_t) {
+                             if (ec || self->res_.result_int() != 200) return void(++self->errors_);
+                             self->latencies_.push_back(seconds_since(self->start_) * 1000);
+                             self->send();
+                           });
+        });
+  }
+
+  beast::tcp_stream stream_;
+  std::uint16_t port_;
+  std::function<void(request&, std::size_t)> make_;
+  clock_type::time_point deadline_;
+  std::vector<double>& latencies_;
+  std::size_t& errors_;
+  std::size_t sent_ = 0;
+  beast::flat_buffer buffer_;
+  request req_;
+  http::response<http::string_body> res_;
+  clock_type::time_point start_;
+};
 
 // Upserts vectors 0..n-1 (ids "0".."n-1") into `index` in batches of 1,000, as
 // MessagePack with bin vectors (the bulk path).

@@ -6,7 +6,7 @@
 //  3. restart-to-ready from log replay alone (snapshots off, SIGKILL);
 //  4. bytes on disk per vector (log + snapshots).
 // Usage: durability_bench --quiver build/bin/quiver [--n 100000] [--writers 50]
-//          [--duration 10] [--rounds 3] [--skip-writes] [--skip-restart]
+//          [--duration 10] [--rounds 3] [--skip-writes] [--skip-restart] [--skip-replay]
 
 #include <hnswlib/hnswlib.h>
 
@@ -40,64 +40,6 @@ std::string json_vector(const float* v, std::size_t dim) {
   return s + "]}";
 }
 
-// One keep-alive connection putting single vectors until the deadline.
-class writer : public std::enable_shared_from_this<writer> {
- public:
-  writer(net::io_context& ioc, std::uint16_t port, const std::vector<std::string>& bodies,
-         std::size_t first_id, clock_type::time_point deadline, std::vector<double>& latencies,
-         std::size_t& errors)
-      : stream_(ioc),
-        port_(port),
-        bodies_(bodies),
-        next_(first_id),
-        deadline_(deadline),
-        latencies_(latencies),
-        errors_(errors) {}
-
-  void start() {
-    stream_.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_),
-                          [self = shared_from_this()](beast::error_code ec) {
-                            if (ec) return void(++self->errors_);
-                            self->send();
-                          });
-  }
-
- private:
-  void send() {
-    if (clock_type::now() >= deadline_) return;
-    auto id = next_++;
-    req_ = {http::verb::put, "/v1/indexes/w/vectors/" + std::to_string(id), 11};
-    req_.set(http::field::host, "127.0.0.1");
-    req_.set(http::field::content_type, "application/json");
-    req_.body() = bodies_[id % bodies_.size()];
-    req_.prepare_payload();
-    start_ = clock_type::now();
-    http::async_write(
-        stream_, req_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-          if (ec) return void(++self->errors_);
-          self->res_ = {};
-          http::async_read(self->stream_, self->buffer_, self->res_,
-                           [self](beast::error_code ec, std::size_t) {
-                             if (ec || self->res_.result_int() != 200) return void(++self->errors_);
-                             self->latencies_.push_back(seconds_since(self->start_) * 1000);
-                             self->send();
-                           });
-        });
-  }
-
-  beast::tcp_stream stream_;
-  std::uint16_t port_;
-  const std::vector<std::string>& bodies_;
-  std::size_t next_;
-  clock_type::time_point deadline_;
-  std::vector<double>& latencies_;
-  std::size_t& errors_;
-  beast::flat_buffer buffer_;
-  http::request<http::string_body> req_;
-  http::response<http::string_body> res_;
-  clock_type::time_point start_;
-};
-
 struct write_result {
   double per_s = 0, p50_ms = 0, p99_ms = 0;
   std::size_t errors = 0;
@@ -121,8 +63,14 @@ write_result run_writes(const std::string& bin, const std::string& fsync,
   auto deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
                                           std::chrono::duration<double>(duration));
   for (unsigned i = 0; i < writers; ++i)
-    std::make_shared<writer>(ioc, port, bodies, std::size_t(i) * 1000000, deadline, latencies,
-                             out.errors)
+    std::make_shared<load_connection>(
+        ioc, port,
+        [&bodies, first = std::size_t(i) * 1000000](load_connection::request& req, std::size_t n) {
+          req.method(http::verb::put);
+          req.target("/v1/indexes/w/vectors/" + std::to_string(first + n));
+          req.body() = bodies[(first + n) % bodies.size()];
+        },
+        deadline, latencies, out.errors)
         ->start();
   auto t0 = clock_type::now();
   ioc.run();
@@ -208,7 +156,7 @@ int main(int argc, char** argv) {
   std::string bin;
   double duration = 10;
   unsigned writers = 50, rounds = 3;
-  bool skip_writes = false, skip_restart = false;
+  bool skip_writes = false, skip_restart = false, skip_replay = false;
   std::string command;
   for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
   for (int i = 1; i < argc; ++i) {
@@ -228,6 +176,8 @@ int main(int argc, char** argv) {
       skip_writes = true;
     else if (a == "--skip-restart")
       skip_restart = true;
+    else if (a == "--skip-replay")
+      skip_replay = true;
     else {
       std::cerr << "unknown argument " << a << "\n";
       return 2;
@@ -314,22 +264,23 @@ int main(int argc, char** argv) {
     // From log replay alone: snapshots off, killed.
     auto dir2 = fmt::format("/tmp/quiver-dbench-{}-replay", getpid());
     fs::remove_all(dir2);
-    std::vector<std::string> no_snap{"--snapshot-every-records", "0", "--snapshot-interval-s", "0"};
-    time_to_ready(bin, dir2, port, server, no_snap);
-    {
-      auto c = connect_when_up(port);
-      c->call(http::verb::post, "/v1/indexes",
-              fmt::format(R"({{"name":"bench","dimension":{}}})", r.dim));
-      bulk_upsert(*c, "bench", ds.base.data(), r.dim, r.n);
-    }
-    server->stop(SIGKILL);
     std::vector<double> replay_s;
-    for (unsigned round = 0; round < std::min(rounds, 1u); ++round) {
+    if (!skip_replay) {
+      std::vector<std::string> no_snap{"--snapshot-every-records", "0", "--snapshot-interval-s",
+                                       "0"};
+      time_to_ready(bin, dir2, port, server, no_snap);
+      {
+        auto c = connect_when_up(port);
+        c->call(http::verb::post, "/v1/indexes",
+                fmt::format(R"({{"name":"bench","dimension":{}}})", r.dim));
+        bulk_upsert(*c, "bench", ds.base.data(), r.dim, r.n);
+      }
+      server->stop(SIGKILL);
       replay_s.push_back(time_to_ready(bin, dir2, port, server, no_snap));
       server->stop(SIGKILL);
       std::cerr << fmt::format("replay restart: {:.2f} s\n", replay_s.back());
+      fs::remove_all(dir2);
     }
-    fs::remove_all(dir2);
 
     std::cout << fmt::format("### Restart of {} x {} (cosine, M=16, ef_construction=200)\n\n", r.n,
                              r.dim);

@@ -167,63 +167,6 @@ std::vector<std::size_t> parse_ids(const std::string& body) {
   return out;
 }
 
-// One keep-alive connection replaying search requests until the deadline.
-class load_connection : public std::enable_shared_from_this<load_connection> {
- public:
-  load_connection(net::io_context& ioc, std::uint16_t port, const std::vector<std::string>& bodies,
-                  clock_type::time_point deadline, std::vector<double>& latencies,
-                  std::size_t& errors, std::size_t offset)
-      : stream_(ioc),
-        port_(port),
-        bodies_(bodies),
-        deadline_(deadline),
-        latencies_(latencies),
-        errors_(errors),
-        next_(offset) {}
-
-  void start() {
-    stream_.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_),
-                          [self = shared_from_this()](beast::error_code ec) {
-                            if (ec) return void(++self->errors_);
-                            self->send();
-                          });
-  }
-
- private:
-  void send() {
-    if (clock_type::now() >= deadline_) return;
-    req_ = {http::verb::post, "/v1/indexes/bench/search", 11};
-    req_.set(http::field::host, "127.0.0.1");
-    req_.set(http::field::content_type, "application/json");
-    req_.body() = bodies_[next_++ % bodies_.size()];
-    req_.prepare_payload();
-    start_ = clock_type::now();
-    http::async_write(
-        stream_, req_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-          if (ec) return void(++self->errors_);
-          self->res_ = {};
-          http::async_read(self->stream_, self->buffer_, self->res_,
-                           [self](beast::error_code ec, std::size_t) {
-                             if (ec || self->res_.result_int() != 200) return void(++self->errors_);
-                             self->latencies_.push_back(seconds_since(self->start_) * 1000);
-                             self->send();
-                           });
-        });
-  }
-
-  beast::tcp_stream stream_;
-  std::uint16_t port_;
-  const std::vector<std::string>& bodies_;
-  clock_type::time_point deadline_;
-  std::vector<double>& latencies_;
-  std::size_t& errors_;
-  std::size_t next_;
-  beast::flat_buffer buffer_;
-  http::request<http::string_body> req_;
-  http::response<http::string_body> res_;
-  clock_type::time_point start_;
-};
-
 struct quiver_result {
   double upsert_s = 0, qps = 0, p50_ms = 0, p99_ms = 0;
   std::size_t errors = 0, rss = 0;
@@ -269,7 +212,14 @@ quiver_result run_quiver(const std::string& bin, const std::vector<std::string>&
   auto deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
                                           std::chrono::duration<double>(duration));
   for (unsigned i = 0; i < connections; ++i)
-    std::make_shared<load_connection>(ioc, port, bodies, deadline, latencies, out.errors, i * 7)
+    std::make_shared<load_connection>(
+        ioc, port,
+        [&bodies, offset = std::size_t(i) * 7](load_connection::request& req, std::size_t n) {
+          req.method(http::verb::post);
+          req.target("/v1/indexes/bench/search");
+          req.body() = bodies[(offset + n) % bodies.size()];
+        },
+        deadline, latencies, out.errors)
         ->start();
   auto t1 = clock_type::now();
   ioc.run();
