@@ -54,28 +54,9 @@ class posix_env final : public env {
   }
 
   expected<std::string> read_file(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return os_error("open", path);
-    // Read straight into a buffer of the file's size: snapshots are hundreds of MB.
-    struct stat st {};
-    std::string out;
-    if (::fstat(fd, &st) == 0 && st.st_size > 0) out.resize(static_cast<std::size_t>(st.st_size));
-    std::size_t used = 0;
-    for (;;) {
-      if (used == out.size()) out.resize(std::max<std::size_t>(out.size() * 2, 1 << 16));
-      auto n = ::read(fd, out.data() + used, out.size() - used);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        auto failure = os_error("read", path);
-        ::close(fd);
-        return failure;
-      }
-      if (n == 0) break;
-      used += static_cast<std::size_t>(n);
-    }
-    ::close(fd);
-    out.resize(used);
-    return out;
+    auto size = file_size(path);
+    if (!size) return std::move(size).error();
+    return read_range(path, 0, static_cast<std::size_t>(*size));
   }
 
   expected<std::string> read_range(const std::string& path, std::uint64_t offset,
