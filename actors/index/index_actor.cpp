@@ -188,7 +188,14 @@ void start_recovery(index_self* self) {
   ++s.generation;
   s.ph = phase::recovering;
   s.index.reset();
+  // A running snapshot job's result is now stale (ignored by generation); waiting
+  // for it would hold every later write.
+  s.snapshotting = false;
+  // Writes acknowledged by storage but not yet applied are durable: the recovery
+  // replays them, so they are answered now (their closures see the new generation).
+  auto deferred = std::move(s.deferred);
   s.deferred.clear();
+  for (auto& apply : deferred) apply();
   report(self);
   auto generation = s.generation;
   self->request(s.env->persistence, s.env->timeout, shard_open_request{s.ref})
