@@ -65,7 +65,7 @@ class Writer:
             return {}
         return {"n": self.rng.randrange(1000), "w": self.name}
 
-    def one_op(self, conn):
+    def one_op(self):
         r = self.rng.random()
         base = "/v1/indexes/%s/vectors" % self.index
         if r < 0.45:
@@ -100,7 +100,7 @@ class Writer:
         while not self.stop_flag.is_set():
             if self.errors:
                 break
-            method, path, body, changes = self.one_op(conn)
+            method, path, body, changes = self.one_op()
             status = None
             try:
                 if conn is None:

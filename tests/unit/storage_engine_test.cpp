@@ -112,17 +112,22 @@ TEST_F(StorageEngine, RecreatedIndexStartsEmpty) {
 
 TEST_F(StorageEngine, LeftoverFilesOfDroppedIndexesAreRemovedOnOpen) {
   const tenant_id t{"default"};
-  std::string stale;
+  shard_ref live;
   {
     auto s = open();
     auto a = s->create_index(t, params("a", 1));
-    stale = s->shard_dir({t, "a", a->first.incarnation, shard_id{0}});
+    live = {t, "a", a->first.incarnation, shard_id{0}};
+    auto lease = s->open_shard(live);
+    ASSERT_TRUE(lease);
+    ASSERT_TRUE(s->append(live, lease->epoch, upserts(1, 3, lease->epoch)).ok());
+    ASSERT_TRUE(s->sync().ok());
   }
   fs::create_directories(dir_ + "/indexes/default/ghost@99/0/log");
-  {
-    auto s = open();
-    EXPECT_FALSE(fs::exists(dir_ + "/indexes/default/ghost@99"));
-  }
+  auto s = open();
+  EXPECT_FALSE(fs::exists(dir_ + "/indexes/default/ghost@99"));
+  // The sweep leaves the live index alone.
+  EXPECT_TRUE(fs::exists(s->shard_dir(live)));
+  EXPECT_EQ(read_all(*s, live).size(), 3u);
 }
 
 TEST_F(StorageEngine, EpochsFenceEarlierWritersAcrossRestarts) {
