@@ -1,0 +1,857 @@
+#include "tools/load/engine.hpp"
+
+#include <simdjson.h>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <msgpack.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <set>
+#include <unordered_map>
+
+#include "tools/load/corpus.hpp"
+#include "tools/load/ledger.hpp"
+#include "tools/load/supervisor.hpp"
+#include "tools/load/wire.hpp"
+
+namespace quiver::load {
+
+const std::vector<std::string> kScenarios = {"cold_search",  "upsert_then_read",  "profile_swap",
+                                             "repeat_query", "small_index_churn", "batch_ingest"};
+
+namespace {
+
+namespace net = boost::asio;
+using clock_type = std::chrono::steady_clock;
+
+constexpr double kDistanceTolerance = 2e-3;  // server-side float SIMD vs our double dot
+constexpr std::size_t kMaxFailureReasons = 8;
+constexpr std::size_t kMaxFailureExamples = 3;
+constexpr std::size_t kVerifyConnections = 16;
+constexpr std::uint64_t kMaxNonce = 1000000;  // < 2^20: keys stay below 2^48
+constexpr int kVerifyAttempts = 50;           // per id, 100 ms apart, while the system settles
+
+// ---- scenario outcomes ----------------------------------------------------
+
+struct outcome {
+  enum kind_t { ok, wrong, unavailable, error } kind = ok;
+  std::string why;
+  static outcome pass() { return {}; }
+  static outcome bad(std::string why) { return {wrong, std::move(why)}; }
+};
+
+std::vector<float> read_vector(simdjson::dom::element e) {
+  std::vector<float> v;
+  for (auto x : e.get_array()) v.push_back(float(double(x)));
+  return v;
+}
+
+bool is_unavailable(int status) {
+  return status == 0 || status == 502 || status == 503 || status == 504;
+}
+
+outcome from_status(const http_result& r, const char* what) {
+  if (r.status == 0) return {outcome::unavailable, std::string(what) + ": " + r.error};
+  auto why = std::string(what) + ": HTTP " + std::to_string(r.status) + " " + excerpt(r.body);
+  return {is_unavailable(r.status) ? outcome::unavailable : outcome::error, why};
+}
+
+// ---- the engine -----------------------------------------------------------
+
+class engine;
+
+class vuser {
+ public:
+  vuser(engine& e, std::size_t idx);
+  void next();
+  void stop_timer() { timer_.cancel(); }
+
+ private:
+  using done_fn = std::function<void(outcome)>;
+  void run(const std::string& scenario, done_fn done);
+  void call(method m, const std::string& path, std::string body,
+            std::function<void(http_result)> cb);
+
+  void cold_search(done_fn done);
+  void profile_swap(done_fn done);
+  void repeat_query(done_fn done);
+  void repeat_step(std::shared_ptr<std::vector<hit>> first, std::size_t q, int left, done_fn done);
+  void upsert_then_read(done_fn done);
+  void batch_ingest(done_fn done);
+  void small_index_churn(done_fn done);
+  void tiny_index(done_fn done);
+  void small_search(done_fn done);
+  void resolve_small(std::vector<std::string> ids, done_fn done);
+
+  // Checks corpus-index hits: known ids, metadata of the same record, distances.
+  std::string check_corpus_hits(const std::vector<hit>& hits, const float* q) const;
+  // GET id and compare with `want`.
+  void read_back(const std::string& index, const std::string& id, const id_state& want,
+                 done_fn done);
+  void write(method m, const std::string& index, const std::string& id, const id_state& next,
+             std::string body, std::function<void(outcome)> done);
+  std::string vector_path(const std::string& index, const std::string& id) const;
+  std::string small_prefix() const;
+
+  engine& e_;
+  std::size_t idx_;
+  http_connection conn_;
+  std::mt19937_64 rng_;
+  simdjson::dom::parser parser_;
+  net::steady_timer timer_;
+  std::size_t serial_ = 0;
+  std::map<std::string, id_state> small_live_;  // this user's ids in the shared small index
+  std::vector<std::string> small_uncertain_;
+};
+
+class engine {
+ public:
+  engine(const load_options& opt, chaos_monkey* chaos, clock_type::time_point t0)
+      : opt_(opt),
+        chaos_(chaos),
+        t0_(t0),
+        info_(read_corpus_info(opt.corpus_dir)),
+        model_(info_.recipe),
+        base_(opt.corpus_dir + "/vectors.f32"),
+        queries_(opt.corpus_dir + "/queries.f32"),
+        nonce_value_(std::random_device{}() % kMaxNonce),
+        nonce_(std::to_string(nonce_value_)),
+        next_key_((1ull << 40) + (nonce_value_ << 28)) {
+    if (base_.dim() != model_.recipe().dim || queries_.size() == 0)
+      throw std::runtime_error("corpus files do not match recipe.json");
+    double sum = 0;
+    for (auto& s : kScenarios) {
+      auto it = opt_.weights.find(s);
+      double w = it == opt_.weights.end() ? 0 : it->second;
+      cumulative_.push_back(sum += w);
+      report_.scenarios[s];
+    }
+    if (sum <= 0) throw std::invalid_argument("every scenario weight is 0");
+    write_index_ = opt_.index + "_live";
+    small_index_ = opt_.index + "_small_" + nonce_;
+  }
+
+  run_report run();
+
+  // Shared state for the virtual users (all on the io thread).
+  const load_options& opt() const { return opt_; }
+  net::io_context& ioc() { return ioc_; }
+  const corpus_model& model() const { return model_; }
+  const vector_file& base() const { return base_; }
+  const vector_file& queries() const { return queries_; }
+  ledger& led() { return ledger_; }
+  const std::string& write_index() const { return write_index_; }
+  const std::string& small_index() const { return small_index_; }
+  const std::string& nonce() const { return nonce_; }
+  std::uint64_t fresh_key() { return next_key_++; }
+  bool stopping() const { return stopping_; }
+  double now_s() const { return std::chrono::duration<double>(clock_type::now() - t0_).count(); }
+
+  const std::string& pick(std::mt19937_64& rng) const {
+    std::uniform_real_distribution<double> u(0, cumulative_.back());
+    auto x = u(rng);
+    for (std::size_t i = 0; i < cumulative_.size(); ++i)
+      if (x < cumulative_[i]) return kScenarios[i];
+    return kScenarios.back();
+  }
+
+  void on_request(const http_result& r) {
+    auto& s = second();
+    ++s.requests;
+    s.latencies_ms.push_back(r.ms);
+    bool bad = r.status == 0 || (r.status >= 400 && r.status != 404);
+    if (bad) {
+      ++s.request_errors;
+      if (chaos_) chaos_->count_error(now_s(), r.status);
+    }
+  }
+
+  // One finished scenario: passed, failed, or interrupted by a fault.
+  void record(const std::string& scenario, double start_s, const outcome& o) {
+    auto& st = report_.scenarios[scenario];
+    auto& sec = second();
+    ++st.count;
+    ++sec.scenarios;
+    if (o.kind == outcome::ok) {
+      st.latencies_ms.push_back((now_s() - start_s) * 1000);
+      return;
+    }
+    if (o.kind == outcome::unavailable && chaos_ &&
+        chaos_->in_recovery_window(now_s(), opt_.grace_s)) {
+      ++st.interrupted;
+      ++sec.interrupted;
+      return;
+    }
+    ++st.failed;
+    ++sec.failed;
+    // Group by the reason without the ids and numbers in it; keep a few examples.
+    std::string reason;
+    for (char c : o.why) {
+      bool digit = c >= '0' && c <= '9';
+      if (!digit || reason.empty() || reason.back() != '#') reason += digit ? '#' : c;
+    }
+    auto& f = st.failures;
+    if (f.count(reason) || f.size() < kMaxFailureReasons)
+      ++f[reason];
+    else
+      ++f["(other reasons)"];
+    if (st.examples.size() < kMaxFailureExamples) st.examples.push_back(o.why);
+  }
+
+  void user_done() { --running_; }
+
+ private:
+  second_stats& second() {
+    auto i = static_cast<std::size_t>(std::max(0.0, now_s() - start_s_));
+    if (report_.seconds.size() <= i) report_.seconds.resize(i + 1);
+    return report_.seconds[i];
+  }
+  void setup();
+  void tick();
+  verification verify();
+
+  load_options opt_;
+  chaos_monkey* chaos_;
+  clock_type::time_point t0_;
+  double start_s_ = 0;
+  corpus_info info_;
+  corpus_model model_;
+  vector_file base_;
+  vector_file queries_;
+  // Ids and vector keys of a run carry a random nonce, so runs against the same
+  // indexes never collide.
+  std::uint64_t nonce_value_;
+  std::string nonce_;
+  std::string write_index_;
+  std::string small_index_;
+  std::vector<double> cumulative_;
+  net::io_context ioc_;
+  ledger ledger_;
+  run_report report_;
+  std::vector<std::unique_ptr<vuser>> users_;
+  std::size_t running_ = 0;
+  bool stopping_ = false;
+  std::uint64_t next_key_;
+  std::unique_ptr<net::steady_timer> ticker_;
+  std::size_t last_count_ = 0;
+};
+
+// ---- virtual user -----------------------------------------------------------
+
+std::string vuser::small_prefix() const {
+  return "s" + e_.nonce() + "-" + std::to_string(idx_) + "-";
+}
+
+vuser::vuser(engine& e, std::size_t idx)
+    : e_(e),
+      idx_(idx),
+      conn_(e.ioc(), e.opt().targets[idx % e.opt().targets.size()], e.opt().timeout),
+      rng_(e.opt().seed * 1000003 + idx),
+      timer_(e.ioc()) {}
+
+void vuser::next() {
+  if (e_.stopping()) return e_.user_done();
+  auto& name = e_.pick(rng_);
+  double start = e_.now_s();
+  run(name, [this, &name, start](outcome o) {
+    e_.record(name, start, o);
+    if (o.kind == outcome::unavailable) {
+      // Back off a little while the system is down instead of spinning.
+      timer_.expires_after(std::chrono::milliseconds(100));
+      timer_.async_wait([this](boost::system::error_code) { next(); });
+      return;
+    }
+    next();
+  });
+}
+
+void vuser::run(const std::string& s, done_fn done) {
+  if (s == "cold_search") return cold_search(std::move(done));
+  if (s == "upsert_then_read") return upsert_then_read(std::move(done));
+  if (s == "profile_swap") return profile_swap(std::move(done));
+  if (s == "repeat_query") return repeat_query(std::move(done));
+  if (s == "small_index_churn") return small_index_churn(std::move(done));
+  return batch_ingest(std::move(done));
+}
+
+void vuser::call(method m, const std::string& path, std::string body,
+                 std::function<void(http_result)> cb) {
+  conn_.request(m, path, std::move(body), [this, cb = std::move(cb)](http_result r) {
+    e_.on_request(r);
+    cb(std::move(r));
+  });
+}
+
+std::string vuser::vector_path(const std::string& index, const std::string& id) const {
+  return "/v1/indexes/" + index + "/vectors/" + encode_path_segment(id);
+}
+
+std::string vuser::check_corpus_hits(const std::vector<hit>& hits, const float* q) const {
+  for (auto& h : hits) {
+    auto key = corpus_key(h.id);
+    if (key < 0 || std::size_t(key) >= e_.base().size()) return "unknown id " + h.id;
+    if (h.meta_id != h.id) return "metadata of " + h.meta_id + " returned for " + h.id;
+    auto want = cosine_distance(q, e_.base().row(std::size_t(key)), e_.base().dim());
+    if (std::abs(want - h.distance) > kDistanceTolerance)
+      return "distance of " + h.id + " is " + std::to_string(h.distance) + ", expected " +
+             std::to_string(want);
+  }
+  return {};
+}
+
+void vuser::cold_search(done_fn done) {
+  auto qi = std::uniform_int_distribution<std::size_t>(0, e_.queries().size() - 1)(rng_);
+  const float* q = e_.queries().row(qi);
+  auto k = e_.opt().k;
+  call(method::post, "/v1/indexes/" + e_.opt().index + "/search",
+       search_body(q, e_.queries().dim(), k, 0, {}, true), [this, q, k, done](http_result r) {
+         if (r.status != 200) return done(from_status(r, "search"));
+         std::vector<hit> hits;
+         auto err = parse_hits(parser_, r.body, k, hits);
+         if (err.empty() && hits.size() != k) err = "fewer than k results from the corpus";
+         if (err.empty()) err = check_corpus_hits(hits, q);
+         done(err.empty() ? outcome::pass() : outcome::bad("cold_search: " + err));
+       });
+}
+
+void vuser::profile_swap(done_fn done) {
+  auto qi = std::uniform_int_distribution<std::size_t>(0, e_.queries().size() - 1)(rng_);
+  const float* q = e_.queries().row(qi);
+  auto k = e_.opt().k;
+  auto path = "/v1/indexes/" + e_.opt().index + "/search";
+  call(method::post, path, search_body(q, e_.queries().dim(), k, 0, {}, true),
+       [this, q, k, path, done](http_result r) {
+         if (r.status != 200) return done(from_status(r, "search"));
+         auto first = std::make_shared<std::vector<hit>>();
+         auto err = parse_hits(parser_, r.body, k, *first);
+         if (err.empty()) err = check_corpus_hits(*first, q);
+         if (!err.empty()) return done(outcome::bad("profile_swap: " + err));
+         std::vector<std::string> exclude;
+         for (auto& h : *first) exclude.push_back(h.id);
+         call(method::post, path, search_body(q, e_.queries().dim(), k, 0, exclude, true),
+              [this, q, k, first, done](http_result r) {
+                if (r.status != 200) return done(from_status(r, "search excluding"));
+                std::vector<hit> second;
+                auto err = parse_hits(parser_, r.body, k, second);
+                if (err.empty() && second.size() != k) err = "fewer than k results after excluding";
+                if (err.empty()) err = check_corpus_hits(second, q);
+                for (auto& h : second)
+                  for (auto& f : *first)
+                    if (err.empty() && h.id == f.id) err = "excluded id " + h.id + " came back";
+                done(err.empty() ? outcome::pass() : outcome::bad("profile_swap: " + err));
+              });
+       });
+}
+
+void vuser::repeat_query(done_fn done) {
+  auto qi = std::uniform_int_distribution<std::size_t>(0, e_.queries().size() - 1)(rng_);
+  repeat_step(nullptr, qi, 5, std::move(done));
+}
+
+void vuser::repeat_step(std::shared_ptr<std::vector<hit>> first, std::size_t qi, int left,
+                        done_fn done) {
+  if (left == 0) return done(outcome::pass());
+  const float* q = e_.queries().row(qi);
+  auto k = e_.opt().k;
+  call(method::post, "/v1/indexes/" + e_.opt().index + "/search",
+       search_body(q, e_.queries().dim(), k, 0, {}, false),
+       [this, first, qi, left, k, done](http_result r) {
+         if (r.status != 200) return done(from_status(r, "search"));
+         auto hits = std::make_shared<std::vector<hit>>();
+         auto err = parse_hits(parser_, r.body, k, *hits);
+         if (!err.empty()) return done(outcome::bad("repeat_query: " + err));
+         if (first) {
+           bool same = first->size() == hits->size();
+           for (std::size_t i = 0; same && i < hits->size(); ++i)
+             same = (*first)[i].id == (*hits)[i].id &&
+                    std::abs((*first)[i].distance - (*hits)[i].distance) < 1e-6;
+           if (!same)
+             return done(outcome::bad("repeat_query: the same query gave different results"));
+         }
+         repeat_step(first ? first : hits, qi, left - 1, done);
+       });
+}
+
+void vuser::write(method m, const std::string& index, const std::string& id, const id_state& next,
+                  std::string body, std::function<void(outcome)> done) {
+  e_.led().begin(index, id, next);
+  auto path = vector_path(index, id);
+  call(m, path, std::move(body), [this, m, index, id, next, done](http_result r) {
+    if (r.status == 200) {
+      e_.led().acknowledged(index, id, next);
+      return done(outcome::pass());
+    }
+    if (r.status >= 400 && r.status < 500) {
+      e_.led().rejected(index, id);
+    } else {
+      e_.led().uncertain(index, id, next);
+    }
+    done(from_status(r, m == method::del ? "delete" : "put"));
+  });
+}
+
+void vuser::read_back(const std::string& index, const std::string& id, const id_state& want,
+                      done_fn done) {
+  call(method::get, vector_path(index, id), {}, [this, id, want, done](http_result r) {
+    if (!want.present) {
+      if (r.status == 404) return done(outcome::pass());
+      if (r.status == 200) return done(outcome::bad("deleted id " + id + " still readable"));
+      return done(from_status(r, "get"));
+    }
+    if (r.status == 404) return done(outcome::bad("acknowledged id " + id + " not found"));
+    if (r.status != 200) return done(from_status(r, "get"));
+    try {
+      auto doc = parser_.parse(r.body);
+      auto want_v = e_.model().vector_for(want.vector_key);
+      auto got = read_vector(doc["vector"]);
+      if (got.size() != want_v.size() || !same_vector(got.data(), want_v.data(), got.size()))
+        return done(outcome::bad("vector of " + id + " differs from the one written"));
+      if (simdjson::minify(doc["metadata"]) != want.metadata)
+        return done(outcome::bad("metadata of " + id + " differs from the one written"));
+    } catch (const simdjson::simdjson_error& e) {
+      return done(outcome::bad("malformed get answer for " + id + ": " + excerpt(r.body)));
+    }
+    done(outcome::pass());
+  });
+}
+
+void vuser::upsert_then_read(done_fn done) {
+  auto key = e_.fresh_key();
+  auto id = "u" + e_.nonce() + "-" + std::to_string(idx_) + "-" + std::to_string(serial_++);
+  auto p = e_.model().profile_for(key);
+  p.id = id;
+  id_state next{true, key, profile_json(p)};
+  auto vec = e_.model().vector_for(key);
+  auto& index = e_.write_index();
+  write(method::put, index, id, next, put_body(vec, next.metadata),
+        [this, id, next, vec, index, done](outcome o) {
+          if (o.kind != outcome::ok) return done(o);
+          read_back(index, id, next, [this, id, next, vec, index, done](outcome o) {
+            if (o.kind != outcome::ok) return done(o);
+            auto k = e_.opt().k;
+            call(method::post, "/v1/indexes/" + index + "/search",
+                 search_body(vec.data(), vec.size(), k, 0, {}, false),
+                 [this, id, index, k, done](http_result r) {
+                   if (r.status != 200) return done(from_status(r, "search"));
+                   std::vector<hit> hits;
+                   auto err = parse_hits(parser_, r.body, k, hits);
+                   bool found = std::any_of(hits.begin(), hits.end(), [&](const hit& h) {
+                     return h.id == id && h.distance < 1e-4;
+                   });
+                   if (err.empty() && !found) err = "its own vector did not find " + id;
+                   if (!err.empty()) return done(outcome::bad("upsert_then_read: " + err));
+                   std::uniform_real_distribution<double> u(0, 1);
+                   if (u(rng_) >= e_.opt().delete_after_read) return done(outcome::pass());
+                   write(method::del, index, id, id_state{}, {},
+                         [this, id, index, done](outcome o) {
+                           if (o.kind != outcome::ok) return done(o);
+                           read_back(index, id, id_state{}, done);
+                         });
+                 });
+          });
+        });
+}
+
+void vuser::batch_ingest(done_fn done) {
+  auto n = std::uniform_int_distribution<std::size_t>(e_.opt().batch_min, e_.opt().batch_max)(rng_);
+  auto items = std::make_shared<std::vector<std::pair<std::string, id_state>>>();
+  std::string body = "{\"items\":[";
+  for (std::size_t i = 0; i < n; ++i) {
+    auto key = e_.fresh_key();
+    auto id = "b" + e_.nonce() + "-" + std::to_string(idx_) + "-" + std::to_string(serial_++);
+    auto p = e_.model().profile_for(key);
+    p.id = id;
+    id_state st{true, key, profile_json(p)};
+    if (i) body += ',';
+    body += "{\"id\":";
+    append_string(body, id);
+    body += ",\"vector\":";
+    auto v = e_.model().vector_for(key);
+    append_floats(body, v.data(), v.size());
+    body += ",\"metadata\":" + st.metadata + "}";
+    e_.led().begin(e_.write_index(), id, st);
+    items->emplace_back(id, std::move(st));
+  }
+  body += "]}";
+  auto& index = e_.write_index();
+  call(method::post, "/v1/indexes/" + index + "/vectors", std::move(body),
+       [this, items, index, n, done](http_result r) {
+         for (auto& [id, st] : *items) {
+           if (r.status == 200)
+             e_.led().acknowledged(index, id, st);
+           else if (r.status >= 500 || r.status == 0)
+             e_.led().uncertain(index, id, st);
+         }
+         if (r.status != 200) return done(from_status(r, "batch upsert"));
+         if (r.body.find("\"upserted\":" + std::to_string(n)) == std::string::npos)
+           return done(outcome::bad("batch_ingest: answer does not count " + std::to_string(n) +
+                                    " upserts: " + excerpt(r.body)));
+         // Spot-check one item of the batch.
+         auto& [id, st] = (*items)[std::uniform_int_distribution<std::size_t>(0, n - 1)(rng_)];
+         read_back(index, id, st, [items, done](outcome o) {
+           if (o.kind == outcome::wrong) o.why = "batch_ingest: " + o.why;
+           done(o);
+         });
+       });
+}
+
+// The seed's playbook pattern on a small shared index: record a new id, replace
+// one, delete one, then search with k above the index's size, which must return
+// exactly this user's live ids (their distances brute-forced here).
+void vuser::small_index_churn(done_fn done) {
+  if (!small_uncertain_.empty()) return resolve_small(small_uncertain_, done);
+  std::uniform_real_distribution<double> u(0, 1);
+  if (u(rng_) < e_.opt().tiny_index_probability) return tiny_index(done);
+  auto& index = e_.small_index();
+  auto key = e_.fresh_key();
+  auto id = small_prefix() + std::to_string(serial_++);
+  auto meta = "{\"playbook\":\"" + id + "\",\"step\":\"record\"}";
+  id_state st{true, key, meta};
+  auto on_write = [this, id, st](outcome o) {
+    if (o.kind == outcome::ok) {
+      if (st.present)
+        small_live_[id] = st;
+      else
+        small_live_.erase(id);
+    } else if (o.kind != outcome::error) {
+      small_uncertain_.push_back(id);
+    }
+    return o;
+  };
+  write(method::put, index, id, st, put_body(e_.model().vector_for(key), meta),
+        [this, on_write, index, done](outcome o) {
+          if ((o = on_write(o)).kind != outcome::ok) return done(o);
+          // Replace a random live id (vector and metadata).
+          auto it = small_live_.begin();
+          std::advance(it,
+                       std::uniform_int_distribution<std::size_t>(0, small_live_.size() - 1)(rng_));
+          auto rid = it->first;
+          auto key = e_.fresh_key();
+          id_state rst{true, key, "{\"playbook\":\"" + rid + "\",\"step\":\"replace\"}"};
+          auto on_replace = [this, rid, rst](outcome o) {
+            if (o.kind == outcome::ok)
+              small_live_[rid] = rst;
+            else if (o.kind != outcome::error)
+              small_uncertain_.push_back(rid);
+            return o;
+          };
+          write(method::put, index, rid, rst, put_body(e_.model().vector_for(key), rst.metadata),
+                [this, on_replace, index, done](outcome o) {
+                  if ((o = on_replace(o)).kind != outcome::ok) return done(o);
+                  if (small_live_.size() <= e_.opt().small_live_per_user) return small_search(done);
+                  auto it = small_live_.begin();
+                  std::advance(it, std::uniform_int_distribution<std::size_t>(
+                                       0, small_live_.size() - 1)(rng_));
+                  auto did = it->first;
+                  write(method::del, index, did, id_state{}, {}, [this, did, done](outcome o) {
+                    if (o.kind == outcome::ok)
+                      small_live_.erase(did);
+                    else if (o.kind != outcome::error)
+                      small_uncertain_.push_back(did);
+                    if (o.kind != outcome::ok) return done(o);
+                    small_search(done);
+                  });
+                });
+        });
+}
+
+void vuser::small_search(done_fn done) {
+  if (small_live_.empty()) return done(outcome::pass());
+  auto it = small_live_.begin();
+  std::advance(it, std::uniform_int_distribution<std::size_t>(0, small_live_.size() - 1)(rng_));
+  auto q = e_.model().vector_for(it->second.vector_key);
+  // k above the index's size (every user's live ids) so the answer is exhaustive.
+  auto k = e_.opt().concurrency * (e_.opt().small_live_per_user + 1) + 16;
+  auto qid = it->first;
+  call(method::post, "/v1/indexes/" + e_.small_index() + "/search",
+       search_body(q.data(), q.size(), k, int(k), {}, false),
+       [this, q, k, qid, done](http_result r) {
+         if (r.status != 200) return done(from_status(r, "search"));
+         std::vector<hit> hits;
+         auto err = parse_hits(parser_, r.body, k, hits);
+         if (err.empty() && (hits.empty() || hits[0].distance > 1e-4))
+           err = "its own vector did not come first";
+         std::size_t own = 0;
+         auto prefix = small_prefix();
+         for (auto& h : hits) {
+           if (!err.empty()) break;
+           if (h.id.rfind(prefix, 0) != 0) continue;
+           auto live = small_live_.find(h.id);
+           if (live == small_live_.end()) {
+             err = "deleted id " + h.id + " returned";
+             break;
+           }
+           ++own;
+           auto v = e_.model().vector_for(live->second.vector_key);
+           auto want = cosine_distance(q.data(), v.data(), v.size());
+           if (std::abs(want - h.distance) > kDistanceTolerance)
+             err = "distance of " + h.id + " is stale (" + std::to_string(h.distance) +
+                   ", expected " + std::to_string(want) + ")";
+         }
+         if (err.empty() && own != small_live_.size())
+           err = std::to_string(small_live_.size() - own) +
+                 " live ids missing from an exhaustive search";
+         done(err.empty() ? outcome::pass() : outcome::bad("small_index_churn: " + err));
+       });
+}
+
+// After an interrupted write: read the ids back, check each against the ledger's
+// possible states, and continue from what the server holds.
+void vuser::resolve_small(std::vector<std::string> ids, done_fn done) {
+  if (ids.empty()) {
+    small_uncertain_.clear();
+    return done(outcome::pass());
+  }
+  auto id = ids.back();
+  ids.pop_back();
+  auto& index = e_.small_index();
+  call(method::get, vector_path(index, id), {}, [this, id, ids, index, done](http_result r) {
+    id_state seen;
+    if (r.status == 200) {
+      try {
+        auto doc = parser_.parse(r.body);
+        seen.present = true;
+        seen.metadata = simdjson::minify(doc["metadata"]);
+        auto got = read_vector(doc["vector"]);
+        bool matched = false;
+        for (auto& st : e_.led().possible(index, id))
+          if (st.present && st.metadata == seen.metadata && got.size() == e_.model().recipe().dim &&
+              same_vector(got.data(), e_.model().vector_for(st.vector_key).data(), got.size())) {
+            seen.vector_key = st.vector_key;
+            matched = true;
+          }
+        if (!matched)
+          return done(
+              outcome::bad("small_index_churn: " + id + " holds a state no write produced"));
+      } catch (const simdjson::simdjson_error&) {
+        return done(outcome::bad("malformed get answer: " + excerpt(r.body)));
+      }
+    } else if (r.status != 404) {
+      return done(from_status(r, "get"));
+    }
+    if (!e_.led().resolve(index, id, seen))
+      return done(outcome::bad("small_index_churn: acknowledged write to " + id + " lost"));
+    if (seen.present)
+      small_live_[id] = seen;
+    else
+      small_live_.erase(id);
+    resolve_small(ids, done);
+  });
+}
+
+// The seed's crash: delete the last node of an index, then search and write again.
+void vuser::tiny_index(done_fn done) {
+  auto name = e_.opt().index + "_tiny_" + e_.nonce() + "_" + std::to_string(idx_) + "_" +
+              std::to_string(serial_++);
+  auto dim = e_.model().recipe().dim;
+  auto key = e_.fresh_key();
+  auto v = std::make_shared<std::vector<float>>(e_.model().vector_for(key));
+  std::string create = "{\"name\":\"" + name + "\",\"dimension\":" + std::to_string(dim) + "}";
+  auto base = "/v1/indexes/" + name;
+  auto put = put_body(*v, "{\"step\":\"only\"}");
+  auto search = search_body(v->data(), v->size(), 5, 0, {}, false);
+  auto step = std::make_shared<std::function<void(int)>>();
+  // Steps: create, put, delete (the last node), search (empty), put, search (found), drop.
+  *step = [this, step, base, create, put, search, done](int i) {
+    auto next = [this, step, i, done](http_result r, const char* what, bool ok) {
+      if (r.status == 0 || r.status >= 500 || (!ok && r.status >= 400))
+        return done(from_status(r, what));
+      if (!ok)
+        return done(outcome::bad(std::string("small_index_churn (tiny): ") + what + ": " +
+                                 excerpt(r.body)));
+      if (i == 6) return done(outcome::pass());
+      (*step)(i + 1);
+    };
+    switch (i) {
+      case 0:
+        return call(method::post, "/v1/indexes", create,
+                    [next](http_result r) { next(r, "create", r.status == 201); });
+      case 1:
+      case 4:
+        return call(method::put, base + "/vectors/only", put,
+                    [next](http_result r) { next(r, "put", r.status == 200); });
+      case 2:
+        return call(method::del, base + "/vectors/only", {}, [next](http_result r) {
+          next(r, "delete the last node",
+               r.status == 200 && r.body.find("true") != std::string::npos);
+        });
+      case 3:
+        return call(method::post, base + "/search", search, [next](http_result r) {
+          next(r, "search an emptied index",
+               r.status == 200 && r.body.find("\"results\":[]") != std::string::npos);
+        });
+      case 5:
+        return call(method::post, base + "/search", search, [next](http_result r) {
+          next(r, "search after re-adding",
+               r.status == 200 && r.body.find("\"id\":\"only\"") != std::string::npos);
+        });
+      default:
+        return call(method::del, base, {},
+                    [next](http_result r) { next(r, "drop", r.status == 200); });
+    }
+  };
+  (*step)(0);
+}
+
+// ---- engine -----------------------------------------------------------------
+
+void run_blocking(net::io_context& ioc, http_connection& c, method m, const std::string& path,
+                  const std::string& body, http_result& out) {
+  c.request(m, path, body, [&](http_result r) { out = std::move(r); });
+  ioc.restart();
+  ioc.run();
+}
+
+void engine::setup() {
+  http_connection c(ioc_, opt_.targets[0], opt_.timeout);
+  http_result r;
+  auto dim = std::to_string(model_.recipe().dim);
+  run_blocking(ioc_, c, method::get, "/v1/indexes/" + opt_.index, {}, r);
+  if (r.status != 200)
+    throw std::runtime_error("the corpus index '" + opt_.index +
+                             "' is not there (run ingest first): HTTP " + std::to_string(r.status) +
+                             " " + r.body);
+  for (auto& name : {write_index_, small_index_}) {
+    run_blocking(ioc_, c, method::post, "/v1/indexes",
+                 "{\"name\":\"" + name + "\",\"dimension\":" + dim + "}", r);
+    if (r.status != 200 && r.status != 201)
+      throw std::runtime_error("cannot create " + name + ": HTTP " + std::to_string(r.status) +
+                               " " + r.body);
+  }
+}
+
+void engine::tick() {
+  if (opt_.progress) {
+    auto total = report_.total_scenarios();
+    std::size_t failed = report_.total_failed(), interrupted = 0;
+    for (auto& [_, s] : report_.scenarios) interrupted += s.interrupted;
+    std::fprintf(stderr,
+                 "\r[%6.1fs / %.0fs] %8zu scenarios  %7.0f/s  failed %zu  interrupted %zu   ",
+                 now_s() - start_s_, opt_.duration_s, total, double(total - last_count_), failed,
+                 interrupted);
+    last_count_ = total;
+  }
+  if (now_s() - start_s_ >= opt_.duration_s) {
+    stopping_ = true;
+    for (auto& u : users_) u->stop_timer();
+    return;
+  }
+  ticker_->expires_after(std::chrono::seconds(1));
+  ticker_->async_wait([this](boost::system::error_code ec) {
+    if (!ec) tick();
+  });
+}
+
+run_report engine::run() {
+  setup();
+  report_.concurrency = opt_.concurrency;
+  report_.duration_s = opt_.duration_s;
+  report_.seed = opt_.seed;
+  for (auto& t : opt_.targets) report_.targets.push_back(t.str());
+  start_s_ = now_s();
+  for (std::size_t i = 0; i < opt_.concurrency; ++i)
+    users_.push_back(std::make_unique<vuser>(*this, i));
+  running_ = users_.size();
+  ticker_ = std::make_unique<net::steady_timer>(ioc_);
+  ioc_.restart();
+  for (auto& u : users_) net::post(ioc_, [u = u.get()] { u->next(); });
+  ticker_->expires_after(std::chrono::seconds(1));
+  ticker_->async_wait([this](boost::system::error_code ec) {
+    if (!ec) tick();
+  });
+  ioc_.run();  // returns once every user has finished its last scenario
+  report_.elapsed_s = now_s() - start_s_;
+  ticker_.reset();
+  if (opt_.progress) std::fprintf(stderr, "\n");
+  users_.clear();
+  report_.verify = verify();
+  // The small index lives for one run; the corpus and write indexes stay.
+  http_connection c(ioc_, opt_.targets[0], opt_.timeout);
+  http_result r;
+  run_blocking(ioc_, c, method::del, "/v1/indexes/" + small_index_, {}, r);
+  return report_;
+}
+
+verification engine::verify() {
+  verification v;
+  v.acknowledged_writes = ledger_.acknowledged_writes();
+  v.uncertain_writes = ledger_.uncertain_writes();
+  std::vector<const std::pair<const ledger::key, std::vector<id_state>>*> todo;
+  for (auto& e : ledger_.entries()) todo.push_back(&e);
+  std::size_t next = 0;
+  simdjson::dom::parser parser;
+  std::vector<std::unique_ptr<http_connection>> conns;
+  std::function<void(http_connection*, int)> check_next;
+  std::function<void(http_connection*, std::size_t, int)> check;
+  check = [&](http_connection* c, std::size_t i, int attempt) {
+    auto& k = todo[i]->first;
+    auto path = "/v1/indexes/" + k.first + "/vectors/" + encode_path_segment(k.second);
+    c->request(method::get, path, {}, [&, c, i, attempt](http_result r) {
+      auto& [k, states] = *todo[i];
+      if ((r.status == 0 || r.status == 503) && attempt < kVerifyAttempts) {
+        auto t = std::make_shared<net::steady_timer>(ioc_, std::chrono::milliseconds(100));
+        return t->async_wait(
+            [&, t, c, i, attempt](boost::system::error_code) { check(c, i, attempt + 1); });
+      }
+      ++v.ids_checked;
+      bool ok = false;
+      std::string seen;
+      if (r.status == 404 && r.body.find("vector_not_found") != std::string::npos) {
+        ok = std::any_of(states.begin(), states.end(), [](auto& s) { return !s.present; });
+        seen = "absent";
+      } else if (r.status == 200) {
+        try {
+          auto doc = parser.parse(r.body);
+          auto got = read_vector(doc["vector"]);
+          auto meta = std::string(simdjson::minify(doc["metadata"]));
+          seen = "present with metadata " + excerpt(meta);
+          for (auto& s : states)
+            if (s.present && s.metadata == meta && got.size() == model_.recipe().dim &&
+                same_vector(got.data(), model_.vector_for(s.vector_key).data(), got.size()))
+              ok = true;
+        } catch (const simdjson::simdjson_error&) {
+          seen = "malformed: " + excerpt(r.body);
+        }
+      } else {
+        ++v.unreadable;
+        if (v.examples.size() < 10)
+          v.examples.push_back(k.first + "/" + k.second + ": unreadable (HTTP " +
+                               std::to_string(r.status) + " " + excerpt(r.body + r.error) + ")");
+        return check_next(c, 0);
+      }
+      if (!ok) {
+        ++v.lost;
+        if (v.examples.size() < 10)
+          v.examples.push_back(k.first + "/" + k.second + ": " + seen + ", expected one of " +
+                               std::to_string(states.size()) + " states (first: " +
+                               (states[0].present ? "present" : "absent") + ")");
+      }
+      check_next(c, 0);
+    });
+  };
+  check_next = [&](http_connection* c, int) {
+    if (next < todo.size()) check(c, next++, 0);
+  };
+  for (std::size_t i = 0; i < kVerifyConnections; ++i) {
+    conns.push_back(std::make_unique<http_connection>(ioc_, opt_.targets[i % opt_.targets.size()],
+                                                      opt_.timeout));
+    check_next(conns.back().get(), 0);
+  }
+  ioc_.restart();
+  ioc_.run();
+  return v;
+}
+
+}  // namespace
+
+run_report run_load(const load_options& opt, chaos_monkey* chaos, clock_type::time_point t0) {
+  engine e(opt, chaos, t0);
+  return e.run();
+}
+
+}  // namespace quiver::load
