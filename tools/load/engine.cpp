@@ -35,6 +35,9 @@ constexpr std::size_t kMaxFailureExamples = 3;
 constexpr std::size_t kVerifyConnections = 16;
 constexpr std::uint64_t kMaxNonce = 1000000;  // < 2^20: keys stay below 2^48
 constexpr int kVerifyAttempts = 50;           // per id, 100 ms apart, while the system settles
+// After this, an id that cannot be read counts as unreadable at once (a dead system
+// must not make verification take attempts x timeout per id).
+constexpr auto kVerifyRetryWindow = std::chrono::seconds(60);
 
 // ---- scenario outcomes ----------------------------------------------------
 
@@ -784,6 +787,7 @@ verification engine::verify() {
   std::vector<const std::pair<const ledger::key, std::vector<id_state>>*> todo;
   for (auto& e : ledger_.entries()) todo.push_back(&e);
   std::size_t next = 0;
+  auto deadline = clock_type::now() + kVerifyRetryWindow;
   simdjson::dom::parser parser;
   std::vector<std::unique_ptr<http_connection>> conns;
   std::function<void(http_connection*, int)> check_next;
@@ -793,7 +797,8 @@ verification engine::verify() {
     auto path = "/v1/indexes/" + k.first + "/vectors/" + encode_path_segment(k.second);
     c->request(method::get, path, {}, [&, c, i, attempt](http_result r) {
       auto& [k, states] = *todo[i];
-      if ((r.status == 0 || r.status == 503) && attempt < kVerifyAttempts) {
+      if ((r.status == 0 || r.status == 503) && attempt < kVerifyAttempts &&
+          clock_type::now() < deadline) {
         auto t = std::make_shared<net::steady_timer>(ioc_, std::chrono::milliseconds(100));
         return t->async_wait(
             [&, t, c, i, attempt](boost::system::error_code) { check(c, i, attempt + 1); });

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -83,7 +82,9 @@ void supervisor::start(std::size_t i, std::chrono::seconds timeout) {
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the harness
+    // No PR_SET_PDEATHSIG: it fires when the forking *thread* exits, and restarts
+    // fork from the chaos thread. The daemons share the harness's process group,
+    // so a Ctrl-C reaches them too; the supervisor's destructor kills the rest.
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       ::dup2(fd, 1);
