@@ -100,6 +100,8 @@ class vuser {
              std::string body, std::function<void(outcome)> done);
   std::string vector_path(const std::string& index, const std::string& id) const;
   std::string small_prefix() const;
+  bool json_bool(const std::string& body, const char* field);
+  std::uint64_t json_uint(const std::string& body, const char* field);
 
   engine& e_;
   std::size_t idx_;
@@ -245,6 +247,19 @@ class engine {
 };
 
 // ---- virtual user -----------------------------------------------------------
+
+bool vuser::json_bool(const std::string& body, const char* field) {
+  bool v = false;
+  auto doc = parser_.parse(body);
+  return !doc.error() && !doc[field].get(v) && v;
+}
+
+std::uint64_t vuser::json_uint(const std::string& body, const char* field) {
+  std::uint64_t v = ~0ull;
+  auto doc = parser_.parse(body);
+  if (doc.error() || doc[field].get(v)) return ~0ull;
+  return v;
+}
 
 std::string vuser::small_prefix() const {
   return "s" + e_.nonce() + "-" + std::to_string(idx_) + "-";
@@ -491,7 +506,7 @@ void vuser::batch_ingest(done_fn done) {
              e_.led().uncertain(index, id, st);
          }
          if (r.status != 200) return done(from_status(r, "batch upsert"));
-         if (r.body.find("\"upserted\":" + std::to_string(n)) == std::string::npos)
+         if (json_uint(r.body, "upserted") != n)
            return done(outcome::bad("batch_ingest: answer does not count " + std::to_string(n) +
                                     " upserts: " + excerpt(r.body)));
          // Spot-check one item of the batch.
@@ -660,15 +675,23 @@ void vuser::tiny_index(done_fn done) {
   auto search = search_body(v->data(), v->size(), 5, 0, {}, false);
   auto step = std::make_shared<std::function<void(int)>>();
   // Steps: create, put, delete (the last node), search (empty), put, search (found), drop.
-  *step = [this, step, base, create, put, search, done](int i) {
-    auto next = [this, step, i, done](http_result r, const char* what, bool ok) {
+  // The pending request holds the chain; the function itself holds only a weak ref.
+  *step = [this, weak = std::weak_ptr<std::function<void(int)>>(step), base, create, put, search,
+           done](int i) {
+    auto self = weak.lock();
+    auto next = [this, self, i, done](http_result r, const char* what, bool ok) {
       if (r.status == 0 || r.status >= 500 || (!ok && r.status >= 400))
         return done(from_status(r, what));
       if (!ok)
         return done(outcome::bad(std::string("small_index_churn (tiny): ") + what + ": " +
                                  excerpt(r.body)));
       if (i == 6) return done(outcome::pass());
-      (*step)(i + 1);
+      (*self)(i + 1);
+    };
+    auto hits_are = [this](const http_result& r, std::size_t n) {
+      std::vector<hit> hits;
+      return r.status == 200 && parse_hits(parser_, r.body, 5, hits).empty() && hits.size() == n &&
+             (n == 0 || hits[0].id == "only");
     };
     switch (i) {
       case 0:
@@ -679,19 +702,16 @@ void vuser::tiny_index(done_fn done) {
         return call(method::put, base + "/vectors/only", put,
                     [next](http_result r) { next(r, "put", r.status == 200); });
       case 2:
-        return call(method::del, base + "/vectors/only", {}, [next](http_result r) {
-          next(r, "delete the last node",
-               r.status == 200 && r.body.find("true") != std::string::npos);
+        return call(method::del, base + "/vectors/only", {}, [this, next](http_result r) {
+          next(r, "delete the last node", r.status == 200 && json_bool(r.body, "deleted"));
         });
       case 3:
-        return call(method::post, base + "/search", search, [next](http_result r) {
-          next(r, "search an emptied index",
-               r.status == 200 && r.body.find("\"results\":[]") != std::string::npos);
+        return call(method::post, base + "/search", search, [next, hits_are](http_result r) {
+          next(r, "search an emptied index", hits_are(r, 0));
         });
       case 5:
-        return call(method::post, base + "/search", search, [next](http_result r) {
-          next(r, "search after re-adding",
-               r.status == 200 && r.body.find("\"id\":\"only\"") != std::string::npos);
+        return call(method::post, base + "/search", search, [next, hits_are](http_result r) {
+          next(r, "search after re-adding", hits_are(r, 1));
         });
       default:
         return call(method::del, base, {},
