@@ -24,6 +24,8 @@ namespace {
 
 constexpr char magic[8] = {'Q', 'V', 'S', 'N', 'A', 'P', 0, 0};
 constexpr std::uint32_t snapshot_version = 1;
+// Bytes of the graph held in memory at once while a snapshot file is assembled.
+constexpr std::size_t snapshot_copy_chunk = 4 << 20;
 
 void put_le(std::string& out, std::uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
@@ -70,25 +72,48 @@ status shard_index::save_snapshot(env& e, const std::string& path) const {
   pk.pack_array(static_cast<std::uint32_t>(free_labels_.size()));
   for (auto label : free_labels_) pk.pack_uint64(label);
 
-  std::string graph_bytes;
+  // hnswlib writes the graph to a scratch file under the lock; the snapshot is then
+  // streamed together in chunks, so it costs one chunk of memory, not two copies
+  // of the graph.
+  std::uint64_t graph_size = 0;
+  auto graph_tmp = path + ".graph.tmp";
   if (graph_) {
-    auto tmp = path + ".graph.tmp";
-    if (auto st = graph_->save(tmp); !st.ok()) return st;
-    auto bytes = e.read_file(tmp);
-    e.remove(tmp);
-    if (!bytes) return std::move(bytes).error();
-    graph_bytes = std::move(*bytes);
+    if (auto st = graph_->save(graph_tmp); !st.ok()) return st;
+    auto size = e.file_size(graph_tmp);
+    if (!size) return std::move(size).error();
+    graph_size = *size;
   }
   lock.unlock();
 
-  std::string out(magic, sizeof magic);
-  put_le(out, snapshot_version, 4);
-  put_le(out, buf.size(), 8);
-  out.append(buf.data(), buf.size());
-  put_le(out, graph_bytes.size(), 8);
-  out += graph_bytes;
-  put_le(out, crc32c(out.data(), out.size()), 4);
-  return write_file_atomically(e, path, out);
+  std::string head(magic, sizeof magic);
+  put_le(head, snapshot_version, 4);
+  put_le(head, buf.size(), 8);
+  head.append(buf.data(), buf.size());
+  put_le(head, graph_size, 8);
+  auto tmp = path + ".tmp";
+  e.remove(tmp);  // a leftover of an earlier crash; absent is fine
+  auto st = [&]() -> status {
+    auto file = e.open_append(tmp);
+    if (!file) return std::move(file).error();
+    auto crc = crc32c(head.data(), head.size());
+    if (auto st = (*file)->append(head); !st.ok()) return st;
+    for (std::uint64_t at = 0; at < graph_size; at += snapshot_copy_chunk) {
+      auto chunk = e.read_range(graph_tmp, at, snapshot_copy_chunk);
+      if (!chunk) return std::move(chunk).error();
+      if (chunk->empty()) return damaged(graph_tmp, "the graph scratch file shrank while copying");
+      crc = crc32c(chunk->data(), chunk->size(), crc);
+      if (auto st = (*file)->append(*chunk); !st.ok()) return st;
+    }
+    std::string trailer;
+    put_le(trailer, crc, 4);
+    if (auto st = (*file)->append(trailer); !st.ok()) return st;
+    return (*file)->sync();
+  }();
+  if (graph_) e.remove(graph_tmp);
+  if (!st.ok()) return st;
+  if (auto st = e.rename(tmp, path); !st.ok()) return st;
+  auto slash = path.find_last_of('/');
+  return e.sync_dir(slash == std::string::npos ? "." : path.substr(0, slash));
 }
 
 expected<std::unique_ptr<shard_index>> shard_index::load_snapshot(env& e, const std::string& path,
