@@ -33,8 +33,9 @@ constexpr double kDistanceTolerance = 2e-3;  // server-side float SIMD vs our do
 constexpr std::size_t kMaxFailureReasons = 8;
 constexpr std::size_t kMaxFailureExamples = 3;
 constexpr std::size_t kVerifyConnections = 16;
-constexpr std::uint64_t kMaxNonce = 1000000;  // < 2^20: keys stay below 2^48
-constexpr int kVerifyAttempts = 50;           // per id, 100 ms apart, while the system settles
+constexpr std::size_t kVectorCacheEntries = 8192;  // 24 MiB of 768-d vectors
+constexpr std::uint64_t kMaxNonce = 1000000;       // < 2^20: keys stay below 2^48
+constexpr int kVerifyAttempts = 50;                // per id, 100 ms apart, while the system settles
 // After this, an id that cannot be read counts as unreadable at once (a dead system
 // must not make verification take attempts x timeout per id).
 constexpr auto kVerifyRetryWindow = std::chrono::seconds(60);
@@ -129,6 +130,10 @@ class engine {
         next_key_((1ull << 40) + (nonce_value_ << 28)) {
     if (base_.dim() != model_.recipe().dim || queries_.size() == 0)
       throw std::runtime_error("corpus files do not match recipe.json");
+    for (std::size_t i = 0; i < queries_.size(); ++i) {
+      query_json_.emplace_back();
+      append_floats(query_json_.back(), queries_.row(i), queries_.dim());
+    }
     double sum = 0;
     for (auto& s : kScenarios) {
       auto it = opt_.weights.find(s);
@@ -147,8 +152,17 @@ class engine {
   const load_options& opt() const { return opt_; }
   net::io_context& ioc() { return ioc_; }
   const corpus_model& model() const { return model_; }
+  // vector_for(key) through a small cache: a record's vector is needed when it is
+  // written, read back and searched for. The reference is valid until the next call.
+  const std::vector<float>& vector(std::uint64_t key) {
+    if (auto it = vectors_.find(key); it != vectors_.end()) return it->second;
+    if (vectors_.size() >= kVectorCacheEntries) vectors_.clear();
+    return vectors_.emplace(key, model_.vector_for(key)).first->second;
+  }
   const vector_file& base() const { return base_; }
   const vector_file& queries() const { return queries_; }
+  // Query vectors rendered as JSON once: the harness should spend its CPU on checks.
+  const std::string& query_json(std::size_t i) const { return query_json_[i]; }
   ledger& led() { return ledger_; }
   const std::string& write_index() const { return write_index_; }
   const std::string& small_index() const { return small_index_; }
@@ -228,6 +242,8 @@ class engine {
   corpus_model model_;
   vector_file base_;
   vector_file queries_;
+  std::vector<std::string> query_json_;
+  std::unordered_map<std::uint64_t, std::vector<float>> vectors_;
   // Ids and vector keys of a run carry a random nonce, so runs against the same
   // indexes never collide.
   std::uint64_t nonce_value_;
@@ -327,7 +343,7 @@ void vuser::cold_search(done_fn done) {
   const float* q = e_.queries().row(qi);
   auto k = e_.opt().k;
   call(method::post, "/v1/indexes/" + e_.opt().index + "/search",
-       search_body(q, e_.queries().dim(), k, 0, {}, true), [this, q, k, done](http_result r) {
+       search_body(e_.query_json(qi), k, 0, {}, true), [this, q, k, done](http_result r) {
          if (r.status != 200) return done(from_status(r, "search"));
          std::vector<hit> hits;
          auto err = parse_hits(parser_, r.body, k, hits);
@@ -342,8 +358,8 @@ void vuser::profile_swap(done_fn done) {
   const float* q = e_.queries().row(qi);
   auto k = e_.opt().k;
   auto path = "/v1/indexes/" + e_.opt().index + "/search";
-  call(method::post, path, search_body(q, e_.queries().dim(), k, 0, {}, true),
-       [this, q, k, path, done](http_result r) {
+  call(method::post, path, search_body(e_.query_json(qi), k, 0, {}, true),
+       [this, q, qi, k, path, done](http_result r) {
          if (r.status != 200) return done(from_status(r, "search"));
          auto first = std::make_shared<std::vector<hit>>();
          auto err = parse_hits(parser_, r.body, k, *first);
@@ -351,7 +367,7 @@ void vuser::profile_swap(done_fn done) {
          if (!err.empty()) return done(outcome::bad("profile_swap: " + err));
          std::vector<std::string> exclude;
          for (auto& h : *first) exclude.push_back(h.id);
-         call(method::post, path, search_body(q, e_.queries().dim(), k, 0, exclude, true),
+         call(method::post, path, search_body(e_.query_json(qi), k, 0, exclude, true),
               [this, q, k, first, done](http_result r) {
                 if (r.status != 200) return done(from_status(r, "search excluding"));
                 std::vector<hit> second;
@@ -374,10 +390,9 @@ void vuser::repeat_query(done_fn done) {
 void vuser::repeat_step(std::shared_ptr<std::vector<hit>> first, std::size_t qi, int left,
                         done_fn done) {
   if (left == 0) return done(outcome::pass());
-  const float* q = e_.queries().row(qi);
   auto k = e_.opt().k;
   call(method::post, "/v1/indexes/" + e_.opt().index + "/search",
-       search_body(q, e_.queries().dim(), k, 0, {}, false),
+       search_body(e_.query_json(qi), k, 0, {}, false),
        [this, first, qi, left, k, done](http_result r) {
          if (r.status != 200) return done(from_status(r, "search"));
          auto hits = std::make_shared<std::vector<hit>>();
@@ -425,7 +440,7 @@ void vuser::read_back(const std::string& index, const std::string& id, const id_
     if (r.status != 200) return done(from_status(r, "get"));
     try {
       auto doc = parser_.parse(r.body);
-      auto want_v = e_.model().vector_for(want.vector_key);
+      const auto& want_v = e_.vector(want.vector_key);
       auto got = read_vector(doc["vector"]);
       if (got.size() != want_v.size() || !same_vector(got.data(), want_v.data(), got.size()))
         return done(outcome::bad("vector of " + id + " differs from the one written"));
@@ -444,7 +459,7 @@ void vuser::upsert_then_read(done_fn done) {
   auto p = e_.model().profile_for(key);
   p.id = id;
   id_state next{true, key, profile_json(p)};
-  auto vec = e_.model().vector_for(key);
+  auto vec = e_.vector(key);
   auto& index = e_.write_index();
   write(method::put, index, id, next, put_body(vec, next.metadata),
         [this, id, next, vec, index, done](outcome o) {
@@ -541,7 +556,7 @@ void vuser::small_index_churn(done_fn done) {
     }
     return o;
   };
-  write(method::put, index, id, st, put_body(e_.model().vector_for(key), meta),
+  write(method::put, index, id, st, put_body(e_.vector(key), meta),
         [this, on_write, index, done](outcome o) {
           if ((o = on_write(o)).kind != outcome::ok) return done(o);
           // Replace a random live id (vector and metadata).
@@ -558,7 +573,7 @@ void vuser::small_index_churn(done_fn done) {
               small_uncertain_.push_back(rid);
             return o;
           };
-          write(method::put, index, rid, rst, put_body(e_.model().vector_for(key), rst.metadata),
+          write(method::put, index, rid, rst, put_body(e_.vector(key), rst.metadata),
                 [this, on_replace, index, done](outcome o) {
                   if ((o = on_replace(o)).kind != outcome::ok) return done(o);
                   if (small_live_.size() <= e_.opt().small_live_per_user) return small_search(done);
@@ -582,7 +597,7 @@ void vuser::small_search(done_fn done) {
   if (small_live_.empty()) return done(outcome::pass());
   auto it = small_live_.begin();
   std::advance(it, std::uniform_int_distribution<std::size_t>(0, small_live_.size() - 1)(rng_));
-  auto q = e_.model().vector_for(it->second.vector_key);
+  auto q = e_.vector(it->second.vector_key);
   // k above the index's size (every user's live ids) so the answer is exhaustive.
   auto k = e_.opt().concurrency * (e_.opt().small_live_per_user + 1) + 16;
   auto qid = it->first;
@@ -605,7 +620,7 @@ void vuser::small_search(done_fn done) {
              break;
            }
            ++own;
-           auto v = e_.model().vector_for(live->second.vector_key);
+           const auto& v = e_.vector(live->second.vector_key);
            auto want = cosine_distance(q.data(), v.data(), v.size());
            if (std::abs(want - h.distance) > kDistanceTolerance)
              err = "distance of " + h.id + " is stale (" + std::to_string(h.distance) +
@@ -639,7 +654,7 @@ void vuser::resolve_small(std::vector<std::string> ids, done_fn done) {
         bool matched = false;
         for (auto& st : e_.led().possible(index, id))
           if (st.present && st.metadata == seen.metadata && got.size() == e_.model().recipe().dim &&
-              same_vector(got.data(), e_.model().vector_for(st.vector_key).data(), got.size())) {
+              same_vector(got.data(), e_.vector(st.vector_key).data(), got.size())) {
             seen.vector_key = st.vector_key;
             matched = true;
           }

@@ -30,9 +30,17 @@ void append_string(std::string& out, const std::string& s) {
 
 std::string search_body(const float* q, std::size_t dim, std::size_t k, int ef,
                         const std::vector<std::string>& exclude, bool metadata) {
+  std::string v;
+  v.reserve(dim * 11 + 2);
+  append_floats(v, q, dim);
+  return search_body(v, k, ef, exclude, metadata);
+}
+
+std::string search_body(std::string_view vector_json, std::size_t k, int ef,
+                        const std::vector<std::string>& exclude, bool metadata) {
   std::string b = "{\"vector\":";
-  b.reserve(dim * 11 + 128);
-  append_floats(b, q, dim);
+  b.reserve(vector_json.size() + 128);
+  b += vector_json;
   b += ",\"k\":" + std::to_string(k);
   if (ef > 0) b += ",\"ef\":" + std::to_string(ef);
   b += metadata ? ",\"include_metadata\":true" : ",\"include_metadata\":false";

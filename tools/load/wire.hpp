@@ -2,6 +2,7 @@
 // Request bodies and answer checks shared by the harness's modes.
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace simdjson::dom {
@@ -13,6 +14,9 @@ namespace quiver::load {
 void append_floats(std::string& out, const float* v, std::size_t n);
 void append_string(std::string& out, const std::string& s);  // as a JSON string
 std::string search_body(const float* q, std::size_t dim, std::size_t k, int ef,
+                        const std::vector<std::string>& exclude, bool metadata);
+// The same with the vector already rendered as a JSON array.
+std::string search_body(std::string_view vector_json, std::size_t k, int ef,
                         const std::vector<std::string>& exclude, bool metadata);
 std::string put_body(const std::vector<float>& v, const std::string& metadata_json);
 double cosine_distance(const float* a, const float* b, std::size_t dim);
