@@ -33,6 +33,7 @@ constexpr double kDistanceTolerance = 2e-3;  // server-side float SIMD vs our do
 constexpr std::size_t kMaxFailureReasons = 8;
 constexpr std::size_t kMaxFailureExamples = 3;
 constexpr std::size_t kVerifyConnections = 16;
+constexpr int kWideEf = 1000;  // the retry of a search that missed a record's own vector
 constexpr std::size_t kVectorCacheEntries = 8192;  // 24 MiB of 768-d vectors
 constexpr std::uint64_t kMaxNonce = 1000000;       // < 2^20: keys stay below 2^48
 constexpr int kVerifyAttempts = 50;                // per id, 100 ms apart, while the system settles
@@ -45,8 +46,9 @@ constexpr auto kVerifyRetryWindow = std::chrono::seconds(60);
 struct outcome {
   enum kind_t { ok, wrong, unavailable, error } kind = ok;
   std::string why;
+  std::string note;  // something worth counting on a pass
   static outcome pass() { return {}; }
-  static outcome bad(std::string why) { return {wrong, std::move(why)}; }
+  static outcome bad(std::string why) { return {wrong, std::move(why), {}}; }
 };
 
 std::vector<float> read_vector(simdjson::dom::element e) {
@@ -60,9 +62,9 @@ bool is_unavailable(int status) {
 }
 
 outcome from_status(const http_result& r, const char* what) {
-  if (r.status == 0) return {outcome::unavailable, std::string(what) + ": " + r.error};
+  if (r.status == 0) return {outcome::unavailable, std::string(what) + ": " + r.error, {}};
   auto why = std::string(what) + ": HTTP " + std::to_string(r.status) + " " + excerpt(r.body);
-  return {is_unavailable(r.status) ? outcome::unavailable : outcome::error, why};
+  return {is_unavailable(r.status) ? outcome::unavailable : outcome::error, why, {}};
 }
 
 // ---- the engine -----------------------------------------------------------
@@ -86,10 +88,14 @@ class vuser {
   void repeat_query(done_fn done);
   void repeat_step(std::shared_ptr<std::vector<hit>> first, std::size_t q, int left, done_fn done);
   void upsert_then_read(done_fn done);
+  void find_own(const std::string& index, const std::string& id, const std::vector<float>& vec,
+                int ef, done_fn done);
   void batch_ingest(done_fn done);
   void small_index_churn(done_fn done);
   void tiny_index(done_fn done);
   void small_search(done_fn done);
+  void trim_small(done_fn done);
+  void drop_leftovers(done_fn done);
   void resolve_small(std::vector<std::string> ids, done_fn done);
 
   // Checks corpus-index hits: known ids, metadata of the same record, distances.
@@ -113,6 +119,7 @@ class vuser {
   std::size_t serial_ = 0;
   std::map<std::string, id_state> small_live_;  // this user's ids in the shared small index
   std::vector<std::string> small_uncertain_;
+  std::vector<std::string> leftover_indexes_;  // tiny indexes an interruption left behind
 };
 
 class engine {
@@ -197,6 +204,7 @@ class engine {
     ++st.count;
     ++sec.scenarios;
     if (o.kind == outcome::ok) {
+      if (!o.note.empty()) ++st.notes[o.note];
       st.latencies_ms.push_back((now_s() - start_s) * 1000);
       return;
     }
@@ -466,28 +474,42 @@ void vuser::upsert_then_read(done_fn done) {
           if (o.kind != outcome::ok) return done(o);
           read_back(index, id, next, [this, id, next, vec, index, done](outcome o) {
             if (o.kind != outcome::ok) return done(o);
-            auto k = e_.opt().k;
-            call(method::post, "/v1/indexes/" + index + "/search",
-                 search_body(vec.data(), vec.size(), k, 0, {}, false),
-                 [this, id, index, k, done](http_result r) {
-                   if (r.status != 200) return done(from_status(r, "search"));
-                   std::vector<hit> hits;
-                   auto err = parse_hits(parser_, r.body, k, hits);
-                   bool found = std::any_of(hits.begin(), hits.end(), [&](const hit& h) {
-                     return h.id == id && h.distance < 1e-4;
-                   });
-                   if (err.empty() && !found) err = "its own vector did not find " + id;
-                   if (!err.empty()) return done(outcome::bad("upsert_then_read: " + err));
-                   std::uniform_real_distribution<double> u(0, 1);
-                   if (u(rng_) >= e_.opt().delete_after_read) return done(outcome::pass());
-                   write(method::del, index, id, id_state{}, {},
-                         [this, id, index, done](outcome o) {
-                           if (o.kind != outcome::ok) return done(o);
-                           read_back(index, id, id_state{}, done);
-                         });
-                 });
+            find_own(index, id, vec, 0, [this, id, index, done](outcome o) {
+              if (o.kind != outcome::ok) return done(o);
+              std::uniform_real_distribution<double> u(0, 1);
+              if (u(rng_) >= e_.opt().delete_after_read) return done(o);
+              write(method::del, index, id, id_state{}, {}, [this, id, index, done](outcome o) {
+                if (o.kind != outcome::ok) return done(o);
+                read_back(index, id, id_state{}, done);
+              });
+            });
           });
         });
+}
+
+// Searches `index` with a record's own vector: it must come back at distance ~0.
+// HNSW is approximate, so a miss at the index's ef is retried once with a wide ef
+// (noted in the report); a miss there too is a failure.
+void vuser::find_own(const std::string& index, const std::string& id, const std::vector<float>& vec,
+                     int ef, done_fn done) {
+  auto k = e_.opt().k;
+  call(method::post, "/v1/indexes/" + index + "/search",
+       search_body(vec.data(), vec.size(), k, ef, {}, false),
+       [this, index, id, vec, ef, k, done](http_result r) {
+         if (r.status != 200) return done(from_status(r, "search"));
+         std::vector<hit> hits;
+         auto err = parse_hits(parser_, r.body, k, hits);
+         if (!err.empty()) return done(outcome::bad("upsert_then_read: " + err));
+         bool found = std::any_of(hits.begin(), hits.end(),
+                                  [&](const hit& h) { return h.id == id && h.distance < 1e-4; });
+         if (found) {
+           auto o = outcome::pass();
+           if (ef) o.note = "own vector found only with ef=" + std::to_string(ef);
+           return done(o);
+         }
+         if (ef == 0) return find_own(index, id, vec, kWideEf, done);
+         done(outcome::bad("upsert_then_read: its own vector did not find " + id));
+       });
 }
 
 void vuser::batch_ingest(done_fn done) {
@@ -537,6 +559,7 @@ void vuser::batch_ingest(done_fn done) {
 // one, delete one, then search with k above the index's size, which must return
 // exactly this user's live ids (their distances brute-forced here).
 void vuser::small_index_churn(done_fn done) {
+  if (!leftover_indexes_.empty()) return drop_leftovers(done);
   if (!small_uncertain_.empty()) return resolve_small(small_uncertain_, done);
   std::uniform_real_distribution<double> u(0, 1);
   if (u(rng_) < e_.opt().tiny_index_probability) return tiny_index(done);
@@ -576,21 +599,26 @@ void vuser::small_index_churn(done_fn done) {
           write(method::put, index, rid, rst, put_body(e_.vector(key), rst.metadata),
                 [this, on_replace, index, done](outcome o) {
                   if ((o = on_replace(o)).kind != outcome::ok) return done(o);
-                  if (small_live_.size() <= e_.opt().small_live_per_user) return small_search(done);
-                  auto it = small_live_.begin();
-                  std::advance(it, std::uniform_int_distribution<std::size_t>(
-                                       0, small_live_.size() - 1)(rng_));
-                  auto did = it->first;
-                  write(method::del, index, did, id_state{}, {}, [this, did, done](outcome o) {
-                    if (o.kind == outcome::ok)
-                      small_live_.erase(did);
-                    else if (o.kind != outcome::error)
-                      small_uncertain_.push_back(did);
-                    if (o.kind != outcome::ok) return done(o);
-                    small_search(done);
-                  });
+                  trim_small(done);
                 });
         });
+}
+
+// Deletes random live ids down to the per-user cap (interrupted runs can leave more),
+// then searches: the exhaustive search relies on the index staying small.
+void vuser::trim_small(done_fn done) {
+  if (small_live_.size() <= e_.opt().small_live_per_user) return small_search(done);
+  auto it = small_live_.begin();
+  std::advance(it, std::uniform_int_distribution<std::size_t>(0, small_live_.size() - 1)(rng_));
+  auto did = it->first;
+  write(method::del, e_.small_index(), did, id_state{}, {}, [this, did, done](outcome o) {
+    if (o.kind == outcome::ok)
+      small_live_.erase(did);
+    else if (o.kind != outcome::error)
+      small_uncertain_.push_back(did);
+    if (o.kind != outcome::ok) return done(o);
+    trim_small(done);
+  });
 }
 
 void vuser::small_search(done_fn done) {
@@ -677,6 +705,17 @@ void vuser::resolve_small(std::vector<std::string> ids, done_fn done) {
   });
 }
 
+// Drops the tiny indexes an interrupted run of tiny_index left behind.
+void vuser::drop_leftovers(done_fn done) {
+  if (leftover_indexes_.empty()) return done(outcome::pass());
+  auto name = leftover_indexes_.back();
+  call(method::del, "/v1/indexes/" + name, {}, [this, done](http_result r) {
+    if (r.status != 200 && r.status != 404) return done(from_status(r, "drop a leftover index"));
+    leftover_indexes_.pop_back();
+    drop_leftovers(done);
+  });
+}
+
 // The seed's crash: delete the last node of an index, then search and write again.
 void vuser::tiny_index(done_fn done) {
   auto name = e_.opt().index + "_tiny_" + e_.nonce() + "_" + std::to_string(idx_) + "_" +
@@ -694,7 +733,9 @@ void vuser::tiny_index(done_fn done) {
   *step = [this, weak = std::weak_ptr<std::function<void(int)>>(step), base, create, put, search,
            done](int i) {
     auto self = weak.lock();
-    auto next = [this, self, i, done](http_result r, const char* what, bool ok) {
+    auto next = [this, self, i, base, done](http_result r, const char* what, bool ok) {
+      if (r.status == 0 || r.status >= 500 || !ok)
+        leftover_indexes_.push_back(base.substr(base.rfind('/') + 1));
       if (r.status == 0 || r.status >= 500 || (!ok && r.status >= 400))
         return done(from_status(r, what));
       if (!ok)

@@ -86,6 +86,7 @@ std::string summary_table(const run_report& r) {
     for (auto& [reason, n] : s.failures)
       o << "  " << name << " failure x" << n << ": " << reason << "\n";
     for (auto& e : s.examples) o << "    e.g. " << e << "\n";
+    for (auto& [note, n] : s.notes) o << "  " << name << " note x" << n << ": " << note << "\n";
   }
   if (!r.chaos.empty()) {
     o << "chaos events:\n";
@@ -142,6 +143,12 @@ std::string to_json(const run_report& r) {
     for (auto& [reason, n] : s.failures) {
       o << (f2 ? "" : ",") << json_str(reason) << ":" << n;
       f2 = false;
+    }
+    o << "},\"notes\":{";
+    bool f3 = true;
+    for (auto& [note, n] : s.notes) {
+      o << (f3 ? "" : ",") << json_str(note) << ":" << n;
+      f3 = false;
     }
     o << "},\"examples\":[";
     for (std::size_t i = 0; i < s.examples.size(); ++i)
@@ -228,16 +235,17 @@ std::vector<std::string> write_report(const run_report& r, const std::string& di
   gp << "set terminal pngcairo size 1200," << (r.recall.empty() ? 900 : 1150)
      << " font 'sans,10'\nset output '" << dir << "/plot.png'\n"
      << "set multiplot layout " << (r.recall.empty() ? 3 : 4) << ",1 title "
-     << json_str("quiver-load " + r.mode + " (conc=" + std::to_string(r.concurrency) + ")")
+     << json_str("quiver-load " + r.mode + " (conc=" + std::to_string(r.concurrency) + ")" +
+                 (r.chaos.empty() ? "" : " - faults: red SIGKILL, orange SIGSTOP"))
      << "\nset grid\nset xlabel 'seconds'\nunset key\n";
   for (auto& e : r.chaos)
-    gp << "set arrow from " << e.at_s << ", graph 0 to " << e.at_s
-       << ", graph 1 nohead lc rgb 'red' dt 2\n";
+    gp << "set arrow from " << e.at_s << ", graph 0 to " << e.at_s << ", graph 1 nohead lc rgb '"
+       << (e.action == "kill" ? "red" : "orange") << "' dt 2\n";
   gp << "set ylabel 'scenarios/s'\nplot '" << dir
      << "/timeseries.csv' using 1:2 with lines lw 2 lc rgb '#1f77b4'\n"
-     << "set ylabel 'errors (% of requests)'\nplot '" << dir
+     << "set ylabel 'errors (% of requests)'\nset yrange [0:1<*]\nplot '" << dir
      << "/timeseries.csv' using 1:3 with lines lw 2 lc rgb '#d62728'\n"
-     << "set ylabel 'request p99 (ms)'\nplot '" << dir
+     << "set ylabel 'request p99 (ms)'\nset yrange [0:*]\nplot '" << dir
      << "/timeseries.csv' using 1:4 with lines lw 2 lc rgb '#2ca02c'\n";
   if (!r.recall.empty())
     gp << "set ylabel 'recall@10'\nset yrange [0:1.05]\nplot '" << dir

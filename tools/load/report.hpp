@@ -19,6 +19,7 @@ struct scenario_stats {
   std::vector<double> latencies_ms;             // of scenarios that passed
   std::map<std::string, std::size_t> failures;  // reason (numbers as #) -> count, capped
   std::vector<std::string> examples;            // the first few failures verbatim
+  std::map<std::string, std::size_t> notes;     // passes worth counting (e.g. an ANN retry)
 };
 
 struct second_stats {
