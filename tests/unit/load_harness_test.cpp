@@ -2,6 +2,7 @@
 // possible-state bookkeeping, argument parsing, percentiles.
 
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include <cmath>
 #include <filesystem>
@@ -133,6 +134,47 @@ TEST(LoadReport, PercentilesAndVectorTolerance) {
   float c[2] = {0.5001f, -0.25f};
   EXPECT_TRUE(same_vector(a, b, 2));
   EXPECT_FALSE(same_vector(a, c, 2));
+}
+
+TEST(LoadReport, JsonCarriesScenariosFaultsLedgerAndTable) {
+  run_report r;
+  r.mode = "chaos";
+  r.elapsed_s = 10;
+  auto& s = r.scenarios["cold_search"];
+  s.count = 4;
+  s.failed = 1;
+  s.interrupted = 1;
+  s.latencies_ms = {1, 2};
+  s.failures["wrong \"answer\" #"] = 1;
+  s.notes["retried"] = 2;
+  chaos_event e;
+  e.target = "vectord";
+  e.action = "kill";
+  e.at_s = 3;
+  e.ready_s = 5.5;
+  e.errors_by_status[503] = 7;
+  r.chaos.push_back(e);
+  r.verify = verification{};
+  r.verify->lost = 2;
+  r.verify->examples = {"ix/a: absent"};
+  r.seconds.resize(2);
+  r.seconds[1].scenarios = 4;
+
+  simdjson::dom::parser p;
+  auto doc = p.parse(to_json(r));
+  ASSERT_FALSE(doc.error());
+  EXPECT_EQ(std::string_view(doc["mode"]), "chaos");
+  EXPECT_EQ(std::uint64_t(doc["total_failed"]), 1u);
+  EXPECT_EQ(std::uint64_t(doc["scenarios"]["cold_search"]["failures"]["wrong \"answer\" #"]), 1u);
+  EXPECT_EQ(std::uint64_t(doc["scenarios"]["cold_search"]["notes"]["retried"]), 2u);
+  EXPECT_DOUBLE_EQ(double(doc["chaos"].at(0)["recovery_s"]), 2.5);
+  EXPECT_EQ(std::uint64_t(doc["chaos"].at(0)["errors_by_status"]["503"]), 7u);
+  EXPECT_EQ(std::uint64_t(doc["ledger"]["lost"]), 2u);
+  EXPECT_EQ(std::uint64_t(doc["timeseries"].at(1)["scenarios"]), 4u);
+  auto table = summary_table(r);
+  EXPECT_NE(table.find("cold_search"), std::string::npos);
+  EXPECT_NE(table.find("LOST 2"), std::string::npos);
+  EXPECT_NE(table.find("recovered in 2.50 s"), std::string::npos);
 }
 
 }  // namespace

@@ -17,6 +17,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tools/load/wire.hpp"
+
 namespace quiver::load {
 namespace {
 
@@ -74,20 +76,11 @@ struct stream {
 
 stream profile_stream(std::uint64_t seed, std::uint64_t key) { return {mix(seed ^ mix(key))}; }
 
-void json_string(std::string& out, const std::string& s) {
-  out += '"';
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  out += '"';
-}
-
 void json_array(std::string& out, const std::vector<std::string>& v) {
   out += '[';
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (i) out += ',';
-    json_string(out, v[i]);
+    append_string(out, v[i]);
   }
   out += ']';
 }
@@ -176,25 +169,25 @@ std::vector<float> corpus_model::vector_for(std::uint64_t key) const {
 
 std::string profile_json(const profile& p) {
   std::string out = "{\"id\":";
-  json_string(out, p.id);
+  append_string(out, p.id);
   out += ",\"name\":";
-  json_string(out, p.name);
+  append_string(out, p.name);
   out += ",\"role\":";
-  json_string(out, p.role);
+  append_string(out, p.role);
   out += ",\"skills\":";
   json_array(out, p.skills);
   out += ",\"city\":";
-  json_string(out, p.city);
+  append_string(out, p.city);
   out += ",\"certifications\":";
   json_array(out, p.certifications);
   out += ",\"availability\":";
-  json_string(out, p.availability);
+  append_string(out, p.availability);
   out += ",\"phone\":";
-  json_string(out, p.phone);
+  append_string(out, p.phone);
   out += ",\"email\":";
-  json_string(out, p.email);
+  append_string(out, p.email);
   out += ",\"status\":";
-  json_string(out, p.status);
+  append_string(out, p.status);
   out += '}';
   return out;
 }

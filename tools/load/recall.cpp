@@ -71,6 +71,11 @@ class churn {
  private:
   double now_s() const { return std::chrono::duration<double>(clock_type::now() - t0_).count(); }
   bool over() const { return now_s() >= opt_.duration_s || !failure_.empty(); }
+  second_stats& second() {
+    auto i = static_cast<std::size_t>(now_s());
+    if (report_.seconds.size() <= i) report_.seconds.resize(i + 1);
+    return report_.seconds[i];
+  }
 
   void load() {
     net::io_context ioc;
@@ -136,6 +141,10 @@ class churn {
         return;
       }
       st.latencies_ms.push_back((now_s() - start) * 1000);
+      auto& sec = second();
+      ++sec.scenarios;
+      ++sec.requests;
+      sec.latencies_ms.push_back(st.latencies_ms.back());
       apply();
       for (auto& s : watching_) s->insert(id);
       write_next(c);

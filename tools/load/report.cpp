@@ -40,6 +40,21 @@ std::string num(double v) {
   return fmt("%.4f", v);
 }
 
+// The members of a JSON object of counts, without its braces.
+void json_counts(std::ostream& o, const std::map<std::string, std::size_t>& m) {
+  bool first = true;
+  for (auto& [key, n] : m) {
+    o << (first ? "" : ",") << json_str(key) << ":" << n;
+    first = false;
+  }
+}
+
+void json_strings(std::ostream& o, const std::vector<std::string>& v) {
+  o << "[";
+  for (std::size_t i = 0; i < v.size(); ++i) o << (i ? "," : "") << json_str(v[i]);
+  o << "]";
+}
+
 bool have_gnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
 
 }  // namespace
@@ -139,21 +154,12 @@ std::string to_json(const run_report& r) {
       << ",\"p90_ms\":" << num(percentile(s.latencies_ms, 0.9))
       << ",\"p99_ms\":" << num(percentile(s.latencies_ms, 0.99))
       << ",\"max_ms\":" << num(percentile(s.latencies_ms, 1.0)) << ",\"failures\":{";
-    bool f2 = true;
-    for (auto& [reason, n] : s.failures) {
-      o << (f2 ? "" : ",") << json_str(reason) << ":" << n;
-      f2 = false;
-    }
+    json_counts(o, s.failures);
     o << "},\"notes\":{";
-    bool f3 = true;
-    for (auto& [note, n] : s.notes) {
-      o << (f3 ? "" : ",") << json_str(note) << ":" << n;
-      f3 = false;
-    }
-    o << "},\"examples\":[";
-    for (std::size_t i = 0; i < s.examples.size(); ++i)
-      o << (i ? "," : "") << json_str(s.examples[i]);
-    o << "]}";
+    json_counts(o, s.notes);
+    o << "},\"examples\":";
+    json_strings(o, s.examples);
+    o << "}";
     first = false;
   }
   o << "},\"chaos\":[";
@@ -163,11 +169,9 @@ std::string to_json(const run_report& r) {
       << ",\"action\":" << json_str(e.action) << ",\"at_s\":" << num(e.at_s)
       << ",\"back_s\":" << num(e.back_s) << ",\"ready_s\":" << num(e.ready_s)
       << ",\"recovery_s\":" << num(e.recovery_s()) << ",\"errors_by_status\":{";
-    bool f2 = true;
-    for (auto& [status, n] : e.errors_by_status) {
-      o << (f2 ? "" : ",") << "\"" << status << "\":" << n;
-      f2 = false;
-    }
+    std::map<std::string, std::size_t> by_status;
+    for (auto& [status, n] : e.errors_by_status) by_status[std::to_string(status)] = n;
+    json_counts(o, by_status);
     o << "}}";
   }
   o << "]";
@@ -176,10 +180,9 @@ std::string to_json(const run_report& r) {
     o << ",\"ledger\":{\"ids_checked\":" << v.ids_checked
       << ",\"acknowledged_writes\":" << v.acknowledged_writes
       << ",\"uncertain_writes\":" << v.uncertain_writes << ",\"lost\":" << v.lost
-      << ",\"unreadable\":" << v.unreadable << ",\"examples\":[";
-    for (std::size_t i = 0; i < v.examples.size(); ++i)
-      o << (i ? "," : "") << json_str(v.examples[i]);
-    o << "]}";
+      << ",\"unreadable\":" << v.unreadable << ",\"examples\":";
+    json_strings(o, v.examples);
+    o << "}";
   }
   o << ",\"recall\":[";
   for (std::size_t i = 0; i < r.recall.size(); ++i)
@@ -187,11 +190,7 @@ std::string to_json(const run_report& r) {
       << ",\"recall_at_10\":" << num(r.recall[i].recall) << ",\"live\":" << r.recall[i].live
       << ",\"queries\":" << r.recall[i].queries << "}";
   o << "],\"rss_bytes\":{";
-  bool f3 = true;
-  for (auto& [d, rss] : r.rss_bytes) {
-    o << (f3 ? "" : ",") << json_str(d) << ":" << rss;
-    f3 = false;
-  }
+  json_counts(o, r.rss_bytes);
   o << "},\"timeseries\":[";
   for (std::size_t i = 0; i < r.seconds.size(); ++i) {
     auto& s = r.seconds[i];
