@@ -65,7 +65,9 @@ supervisor::supervisor(std::vector<daemon_spec> specs, std::string log_dir,
     : specs_(std::move(specs)),
       log_dir_(std::move(log_dir)),
       ready_targets_(std::move(ready_targets)),
-      pids_(specs_.size(), -1) {}
+      pids_(specs_.size()) {
+  for (auto& p : pids_) p = -1;
+}
 
 supervisor::~supervisor() {
   for (std::size_t i = 0; i < pids_.size(); ++i) kill(i);
@@ -112,14 +114,14 @@ void supervisor::start(std::size_t i, std::chrono::seconds timeout) {
 }
 
 void supervisor::kill(std::size_t i) {
-  if (pids_[i] <= 0) return;
-  ::kill(pids_[i], SIGKILL);
-  ::waitpid(pids_[i], nullptr, 0);
-  pids_[i] = -1;
+  pid_t pid = pids_[i].exchange(-1);
+  if (pid <= 0) return;
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
 }
 
 void supervisor::signal(std::size_t i, int sig) {
-  if (pids_[i] > 0) ::kill(pids_[i], sig);
+  if (pid_t pid = pids_[i]; pid > 0) ::kill(pid, sig);
 }
 
 bool supervisor::stop_all(std::chrono::seconds timeout) {
@@ -160,8 +162,9 @@ bool supervisor::wait_ready(std::chrono::seconds timeout) const {
 }
 
 std::size_t supervisor::rss(std::size_t i) const {
-  if (pids_[i] <= 0) return 0;
-  std::ifstream f("/proc/" + std::to_string(pids_[i]) + "/status");
+  pid_t pid = pids_[i];
+  if (pid <= 0) return 0;
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(f, line))
     if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;

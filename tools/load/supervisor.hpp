@@ -52,7 +52,8 @@ class supervisor {
   std::vector<daemon_spec> specs_;
   std::string log_dir_;
   std::vector<endpoint> ready_targets_;
-  std::vector<pid_t> pids_;
+  // Written by the chaos thread, read by the RSS sampler and the main thread.
+  std::vector<std::atomic<pid_t>> pids_;
 };
 
 struct chaos_options {
