@@ -11,7 +11,7 @@ import unittest
 import harness
 
 ALL = {"cold_search": 1, "upsert_then_read": 1, "profile_swap": 1, "repeat_query": 1,
-       "small_index_churn": 1, "batch_ingest": 0.2}
+       "small_index_churn": 1, "batch_ingest": 1}
 SMALL_BATCHES = {"min": 5, "max": 20}
 
 
