@@ -93,6 +93,11 @@ class HarnessSelfTest(unittest.TestCase):
                                self.corpus], capture_output=True, text=True, timeout=60)
         self.assertEqual(proc.returncode, 2)
         self.assertIn("host:port", proc.stderr)
+        proc = subprocess.run([harness.LOAD_BIN, "run", "--target", "127.0.0.1:1", "--corpus",
+                               self.corpus, "--concurrency", "0"], capture_output=True, text=True,
+                              timeout=60)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("--concurrency must be > 0", proc.stderr)
 
 
 if __name__ == "__main__":
