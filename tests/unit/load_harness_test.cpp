@@ -84,7 +84,7 @@ TEST(LoadLedger, AcknowledgedNarrowsUncertainWidensResolvePicks) {
   ledger l;
   id_state a{true, 1, "{\"m\":1}"}, b{true, 2, "{\"m\":2}"}, gone{};
   EXPECT_EQ(l.possible("ix", "x"), std::vector<id_state>{gone});
-  l.begin("ix", "x", a);
+  l.begin("ix", "x");
   l.acknowledged("ix", "x", a);
   EXPECT_EQ(l.possible("ix", "x"), std::vector<id_state>{a});
   l.uncertain("ix", "x", b);

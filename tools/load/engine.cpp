@@ -420,18 +420,15 @@ void vuser::repeat_step(std::shared_ptr<std::vector<hit>> first, std::size_t qi,
 
 void vuser::write(method m, const std::string& index, const std::string& id, const id_state& next,
                   std::string body, std::function<void(outcome)> done) {
-  e_.led().begin(index, id, next);
+  e_.led().begin(index, id);
   auto path = vector_path(index, id);
   call(m, path, std::move(body), [this, m, index, id, next, done](http_result r) {
     if (r.status == 200) {
       e_.led().acknowledged(index, id, next);
       return done(outcome::pass());
     }
-    if (r.status >= 400 && r.status < 500) {
-      e_.led().rejected(index, id);
-    } else {
-      e_.led().uncertain(index, id, next);
-    }
+    // A 4xx changed nothing; anything else may or may not have applied.
+    if (r.status < 400 || r.status >= 500) e_.led().uncertain(index, id, next);
     done(from_status(r, m == method::del ? "delete" : "put"));
   });
 }
@@ -529,7 +526,7 @@ void vuser::batch_ingest(done_fn done) {
     auto v = e_.model().vector_for(key);
     append_floats(body, v.data(), v.size());
     body += ",\"metadata\":" + st.metadata + "}";
-    e_.led().begin(e_.write_index(), id, st);
+    e_.led().begin(e_.write_index(), id);
     items->emplace_back(id, std::move(st));
   }
   body += "]}";

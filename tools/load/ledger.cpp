@@ -11,7 +11,7 @@ const std::vector<id_state>& absent_only() {
 }
 }  // namespace
 
-void ledger::begin(const std::string& index, const std::string& id, const id_state&) {
+void ledger::begin(const std::string& index, const std::string& id) {
   states_.try_emplace({index, id}, absent_only());
 }
 
@@ -25,8 +25,6 @@ void ledger::uncertain(const std::string& index, const std::string& id, const id
   if (std::find(v.begin(), v.end(), next) == v.end()) v.push_back(next);
   ++uncertain_;
 }
-
-void ledger::rejected(const std::string&, const std::string&) {}
 
 const std::vector<id_state>& ledger::possible(const std::string& index,
                                               const std::string& id) const {

@@ -27,14 +27,12 @@ class ledger {
  public:
   using key = std::pair<std::string, std::string>;  // (index, id)
 
-  // Before sending a write: its state-to-be. Ids start absent.
-  void begin(const std::string& index, const std::string& id, const id_state& next);
+  // Before sending a write: the id is known to the ledger (ids start absent).
+  void begin(const std::string& index, const std::string& id);
   // The write was acknowledged (2xx): the id is now exactly `next`.
   void acknowledged(const std::string& index, const std::string& id, const id_state& next);
   // No answer, or an answer that does not say whether it applied.
   void uncertain(const std::string& index, const std::string& id, const id_state& next);
-  // The write was rejected (4xx): nothing changed.
-  void rejected(const std::string& index, const std::string& id);
 
   const std::vector<id_state>& possible(const std::string& index, const std::string& id) const;
   // Narrows an uncertain id to what was read back (it must be one of the possible states).
