@@ -1,6 +1,7 @@
 # Locates the Debian-packaged stack (see scripts/setup) and defines imported targets
 # for the libraries that ship no CMake config of their own (CAF, hnswlib).
 find_package(Threads REQUIRED)
+find_package(OpenSSL REQUIRED)
 find_package(Boost 1.74 REQUIRED COMPONENTS system program_options)
 find_package(msgpack CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)

@@ -482,6 +482,47 @@ expected<merge_body> merge_from(const N& root) {
   return out;
 }
 
+template <class N>
+status quotas_from(const N& n, tenant_quotas& q) {
+  if (auto st = expect_object(n, "'quotas'"); !st.ok()) return st;
+  return n.each_field([&](std::string_view key, const N& v) -> status {
+    std::uint64_t* field = key == "max_indexes"          ? &q.max_indexes
+                           : key == "max_vectors"        ? &q.max_vectors
+                           : key == "max_bytes"          ? &q.max_bytes
+                           : key == "max_requests_per_s" ? &q.max_requests_per_s
+                                                         : nullptr;
+    if (!field) return unknown_field(key);
+    // 0 (or null) means unlimited.
+    if (v.type() == kind::null) {
+      *field = 0;
+      return status::success();
+    }
+    if (v.type() != kind::integer || v.as_int() < 0)
+      return bad("'" + std::string(key) + "' must be a non-negative integer (0: unlimited)");
+    *field = static_cast<std::uint64_t>(v.as_int());
+    return status::success();
+  });
+}
+
+template <class N>
+expected<tenant_create_body> create_tenant_from(const N& root) {
+  if (auto st = expect_object(root, "body"); !st.ok()) return st;
+  tenant_create_body out;
+  bool has_name = false;
+  auto st = root.each_field([&](std::string_view key, const N& v) -> status {
+    if (key == "name") {
+      has_name = true;
+      return read_string(v, key, out.name);
+    }
+    if (key == "quotas") return quotas_from(v, out.quotas);
+    return unknown_field(key);
+  });
+  if (!st.ok()) return st;
+  if (!has_name) return missing_field("name");
+  if (auto v = validate_index_name(out.name); !v.ok()) return bad("tenant name: " + v.message);
+  return out;
+}
+
 // Parses the body in its format and hands the root to `parse`.
 template <class R, class Parse>
 expected<R> decode(body_format f, const std::string& body, Parse&& parse) {
@@ -542,6 +583,20 @@ expected<std::vector<search_body>> parse_search_batch(body_format f, const std::
 
 expected<merge_body> parse_merge(body_format f, const std::string& body) {
   return decode<merge_body>(f, body, [](const auto& root) { return merge_from(root); });
+}
+
+expected<tenant_create_body> parse_create_tenant(body_format f, const std::string& body) {
+  return decode<tenant_create_body>(f, body,
+                                    [](const auto& root) { return create_tenant_from(root); });
+}
+
+expected<tenant_quotas> parse_quotas_json(const std::string& json) {
+  return decode<tenant_quotas>(body_format::json, json,
+                               [](const auto& root) -> expected<tenant_quotas> {
+                                 tenant_quotas q;
+                                 if (auto st = quotas_from(root, q); !st.ok()) return st;
+                                 return q;
+                               });
 }
 
 expected<std::string> msgpack_to_json(std::string_view bytes) {

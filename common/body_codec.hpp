@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/index_params.hpp"
+#include "common/messages.hpp"
 #include "common/records.hpp"
 #include "common/status.hpp"
 
@@ -31,6 +32,11 @@ struct merge_body {
   bool delete_source = false;
 };
 
+struct tenant_create_body {
+  std::string name;
+  tenant_quotas quotas;
+};
+
 // Parsers of request bodies. Each checks shape and types, rejects unknown fields
 // (a misspelt field is an error, not a silent default) and leaves vector and id
 // semantics (dimension, finiteness) to vector_validation. A failure is
@@ -46,6 +52,9 @@ expected<search_body> parse_search(body_format f, const std::string& body);
 expected<std::vector<search_body>> parse_search_batch(body_format f, const std::string& body,
                                                       std::size_t max_items);
 expected<merge_body> parse_merge(body_format f, const std::string& body);
+expected<tenant_create_body> parse_create_tenant(body_format f, const std::string& body);
+// The "quotas" object on its own, as the catalog stores it (JSON).
+expected<tenant_quotas> parse_quotas_json(const std::string& json);
 
 // Converts between metadata's two encodings (JSON text is what is stored).
 expected<std::string> msgpack_to_json(std::string_view msgpack_bytes);

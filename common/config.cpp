@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <cstdlib>
 #include <functional>
 #include <map>
 
@@ -88,6 +89,9 @@ expected<quiver_config> load_config(const std::string& path) {
        [&](auto& n, auto& k) {
          return read_int(n, k, c.storage.snapshot_interval_s, 0, 86400 * 7);
        }},
+      {"auth.admin_key", [&](auto& n, auto& k) { return read_str(n, k, c.auth.admin_key); }},
+      {"auth.key_cache_ms",
+       [&](auto& n, auto& k) { return read_int(n, k, c.auth.key_cache_ms, 0, 3600000); }},
       {"log.level", [&](auto& n, auto& k) { return read_str(n, k, c.log.level); }},
   };
   for (auto& [section, node] : root) {
@@ -101,8 +105,14 @@ expected<quiver_config> load_config(const std::string& path) {
       if (auto st = it->second(value, full); !st.ok()) return st;
     }
   }
+  apply_environment(c);
   if (auto st = validate_config(c); !st.ok()) return st;
   return c;
+}
+
+void apply_environment(quiver_config& c) {
+  if (!c.auth.admin_key.empty()) return;
+  if (const char* key = std::getenv("QUIVER_ADMIN_KEY")) c.auth.admin_key = key;
 }
 
 bool is_loopback_host(const std::string& host) {
@@ -122,9 +132,12 @@ status validate_config(const quiver_config& c) {
     return config_error("storage.fsync must be \"always\", \"group\" or \"none\"");
   if (c.storage.group_window_us > 2000)
     return config_error("storage.group_window_us must be at most 2000");
-  if (!is_loopback_host(c.server.host) && !c.server.allow_insecure)
+  if (!c.auth.admin_key.empty() && c.auth.admin_key.size() < 16)
+    return config_error("auth.admin_key must be at least 16 characters");
+  if (!is_loopback_host(c.server.host) && c.auth.admin_key.empty() && !c.server.allow_insecure)
     return config_error("refusing to serve " + c.server.host +
-                        " without auth; set server.allow_insecure = true to override");
+                        " without auth; set auth.admin_key (or QUIVER_ADMIN_KEY), or "
+                        "server.allow_insecure = true to override");
   return status::success();
 }
 

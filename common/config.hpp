@@ -52,6 +52,15 @@ struct storage_config {
   std::uint32_t snapshot_interval_s = 300;
 };
 
+// API keys (API.md, "Auth and tenants"). Auth is on when admin_key is set here or
+// in QUIVER_ADMIN_KEY.
+struct auth_config {
+  std::string admin_key;
+  // How long a gateway trusts a tenant key it resolved before asking again;
+  // bounds how late another gateway sees a revocation (this one sees it at once).
+  std::uint32_t key_cache_ms = 1000;
+};
+
 struct log_config {
   std::string level = "info";  // trace, debug, info, warn, error, off
 };
@@ -60,13 +69,17 @@ struct quiver_config {
   server_config server;
   actor_config actors;
   storage_config storage;
+  auth_config auth;
   log_config log;
 };
 
 // Reads a TOML file over the defaults; unknown keys are errors (a typo must not
 // silently fall back to a default).
 expected<quiver_config> load_config(const std::string& path);
-// Checks ranges and the insecure-bind rule.
+// Takes the admin key from QUIVER_ADMIN_KEY when the config sets none.
+void apply_environment(quiver_config& c);
+// Checks ranges and the insecure-bind rule (a non-loopback gateway needs auth on
+// or allow_insecure).
 status validate_config(const quiver_config& c);
 bool is_loopback_host(const std::string& host);
 

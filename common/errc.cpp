@@ -30,6 +30,8 @@ std::string_view code_name(errc code) {
       return "method_not_allowed";
     case errc::index_exists:
       return "index_exists";
+    case errc::tenant_exists:
+      return "tenant_exists";
     case errc::payload_too_large:
       return "payload_too_large";
     case errc::unsupported_media_type:
@@ -73,6 +75,8 @@ int http_status(errc code) {
     case errc::method_not_allowed:
       return 405;
     case errc::index_exists:
+      return 409;
+    case errc::tenant_exists:
       return 409;
     case errc::payload_too_large:
       return 413;

@@ -21,6 +21,7 @@ enum class errc : std::uint8_t {
   not_found,
   method_not_allowed,
   index_exists,
+  tenant_exists,
   payload_too_large,
   unsupported_media_type,
   quota_exceeded,

@@ -78,7 +78,7 @@ expected<log_record> decode_log_record(std::string_view bytes) {
     return corrupt("wrong field types");
   log_record r;
   auto type = f[1].via.u64;
-  if (type < 1 || type > (version == 1 ? 2u : 4u))
+  if (type < 1 || type > (version == 1 ? 2u : 7u))
     return corrupt("unknown type " + std::to_string(type));
   r.type = static_cast<log_record_type>(type);
   r.shard = shard_id{static_cast<std::uint32_t>(f[2].via.u64)};

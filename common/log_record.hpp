@@ -18,6 +18,11 @@ enum class log_record_type : std::uint8_t {
   remove = 2,
   create_index = 3,
   drop_index = 4,
+  // Tenants, in the catalog log: `tenant` names it, `id` holds the key's hash and
+  // (create) `metadata` the quotas as JSON. Dropping a tenant drops its indexes.
+  create_tenant = 5,
+  set_tenant_key = 6,
+  drop_tenant = 7,
 };
 
 // One mutation of one shard (or of the catalog), as a log persists it. Encoded as a

@@ -177,6 +177,39 @@ void write_hits(W& w, const std::vector<search_hit>& hits, const search_options&
   w.end_array();
 }
 
+template <class W>
+void write_quotas(W& w, const tenant_quotas& q) {
+  w.begin_object(4);
+  w.key("max_indexes");
+  w.uinteger(q.max_indexes);
+  w.key("max_vectors");
+  w.uinteger(q.max_vectors);
+  w.key("max_bytes");
+  w.uinteger(q.max_bytes);
+  w.key("max_requests_per_s");
+  w.uinteger(q.max_requests_per_s);
+  w.end_object();
+}
+
+template <class W>
+void write_tenant(W& w, const tenant_info& t) {
+  w.begin_object(3);
+  w.key("name");
+  w.string(t.name);
+  w.key("quotas");
+  write_quotas(w, t.quotas);
+  w.key("usage");
+  w.begin_object(3);
+  w.key("indexes");
+  w.uinteger(t.usage.indexes);
+  w.key("vectors");
+  w.uinteger(t.usage.vectors);
+  w.key("bytes");
+  w.uinteger(t.usage.bytes);
+  w.end_object();
+  w.end_object();
+}
+
 }  // namespace
 
 std::string_view content_type(body_format f) {
@@ -214,6 +247,36 @@ std::string render_index_list(body_format f, const std::vector<index_description
     w.key("indexes");
     w.begin_array(list.size());
     for (const auto& d : list) write_index(w, d);
+    w.end_array();
+    w.end_object();
+  });
+}
+
+std::string render_quotas(body_format f, const tenant_quotas& q) {
+  return render(f, [&](auto& w) { write_quotas(w, q); });
+}
+
+std::string render_tenant_key(body_format f, std::string_view name, std::string_view key) {
+  return render(f, [&](auto& w) {
+    w.begin_object(2);
+    w.key("name");
+    w.string(name);
+    w.key("api_key");
+    w.string(key);
+    w.end_object();
+  });
+}
+
+std::string render_tenant(body_format f, const tenant_info& t) {
+  return render(f, [&](auto& w) { write_tenant(w, t); });
+}
+
+std::string render_tenant_list(body_format f, const std::vector<tenant_info>& list) {
+  return render(f, [&](auto& w) {
+    w.begin_object(1);
+    w.key("tenants");
+    w.begin_array(list.size());
+    for (const auto& t : list) write_tenant(w, t);
     w.end_array();
     w.end_object();
   });

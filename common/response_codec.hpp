@@ -36,6 +36,14 @@ std::string render_word(body_format f, std::string_view key, std::string_view va
 // where "indexes" lists the indexes that are not ready ("recovering", "quarantined", ...).
 std::string render_readiness(body_format f, const readiness_reply& r);
 
+// {"max_indexes", "max_vectors", "max_bytes", "max_requests_per_s"} (0: unlimited)
+std::string render_quotas(body_format f, const tenant_quotas& q);
+// {"name", "api_key"}: the only time a key is shown.
+std::string render_tenant_key(body_format f, std::string_view name, std::string_view key);
+// {"name", "quotas", "usage": {"indexes", "vectors", "bytes"}}
+std::string render_tenant(body_format f, const tenant_info& t);
+std::string render_tenant_list(body_format f, const std::vector<tenant_info>& list);
+
 // Cursors are opaque to clients: the hex of the last id of the previous page.
 std::string encode_cursor(std::string_view last_id);
 expected<std::string> decode_cursor(std::string_view cursor);

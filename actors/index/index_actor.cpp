@@ -5,6 +5,7 @@
 
 #include <deque>
 #include <functional>
+#include <unordered_map>
 
 #include "actors/index/snapshot_files.hpp"
 #include "actors/runtime/actor_messages.hpp"
@@ -67,7 +68,25 @@ struct index_state {
   std::uint64_t since_snapshot = 0;
   clock_type::time_point last_snapshot = clock_type::now();
   seq_no snapshot_seq;
+  bool tick_pending = false;
+  // What this shard adds to its tenant's usage (in the usage book).
+  stored_usage contribution;
+  // Ids touched by writes still in flight: what those writes leave behind.
+  struct projected {
+    bool present = false;
+    std::size_t metadata = 0;
+    std::uint32_t writes = 0;  // in-flight writes touching the id
+  };
+  std::unordered_map<std::string, projected> in_flight;
   static inline const char* name = "quiver.index";
+
+  index_state() = default;
+  index_state(const index_state&) = delete;
+  index_state& operator=(const index_state&) = delete;
+  ~index_state() {
+    if (env && env->usage)
+      env->usage->add(ref.tenant.value, {-contribution.vectors, -contribution.bytes});
+  }
 };
 
 using index_self = caf::stateful_actor<index_state>;
@@ -188,6 +207,10 @@ void start_recovery(index_self* self) {
   ++s.generation;
   s.ph = phase::recovering;
   s.index.reset();
+  // The rebuilt shard reports what it holds; writes in flight settle as not applied.
+  s.env->usage->add(s.ref.tenant.value, {-s.contribution.vectors, -s.contribution.bytes});
+  s.contribution = {};
+  s.in_flight.clear();
   // A running snapshot job's result is now stale (ignored by generation); waiting
   // for it would hold every later write.
   s.snapshotting = false;
@@ -278,10 +301,91 @@ void maybe_snapshot(index_self* self, bool force) {
   if (!posted) s.snapshotting = false;
 }
 
-// Shared by upserts and deletes: append, then apply and answer once durable.
+// The interval trigger checks once a second, but only while there is something
+// the last snapshot does not cover: thousands of idle shards cost no timers.
+void schedule_tick(index_self* self) {
+  auto& s = self->state;
+  if (s.tick_pending || s.env->snapshots.interval.count() == 0 || s.ph != phase::serving) return;
+  if (!(s.snapshot_seq < s.index->applied_seq())) return;
+  s.tick_pending = true;
+  self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
+}
+
+// What the shard will hold for `id` once the writes in flight are applied.
+index_state::projected projection(const index_state& s, const std::string& id) {
+  if (auto it = s.in_flight.find(id); it != s.in_flight.end()) return it->second;
+  index_state::projected p;
+  if (auto size = s.index->metadata_size(id)) {
+    p.present = true;
+    p.metadata = *size;
+  }
+  return p;
+}
+
+// The exact change `records` make to the tenant's usage after the writes in
+// flight, which it reserves in the usage book; on success the records join the
+// writes in flight.
+expected<stored_usage> admit(index_state& s, const std::vector<log_record>& records) {
+  stored_usage change;
+  const auto vector_bytes = std::int64_t{s.params.dimension} * std::int64_t{sizeof(float)};
+  std::unordered_map<std::string, index_state::projected> after;
+  for (const auto& r : records) {
+    auto it = after.find(r.id);
+    auto before = it != after.end() ? it->second : projection(s, r.id);
+    auto next = before;
+    if (r.type == log_record_type::upsert) {
+      next.present = true;
+      // No metadata keeps what is stored; a new id then has none.
+      next.metadata = !r.metadata.empty() ? r.metadata.size()
+                      : before.present    ? before.metadata
+                                          : 0;
+    } else {
+      next.present = false;
+      next.metadata = 0;
+    }
+    auto bytes = [&](const index_state::projected& p) {
+      return p.present ? vector_bytes + static_cast<std::int64_t>(p.metadata) : 0;
+    };
+    change.vectors += (next.present ? 1 : 0) - (before.present ? 1 : 0);
+    change.bytes += bytes(next) - bytes(before);
+    after[r.id] = next;
+  }
+  if (auto st = s.env->usage->reserve(s.ref.tenant.value, change); !st.ok()) return st;
+  for (auto& [id, p] : after) {
+    auto& slot = s.in_flight[id];
+    auto writes = slot.writes;
+    slot = p;
+    slot.writes = writes + 1;
+  }
+  return change;
+}
+
+// A write admitted by admit() has been applied (or left to a recovery).
+void settle(index_state& s, const std::vector<std::string>& ids, stored_usage change,
+            bool applied) {
+  if (applied) {
+    s.env->usage->commit(s.ref.tenant.value, change);
+    s.contribution.vectors += change.vectors;
+    s.contribution.bytes += change.bytes;
+  } else {
+    s.env->usage->release(s.ref.tenant.value, change);
+  }
+  for (const auto& id : ids) {
+    auto it = s.in_flight.find(id);
+    if (it != s.in_flight.end() && --it->second.writes == 0) s.in_flight.erase(it);
+  }
+}
+
+// Shared by upserts and deletes: admit, append, then apply and answer once durable.
 template <class Reply, class MakeReply>
 caf::result<Reply> write(index_self* self, std::vector<log_record> records, MakeReply make_reply) {
   auto& s = self->state;
+  auto admitted = admit(s, records);
+  if (!admitted) return to_caf_error(admitted.error());
+  auto change = *admitted;
+  std::vector<std::string> ids;
+  ids.reserve(records.size());
+  for (auto& r : records) ids.push_back(r.id);
   for (auto& r : records) {
     r.shard = s.ref.shard;
     r.seq = seq_no{s.next_seq++};
@@ -293,31 +397,40 @@ caf::result<Reply> write(index_self* self, std::vector<log_record> records, Make
   self->request(s.env->persistence, s.env->timeout,
                 log_append_request{s.ref, s.epoch, std::move(records)})
       .then(
-          [self, rp, generation, kept, make_reply](log_append_reply& ack) mutable {
-            when_applicable(
-                self, [self, rp, generation, kept, make_reply, last = ack.last_seq]() mutable {
-                  auto& s = self->state;
-                  auto n = kept->size();
-                  if (generation != s.generation || s.ph != phase::serving) {
-                    // Durable, so the recovery under way replays it.
-                    rp.deliver(make_reply(shard_index::logged_result{n, 0}, last));
-                    return;
-                  }
-                  auto applied = s.index->apply_logged(std::move(*kept));
-                  if (!applied) {
-                    spdlog::error("shard {}: applying durable records failed: {}; recovering",
-                                  describe(s), applied.error().message);
-                    rp.deliver(to_caf_error(applied.error()));
-                    start_recovery(self);
-                    return;
-                  }
-                  s.since_snapshot += n;
-                  rp.deliver(make_reply(*applied, last));
-                  maybe_snapshot(self);
-                });
+          [self, rp, generation, kept, make_reply, ids, change](log_append_reply& ack) mutable {
+            when_applicable(self, [self, rp, generation, kept, make_reply, ids, change,
+                                   last = ack.last_seq]() mutable {
+              auto& s = self->state;
+              auto n = kept->size();
+              if (generation != s.generation || s.ph != phase::serving) {
+                // Durable, so the recovery under way replays (and counts) it.
+                s.env->usage->release(s.ref.tenant.value, change);
+                rp.deliver(make_reply(shard_index::logged_result{n, 0}, last));
+                return;
+              }
+              auto applied = s.index->apply_logged(std::move(*kept));
+              if (!applied) {
+                spdlog::error("shard {}: applying durable records failed: {}; recovering",
+                              describe(s), applied.error().message);
+                s.env->usage->release(s.ref.tenant.value, change);
+                rp.deliver(to_caf_error(applied.error()));
+                start_recovery(self);
+                return;
+              }
+              settle(s, ids, change, true);
+              s.since_snapshot += n;
+              rp.deliver(make_reply(*applied, last));
+              schedule_tick(self);
+              maybe_snapshot(self);
+            });
           },
-          [self, rp, generation](caf::error& e) mutable {
+          [self, rp, generation, ids, change](caf::error& e) mutable {
             auto& s = self->state;
+            if (generation == s.generation) {
+              settle(s, ids, change, false);
+            } else {
+              s.env->usage->release(s.ref.tenant.value, change);
+            }
             rp.deliver(e);
             // Whether the failed records reached the disk is unknown: rebuild from
             // the log so the graph never differs from it.
@@ -362,12 +475,11 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
     self->quit(msg.reason);
   });
   start_recovery(self);
-  if (s.env->snapshots.interval.count() > 0)
-    self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
   return {
       [self](tick_atom) {
+        self->state.tick_pending = false;
         maybe_snapshot(self);
-        self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
+        schedule_tick(self);
       },
       [self](reopen_atom) { start_recovery(self); },
       [self](recovered_msg& m) {
@@ -387,6 +499,9 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
           return;
         }
         s.index = std::move(m.index);
+        s.contribution = {static_cast<std::int64_t>(s.index->count()),
+                          static_cast<std::int64_t>(s.index->stored_bytes())};
+        s.env->usage->add(s.ref.tenant.value, s.contribution);
         s.next_seq = std::max(s.next_seq, s.index->applied_seq().value + 1);
         s.snapshot_seq = m.snapshot_seq;
         s.since_snapshot = m.replayed;
@@ -396,6 +511,7 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
                      s.index->count(), m.replayed, m.seconds);
         report(self, m.replayed, m.seconds);
         maybe_snapshot(self);
+        schedule_tick(self);
       },
       [self](snapshot_done_msg& m) {
         auto& s = self->state;

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "actors/index/shard_index.hpp"
+#include "actors/index/usage_book.hpp"
 #include "common/env.hpp"
 #include "common/ids.hpp"
 #include "common/index_params.hpp"
@@ -30,6 +31,7 @@ struct index_actor_env {
   env* files = nullptr;            // where snapshots are read and written
   shard_index_options index;
   snapshot_policy snapshots;
+  std::shared_ptr<usage_book> usage;         // per-tenant vectors and bytes, and their quotas
   std::chrono::milliseconds timeout{60000};  // for storage and internal requests
 };
 
@@ -47,6 +49,11 @@ struct index_actor_env {
 // pool and run in parallel with the next mutation. Snapshots are written on the
 // job pool while searches go on; acknowledged writes that arrive meanwhile are
 // applied right after. Exiting with user_shutdown writes a final snapshot.
+//
+// Every write's exact change to the tenant's stored vectors and bytes is known
+// when it is admitted (the actor tracks what the writes still in flight will
+// leave behind); growth is reserved in the usage book first, and a write that
+// would pass the tenant's quota is rejected whole before it is logged.
 caf::actor spawn_index_actor(caf::event_based_actor* parent, catalog_entry entry, shard_id shard,
                              std::shared_ptr<const index_actor_env> shared);
 

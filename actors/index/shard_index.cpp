@@ -302,6 +302,20 @@ std::size_t shard_index::memory_bytes() const {
   return bytes;
 }
 
+std::uint64_t shard_index::stored_bytes() const {
+  std::shared_lock lock(mutex_);
+  std::uint64_t bytes = by_id_.size() * std::uint64_t{params_.dimension} * sizeof(float);
+  for (const auto& [id, label] : by_id_) bytes += slots_[label].metadata.size();
+  return bytes;
+}
+
+std::optional<std::size_t> shard_index::metadata_size(const std::string& id) const {
+  std::shared_lock lock(mutex_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return std::nullopt;
+  return slots_[it->second].metadata.size();
+}
+
 seq_no shard_index::applied_seq() const {
   std::shared_lock lock(mutex_);
   return seq_no{applied_seq_};

@@ -84,6 +84,10 @@ class shard_index {
 
   std::size_t count() const;
   std::size_t memory_bytes() const;
+  // What quotas count: 4 bytes per vector component plus the metadata text.
+  std::uint64_t stored_bytes() const;
+  // The stored metadata's size, or nothing when the id is not here.
+  std::optional<std::size_t> metadata_size(const std::string& id) const;
   seq_no applied_seq() const;
 
   // Writes a snapshot covering applied_seq() to `path`, atomically (temp file,

@@ -37,6 +37,8 @@ struct registry_state {
   bool loaded = false;    // the catalog has been read
   bool stopping = false;  // waiting for the shards to stop
   std::map<index_key, index_entry> indexes;
+  std::map<std::string, tenant_record> tenants;
+  std::map<std::string, std::string> tenant_of_key;  // key hash -> tenant
   static inline const char* name = "quiver.registry";
 };
 
@@ -137,18 +139,67 @@ index_entry& spawn_shards(registry_actor* self, const catalog_entry& c) {
   return entry;
 }
 
+void add_tenant(registry_actor* self, const tenant_record& t) {
+  auto& s = self->state;
+  if (auto old = s.tenants.find(t.name); old != s.tenants.end())
+    s.tenant_of_key.erase(old->second.key_hash);
+  s.tenants[t.name] = t;
+  s.tenant_of_key[t.key_hash] = t.name;
+  s.env->usage->set_limits(t.name, t.quotas.max_vectors, t.quotas.max_bytes);
+}
+
 void load_catalog(registry_actor* self) {
-  self->request(self->state.env->persistence, self->state.env->timeout, catalog_list_request{})
+  auto retry = [self](caf::error& e) {
+    spdlog::warn("cannot read the catalog yet ({}); retrying", from_caf_error(e).message);
+    self->delayed_send(self, std::chrono::seconds(1), reload_atom::value);
+  };
+  self->request(self->state.env->persistence, self->state.env->timeout, catalog_tenants_request{})
       .then(
-          [self](std::vector<catalog_entry>& catalog) {
-            for (auto& c : catalog) spawn_shards(self, c);
-            self->state.loaded = true;
-            spdlog::info("catalog loaded: {} index(es) recovering", catalog.size());
+          [self, retry](std::vector<tenant_record>& tenants) {
+            self->request(self->state.env->persistence, self->state.env->timeout,
+                          catalog_list_request{})
+                .then(
+                    [self, tenants = std::move(tenants)](std::vector<catalog_entry>& catalog) {
+                      if (self->state.loaded) return;
+                      for (auto& t : tenants) add_tenant(self, t);
+                      for (auto& c : catalog) spawn_shards(self, c);
+                      self->state.loaded = true;
+                      spdlog::info("catalog loaded: {} tenant(s), {} index(es) recovering",
+                                   tenants.size(), catalog.size());
+                    },
+                    retry);
           },
-          [self](caf::error& e) {
-            spdlog::warn("cannot read the catalog yet ({}); retrying", from_caf_error(e).message);
-            self->delayed_send(self, std::chrono::seconds(1), reload_atom::value);
-          });
+          retry);
+}
+
+tenant_info info_of(registry_actor* self, const tenant_record& t) {
+  tenant_info out;
+  out.name = t.name;
+  out.quotas = t.quotas;
+  for (auto& [key, entry] : self->state.indexes) out.usage.indexes += key.first == t.name ? 1 : 0;
+  auto used = self->state.env->usage->usage(t.name);
+  out.usage.vectors = static_cast<std::uint64_t>(std::max<std::int64_t>(used.vectors, 0));
+  out.usage.bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(used.bytes, 0));
+  return out;
+}
+
+caf::error no_tenant(const std::string& name) {
+  return to_caf_error(make_status(errc::not_found, "no tenant '" + name + "'"));
+}
+
+// Asks storage to make a tenant change durable, then runs `apply` and answers true.
+template <class Request, class Apply>
+caf::result<bool> change_tenant(registry_actor* self, Request r, Apply apply) {
+  if (!self->state.loaded) return loading();
+  auto rp = self->make_response_promise<bool>();
+  self->request(self->state.env->persistence, self->state.env->timeout, r)
+      .then(
+          [self, rp, r, apply](bool) mutable {
+            apply(self, r);
+            rp.deliver(true);
+          },
+          [rp](caf::error& e) mutable { rp.deliver(e); });
+  return rp;
 }
 
 caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_env> env) {
@@ -321,6 +372,71 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
                 },
                 [rp](caf::error& e) mutable { rp.deliver(e); });
         return rp;
+      },
+      [self](tenant_create_request& r) -> caf::result<bool> {
+        return change_tenant(self, std::move(r),
+                             [](registry_actor* self, const tenant_create_request& r) {
+                               add_tenant(self, r.tenant);
+                               spdlog::info("created tenant {}", r.tenant.name);
+                             });
+      },
+      [self](tenant_rotate_request& r) -> caf::result<bool> {
+        return change_tenant(self, std::move(r),
+                             [](registry_actor* self, const tenant_rotate_request& r) {
+                               auto it = self->state.tenants.find(r.name);
+                               if (it == self->state.tenants.end()) return;
+                               auto t = it->second;
+                               t.key_hash = r.key_hash;
+                               add_tenant(self, t);
+                               spdlog::info("rotated the key of tenant {}", r.name);
+                             });
+      },
+      [self](tenant_drop_request& r) -> caf::result<bool> {
+        return change_tenant(
+            self, std::move(r), [](registry_actor* self, const tenant_drop_request& r) {
+              auto& s = self->state;
+              if (auto it = s.tenants.find(r.name); it != s.tenants.end()) {
+                s.tenant_of_key.erase(it->second.key_hash);
+                s.tenants.erase(it);
+              }
+              s.env->usage->forget_limits(r.name);
+              std::size_t dropped = 0;
+              for (auto it = s.indexes.begin(); it != s.indexes.end();) {
+                if (it->first.first != r.name) {
+                  ++it;
+                  continue;
+                }
+                for (auto& shard : it->second.shards) {
+                  self->demonitor(shard.actor);
+                  self->send_exit(shard.actor, caf::exit_reason::kill);
+                }
+                for (auto& waiting : it->second.waiting)
+                  waiting.deliver(not_found(it->first.second));
+                it = s.indexes.erase(it);
+                ++dropped;
+              }
+              spdlog::info("dropped tenant {} and its {} index(es)", r.name, dropped);
+            });
+      },
+      [self](tenant_list_request&) -> caf::result<std::vector<tenant_info>> {
+        if (!self->state.loaded) return loading();
+        std::vector<tenant_info> out;
+        for (auto& [name, t] : self->state.tenants) out.push_back(info_of(self, t));
+        return out;
+      },
+      [self](tenant_get_request& r) -> caf::result<tenant_info> {
+        if (!self->state.loaded) return loading();
+        auto it = self->state.tenants.find(r.name);
+        if (it == self->state.tenants.end()) return no_tenant(r.name);
+        return info_of(self, it->second);
+      },
+      [self](tenant_auth_request& r) -> caf::result<tenant_auth_reply> {
+        if (!self->state.loaded) return loading();
+        auto& s = self->state;
+        auto it = s.tenant_of_key.find(r.key_hash);
+        if (it == s.tenant_of_key.end())
+          return to_caf_error(make_status(errc::unauthenticated, "unknown API key"));
+        return tenant_auth_reply{tenant_id{it->second}, s.tenants[it->second].quotas};
       },
       [self](readiness_request&) -> caf::result<readiness_reply> {
         auto out = std::make_shared<readiness_reply>();

@@ -199,6 +199,18 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
       [self](readiness_request& r) -> caf::result<readiness_reply> {
         return forward(self, std::move(r));
       },
+      [self](tenant_create_request& r) -> caf::result<bool> { return forward(self, std::move(r)); },
+      [self](tenant_rotate_request& r) -> caf::result<bool> { return forward(self, std::move(r)); },
+      [self](tenant_drop_request& r) -> caf::result<bool> { return forward(self, std::move(r)); },
+      [self](tenant_list_request& r) -> caf::result<std::vector<tenant_info>> {
+        return forward(self, std::move(r));
+      },
+      [self](tenant_get_request& r) -> caf::result<tenant_info> {
+        return forward(self, std::move(r));
+      },
+      [self](tenant_auth_request& r) -> caf::result<tenant_auth_reply> {
+        return forward(self, std::move(r));
+      },
       [self](drop_index_request& r) -> caf::result<bool> {
         auto rp = self->make_response_promise<bool>();
         auto key = index_key{r.tenant.value, r.name};

@@ -61,7 +61,21 @@ void register_message_types(caf::actor_system_config& cfg) {
       .add_message_type<log_release_request>("quiver::log_release_request")
       .add_message_type<storage_stats_request>("quiver::storage_stats_request")
       .add_message_type<storage_stats>("quiver::storage_stats")
-      .add_message_type<shard_status_report>("quiver::shard_status_report");
+      .add_message_type<shard_status_report>("quiver::shard_status_report")
+      .add_message_type<tenant_quotas>("quiver::tenant_quotas")
+      .add_message_type<tenant_record>("quiver::tenant_record")
+      .add_message_type<std::vector<tenant_record>>("quiver::tenant_records")
+      .add_message_type<tenant_usage>("quiver::tenant_usage")
+      .add_message_type<tenant_info>("quiver::tenant_info")
+      .add_message_type<std::vector<tenant_info>>("quiver::tenant_infos")
+      .add_message_type<catalog_tenants_request>("quiver::catalog_tenants_request")
+      .add_message_type<tenant_create_request>("quiver::tenant_create_request")
+      .add_message_type<tenant_list_request>("quiver::tenant_list_request")
+      .add_message_type<tenant_get_request>("quiver::tenant_get_request")
+      .add_message_type<tenant_drop_request>("quiver::tenant_drop_request")
+      .add_message_type<tenant_rotate_request>("quiver::tenant_rotate_request")
+      .add_message_type<tenant_auth_request>("quiver::tenant_auth_request")
+      .add_message_type<tenant_auth_reply>("quiver::tenant_auth_reply");
 }
 
 }  // namespace quiver

@@ -135,7 +135,15 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
       [self](log_read_request& r) { return forward<log_chunk>(self, r); },
       [self](log_release_request& r) { return forward<bool>(self, r); },
       [self](storage_stats_request& r) { return forward<storage_stats>(self, r); },
+      [self](catalog_tenants_request& r) { return forward<std::vector<tenant_record>>(self, r); },
+      // storage and registry alike
+      [self](tenant_create_request& r) { return forward<bool>(self, r); },
+      [self](tenant_rotate_request& r) { return forward<bool>(self, r); },
+      [self](tenant_drop_request& r) { return forward<bool>(self, r); },
       // registry
+      [self](tenant_list_request& r) { return forward<std::vector<tenant_info>>(self, r); },
+      [self](tenant_get_request& r) { return forward<tenant_info>(self, r); },
+      [self](tenant_auth_request& r) { return forward<tenant_auth_reply>(self, r); },
       [self](create_index_request& r) { return forward<create_index_reply>(self, r); },
       [self](list_indexes_request& r) { return forward<std::vector<index_description>>(self, r); },
       [self](describe_index_request& r) { return forward<index_description>(self, r); },

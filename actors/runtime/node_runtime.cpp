@@ -69,6 +69,24 @@ class actor_router_client final : public router_client {
   void merge(merge_request r, callback<merge_reply> done) override {
     call(std::move(r), std::move(done));
   }
+  void create_tenant(tenant_create_request r, callback<bool> done) override {
+    call(std::move(r), std::move(done));
+  }
+  void rotate_tenant_key(tenant_rotate_request r, callback<bool> done) override {
+    call(std::move(r), std::move(done));
+  }
+  void drop_tenant(tenant_drop_request r, callback<bool> done) override {
+    call(std::move(r), std::move(done));
+  }
+  void list_tenants(tenant_list_request r, callback<std::vector<tenant_info>> done) override {
+    call(std::move(r), std::move(done));
+  }
+  void get_tenant(tenant_get_request r, callback<tenant_info> done) override {
+    call(std::move(r), std::move(done));
+  }
+  void authenticate(tenant_auth_request r, callback<tenant_auth_reply> done) override {
+    call(std::move(r), std::move(done));
+  }
 
  private:
   // Hands the request to a bridge actor (round robin), which sends it to the
@@ -208,6 +226,7 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
     env->jobs = d.jobs;
     env->files = &env::posix();
     env->index = options.index;
+    env->usage = std::make_shared<usage_book>();
     env->snapshots.every_records = options.storage.snapshot_every_records;
     env->snapshots.interval = std::chrono::seconds(options.storage.snapshot_interval_s);
     // Internal work (log appends, replay, catalog) is bounded by its own deadline,

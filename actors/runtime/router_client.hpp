@@ -31,6 +31,12 @@ class router_client {
   virtual void search(search_request r, callback<search_reply> done) = 0;
   virtual void search_batch(search_batch_request r, callback<search_batch_reply> done) = 0;
   virtual void merge(merge_request r, callback<merge_reply> done) = 0;
+  virtual void create_tenant(tenant_create_request r, callback<bool> done) = 0;
+  virtual void rotate_tenant_key(tenant_rotate_request r, callback<bool> done) = 0;
+  virtual void drop_tenant(tenant_drop_request r, callback<bool> done) = 0;
+  virtual void list_tenants(tenant_list_request r, callback<std::vector<tenant_info>> done) = 0;
+  virtual void get_tenant(tenant_get_request r, callback<tenant_info> done) = 0;
+  virtual void authenticate(tenant_auth_request r, callback<tenant_auth_reply> done) = 0;
 };
 
 }  // namespace quiver

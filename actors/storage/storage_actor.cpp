@@ -56,6 +56,24 @@ caf::behavior storage_actor(storage_self* self, std::shared_ptr<storage_engine> 
         if (!out) return to_caf_error(out.error());
         return catalog_create_reply{out->first, out->second};
       },
+      [self](catalog_tenants_request&) -> std::vector<tenant_record> {
+        return self->state.engine->tenants();
+      },
+      [self](tenant_create_request& r) -> caf::result<bool> {
+        auto st = self->state.engine->create_tenant(r.tenant);
+        if (!st.ok()) return to_caf_error(st);
+        return true;
+      },
+      [self](tenant_rotate_request& r) -> caf::result<bool> {
+        auto st = self->state.engine->set_tenant_key(r.name, r.key_hash);
+        if (!st.ok()) return to_caf_error(st);
+        return true;
+      },
+      [self](tenant_drop_request& r) -> caf::result<bool> {
+        auto st = self->state.engine->drop_tenant(r.name);
+        if (!st.ok()) return to_caf_error(st);
+        return true;
+      },
       [self](catalog_drop_request& r) -> caf::result<bool> {
         auto st = self->state.engine->drop_index(r.tenant, r.name);
         if (!st.ok()) return to_caf_error(st);

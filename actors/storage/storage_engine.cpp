@@ -4,6 +4,9 @@
 
 #include <set>
 
+#include "common/body_codec.hpp"
+#include "common/response_codec.hpp"
+
 namespace quiver {
 
 namespace {
@@ -42,15 +45,19 @@ expected<std::unique_ptr<storage_engine>> storage_engine::open(env& e, storage_o
     ++s->counters_.torn_tails_repaired;
     s->counters_.torn_bytes_truncated += report.truncated_bytes;
   }
+  status bad_record;
   auto st = s->catalog_log_->read(seq_no{}, [&](log_record&& r) {
     index_key key{r.tenant.value, r.id};
     if (r.type == log_record_type::create_index) {
       s->catalog_[key] = catalog_entry{r.tenant, r.params, r.seq.value};
     } else if (r.type == log_record_type::drop_index) {
       s->catalog_.erase(key);
+    } else if (auto applied = s->apply_tenant_record(r); !applied.ok() && bad_record.ok()) {
+      bad_record = applied;
     }
   });
   if (!st.ok()) return st;
+  if (!bad_record.ok()) return bad_record;
   if (auto st2 = s->remove_stale_dirs(); !st2.ok()) return st2;
   return s;
 }
@@ -86,6 +93,92 @@ status storage_engine::remove_stale_dirs() {
   return status::success();
 }
 
+status storage_engine::apply_tenant_record(log_record& r) {
+  const auto& name = r.tenant.value;
+  switch (r.type) {
+    case log_record_type::create_tenant: {
+      auto quotas = parse_quotas_json(r.metadata);
+      if (!quotas)
+        return make_status(
+            errc::internal,
+            "catalog: tenant '" + name + "' has unreadable quotas: " + quotas.error().message);
+      tenants_[name] = tenant_record{name, *quotas, r.id};
+      return status::success();
+    }
+    case log_record_type::set_tenant_key:
+      if (auto it = tenants_.find(name); it != tenants_.end()) it->second.key_hash = r.id;
+      return status::success();
+    case log_record_type::drop_tenant:
+      tenants_.erase(name);
+      for (auto it = catalog_.begin(); it != catalog_.end();)
+        it = it->first.first == name ? catalog_.erase(it) : std::next(it);
+      return status::success();
+    default:
+      return make_status(errc::internal, "catalog: unexpected record type " +
+                                             std::to_string(static_cast<int>(r.type)));
+  }
+}
+
+std::vector<tenant_record> storage_engine::tenants() const {
+  std::vector<tenant_record> out;
+  for (auto& [name, t] : tenants_) out.push_back(t);
+  return out;
+}
+
+status storage_engine::create_tenant(const tenant_record& t) {
+  if (auto st = validate_index_name(t.name); !st.ok())
+    return make_status(errc::invalid_argument, "tenant name: " + st.message);
+  if (t.name == default_tenant().value)
+    return make_status(errc::tenant_exists, "tenant 'default' is the tenant of auth-off mode");
+  if (t.key_hash.size() != 64) return make_status(errc::internal, "a key hash is 64 hex digits");
+  if (tenants_.count(t.name))
+    return make_status(errc::tenant_exists, "tenant '" + t.name + "' exists");
+  log_record r;
+  r.type = log_record_type::create_tenant;
+  r.tenant = tenant_id{t.name};
+  r.id = t.key_hash;
+  r.metadata = render_quotas(body_format::json, t.quotas);
+  if (auto st = append_catalog(r); !st.ok()) return st;
+  tenants_[t.name] = t;
+  return status::success();
+}
+
+status storage_engine::set_tenant_key(const std::string& name, const std::string& key_hash) {
+  auto it = tenants_.find(name);
+  if (it == tenants_.end()) return make_status(errc::not_found, "no tenant '" + name + "'");
+  if (key_hash.size() != 64) return make_status(errc::internal, "a key hash is 64 hex digits");
+  log_record r;
+  r.type = log_record_type::set_tenant_key;
+  r.tenant = tenant_id{name};
+  r.id = key_hash;
+  if (auto st = append_catalog(r); !st.ok()) return st;
+  it->second.key_hash = key_hash;
+  return status::success();
+}
+
+status storage_engine::drop_tenant(const std::string& name) {
+  if (!tenants_.count(name)) return make_status(errc::not_found, "no tenant '" + name + "'");
+  log_record r;
+  r.type = log_record_type::drop_tenant;
+  r.tenant = tenant_id{name};
+  if (auto st = append_catalog(r); !st.ok()) return st;
+  if (auto st = apply_tenant_record(r); !st.ok()) return st;
+  close_shards(name, {});
+  // Durable from here on; a crash before the files are gone leaves them to the
+  // next open, which removes what the catalog does not hold.
+  auto dir = options_.data_dir + indexes_dir_name + "/" + name;
+  if (auto st = env_.remove_all(dir); !st.ok())
+    spdlog::warn("dropped tenant {}: {}", name, st.message);
+  return status::success();
+}
+
+void storage_engine::close_shards(const std::string& tenant, const std::string& name) {
+  for (auto s = shards_.begin(); s != shards_.end();) {
+    bool match = std::get<0>(s->first) == tenant && (name.empty() || std::get<1>(s->first) == name);
+    s = match ? shards_.erase(s) : std::next(s);
+  }
+}
+
 std::vector<catalog_entry> storage_engine::catalog() const {
   std::vector<catalog_entry> out;
   for (auto& [key, entry] : catalog_) out.push_back(entry);
@@ -110,6 +203,23 @@ expected<std::pair<catalog_entry, bool>> storage_engine::create_index(const tena
                          "index '" + params.name + "' exists with other parameters");
     return std::make_pair(it->second, false);
   }
+  if (tenant != default_tenant()) {
+    auto t = tenants_.find(tenant.value);
+    if (t == tenants_.end())
+      return make_status(errc::not_found, "no tenant '" + tenant.value + "'");
+    auto max = t->second.quotas.max_indexes;
+    if (max > 0) {
+      std::uint64_t owned = 0;
+      for (auto& [k, e] : catalog_) owned += k.first == tenant.value ? 1 : 0;
+      if (owned >= max) {
+        auto st = make_status(errc::quota_exceeded, "tenant '" + tenant.value + "' owns " +
+                                                        std::to_string(owned) + " of " +
+                                                        std::to_string(max) + " indexes");
+        st.details.emplace_back("max_indexes", static_cast<std::int64_t>(max));
+        return st;
+      }
+    }
+  }
   log_record r;
   r.type = log_record_type::create_index;
   r.tenant = tenant;
@@ -132,13 +242,7 @@ status storage_engine::drop_index(const tenant_id& tenant, const std::string& na
   if (auto st = append_catalog(r); !st.ok()) return st;
   auto incarnation = it->second.incarnation;
   catalog_.erase(it);
-  for (auto s = shards_.begin(); s != shards_.end();) {
-    if (std::get<0>(s->first) == tenant.value && std::get<1>(s->first) == name) {
-      s = shards_.erase(s);
-    } else {
-      ++s;
-    }
-  }
+  close_shards(tenant.value, name);
   // The drop is durable; if removing the files fails or a crash interrupts it,
   // the next open removes them.
   auto dir = index_dir(tenant, name, incarnation);

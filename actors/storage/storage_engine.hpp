@@ -37,8 +37,17 @@ class storage_engine {
   static expected<std::unique_ptr<storage_engine>> open(env& e, storage_options options);
 
   std::vector<catalog_entry> catalog() const;
+  std::vector<tenant_record> tenants() const;
+
+  // Tenants (durable on return). The tenant `default` (auth off) needs no record;
+  // every other tenant must exist before it can own an index.
+  status create_tenant(const tenant_record& t);
+  status set_tenant_key(const std::string& name, const std::string& key_hash);
+  // Drops the tenant and every index it owns, with their logs and snapshots.
+  status drop_tenant(const std::string& name);
   // Durable on return. An existing index with the same params is returned as is
-  // (created = false); with other params it is `index_exists`.
+  // (created = false); with other params it is `index_exists`. A tenant at its
+  // max_indexes gets `quota_exceeded`.
   expected<std::pair<catalog_entry, bool>> create_index(const tenant_id& tenant,
                                                         const index_params& params);
   // Durable on return; deletes the index's logs and snapshots.
@@ -74,12 +83,16 @@ class storage_engine {
   // The open shard, opening its log on first use; fails for shards of indexes the
   // catalog does not hold.
   expected<shard_state*> shard(const shard_ref& ref);
+  // Forgets the open shards of an index (all of the tenant's when name is empty).
+  void close_shards(const std::string& tenant, const std::string& name);
+  status apply_tenant_record(log_record& r);
   status remove_stale_dirs();
 
   env& env_;
   storage_options options_;
   std::unique_ptr<shard_log> catalog_log_;
   std::map<index_key, catalog_entry> catalog_;
+  std::map<std::string, tenant_record> tenants_;
   std::map<shard_key, shard_state> shards_;
   storage_stats counters_;
 };

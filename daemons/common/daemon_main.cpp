@@ -145,6 +145,8 @@ int daemon_main(node_role role, int argc, char** argv) {
     auto loaded = load_config(vm["config"].as<std::string>());
     if (!loaded) return usage_error(loaded.error().message);
     config = std::move(*loaded);
+  } else {
+    apply_environment(config);
   }
   auto& s = config.server;
   auto& a = config.actors;
@@ -219,7 +221,7 @@ int daemon_main(node_role role, int argc, char** argv) {
   auto runtime = std::move(*started);
   if (http) {
     http_metrics metrics;
-    http_api api(runtime->client(), metrics, s);
+    http_api api(runtime->client(), metrics, s, config.auth);
     http_server server(s, api);
     if (auto st = server.listen(); !st.ok()) {
       spdlog::critical("{}", st.message);

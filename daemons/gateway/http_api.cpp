@@ -4,8 +4,10 @@
 
 #include <unistd.h>
 #include <charconv>
+#include <cmath>
 #include <fstream>
 
+#include "common/api_keys.hpp"
 #include "common/body_codec.hpp"
 #include "common/response_codec.hpp"
 #include "common/vector_validation.hpp"
@@ -96,7 +98,12 @@ struct http_api::context {
   body_format out = body_format::json;
   std::string route = "unmatched";
   http_metrics* metrics = nullptr;
+  tenant_gate* gate = nullptr;
   tenant_id tenant = default_tenant();
+  bool admin = false;         // holds the admin key
+  bool tenant_route = false;  // counted per tenant
+  std::uint64_t rate = 0;     // the tenant's max_requests_per_s (0: unlimited)
+  errc error = errc::ok;      // of the reply, when it is an error
 
   double elapsed_ms() const {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
@@ -112,15 +119,18 @@ struct http_api::context {
     r.headers = std::move(headers);
     auto ms = elapsed_ms();
     metrics->observe(req.method + " " + route, code, ms / 1000.0);
+    if (tenant_route)
+      gate->count(tenant.value, error == errc::rate_limited, error == errc::quota_exceeded);
     spdlog::debug("req={} {} {} -> {} ({:.3f} ms)", req.request_id, req.method, req.target, code,
                   ms);
     done(std::move(r));
   }
 
-  void fail(const status& st) {
+  void fail(const status& st, int retry_after_s = 1) {
+    error = st.code;
     std::vector<std::pair<std::string, std::string>> headers;
     if (st.code == errc::unavailable || st.code == errc::rate_limited)
-      headers.emplace_back("Retry-After", "1");
+      headers.emplace_back("Retry-After", std::to_string(retry_after_s));
     int code = http_status(st.code);
     if (code >= 500) {
       spdlog::warn("req={} {} {} -> {} {}: {}", req.request_id, req.method, req.target, code,
@@ -150,8 +160,33 @@ void gauge(std::string& out, const char* name, const char* help) {
 
 std::string http_api::render_metrics(const tenant_id& tenant,
                                      const expected<std::vector<index_description>>& indexes,
-                                     const expected<readiness_reply>& ready) const {
+                                     const expected<readiness_reply>& ready,
+                                     const expected<std::vector<tenant_info>>& tenants) const {
   auto text = metrics_.render();
+  auto per_tenant = [&](const char* name, const char* help, auto value) {
+    gauge(text, name, help);
+    if (!tenants) return;
+    for (const auto& t : *tenants)
+      text += std::string(name) + "{tenant=\"" + t.name + "\"} " + std::to_string(value(t)) + "\n";
+  };
+  per_tenant("quiver_tenant_indexes", "Indexes per tenant.",
+             [](const tenant_info& t) { return t.usage.indexes; });
+  per_tenant("quiver_tenant_vectors", "Stored vectors per tenant.",
+             [](const tenant_info& t) { return t.usage.vectors; });
+  per_tenant("quiver_tenant_bytes", "Stored bytes (vectors + metadata) per tenant.",
+             [](const tenant_info& t) { return t.usage.bytes; });
+  auto counts = gate_.snapshot();
+  auto per_tenant_counter = [&](const char* name, const char* help, auto value) {
+    text += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n";
+    for (const auto& [t, c] : counts)
+      text += std::string(name) + "{tenant=\"" + t + "\"} " + std::to_string(value(c)) + "\n";
+  };
+  per_tenant_counter("quiver_tenant_requests_total", "Index requests per tenant.",
+                     [](const tenant_gate::counters& c) { return c.requests; });
+  per_tenant_counter("quiver_tenant_rate_limited_total", "Requests refused by the rate limit.",
+                     [](const tenant_gate::counters& c) { return c.rate_limited; });
+  per_tenant_counter("quiver_tenant_quota_exceeded_total", "Writes refused by a quota.",
+                     [](const tenant_gate::counters& c) { return c.quota_exceeded; });
   auto per_index = [&](const char* name, const char* help, auto value) {
     gauge(text, name, help);
     if (!indexes) return;
@@ -191,14 +226,20 @@ std::string http_api::render_metrics(const tenant_id& tenant,
   return text;
 }
 
-http_api::http_api(router_client& router, http_metrics& metrics, const server_config& config)
-    : router_(router), metrics_(metrics), config_(config) {}
+http_api::http_api(router_client& router, http_metrics& metrics, const server_config& config,
+                   const auth_config& auth)
+    : router_(router),
+      metrics_(metrics),
+      config_(config),
+      admin_key_hash_(auth.admin_key.empty() ? std::string() : hash_api_key(auth.admin_key)),
+      gate_(std::chrono::milliseconds(auth.key_cache_ms)) {}
 
 void http_api::handle(http_request request, std::function<void(http_reply)> done) {
   auto ctx = std::make_shared<context>();
   ctx->req = std::move(request);
   ctx->done = std::move(done);
   ctx->metrics = &metrics_;
+  ctx->gate = &gate_;
   // The reply's format: Accept when it names one of ours, else the request's own.
   auto ct = media_type(ctx->req.content_type);
   ctx->in = is_msgpack(ct) ? body_format::msgpack : body_format::json;
@@ -210,7 +251,42 @@ void http_api::handle(http_request request, std::function<void(http_reply)> done
   } else {
     ctx->out = ctx->in;
   }
-  dispatch(ctx);
+  authenticate(ctx);
+}
+
+void http_api::authenticate(const std::shared_ptr<context>& ctx) {
+  if (admin_key_hash_.empty()) return dispatch(ctx);  // auth off: tenant "default"
+  std::string_view path(ctx->req.target);
+  path = path.substr(0, path.find('?'));
+  if (path == "/healthz" || path == "/readyz") return dispatch(ctx);
+  auto unauthenticated = [ctx](const char* why) {
+    ctx->fail(make_status(errc::unauthenticated, why));
+  };
+  std::string_view header(ctx->req.authorization);
+  constexpr std::string_view scheme = "bearer ";
+  if (header.size() <= scheme.size() || lower(header.substr(0, scheme.size())) != scheme)
+    return unauthenticated("send 'Authorization: Bearer <api-key>'");
+  auto key = header.substr(scheme.size());
+  while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
+  while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
+  auto hash = hash_api_key(key);
+  if (equal_in_constant_time(hash, admin_key_hash_)) {
+    ctx->admin = true;
+    return dispatch(ctx);
+  }
+  auto now = tenant_gate::clock::now();
+  if (auto who = gate_.cached(hash, now)) {
+    ctx->tenant = who->tenant;
+    ctx->rate = who->quotas.max_requests_per_s;
+    return dispatch(ctx);
+  }
+  router_.authenticate({hash}, [this, ctx, hash](expected<tenant_auth_reply> who) {
+    if (!who) return ctx->fail(who.error());
+    gate_.remember(hash, *who, tenant_gate::clock::now());
+    ctx->tenant = who->tenant;
+    ctx->rate = who->quotas.max_requests_per_s;
+    dispatch(ctx);
+  });
 }
 
 void http_api::dispatch(const std::shared_ptr<context>& ctx) {
@@ -258,9 +334,15 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
   if (n == 1 && seg[0] == "readyz") {
     ctx->route = "/readyz";
     if (method != "GET") return not_allowed("GET");
-    return router_.readiness({}, [ctx](expected<readiness_reply> r) {
+    // Index names are the tenants' business: with auth on only the admin sees them.
+    bool names = admin_key_hash_.empty() || ctx->admin;
+    return router_.readiness({}, [ctx, names](expected<readiness_reply> r) {
       if (!r) return ctx->fail(r.error());
-      ctx->reply(r->missing.empty() ? 200 : 503, render_readiness(ctx->out, *r), {},
+      auto ready = r->missing.empty();
+      ctx->reply(ready ? 200 : 503,
+                 names ? render_readiness(ctx->out, *r)
+                       : render_word(ctx->out, "status", ready ? "ready" : "not_ready"),
+                 {},
                  r->missing.empty()
                      ? std::vector<std::pair<std::string, std::string>>{}
                      : std::vector<std::pair<std::string, std::string>>{{"Retry-After", "1"}});
@@ -269,17 +351,42 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
   if (n == 1 && seg[0] == "metrics") {
     ctx->route = "/metrics";
     if (method != "GET") return not_allowed("GET");
+    if (!admin_key_hash_.empty() && !ctx->admin)
+      return ctx->fail(make_status(errc::forbidden, "/metrics needs the admin key"));
     return router_.list_indexes(
         {ctx->tenant}, [this, ctx](expected<std::vector<index_description>> r) {
           router_.readiness({}, [this, ctx, r = std::move(r)](expected<readiness_reply> ready) {
-            ctx->reply(200, render_metrics(ctx->tenant, r, ready), "text/plain; version=0.0.4");
+            router_.list_tenants({}, [this, ctx, r = std::move(r), ready = std::move(ready)](
+                                         expected<std::vector<tenant_info>> tenants) {
+              ctx->reply(200, render_metrics(ctx->tenant, r, ready, tenants),
+                         "text/plain; version=0.0.4");
+            });
           });
         });
+  }
+  if (n >= 2 && seg[0] == "v1" && seg[1] == "admin") {
+    ctx->route = "/v1/admin";
+    if (admin_key_hash_.empty())
+      return ctx->fail(
+          make_status(errc::forbidden, "auth is off: configure auth.admin_key to manage tenants"));
+    if (!ctx->admin)
+      return ctx->fail(make_status(errc::forbidden, "admin routes need the admin key"));
+    return dispatch_admin(ctx, seg);
   }
   if (n < 2 || seg[0] != "v1" || seg[1] != "indexes") {
     ctx->route = "unmatched";
     return ctx->fail(make_status(errc::not_found, "no route for " + std::string(path)));
   }
+
+  if (ctx->admin)
+    return ctx->fail(make_status(
+        errc::forbidden, "the admin key manages tenants; index routes take a tenant's key"));
+  ctx->tenant_route = true;
+  if (auto wait = gate_.admit(ctx->tenant.value, ctx->rate, tenant_gate::clock::now()); wait > 0)
+    return ctx->fail(
+        make_status(errc::rate_limited, "tenant '" + ctx->tenant.value + "' is over its " +
+                                            std::to_string(ctx->rate) + " requests per second"),
+        static_cast<int>(std::ceil(wait)));
 
   // /v1/indexes
   if (n == 2) {
@@ -450,6 +557,66 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
         });
   }
   ctx->fail(make_status(errc::not_found, "no route for " + std::string(path)));
+}
+
+void http_api::dispatch_admin(const std::shared_ptr<context>& ctx,
+                              const std::vector<std::string>& seg) {
+  const auto& method = ctx->req.method;
+  auto n = seg.size();
+  auto not_allowed = [&](const char* allow) {
+    ctx->reply(http_status(errc::method_not_allowed),
+               render_error(ctx->out, make_status(errc::method_not_allowed,
+                                                  "method " + method + " not allowed here")),
+               {}, {{"Allow", allow}});
+  };
+  if (n < 3 || seg[2] != "tenants" || n > 5 || (n == 5 && seg[4] != "keys"))
+    return ctx->fail(make_status(errc::not_found, "no route for " + ctx->req.target));
+  // Issues a fresh key: only its hash leaves the gateway.
+  auto with_new_key = [ctx](auto then) {
+    auto key = new_api_key();
+    if (!key) return ctx->fail(key.error());
+    then(*key, hash_api_key(*key));
+  };
+  if (n == 3) {
+    ctx->route = "/v1/admin/tenants";
+    if (method == "GET")
+      return router_.list_tenants({}, [ctx](expected<std::vector<tenant_info>> r) {
+        ctx->answer(r, [&](auto& list) { return render_tenant_list(ctx->out, list); });
+      });
+    if (method != "POST") return not_allowed("GET, POST");
+    auto body = parse_create_tenant(ctx->in, ctx->req.body);
+    if (!body) return ctx->fail(body.error());
+    return with_new_key([&](const std::string& key, const std::string& hash) {
+      tenant_record t{body->name, body->quotas, hash};
+      router_.create_tenant({t}, [ctx, name = body->name, key](expected<bool> r) {
+        ctx->answer(
+            r, [&](bool) { return render_tenant_key(ctx->out, name, key); }, 201);
+      });
+    });
+  }
+  const auto& name = seg[3];
+  if (!validate_index_name(name).ok())
+    return ctx->fail(make_status(errc::not_found, "no tenant '" + name + "'"));
+  if (n == 4) {
+    ctx->route = "/v1/admin/tenants/{name}";
+    if (method == "GET")
+      return router_.get_tenant({name}, [ctx](expected<tenant_info> r) {
+        ctx->answer(r, [&](auto& t) { return render_tenant(ctx->out, t); });
+      });
+    if (method != "DELETE") return not_allowed("GET, DELETE");
+    return router_.drop_tenant({name}, [this, ctx, name](expected<bool> r) {
+      if (r) gate_.forget_tenant(name);
+      ctx->answer(r, [&](bool) { return render_flag(ctx->out, "deleted", true); });
+    });
+  }
+  ctx->route = "/v1/admin/tenants/{name}/keys";
+  if (method != "POST") return not_allowed("POST");
+  with_new_key([&](const std::string& key, const std::string& hash) {
+    router_.rotate_tenant_key({name, hash}, [this, ctx, name, key](expected<bool> r) {
+      if (r) gate_.forget_tenant(name);
+      ctx->answer(r, [&](bool) { return render_tenant_key(ctx->out, name, key); });
+    });
+  });
 }
 
 }  // namespace quiver

@@ -11,6 +11,7 @@
 #include "actors/runtime/router_client.hpp"
 #include "common/config.hpp"
 #include "common/metrics.hpp"
+#include "daemons/gateway/tenant_gate.hpp"
 
 namespace quiver {
 
@@ -21,6 +22,7 @@ struct http_request {
   std::string content_type;
   std::string accept;
   std::string body;
+  std::string authorization;  // the Authorization header, as sent
   std::uint64_t request_id = 0;
 };
 
@@ -34,22 +36,35 @@ struct http_reply {
 // Translates REST requests (API.md) into router messages and replies into HTTP.
 // Free of Beast and CAF: the session layer feeds it, the router_client answers it.
 // handle() never blocks; `done` runs exactly once, on an I/O or actor thread.
+//
+// With auth on (an admin key configured) every route but /healthz and /readyz
+// needs a key: the admin key for /v1/admin/* and /metrics, a tenant's key for
+// the index routes, whose tenant it selects. Keys are compared as SHA-256 hashes
+// and resolved through the registry (cached per auth.key_cache_ms); each
+// tenant's request rate is limited here by a token bucket.
 class http_api {
  public:
-  http_api(router_client& router, http_metrics& metrics, const server_config& config);
+  http_api(router_client& router, http_metrics& metrics, const server_config& config,
+           const auth_config& auth = {});
 
   void handle(http_request request, std::function<void(http_reply)> done);
 
  private:
   struct context;
+  // Resolves who sends the request, then dispatches it.
+  void authenticate(const std::shared_ptr<context>& ctx);
   void dispatch(const std::shared_ptr<context>& ctx);
+  void dispatch_admin(const std::shared_ptr<context>& ctx, const std::vector<std::string>& seg);
   std::string render_metrics(const tenant_id& tenant,
                              const expected<std::vector<index_description>>& indexes,
-                             const expected<readiness_reply>& ready) const;
+                             const expected<readiness_reply>& ready,
+                             const expected<std::vector<tenant_info>>& tenants) const;
 
   router_client& router_;
   http_metrics& metrics_;
   server_config config_;
+  std::string admin_key_hash_;  // empty: auth off
+  tenant_gate gate_;
 };
 
 // Percent-decodes one path segment or query value; fails on malformed escapes.

@@ -80,6 +80,7 @@ class session : public std::enable_shared_from_this<session> {
     request.method = std::string(req.method_string());
     request.target = std::string(req.target());
     request.content_type = std::string(req[http::field::content_type]);
+    request.authorization = std::string(req[http::field::authorization]);
     request.accept = std::string(req[http::field::accept]);
     request.body = std::move(req.body());
     request.request_id = next_request_id++;

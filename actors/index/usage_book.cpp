@@ -1,0 +1,90 @@
+#include "actors/index/usage_book.hpp"
+
+#include <algorithm>
+
+namespace quiver {
+
+namespace {
+
+stored_usage growth(stored_usage c) {
+  return {std::max<std::int64_t>(c.vectors, 0), std::max<std::int64_t>(c.bytes, 0)};
+}
+
+bool over(std::int64_t used, std::int64_t reserved, std::int64_t more, std::uint64_t max) {
+  return max > 0 && more > 0 && used + reserved + more > static_cast<std::int64_t>(max);
+}
+
+}  // namespace
+
+void usage_book::set_limits(const std::string& tenant, std::uint64_t max_vectors,
+                            std::uint64_t max_bytes) {
+  std::lock_guard lock(mutex_);
+  auto& a = accounts_[tenant];
+  a.max_vectors = max_vectors;
+  a.max_bytes = max_bytes;
+}
+
+void usage_book::forget_limits(const std::string& tenant) {
+  std::lock_guard lock(mutex_);
+  if (auto it = accounts_.find(tenant); it != accounts_.end()) {
+    it->second.max_vectors = 0;
+    it->second.max_bytes = 0;
+  }
+}
+
+status usage_book::reserve(const std::string& tenant, stored_usage change) {
+  auto more = growth(change);
+  if (more.vectors == 0 && more.bytes == 0) return status::success();
+  std::lock_guard lock(mutex_);
+  auto& a = accounts_[tenant];
+  if (over(a.used.vectors, a.reserved.vectors, more.vectors, a.max_vectors))
+    return make_status(
+        errc::quota_exceeded,
+        "tenant '" + tenant + "' would store " +
+            std::to_string(a.used.vectors + a.reserved.vectors + more.vectors) +
+            " vectors; its quota is " + std::to_string(a.max_vectors),
+        {{"max_vectors", static_cast<std::int64_t>(a.max_vectors)}, {"used", a.used.vectors}});
+  if (over(a.used.bytes, a.reserved.bytes, more.bytes, a.max_bytes))
+    return make_status(
+        errc::quota_exceeded,
+        "tenant '" + tenant + "' would store " +
+            std::to_string(a.used.bytes + a.reserved.bytes + more.bytes) + " bytes; its quota is " +
+            std::to_string(a.max_bytes),
+        {{"max_bytes", static_cast<std::int64_t>(a.max_bytes)}, {"used", a.used.bytes}});
+  a.reserved.vectors += more.vectors;
+  a.reserved.bytes += more.bytes;
+  return status::success();
+}
+
+void usage_book::commit(const std::string& tenant, stored_usage change) {
+  auto more = growth(change);
+  std::lock_guard lock(mutex_);
+  auto& a = accounts_[tenant];
+  a.reserved.vectors -= more.vectors;
+  a.reserved.bytes -= more.bytes;
+  a.used.vectors += change.vectors;
+  a.used.bytes += change.bytes;
+}
+
+void usage_book::release(const std::string& tenant, stored_usage change) {
+  auto more = growth(change);
+  std::lock_guard lock(mutex_);
+  auto& a = accounts_[tenant];
+  a.reserved.vectors -= more.vectors;
+  a.reserved.bytes -= more.bytes;
+}
+
+void usage_book::add(const std::string& tenant, stored_usage change) {
+  std::lock_guard lock(mutex_);
+  auto& a = accounts_[tenant];
+  a.used.vectors += change.vectors;
+  a.used.bytes += change.bytes;
+}
+
+stored_usage usage_book::usage(const std::string& tenant) const {
+  std::lock_guard lock(mutex_);
+  auto it = accounts_.find(tenant);
+  return it == accounts_.end() ? stored_usage{} : it->second.used;
+}
+
+}  // namespace quiver

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "common/status.hpp"
+
+namespace quiver {
+
+// What a tenant stores on this node, and the limits on it (0: unlimited).
+struct stored_usage {
+  std::int64_t vectors = 0;
+  std::int64_t bytes = 0;  // vectors (4 bytes a component) + metadata text
+};
+
+// The vector and byte usage of every tenant on this node, shared by its index
+// actors. Each shard adds what it holds once recovered and the exact change of
+// every write: a write that grows usage first reserves its growth, so concurrent
+// writes to a tenant's shards cannot overshoot together. Thread-safe: index
+// actors call it from their own threads; one short critical section per write.
+class usage_book {
+ public:
+  void set_limits(const std::string& tenant, std::uint64_t max_vectors, std::uint64_t max_bytes);
+  // The tenant is gone: its limits go (its shards remove their own usage).
+  void forget_limits(const std::string& tenant);
+
+  // Reserves a write's growth (the positive parts of `change`), or fails with
+  // quota_exceeded when usage plus reservations plus it would pass a limit.
+  status reserve(const std::string& tenant, stored_usage change);
+  // The reserved write was applied: usage changes by `change`, its reservation goes.
+  void commit(const std::string& tenant, stored_usage change);
+  // The reserved write was not applied here (failed, or left to a recovery).
+  void release(const std::string& tenant, stored_usage change);
+  // Usage that needs no reservation: a recovered shard's contents (or their
+  // removal), and shrinking writes.
+  void add(const std::string& tenant, stored_usage change);
+
+  stored_usage usage(const std::string& tenant) const;
+
+ private:
+  struct account {
+    stored_usage used;
+    stored_usage reserved;
+    std::uint64_t max_vectors = 0;
+    std::uint64_t max_bytes = 0;
+  };
+  mutable std::mutex mutex_;
+  std::map<std::string, account> accounts_;
+};
+
+}  // namespace quiver
