@@ -32,9 +32,9 @@ status shard_index::ensure_graph(std::size_t needed_capacity) {
   if (!graph_) {
     auto capacity = std::max(options_.initial_capacity, needed_capacity);
     try {
-      graph_ = std::make_unique<detail::hnsw_graph>(params_.distance, params_.dimension, params_.m,
-                                                    params_.ef_construction, capacity,
-                                                    options_.update_probability);
+      graph_ = std::make_unique<detail::hnsw_graph>(
+          params_.distance, params_.dimension, params_.m, params_.ef_construction, capacity,
+          options_.update_probability, options_.flat_limit);
     } catch (const std::exception& e) {
       return make_status(errc::internal, std::string("cannot allocate the graph: ") + e.what());
     }

@@ -26,6 +26,9 @@ class hnsw_graph;
 struct shard_index_options {
   // First graph capacity; it doubles on demand, so an empty index costs little.
   std::size_t initial_capacity = 64;
+  // Up to this many points a shard is searched exactly from a flat array and no
+  // hnswlib graph exists (see hnsw_graph): small indexes cost little and are exact.
+  std::size_t flat_limit = 1024;
   // Threads for inserting one large batch (hnswlib inserts distinct labels concurrently).
   unsigned insert_threads = 2;
   // Items applied per exclusive-lock section of a batch: searches interleave between

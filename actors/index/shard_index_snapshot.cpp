@@ -200,7 +200,8 @@ expected<std::unique_ptr<shard_index>> shard_index::load_snapshot(env& e, const 
     auto tmp = path + ".load.tmp";
     e.remove(tmp);
     if (auto st = e.copy_range(path, graph_at, graph_len, tmp); !st.ok()) return st;
-    auto graph = detail::hnsw_graph::load(tmp, p.distance, p.dimension, options.update_probability);
+    auto graph = detail::hnsw_graph::load(tmp, p.distance, p.dimension, options.update_probability,
+                                          options.flat_limit);
     e.remove(tmp);
     if (!graph) return std::move(graph).error();
     out->graph_ = std::move(*graph);

@@ -309,9 +309,14 @@ TEST(ShardIndex, SequenceNumbersCountAppliedMutations) {
   EXPECT_EQ(idx.applied_seq().value, 4u);
 }
 
-// The seed's failure mode: sustained record/replace/delete on an index of 0-10 vectors.
-TEST(ShardIndex, SmallIndexChurnNeverBreaks) {
-  shard_index idx(params(8));
+// The seed's failure mode: sustained record/replace/delete on an index of 0-10 vectors,
+// flat (the default for small shards) and on an hnswlib graph from the first point.
+class SmallIndexChurn : public ::testing::TestWithParam<std::size_t> {};
+
+TEST_P(SmallIndexChurn, NeverBreaks) {
+  shard_index_options opts;
+  opts.flat_limit = GetParam();
+  shard_index idx(params(8), opts);
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> pick(0, 9), op(0, 3);
   std::normal_distribution<float> g;
@@ -337,6 +342,8 @@ TEST(ShardIndex, SmallIndexChurnNeverBreaks) {
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(FlatAndGraph, SmallIndexChurn, ::testing::Values(1024u, 0u));
 
 float l2(const std::vector<float>& a, const std::vector<float>& b) {
   float s = 0;

@@ -203,3 +203,65 @@ TEST_F(StorageEngine, NamesThatCouldEscapeTheDataDirAreRejected) {
 
 }  // namespace
 }  // namespace quiver
+
+namespace quiver {
+namespace {
+
+std::string hash_of(char c) { return std::string(64, c); }
+
+TEST_F(StorageEngine, TenantsSurviveRestartWithQuotasKeysAndDrops) {
+  {
+    auto s = open();
+    tenant_quotas q;
+    q.max_indexes = 2;
+    q.max_vectors = 100;
+    q.max_requests_per_s = 7;
+    ASSERT_TRUE(s->create_tenant({"acme", q, hash_of('a')}).ok());
+    ASSERT_TRUE(s->create_tenant({"beta", {}, hash_of('b')}).ok());
+    EXPECT_EQ(s->create_tenant({"acme", {}, hash_of('c')}).code, errc::tenant_exists);
+    EXPECT_EQ(s->create_tenant({"default", {}, hash_of('c')}).code, errc::tenant_exists);
+    EXPECT_EQ(s->create_tenant({"../x", {}, hash_of('c')}).code, errc::invalid_argument);
+    ASSERT_TRUE(s->set_tenant_key("acme", hash_of('d')).ok());
+    EXPECT_EQ(s->set_tenant_key("nobody", hash_of('d')).code, errc::not_found);
+    // Both tenants own an index named "p"; only existing tenants may own one.
+    ASSERT_TRUE(s->create_index(tenant_id{"acme"}, params("p")));
+    auto beta = s->create_index(tenant_id{"beta"}, params("p"));
+    ASSERT_TRUE(beta);
+    EXPECT_EQ(s->create_index(tenant_id{"ghost"}, params("p")).error().code, errc::not_found);
+    // max_indexes: the second succeeds, the third is over.
+    ASSERT_TRUE(s->create_index(tenant_id{"acme"}, params("q")));
+    auto third = s->create_index(tenant_id{"acme"}, params("r"));
+    ASSERT_FALSE(third);
+    EXPECT_EQ(third.error().code, errc::quota_exceeded);
+    // Re-creating an existing index is not a new one.
+    EXPECT_TRUE(s->create_index(tenant_id{"acme"}, params("q")));
+    // The tenant's files exist once a shard opens.
+    ASSERT_TRUE(s->open_shard({tenant_id{"beta"}, "p", beta->first.incarnation, shard_id{0}}));
+  }
+  auto s = open();
+  auto tenants = s->tenants();
+  ASSERT_EQ(tenants.size(), 2u);
+  EXPECT_EQ(tenants[0].name, "acme");
+  EXPECT_EQ(tenants[0].key_hash, hash_of('d'));
+  EXPECT_EQ(tenants[0].quotas.max_indexes, 2u);
+  EXPECT_EQ(tenants[0].quotas.max_vectors, 100u);
+  EXPECT_EQ(tenants[0].quotas.max_requests_per_s, 7u);
+  EXPECT_EQ(tenants[1].key_hash, hash_of('b'));
+  EXPECT_EQ(s->catalog().size(), 3u);
+  ASSERT_TRUE(fs::exists(dir_ + "/indexes/beta"));
+
+  ASSERT_TRUE(s->drop_tenant("beta").ok());
+  EXPECT_EQ(s->drop_tenant("beta").code, errc::not_found);
+  EXPECT_FALSE(fs::exists(dir_ + "/indexes/beta"));
+  EXPECT_EQ(s->catalog().size(), 2u);
+  s.reset();
+  s = open();
+  EXPECT_EQ(s->tenants().size(), 1u);
+  for (auto& e : s->catalog()) EXPECT_EQ(e.tenant.value, "acme");
+  // The dropped tenant's name is free again, with nothing of the old one.
+  ASSERT_TRUE(s->create_tenant({"beta", {}, hash_of('e')}).ok());
+  ASSERT_TRUE(s->create_index(tenant_id{"beta"}, params("p")));
+}
+
+}  // namespace
+}  // namespace quiver

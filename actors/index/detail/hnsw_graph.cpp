@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <exception>
+#include <fstream>
 #include <mutex>
 #include <queue>
 #include <string>
@@ -25,47 +27,170 @@ status internal_error(const char* what, const std::exception& e) {
   return make_status(errc::internal, std::string(what) + ": " + e.what());
 }
 
+// A flat graph's file: magic, u32 dimension, m, ef_construction, u64 labels,
+// one state byte per label, then every label's vector (float32, host order).
+constexpr char flat_magic[8] = {'Q', 'V', 'F', 'L', 'A', 'T', '0', '1'};
+
+enum flat_state : std::uint8_t { flat_absent = 0, flat_live = 1, flat_deleted = 2 };
+
+using raw_hit = std::pair<float, hnsw_label>;
+
+// Keeps the k nearest seen so far; `out` ends nearest first.
+class top_k {
+ public:
+  explicit top_k(std::size_t k) : k_(k) {}
+  void offer(float d, hnsw_label label) {
+    if (heap_.size() < k_) {
+      heap_.emplace(d, label);
+    } else if (k_ > 0 && d < heap_.top().first) {
+      heap_.pop();
+      heap_.emplace(d, label);
+    }
+  }
+  raw_hits take() {
+    raw_hits out(heap_.size());
+    for (auto i = heap_.size(); i > 0; --i) {
+      out[i - 1] = heap_.top();
+      heap_.pop();
+    }
+    return out;
+  }
+
+ private:
+  std::size_t k_;
+  std::priority_queue<raw_hit> heap_;
+};
+
 }  // namespace
 
 struct hnsw_graph::impl {
   std::unique_ptr<hnswlib::SpaceInterface<float>> space;
-  std::unique_ptr<graph_t> graph;
-  std::uint32_t dimension;
-  float update_probability;
+  std::unique_ptr<graph_t> graph;  // null while flat
+  std::uint32_t dimension = 0;
+  std::uint32_t m = 16;
+  std::uint32_t ef_construction = 200;
+  float update_probability = 1;
+  std::size_t flat_limit = 0;
+  // Flat mode: label L's vector at flat[L * dimension], its state in state[L].
+  std::size_t flat_capacity = 0;
+  std::vector<float> flat;
+  std::vector<std::uint8_t> state;
+
+  const float* flat_vector(hnsw_label label) const { return flat.data() + label * dimension; }
+  float distance(const float* a, const float* b) const {
+    return space->get_dist_func()(a, b, space->get_dist_func_param());
+  }
 };
 
 hnsw_graph::hnsw_graph(distance_kind distance, std::uint32_t dimension, std::uint32_t m,
                        std::uint32_t ef_construction, std::size_t capacity,
-                       float update_probability)
+                       float update_probability, std::size_t flat_limit)
     : impl_(std::make_unique<impl>()) {
   impl_->update_probability = update_probability;
   impl_->space = make_space(distance, dimension);
   impl_->dimension = dimension;
-  impl_->graph = std::make_unique<graph_t>(impl_->space.get(), std::max<std::size_t>(capacity, 1),
-                                           m, ef_construction);
+  impl_->m = m;
+  impl_->ef_construction = ef_construction;
+  impl_->flat_limit = flat_limit;
+  capacity = std::max<std::size_t>(capacity, 1);
+  if (capacity <= flat_limit) {
+    impl_->flat_capacity = capacity;
+  } else {
+    impl_->graph = std::make_unique<graph_t>(impl_->space.get(), capacity, m, ef_construction);
+  }
 }
 
 hnsw_graph::hnsw_graph() : impl_(std::make_unique<impl>()) {}
 
 hnsw_graph::~hnsw_graph() = default;
 
-status hnsw_graph::save(const std::string& path) const {
+bool hnsw_graph::is_flat() const { return !impl_->graph; }
+
+status hnsw_graph::build_from_flat(std::size_t capacity) {
+  auto& d = *impl_;
   try {
-    impl_->graph->saveIndex(path);
-    return status::success();
+    d.graph = std::make_unique<graph_t>(d.space.get(), capacity, d.m, d.ef_construction);
   } catch (const std::exception& e) {
-    return internal_error("hnsw save failed", e);
+    return internal_error("hnsw allocation failed", e);
   }
+  std::vector<std::pair<hnsw_label, const float*>> points;
+  for (hnsw_label label = 0; label < d.state.size(); ++label)
+    if (d.state[label] == flat_live) points.emplace_back(label, d.flat_vector(label));
+  for (auto& st : add_parallel(points, 2)) {
+    if (!st.ok()) {
+      d.graph.reset();
+      return st;
+    }
+  }
+  d.flat = {};
+  d.state = {};
+  d.flat_capacity = 0;
+  return status::success();
+}
+
+status hnsw_graph::save(const std::string& path) const {
+  const auto& d = *impl_;
+  if (d.graph) {
+    try {
+      d.graph->saveIndex(path);
+      return status::success();
+    } catch (const std::exception& e) {
+      return internal_error("hnsw save failed", e);
+    }
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  std::uint32_t head[3] = {d.dimension, d.m, d.ef_construction};
+  std::uint64_t labels = d.state.size();
+  out.write(flat_magic, sizeof flat_magic);
+  out.write(reinterpret_cast<const char*>(head), sizeof head);
+  out.write(reinterpret_cast<const char*>(&labels), sizeof labels);
+  out.write(reinterpret_cast<const char*>(d.state.data()), static_cast<std::streamsize>(labels));
+  out.write(reinterpret_cast<const char*>(d.flat.data()),
+            static_cast<std::streamsize>(labels * d.dimension * sizeof(float)));
+  out.flush();
+  if (!out) return make_status(errc::internal, "cannot write " + path);
+  return status::success();
 }
 
 expected<std::unique_ptr<hnsw_graph>> hnsw_graph::load(const std::string& path,
                                                        distance_kind distance,
                                                        std::uint32_t dimension,
-                                                       float update_probability) {
+                                                       float update_probability,
+                                                       std::size_t flat_limit) {
   std::unique_ptr<hnsw_graph> out(new hnsw_graph());
-  out->impl_->space = make_space(distance, dimension);
-  out->impl_->dimension = dimension;
-  out->impl_->update_probability = update_probability;
+  auto& d = *out->impl_;
+  d.space = make_space(distance, dimension);
+  d.dimension = dimension;
+  d.update_probability = update_probability;
+  d.flat_limit = flat_limit;
+  {
+    std::ifstream in(path, std::ios::binary);
+    char magic[sizeof flat_magic] = {};
+    in.read(magic, sizeof magic);
+    if (in && std::memcmp(magic, flat_magic, sizeof magic) == 0) {
+      std::uint32_t head[3] = {};
+      std::uint64_t labels = 0;
+      in.read(reinterpret_cast<char*>(head), sizeof head);
+      in.read(reinterpret_cast<char*>(&labels), sizeof labels);
+      if (!in || head[0] != dimension)
+        return make_status(errc::internal, "flat graph: the vectors are not " +
+                                               std::to_string(dimension) + "-dimensional");
+      if (labels > (std::uint64_t{1} << 32))
+        return make_status(errc::internal, "flat graph: implausible size");
+      d.m = head[1];
+      d.ef_construction = head[2];
+      d.state.resize(labels);
+      d.flat.resize(labels * dimension);
+      in.read(reinterpret_cast<char*>(d.state.data()), static_cast<std::streamsize>(labels));
+      in.read(reinterpret_cast<char*>(d.flat.data()),
+              static_cast<std::streamsize>(labels * dimension * sizeof(float)));
+      if (!in) return make_status(errc::internal, "flat graph: truncated");
+      for (auto st : d.state)
+        if (st > flat_deleted) return make_status(errc::internal, "flat graph: bad label state");
+      d.flat_capacity = std::max<std::size_t>(labels, 1);
+      return out;
+    }
+  }
   try {
     out->impl_->graph = std::make_unique<graph_t>(out->impl_->space.get(), path);
   } catch (const std::exception& e) {
@@ -84,6 +209,23 @@ expected<std::unique_ptr<hnsw_graph>> hnsw_graph::load(const std::string& path,
 }
 
 status hnsw_graph::add(hnsw_label label, const float* vector) {
+  auto& d = *impl_;
+  if (!d.graph) {
+    if (label >= d.flat_capacity)
+      return make_status(errc::internal, "flat graph: label past capacity");
+    if (label >= d.state.size()) {
+      // Grow by a quarter at most: a small index's slack is part of its overhead.
+      auto labels =
+          std::min(d.flat_capacity, std::max(label + 1, d.state.size() + d.state.size() / 4));
+      d.flat.reserve(labels * d.dimension);
+      d.state.reserve(labels);
+      d.flat.resize(labels * d.dimension);
+      d.state.resize(labels, flat_absent);
+    }
+    std::memcpy(d.flat.data() + label * d.dimension, vector, d.dimension * sizeof(float));
+    d.state[label] = flat_live;
+    return status::success();
+  }
   try {
     auto& g = *impl_->graph;
     hnswlib::tableint existing = 0;
@@ -116,7 +258,7 @@ std::vector<status> hnsw_graph::add_parallel(
     const std::vector<std::pair<hnsw_label, const float*>>& points, unsigned threads) {
   std::vector<status> out(points.size());
   threads = std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(points.size())));
-  if (threads == 1) {
+  if (threads == 1 || !impl_->graph) {
     for (std::size_t i = 0; i < points.size(); ++i) out[i] = add(points[i].first, points[i].second);
     return out;
   }
@@ -133,6 +275,14 @@ std::vector<status> hnsw_graph::add_parallel(
 }
 
 status hnsw_graph::mark_deleted(hnsw_label label) {
+  auto& d = *impl_;
+  if (!d.graph) {
+    if (label >= d.state.size() || d.state[label] != flat_live)
+      return make_status(errc::internal,
+                         "flat graph: label " + std::to_string(label) + " is not live");
+    d.state[label] = flat_deleted;
+    return status::success();
+  }
   try {
     impl_->graph->markDelete(label);
     return status::success();
@@ -142,6 +292,12 @@ status hnsw_graph::mark_deleted(hnsw_label label) {
 }
 
 status hnsw_graph::resize(std::size_t capacity) {
+  auto& d = *impl_;
+  if (!d.graph) {
+    if (capacity > d.flat_limit) return build_from_flat(capacity);
+    d.flat_capacity = std::max(d.flat_capacity, capacity);
+    return status::success();
+  }
   try {
     impl_->graph->resizeIndex(capacity);
     return status::success();
@@ -151,7 +307,13 @@ status hnsw_graph::resize(std::size_t capacity) {
 }
 
 bool hnsw_graph::read(hnsw_label label, float* out) const {
-  auto& g = *impl_->graph;
+  const auto& d = *impl_;
+  if (!d.graph) {
+    if (label >= d.state.size() || d.state[label] != flat_live) return false;
+    std::copy(d.flat_vector(label), d.flat_vector(label) + d.dimension, out);
+    return true;
+  }
+  auto& g = *d.graph;
   auto it = g.label_lookup_.find(label);
   if (it == g.label_lookup_.end() || g.isMarkedDeleted(it->second)) return false;
   const auto* data = reinterpret_cast<const float*>(g.getDataByInternalId(it->second));
@@ -160,6 +322,7 @@ bool hnsw_graph::read(hnsw_label label, float* out) const {
 }
 
 raw_hits hnsw_graph::search(const float* query, std::size_t k, std::size_t ef) const {
+  if (!impl_->graph) return exact(query, k, [](hnsw_label) { return false; });
   // searchKnn's logic with a per-call ef: setEf() would race between concurrent readers.
   const auto& g = *impl_->graph;
   raw_hits out;
@@ -199,32 +362,32 @@ raw_hits hnsw_graph::search(const float* query, std::size_t k, std::size_t ef) c
 
 raw_hits hnsw_graph::exact(const float* query, std::size_t k,
                            const std::function<bool(hnsw_label)>& skip) const {
-  const auto& g = *impl_->graph;
-  std::priority_queue<std::pair<float, hnsw_label>> top;
+  const auto& d = *impl_;
+  top_k top(k);
+  if (!d.graph) {
+    for (hnsw_label label = 0; label < d.state.size(); ++label)
+      if (d.state[label] == flat_live && !skip(label))
+        top.offer(d.distance(query, d.flat_vector(label)), label);
+    return top.take();
+  }
+  const auto& g = *d.graph;
   for (hnswlib::tableint id = 0; id < g.cur_element_count; ++id) {
     if (g.isMarkedDeleted(id)) continue;
     auto label = g.getExternalLabel(id);
     if (skip(label)) continue;
-    float d = g.fstdistfunc_(query, g.getDataByInternalId(id), g.dist_func_param_);
-    if (top.size() < k) {
-      top.emplace(d, label);
-    } else if (d < top.top().first) {
-      top.pop();
-      top.emplace(d, label);
-    }
+    top.offer(g.fstdistfunc_(query, g.getDataByInternalId(id), g.dist_func_param_), label);
   }
-  raw_hits out(top.size());
-  for (auto i = top.size(); i > 0; --i) {
-    out[i - 1] = top.top();
-    top.pop();
-  }
-  return out;
+  return top.take();
 }
 
-std::size_t hnsw_graph::capacity() const { return impl_->graph->max_elements_; }
+std::size_t hnsw_graph::capacity() const {
+  return impl_->graph ? impl_->graph->max_elements_ : impl_->flat_capacity;
+}
 
 std::size_t hnsw_graph::memory_bytes() const {
-  const auto& g = *impl_->graph;
+  const auto& d = *impl_;
+  if (!d.graph) return d.flat.capacity() * sizeof(float) + d.state.capacity();
+  const auto& g = *d.graph;
   std::size_t bytes = g.max_elements_ * g.size_data_per_element_;  // level 0 + vectors
   bytes += g.max_elements_ * (sizeof(void*) + sizeof(int));        // link list pointers, levels
   bytes += g.max_elements_ * sizeof(std::mutex);                   // per-element locks
