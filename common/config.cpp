@@ -71,6 +71,8 @@ expected<quiver_config> load_config(const std::string& path) {
        [&](auto& n, auto& k) { return read_int(n, k, c.actors.max_threads, 1, 256); }},
       {"actors.search_workers",
        [&](auto& n, auto& k) { return read_int(n, k, c.actors.search_workers, 1, 256); }},
+      {"actors.write_nice",
+       [&](auto& n, auto& k) { return read_int(n, k, c.actors.write_nice, 0, 19); }},
       {"actors.insert_threads",
        [&](auto& n, auto& k) { return read_int(n, k, c.actors.insert_threads, 1, 256); }},
       {"storage.data_dir", [&](auto& n, auto& k) { return read_str(n, k, c.storage.data_dir); }},
@@ -127,6 +129,8 @@ status validate_config(const quiver_config& c) {
   for (auto* l : levels) level_ok |= c.log.level == l;
   if (!level_ok)
     return config_error("log.level must be one of trace, debug, info, warn, error, off");
+  if (c.actors.write_nice < 0 || c.actors.write_nice > 19)
+    return config_error("actors.write_nice must be between 0 and 19");
   if (c.storage.data_dir.empty()) return config_error("storage.data_dir must not be empty");
   if (c.storage.fsync != "always" && c.storage.fsync != "group" && c.storage.fsync != "none")
     return config_error("storage.fsync must be \"always\", \"group\" or \"none\"");

@@ -33,6 +33,9 @@ struct actor_config {
   unsigned max_threads = 2;                  // CAF worker threads
   unsigned search_workers = 2;               // reader pool: searches run here in parallel
   unsigned insert_threads = 2;               // threads inserting one large batch
+  // CPU niceness of the threads applying writes to graphs: under contention one
+  // tenant's inserts yield to other tenants' searches and to request handling.
+  int write_nice = 10;
 };
 
 // Durability (API.md, "Durability contract").

@@ -1,9 +1,14 @@
 #include "common/job_pool.hpp"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 namespace quiver {
 
-job_pool::job_pool(unsigned threads) {
-  for (unsigned i = 0; i < std::max(1u, threads); ++i) threads_.emplace_back([this] { work(); });
+job_pool::job_pool(unsigned threads, int nice) {
+  for (unsigned i = 0; i < std::max(1u, threads); ++i)
+    threads_.emplace_back([this, nice] { work(nice); });
 }
 
 job_pool::~job_pool() { stop(); }
@@ -35,7 +40,9 @@ bool job_pool::stopping() const {
   return stopping_;
 }
 
-void job_pool::work() {
+void job_pool::work(int nice) {
+  // Best effort: without it the pool still works, at normal priority.
+  if (nice > 0) setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
   for (;;) {
     std::function<void()> job;
     {

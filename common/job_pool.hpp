@@ -14,7 +14,8 @@ namespace quiver {
 // back by sending a message to the actor that posted them.
 class job_pool {
  public:
-  explicit job_pool(unsigned threads);
+  // nice > 0: the threads run at that lower CPU priority (Linux, per thread).
+  explicit job_pool(unsigned threads, int nice = 0);
   ~job_pool();  // stop()s
   job_pool(const job_pool&) = delete;
   job_pool& operator=(const job_pool&) = delete;
@@ -27,7 +28,7 @@ class job_pool {
   bool stopping() const;
 
  private:
-  void work();
+  void work(int nice);
 
   mutable std::mutex mutex_;
   std::condition_variable ready_;

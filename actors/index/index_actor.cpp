@@ -5,6 +5,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <unordered_map>
 
 #include "actors/index/snapshot_files.hpp"
@@ -27,6 +28,17 @@ struct recovered_msg {
   double seconds = 0;
   seq_no snapshot_seq;  // of the snapshot it started from
 };
+// Reader -> itself: a search whose shard a write held, tried again.
+struct retry_search {
+  search_job job;
+  caf::response_promise rp;
+};
+// Write pool -> index actor: an acknowledged write has been applied to the graph.
+struct applied_msg {
+  std::uint64_t generation = 0;
+  std::uint64_t ticket = 0;
+  expected<shard_index::logged_result> result = shard_index::logged_result{};
+};
 struct snapshot_done_msg {
   std::uint64_t generation = 0;
   status result;
@@ -39,6 +51,8 @@ struct snapshot_done_msg {
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::recovered_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::snapshot_done_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::applied_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::retry_search)
 
 namespace quiver {
 namespace {
@@ -62,6 +76,12 @@ struct index_state {
   // Bumped on every (re)recovery: acks and job results of an earlier one are stale.
   std::uint64_t generation = 0;
   bool snapshotting = false;
+  // An acknowledged write is being applied on the write pool; later ones wait.
+  bool applying = false;
+  // What to do once each posted apply is done (stale: a recovery took over).
+  using apply_done = std::function<void(expected<shard_index::logged_result>, bool stale)>;
+  std::map<std::uint64_t, apply_done> apply_jobs;
+  std::uint64_t next_ticket = 0;
   bool exiting = false;  // clean shutdown waits for the running snapshot
   // Acknowledged writes waiting for a running snapshot to finish, in seq order.
   std::deque<std::function<void()>> deferred;
@@ -214,6 +234,7 @@ void start_recovery(index_self* self) {
   // A running snapshot job's result is now stale (ignored by generation); waiting
   // for it would hold every later write.
   s.snapshotting = false;
+  s.applying = false;
   // Writes acknowledged by storage but not yet applied are durable: the recovery
   // replays them, so they are answered now (their closures see the new generation).
   auto deferred = std::move(s.deferred);
@@ -257,7 +278,7 @@ void start_recovery(index_self* self) {
 // Runs `apply` now, or after the running snapshot (and earlier deferred writes).
 void when_applicable(index_self* self, std::function<void()> apply) {
   auto& s = self->state;
-  if (s.snapshotting || !s.deferred.empty()) {
+  if (s.snapshotting || s.applying || !s.deferred.empty()) {
     s.deferred.push_back(std::move(apply));
   } else {
     apply();
@@ -268,7 +289,7 @@ void maybe_snapshot(index_self* self, bool force = false);
 
 void drain_deferred(index_self* self) {
   auto& s = self->state;
-  while (!s.snapshotting && !s.deferred.empty()) {
+  while (!s.snapshotting && !s.applying && !s.deferred.empty()) {
     auto next = std::move(s.deferred.front());
     s.deferred.pop_front();
     next();
@@ -277,7 +298,7 @@ void drain_deferred(index_self* self) {
 
 void maybe_snapshot(index_self* self, bool force) {
   auto& s = self->state;
-  if (s.ph != phase::serving || s.snapshotting) return;
+  if (s.ph != phase::serving || s.snapshotting || s.applying) return;
   if (!(s.snapshot_seq < s.index->applied_seq())) return;
   const auto& policy = s.env->snapshots;
   bool due =
@@ -376,6 +397,28 @@ void settle(index_state& s, const std::vector<std::string>& ids, stored_usage ch
   }
 }
 
+// Applies durable records to the graph on the write pool: a tenant's inserts
+// (milliseconds a batch) do not hold one of the few actor scheduler threads that
+// every tenant's requests need. One apply at a time per shard keeps the log's order.
+void apply(index_self* self, std::shared_ptr<std::vector<log_record>> records,
+           index_state::apply_done done) {
+  auto& s = self->state;
+  if (!s.env->writers) return done(s.index->apply_logged(std::move(*records)), false);
+  auto ticket = s.next_ticket++;
+  auto me = caf::actor_cast<caf::actor>(self);
+  auto posted =
+      s.env->writers->post([me, index = s.index, records, generation = s.generation, ticket] {
+        applied_msg m;
+        m.generation = generation;
+        m.ticket = ticket;
+        m.result = index->apply_logged(std::move(*records));
+        caf::anon_send(me, std::move(m));
+      });
+  if (!posted) return done(s.index->apply_logged(std::move(*records)), false);
+  s.applying = true;
+  s.apply_jobs.emplace(ticket, std::move(done));
+}
+
 // Shared by upserts and deletes: admit, append, then apply and answer once durable.
 template <class Reply, class MakeReply>
 caf::result<Reply> write(index_self* self, std::vector<log_record> records, MakeReply make_reply) {
@@ -408,20 +451,30 @@ caf::result<Reply> write(index_self* self, std::vector<log_record> records, Make
                 rp.deliver(make_reply(shard_index::logged_result{n, 0}, last));
                 return;
               }
-              auto applied = s.index->apply_logged(std::move(*kept));
-              if (!applied) {
-                spdlog::error("shard {}: applying durable records failed: {}; recovering",
-                              describe(s), applied.error().message);
-                s.env->usage->release(s.ref.tenant.value, change);
-                rp.deliver(to_caf_error(applied.error()));
-                start_recovery(self);
-                return;
-              }
-              settle(s, ids, change, true);
-              s.since_snapshot += n;
-              rp.deliver(make_reply(*applied, last));
-              schedule_tick(self);
-              maybe_snapshot(self);
+              apply(self, kept,
+                    [self, rp, ids, change, n, make_reply, last](
+                        expected<shard_index::logged_result> applied, bool stale) mutable {
+                      auto& s = self->state;
+                      if (stale) {
+                        // Durable, so the recovery under way replays (and counts) it.
+                        s.env->usage->release(s.ref.tenant.value, change);
+                        rp.deliver(make_reply(shard_index::logged_result{n, 0}, last));
+                        return;
+                      }
+                      if (!applied) {
+                        spdlog::error("shard {}: applying durable records failed: {}; recovering",
+                                      describe(s), applied.error().message);
+                        s.env->usage->release(s.ref.tenant.value, change);
+                        rp.deliver(to_caf_error(applied.error()));
+                        start_recovery(self);
+                        return;
+                      }
+                      settle(s, ids, change, true);
+                      s.since_snapshot += n;
+                      rp.deliver(make_reply(*applied, last));
+                      schedule_tick(self);
+                      maybe_snapshot(self);
+                    });
             });
           },
           [self, rp, generation, ids, change](caf::error& e) mutable {
@@ -467,8 +520,8 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
   // A drop sends `kill`, which skips this: the files are going away.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     auto& s = self->state;
-    if (msg.reason == caf::exit_reason::user_shutdown && s.snapshotting) {
-      s.exiting = true;  // stop once the running snapshot is done
+    if (msg.reason == caf::exit_reason::user_shutdown && (s.snapshotting || s.applying)) {
+      s.exiting = true;  // stop once the running snapshot or apply is done
       return;
     }
     if (msg.reason == caf::exit_reason::user_shutdown) final_snapshot(s);
@@ -536,7 +589,25 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
           spdlog::error("shard {}: snapshot failed: {}", describe(s), m.result.message);
         }
         drain_deferred(self);
-        if (s.exiting) {
+        if (s.exiting && !s.applying && !s.snapshotting) {
+          final_snapshot(s);
+          self->quit(caf::exit_reason::user_shutdown);
+        }
+      },
+      [self](applied_msg& m) {
+        auto& s = self->state;
+        auto it = s.apply_jobs.find(m.ticket);
+        if (it == s.apply_jobs.end()) return;
+        auto done = std::move(it->second);
+        s.apply_jobs.erase(it);
+        if (m.generation != s.generation) {
+          done(std::move(m.result), true);
+          return;
+        }
+        s.applying = false;
+        done(std::move(m.result), false);
+        drain_deferred(self);
+        if (s.exiting && !s.applying && !s.snapshotting) {
           final_snapshot(s);
           self->quit(caf::exit_reason::user_shutdown);
         }
@@ -619,13 +690,30 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
 
 // `worker` only names the reader: CAF 0.17 binds a null reference when spawning a
 // function actor without arguments (UBSan reports it).
-caf::behavior reader(caf::event_based_actor*, unsigned /*worker*/) {
+//
+// A search never waits for a shard a write holds: it is retried shortly, so a
+// reader (and its scheduler thread) stays free for other shards' searches, and one
+// tenant's writes do not queue another tenant's searches behind them.
+caf::behavior reader(caf::event_based_actor* self, unsigned /*worker*/) {
+  auto run = [self](search_job& job, caf::response_promise rp) {
+    auto hits = job.shard->try_search(job.request.query, job.request.options);
+    if (!hits) {
+      self->delayed_send(self, std::chrono::microseconds(200), retry_search{std::move(job), rp});
+      return;
+    }
+    if (!*hits) {
+      rp.deliver(to_caf_error(hits->error()));
+    } else {
+      rp.deliver(search_reply{std::move(**hits)});
+    }
+  };
   return {
-      [](search_job& job) -> caf::result<search_reply> {
-        auto hits = job.shard->search(job.request.query, job.request.options);
-        if (!hits) return to_caf_error(hits.error());
-        return search_reply{std::move(*hits)};
+      [self, run](search_job& job) -> caf::result<search_reply> {
+        auto rp = self->make_response_promise();
+        run(job, rp);
+        return rp;
       },
+      [run](retry_search& r) { run(r.job, r.rp); },
   };
 }
 

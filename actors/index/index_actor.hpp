@@ -28,7 +28,9 @@ struct index_actor_env {
   caf::actor readers;              // reader pool running searches
   caf::actor persistence;          // the way to storage: log appends, reads, leases
   std::shared_ptr<job_pool> jobs;  // snapshot writes and recovery
-  env* files = nullptr;            // where snapshots are read and written
+  // Applying acknowledged writes to graphs, off the scheduler threads (null: inline).
+  std::shared_ptr<job_pool> writers;
+  env* files = nullptr;  // where snapshots are read and written
   shard_index_options index;
   snapshot_policy snapshots;
   std::shared_ptr<usage_book> usage;         // per-tenant vectors and bytes, and their quotas

@@ -249,8 +249,24 @@ expected<std::vector<search_hit>> shard_index::search(const std::vector<float>& 
   float norm = 1;
   std::vector<float> buffer;
   const float* q = to_stored(query, buffer, norm);
-
   std::shared_lock lock(mutex_);
+  return search_locked(q, options);
+}
+
+std::optional<expected<std::vector<search_hit>>> shard_index::try_search(
+    const std::vector<float>& query, const search_options& options) const {
+  if (auto st = validate_search(query, options, params_.dimension, params_.distance, 0); !st.ok())
+    return expected<std::vector<search_hit>>(st);
+  std::shared_lock lock(mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return std::nullopt;
+  float norm = 1;
+  std::vector<float> buffer;
+  const float* q = to_stored(query, buffer, norm);
+  return search_locked(q, options);
+}
+
+expected<std::vector<search_hit>> shard_index::search_locked(const float* q,
+                                                             const search_options& options) const {
   std::vector<search_hit> hits;
   if (by_id_.empty()) return hits;
   std::unordered_set<label_t> excluded;

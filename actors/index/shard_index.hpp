@@ -84,6 +84,10 @@ class shard_index {
   id_page ids_after(const std::string& after, std::size_t limit) const;
   expected<std::vector<search_hit>> search(const std::vector<float>& query,
                                            const search_options& options) const;
+  // The same, but nothing (at once) when a mutation holds the shard: the caller
+  // retries later instead of blocking its thread.
+  std::optional<expected<std::vector<search_hit>>> try_search(const std::vector<float>& query,
+                                                              const search_options& options) const;
 
   std::size_t count() const;
   std::size_t memory_bytes() const;
@@ -124,6 +128,8 @@ class shard_index {
   status apply_section(std::vector<upsert_item>& items, std::size_t begin, std::size_t end);
   bool remove_locked(const std::string& id);
   float to_api_distance(float raw) const;
+  expected<std::vector<search_hit>> search_locked(const float* query,
+                                                  const search_options& options) const;
   void fill_hit(search_hit& hit, label_t label, const search_options& options) const;
 
   const index_params params_;

@@ -163,7 +163,7 @@ status await_catalog(caf::actor_system& sys, const caf::actor& registry,
 struct node_runtime::impl {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> system;
-  std::shared_ptr<job_pool> jobs;
+  std::shared_ptr<job_pool> jobs, writers;
   caf::actor storage, persistence, readers, registry, router;
   std::vector<caf::actor> bridges;
   std::unique_ptr<actor_router_client> client;
@@ -219,11 +219,14 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
       d.persistence = spawn_link_actor(sys, d.storage);
     }
     d.jobs = std::make_shared<job_pool>(std::max(1u, options.actors.max_threads));
+    d.writers = std::make_shared<job_pool>(std::max(1u, options.actors.max_threads),
+                                           options.actors.write_nice);
     d.readers = spawn_reader_pool(sys, options.actors.search_workers);
     auto env = std::make_shared<index_actor_env>();
     env->readers = d.readers;
     env->persistence = d.persistence;
     env->jobs = d.jobs;
+    env->writers = d.writers;
     env->files = &env::posix();
     env->index = options.index;
     env->usage = std::make_shared<usage_book>();
@@ -292,6 +295,7 @@ void node_runtime::stop() {
   stop_and_wait(d.registry, "the index shards");
   // Running jobs finish (a replay in progress gives up); queued ones are dropped.
   if (d.jobs) d.jobs->stop();
+  if (d.writers) d.writers->stop();
   stop(d.readers);
   stop(d.persistence);
   stop_and_wait(d.storage, "storage");

@@ -115,6 +115,7 @@ int daemon_main(node_role role, int argc, char** argv) {
   if (index) {
     add("search-workers", po::value<unsigned>(), "reader actors running searches");
     add("insert-threads", po::value<unsigned>(), "threads inserting one large batch");
+    add("write-nice", po::value<int>(), "CPU niceness of graph inserts, 0-19");
     add("snapshot-every-records", po::value<std::uint64_t>(), "records between shard snapshots");
     add("snapshot-interval-s", po::value<std::uint32_t>(), "seconds between shard snapshots");
   }
@@ -169,6 +170,7 @@ int daemon_main(node_role role, int argc, char** argv) {
     a.search_workers = std::max(1u, vm["search-workers"].as<unsigned>());
   if (vm.count("insert-threads"))
     a.insert_threads = std::max(1u, vm["insert-threads"].as<unsigned>());
+  if (vm.count("write-nice")) a.write_nice = vm["write-nice"].as<int>();
   if (vm.count("allow-insecure")) s.allow_insecure = true;
   if (vm.count("fsync")) config.storage.fsync = vm["fsync"].as<std::string>();
   if (vm.count("snapshot-every-records"))

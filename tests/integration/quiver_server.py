@@ -20,7 +20,7 @@ START_TIMEOUT_S = 30  # a sanitizer build starts slowly
 # to all, anything else to gatewayd.
 STORAGE_FLAGS = {"--data-dir", "--fsync"}
 INDEX_FLAGS = {"--snapshot-every-records", "--snapshot-interval-s", "--search-workers",
-               "--insert-threads"}
+               "--insert-threads", "--write-nice"}
 
 
 def split_flags(args):
