@@ -89,8 +89,10 @@ struct index_state {
   clock_type::time_point last_snapshot = clock_type::now();
   seq_no snapshot_seq;
   bool tick_pending = false;
-  // What this shard adds to its tenant's usage (in the usage book).
+  // What this shard adds to its tenant's usage (in the usage book), and whether
+  // the book knows it is missing (recovering).
   stored_usage contribution;
+  bool uncounted = false;
   // Ids touched by writes still in flight: what those writes leave behind.
   struct projected {
     bool present = false;
@@ -104,8 +106,9 @@ struct index_state {
   index_state(const index_state&) = delete;
   index_state& operator=(const index_state&) = delete;
   ~index_state() {
-    if (env && env->usage)
-      env->usage->add(ref.tenant.value, {-contribution.vectors, -contribution.bytes});
+    if (!env || !env->usage) return;
+    env->usage->add(ref.tenant.value, {-contribution.vectors, -contribution.bytes});
+    if (uncounted) env->usage->uncounted_shards(ref.tenant.value, -1);
   }
 };
 
@@ -145,6 +148,14 @@ status check(const index_state& s, const Request& r) {
   if (wrong_tenant(s, r))
     return make_status(errc::internal, "request routed to another tenant's shard");
   return not_serving(s);
+}
+
+// The shard's contents are in its tenant's usage again (or, quarantined, never
+// will be: it serves nothing, so it holds nothing).
+void counted(index_state& s) {
+  if (!s.uncounted) return;
+  s.uncounted = false;
+  s.env->usage->uncounted_shards(s.ref.tenant.value, -1);
 }
 
 void report(index_self* self, std::uint64_t replayed = 0, double seconds = 0) {
@@ -230,6 +241,10 @@ void start_recovery(index_self* self) {
   // The rebuilt shard reports what it holds; writes in flight settle as not applied.
   s.env->usage->add(s.ref.tenant.value, {-s.contribution.vectors, -s.contribution.bytes});
   s.contribution = {};
+  if (!s.uncounted) {
+    s.uncounted = true;
+    s.env->usage->uncounted_shards(s.ref.tenant.value, 1);
+  }
   s.in_flight.clear();
   // A running snapshot job's result is now stale (ignored by generation); waiting
   // for it would hold every later write.
@@ -269,6 +284,7 @@ void start_recovery(index_self* self) {
               return;
             }
             s.ph = phase::quarantined;
+            counted(s);
             s.reason = st.message;
             spdlog::error("shard {} quarantined: {}", describe(s), st.message);
             report(self);
@@ -546,6 +562,7 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
             return;
           }
           s.ph = phase::quarantined;
+          counted(s);
           s.reason = m.error;
           spdlog::error("shard {} quarantined: {}", describe(s), m.error);
           report(self);
@@ -555,6 +572,7 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
         s.contribution = {static_cast<std::int64_t>(s.index->count()),
                           static_cast<std::int64_t>(s.index->stored_bytes())};
         s.env->usage->add(s.ref.tenant.value, s.contribution);
+        counted(s);
         s.next_seq = std::max(s.next_seq, s.index->applied_seq().value + 1);
         s.snapshot_seq = m.snapshot_seq;
         s.since_snapshot = m.replayed;

@@ -32,11 +32,20 @@ void usage_book::forget_limits(const std::string& tenant) {
   }
 }
 
+void usage_book::uncounted_shards(const std::string& tenant, int change) {
+  std::lock_guard lock(mutex_);
+  accounts_[tenant].uncounted += change;
+}
+
 status usage_book::reserve(const std::string& tenant, stored_usage change) {
   auto more = growth(change);
   if (more.vectors == 0 && more.bytes == 0) return status::success();
   std::lock_guard lock(mutex_);
   auto& a = accounts_[tenant];
+  if ((a.max_vectors > 0 || a.max_bytes > 0) && a.uncounted > 0)
+    return make_status(errc::unavailable, "tenant '" + tenant + "' has " +
+                                              std::to_string(a.uncounted) +
+                                              " shard(s) recovering; its usage is being recounted");
   if (over(a.used.vectors, a.reserved.vectors, more.vectors, a.max_vectors))
     return make_status(
         errc::quota_exceeded,

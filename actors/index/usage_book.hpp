@@ -26,8 +26,13 @@ class usage_book {
   // The tenant is gone: its limits go (its shards remove their own usage).
   void forget_limits(const std::string& tenant);
 
+  // A shard of the tenant stops (+1) or starts again (-1) counting in its usage:
+  // while one is recovering, the tenant's usage is not known.
+  void uncounted_shards(const std::string& tenant, int change);
+
   // Reserves a write's growth (the positive parts of `change`), or fails with
-  // quota_exceeded when usage plus reservations plus it would pass a limit.
+  // quota_exceeded when usage plus reservations plus it would pass a limit, or
+  // unavailable while a shard of a tenant with limits is being recounted.
   status reserve(const std::string& tenant, stored_usage change);
   // The reserved write was applied: usage changes by `change`, its reservation goes.
   void commit(const std::string& tenant, stored_usage change);
@@ -45,6 +50,7 @@ class usage_book {
     stored_usage reserved;
     std::uint64_t max_vectors = 0;
     std::uint64_t max_bytes = 0;
+    int uncounted = 0;  // shards whose contents are not in `used` yet
   };
   mutable std::mutex mutex_;
   std::map<std::string, account> accounts_;

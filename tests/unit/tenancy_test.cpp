@@ -57,6 +57,18 @@ TEST(UsageBook, ReservesUpToTheLimitAndNotOneMore) {
   EXPECT_NE(over.message.find("bytes"), std::string::npos);
 }
 
+TEST(UsageBook, GrowthWaitsWhileATenantsShardIsRecounted) {
+  usage_book book;
+  book.uncounted_shards("a", 1);
+  book.uncounted_shards("free", 1);
+  EXPECT_TRUE(book.reserve("free", {5, 5}).ok());  // no limits: nothing to protect
+  book.set_limits("a", 10, 0);
+  EXPECT_EQ(book.reserve("a", {1, 0}).code, errc::unavailable);
+  EXPECT_TRUE(book.reserve("a", {-1, 0}).ok());  // shrinking is always fine
+  book.uncounted_shards("a", -1);
+  EXPECT_TRUE(book.reserve("a", {1, 0}).ok());
+}
+
 TEST(TenantGate, TokenBucketAllowsOneSecondOfBurstThenRefills) {
   tenant_gate gate(std::chrono::milliseconds(1000));
   auto t0 = tenant_gate::clock::now();
