@@ -220,21 +220,28 @@ int daemon_main(node_role role, int argc, char** argv) {
     spdlog::critical("{}", started.error().message);
     return 1;
   }
+  // The server is declared before the runtime so that it is destroyed after it: a
+  // reply callback the actors still hold keeps its HTTP session alive, and the
+  // session must close its socket while the server's io_context exists.
+  std::unique_ptr<http_metrics> metrics;
+  std::unique_ptr<http_api> api;
+  std::unique_ptr<http_server> server;
   auto runtime = std::move(*started);
   if (http) {
-    http_metrics metrics;
-    http_api api(runtime->client(), metrics, s, config.auth);
-    http_server server(s, api);
-    if (auto st = server.listen(); !st.ok()) {
+    metrics = std::make_unique<http_metrics>();
+    api = std::make_unique<http_api>(runtime->client(), *metrics, s, config.auth);
+    server = std::make_unique<http_server>(s, *api);
+    if (auto st = server->listen(); !st.ok()) {
       spdlog::critical("{}", st.message);
       return 1;
     }
-    spdlog::info("{} listening on http://{}:{} ({}scheduler {} x{}, {} I/O threads)", name, s.host,
-                 server.port(),
+    spdlog::info("{} listening on http://{}:{} ({}scheduler {} x{}, {} I/O threads, auth {})", name,
+                 s.host, server->port(),
                  storage ? "data dir " + ro.storage.data_dir + ", fsync " + ro.storage.fsync + ", "
                          : std::string(),
-                 a.scheduler_policy, runtime->scheduler_workers(), s.io_threads);
-    server.run();
+                 a.scheduler_policy, runtime->scheduler_workers(), s.io_threads,
+                 config.auth.admin_key.empty() ? "off" : "on");
+    server->run();
   } else {
     spdlog::info("{} listening on caf://{}:{}{}", name, ro.publish.host, runtime->published_port(),
                  storage ? " (data dir " + ro.storage.data_dir + ", fsync " + ro.storage.fsync + ")"

@@ -584,6 +584,10 @@ void http_api::dispatch_admin(const std::shared_ptr<context>& ctx,
         ctx->answer(r, [&](auto& list) { return render_tenant_list(ctx->out, list); });
       });
     if (method != "POST") return not_allowed("GET, POST");
+    auto ct = media_type(ctx->req.content_type);
+    if (!ct.empty() && ct != "application/json" && !is_msgpack(ct))
+      return ctx->fail(
+          make_status(errc::unsupported_media_type, "Content-Type '" + ct + "' is not supported"));
     auto body = parse_create_tenant(ctx->in, ctx->req.body);
     if (!body) return ctx->fail(body.error());
     return with_new_key([&](const std::string& key, const std::string& hash) {
