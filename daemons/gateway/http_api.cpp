@@ -110,9 +110,12 @@ struct http_api::context {
         .count();
   }
 
+  std::chrono::milliseconds delay{0};  // of the reply
+
   void reply(int code, std::string body, std::string type = {},
              std::vector<std::pair<std::string, std::string>> headers = {}) {
     http_reply r;
+    r.delay = delay;
     r.status = code;
     r.content_type = type.empty() ? std::string(content_type(out)) : std::move(type);
     r.body = std::move(body);
@@ -382,11 +385,16 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
     return ctx->fail(make_status(
         errc::forbidden, "the admin key manages tenants; index routes take a tenant's key"));
   ctx->tenant_route = true;
-  if (auto wait = gate_.admit(ctx->tenant.value, ctx->rate, tenant_gate::clock::now()); wait > 0)
+  if (auto wait = gate_.admit(ctx->tenant.value, ctx->rate, tenant_gate::clock::now()); wait > 0) {
+    // Answered once a token would be there (at most 1 s): a client that retries
+    // at once sends no faster than its limit, and a flood of rejections does not
+    // become load that other tenants feel.
+    ctx->delay = std::chrono::milliseconds(static_cast<long>(std::min(wait, 1.0) * 1000));
     return ctx->fail(
         make_status(errc::rate_limited, "tenant '" + ctx->tenant.value + "' is over its " +
                                             std::to_string(ctx->rate) + " requests per second"),
         static_cast<int>(std::ceil(wait)));
+  }
 
   // /v1/indexes
   if (n == 2) {

@@ -31,6 +31,8 @@ struct http_reply {
   std::string content_type;
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Hold the reply this long before sending it (rate-limited requests).
+  std::chrono::milliseconds delay{0};
 };
 
 // Translates REST requests (API.md) into router messages and replies into HTTP.

@@ -5,6 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -89,7 +90,11 @@ class session : public std::enable_shared_from_this<session> {
     api_.handle(std::move(request), [self = shared_from_this(), version](http_reply r) {
       // Called on an actor or I/O thread: hop onto this connection's strand.
       net::post(self->stream_.get_executor(), [self, version, r = std::move(r)]() mutable {
-        self->write(std::move(r), version);
+        if (r.delay.count() <= 0) return self->write(std::move(r), version);
+        auto timer = std::make_shared<net::steady_timer>(self->stream_.get_executor(), r.delay);
+        timer->async_wait([self, version, timer, r = std::move(r)](beast::error_code) mutable {
+          self->write(std::move(r), version);
+        });
       });
     });
   }
