@@ -32,6 +32,7 @@ struct recovered_msg {
 struct retry_search {
   search_job job;
   caf::response_promise rp;
+  std::chrono::steady_clock::time_point since;  // the first try
 };
 // Write pool -> index actor: an acknowledged write has been applied to the graph.
 struct applied_msg {
@@ -709,15 +710,23 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
 // `worker` only names the reader: CAF 0.17 binds a null reference when spawning a
 // function actor without arguments (UBSan reports it).
 //
-// A search never waits for a shard a write holds: it is retried shortly, so a
-// reader (and its scheduler thread) stays free for other shards' searches, and one
-// tenant's writes do not queue another tenant's searches behind them.
+// A search does not at first wait for a shard a write holds: it is retried shortly,
+// so a reader (and its scheduler thread) stays free for other shards' searches, and
+// one tenant's writes do not queue another tenant's searches behind them. Past a
+// few milliseconds it waits its turn, so a long ingest cannot starve it.
 caf::behavior reader(caf::event_based_actor* self, unsigned /*worker*/) {
-  auto run = [self](search_job& job, caf::response_promise rp) {
-    auto hits = job.shard->try_search(job.request.query, job.request.options);
-    if (!hits) {
-      self->delayed_send(self, std::chrono::microseconds(200), retry_search{std::move(job), rp});
-      return;
+  static constexpr auto patience = std::chrono::milliseconds(5);
+  auto run = [self](search_job& job, caf::response_promise rp, clock_type::time_point since) {
+    std::optional<expected<std::vector<search_hit>>> hits;
+    if (clock_type::now() - since < patience) {
+      hits = job.shard->try_search(job.request.query, job.request.options);
+      if (!hits) {
+        self->delayed_send(self, std::chrono::microseconds(200),
+                           retry_search{std::move(job), rp, since});
+        return;
+      }
+    } else {
+      hits = job.shard->search(job.request.query, job.request.options);
     }
     if (!*hits) {
       rp.deliver(to_caf_error(hits->error()));
@@ -728,10 +737,10 @@ caf::behavior reader(caf::event_based_actor* self, unsigned /*worker*/) {
   return {
       [self, run](search_job& job) -> caf::result<search_reply> {
         auto rp = self->make_response_promise();
-        run(job, rp);
+        run(job, rp, clock_type::now());
         return rp;
       },
-      [run](retry_search& r) { run(r.job, r.rp); },
+      [run](retry_search& r) { run(r.job, r.rp, r.since); },
   };
 }
 
