@@ -128,8 +128,6 @@ std::vector<tenant_record> storage_engine::tenants() const {
 status storage_engine::create_tenant(const tenant_record& t) {
   if (auto st = validate_index_name(t.name); !st.ok())
     return make_status(errc::invalid_argument, "tenant name: " + st.message);
-  if (t.name == default_tenant().value)
-    return make_status(errc::tenant_exists, "tenant 'default' is the tenant of auth-off mode");
   if (t.key_hash.size() != 64) return make_status(errc::internal, "a key hash is 64 hex digits");
   if (tenants_.count(t.name))
     return make_status(errc::tenant_exists, "tenant '" + t.name + "' exists");

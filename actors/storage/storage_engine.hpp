@@ -40,7 +40,8 @@ class storage_engine {
   std::vector<tenant_record> tenants() const;
 
   // Tenants (durable on return). The tenant `default` (auth off) needs no record;
-  // every other tenant must exist before it can own an index.
+  // every other tenant must exist before it can own an index. Creating `default`
+  // gives the indexes made with auth off a key (and quotas) once auth is on.
   status create_tenant(const tenant_record& t);
   status set_tenant_key(const std::string& name, const std::string& key_hash);
   // Drops the tenant and every index it owns, with their logs and snapshots.

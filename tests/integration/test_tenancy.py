@@ -267,6 +267,25 @@ class QuotaTest(TenantServer):
         self.assertTrue(line and int(line[0].split()[-1]) >= 1, line)
 
 
+class AdoptDefaultTest(unittest.TestCase):
+    def test_indexes_made_with_auth_off_are_reached_through_a_default_tenant(self):
+        srv = QuiverServer()
+        try:
+            self.assertEqual(srv.request("POST", "/v1/indexes", {"name": "old", "dimension": 2})[0], 201)
+            self.assertEqual(srv.request("PUT", "/v1/indexes/old/vectors/a", {"vector": [1, 2]})[0], 200)
+            self.assertEqual(srv.stop(), 0)
+            srv = QuiverServer("--config", auth_config(), data_dir=srv.data_dir)
+            self.assertEqual(srv.request("GET", "/v1/indexes/old")[0], 401)
+            admin = Client(srv, ADMIN_KEY)
+            st, _, out = admin("POST", "/v1/admin/tenants", {"name": "default"})
+            self.assertEqual(st, 201, out)
+            t = Client(srv, out["api_key"])
+            st, _, out = t("GET", "/v1/indexes/old/vectors/a")
+            self.assertEqual((st, out["vector"]), (200, [1, 2]), out)
+        finally:
+            self.assertEqual(srv.stop(), 0)
+
+
 class RestartTest(TenantServer):
     @classmethod
     def setUpClass(cls):

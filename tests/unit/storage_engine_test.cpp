@@ -219,7 +219,6 @@ TEST_F(StorageEngine, TenantsSurviveRestartWithQuotasKeysAndDrops) {
     ASSERT_TRUE(s->create_tenant({"acme", q, hash_of('a')}).ok());
     ASSERT_TRUE(s->create_tenant({"beta", {}, hash_of('b')}).ok());
     EXPECT_EQ(s->create_tenant({"acme", {}, hash_of('c')}).code, errc::tenant_exists);
-    EXPECT_EQ(s->create_tenant({"default", {}, hash_of('c')}).code, errc::tenant_exists);
     EXPECT_EQ(s->create_tenant({"../x", {}, hash_of('c')}).code, errc::invalid_argument);
     ASSERT_TRUE(s->set_tenant_key("acme", hash_of('d')).ok());
     EXPECT_EQ(s->set_tenant_key("nobody", hash_of('d')).code, errc::not_found);
