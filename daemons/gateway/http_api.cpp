@@ -145,6 +145,13 @@ struct http_api::context {
     reply(code, render_error(out, st), {}, std::move(headers));
   }
 
+  void not_allowed(const char* allow) {
+    reply(http_status(errc::method_not_allowed),
+          render_error(out, make_status(errc::method_not_allowed,
+                                        "method " + req.method + " not allowed here")),
+          {}, {{"Allow", allow}});
+  }
+
   // Replies with the result's value rendered by `render`, or with its error.
   template <class T, class Render>
   void answer(expected<T>& result, Render&& render, int code = 200) {
@@ -306,12 +313,7 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
       return ctx->fail(make_status(errc::invalid_argument, "malformed percent-encoding in path"));
 
   const auto& method = req.method;
-  auto not_allowed = [&](const char* allow) {
-    ctx->reply(http_status(errc::method_not_allowed),
-               render_error(ctx->out, make_status(errc::method_not_allowed,
-                                                  "method " + method + " not allowed here")),
-               {}, {{"Allow", allow}});
-  };
+  auto not_allowed = [&](const char* allow) { ctx->not_allowed(allow); };
   // Bodies are read only by routes that take one; their type must be ours.
   auto body_ok = [&]() {
     auto ct = media_type(req.content_type);
@@ -571,12 +573,7 @@ void http_api::dispatch_admin(const std::shared_ptr<context>& ctx,
                               const std::vector<std::string>& seg) {
   const auto& method = ctx->req.method;
   auto n = seg.size();
-  auto not_allowed = [&](const char* allow) {
-    ctx->reply(http_status(errc::method_not_allowed),
-               render_error(ctx->out, make_status(errc::method_not_allowed,
-                                                  "method " + method + " not allowed here")),
-               {}, {{"Allow", allow}});
-  };
+  auto not_allowed = [&](const char* allow) { ctx->not_allowed(allow); };
   if (n < 3 || seg[2] != "tenants" || n > 5 || (n == 5 && seg[4] != "keys"))
     return ctx->fail(make_status(errc::not_found, "no route for " + ctx->req.target));
   // Issues a fresh key: only its hash leaves the gateway.
