@@ -425,9 +425,10 @@ expected<search_body> search_from(const N& root) {
       if (auto s = read_string(v, key, c); !s.ok()) return s;
       if (c != "strong" && c != "eventual")
         return bad("'consistency' must be \"strong\" or \"eventual\"");
-      out.eventual = c == "eventual";
+      out.options.eventual = c == "eventual";
       return status::success();
     }
+    if (key == "allow_partial") return read_bool(v, key, out.options.allow_partial);
     return unknown_field(key);
   });
   if (!st.ok()) return st;

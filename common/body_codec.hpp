@@ -18,8 +18,7 @@ enum class body_format { json, msgpack };
 
 struct search_body {
   std::vector<float> vector;
-  search_options options;
-  bool eventual = false;  // "consistency": "eventual"
+  search_options options;  // incl. "consistency" and "allow_partial"
 };
 
 struct upsert_one_body {

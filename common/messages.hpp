@@ -156,6 +156,8 @@ struct search_request {
 };
 struct search_reply {
   std::vector<search_hit> hits;
+  // Shards that could not answer (allow_partial only); non-empty means partial.
+  std::vector<std::uint32_t> missing_shards;
 };
 struct search_batch_request {
   tenant_id tenant;
@@ -225,8 +227,20 @@ struct catalog_drop_request {
   tenant_id tenant;
   std::string name;
 };
-// The caller becomes the shard's writer under a new epoch.
+// How the caller opens a shard.
+enum class open_mode : std::uint8_t {
+  claim,   // become the writer under a new epoch (standalone, three-process)
+  hold,    // be the writer under `epoch`, which the coordinator fenced in for it
+  follow,  // read only (a replica): no epoch changes
+};
 struct shard_open_request {
+  shard_ref ref;
+  open_mode mode = open_mode::claim;
+  std::uint64_t epoch = 0;  // hold
+};
+// Coordinator -> storage: a new epoch for the shard; appends under every earlier
+// one fail from now on. Replied with the new epoch.
+struct shard_fence_request {
   shard_ref ref;
 };
 struct shard_lease {
@@ -271,6 +285,89 @@ struct shard_status_report {
   double recovery_seconds = 0;
 };
 
+// -- cluster --
+// Node -> coordinator (in its heartbeat): one replica the node hosts.
+struct replica_report {
+  shard_ref ref;
+  bool primary = false;
+  std::uint64_t epoch = 0;
+  std::string state;  // as shard_status_report, or "fenced" (a primary whose epoch passed)
+  std::string reason;
+  seq_no applied;
+};
+// Primary -> replica: committed records, in seq order.
+struct replicate_msg {
+  std::vector<log_record> records;
+};
+// GET /v1/cluster.
+struct cluster_status_request {
+  bool all = true;
+};
+struct cluster_version_request {
+  bool all = true;
+};
+struct cluster_node_info {
+  std::string name;
+  std::string address;
+  std::string role;
+  bool up = false;
+  std::uint32_t replicas = 0;
+};
+struct cluster_replica_info {
+  std::string node;
+  bool primary = false;
+  std::string state;
+  std::uint64_t applied_seq = 0;
+  std::uint64_t lag = 0;  // records behind the primary
+};
+struct cluster_shard_info {
+  std::string tenant;
+  std::string index;
+  std::uint32_t shard = 0;
+  std::uint64_t epoch = 0;
+  std::string primary;  // node; empty: none serving
+  std::vector<cluster_replica_info> replicas;
+};
+struct cluster_status {
+  std::string mode;  // "standalone", "three-process" or "cluster"
+  std::uint64_t version = 0;
+  std::vector<cluster_node_info> nodes;
+  std::vector<cluster_shard_info> shards;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_report& x) {
+  return f(x.ref, x.primary, x.epoch, x.state, x.reason, x.applied);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replicate_msg& x) {
+  return f(x.records);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_status_request& x) {
+  return f(x.all);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_version_request& x) {
+  return f(x.all);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_node_info& x) {
+  return f(x.name, x.address, x.role, x.up, x.replicas);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_replica_info& x) {
+  return f(x.node, x.primary, x.state, x.applied_seq, x.lag);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_shard_info& x) {
+  return f(x.tenant, x.index, x.shard, x.epoch, x.primary, x.replicas);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
+  return f(x.mode, x.version, x.nodes, x.shards);
+}
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_status_report& x) {
   return f(x.shard, x.state, x.reason, x.replayed_records, x.recovery_seconds);
@@ -309,6 +406,10 @@ typename Inspector::result_type inspect(Inspector& f, catalog_drop_request& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_open_request& x) {
+  return f(x.ref, x.mode, x.epoch);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_fence_request& x) {
   return f(x.ref);
 }
 template <class Inspector>
@@ -407,7 +508,7 @@ typename Inspector::result_type inspect(Inspector& f, search_request& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, search_reply& x) {
-  return f(x.hits);
+  return f(x.hits, x.missing_shards);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, search_batch_request& x) {

@@ -37,6 +37,8 @@ struct search_options {
   std::vector<std::string> exclude_ids;
   bool include_metadata = true;
   bool include_vectors = false;
+  bool eventual = false;       // "consistency": "eventual": any serving replica may answer
+  bool allow_partial = false;  // answer from the shards that can, flagged partial
 };
 
 // One page of ids in ascending byte order, starting after `after`.
@@ -59,7 +61,8 @@ typename Inspector::result_type inspect(Inspector& f, search_hit& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, search_options& x) {
-  return f(x.k, x.ef, x.exclude_ids, x.include_metadata, x.include_vectors);
+  return f(x.k, x.ef, x.exclude_ids, x.include_metadata, x.include_vectors, x.eventual,
+           x.allow_partial);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, id_page& x) {

@@ -1,0 +1,217 @@
+#include "cluster/cluster_state.hpp"
+
+#include <algorithm>
+
+#include "cluster/placement.hpp"
+
+namespace quiver {
+
+namespace {
+
+bool contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+shard_ref ref_of(const cluster_state::shard_view& s) {
+  return shard_ref{s.entry.tenant, s.entry.params.name, s.entry.incarnation, s.shard};
+}
+
+}  // namespace
+
+cluster_state::shard_key cluster_state::key_of(const shard_ref& ref) {
+  return {ref.tenant.value, ref.index, ref.incarnation, ref.shard.value};
+}
+
+std::string cluster_state::placement_key(const shard_ref& ref) {
+  return ref.tenant.value + "/" + ref.index + "@" + std::to_string(ref.incarnation) + "/" +
+         std::to_string(ref.shard.value);
+}
+
+void cluster_state::add_index(const catalog_entry& entry) {
+  for (std::uint32_t s = 0; s < entry.params.shards; ++s) {
+    shard_ref ref{entry.tenant, entry.params.name, entry.incarnation, shard_id{s}};
+    auto& view = shards_[key_of(ref)];
+    view.entry = entry;
+    view.shard = shard_id{s};
+  }
+  ++version_;
+}
+
+void cluster_state::drop_index(const std::string& tenant, const std::string& name) {
+  for (auto it = shards_.begin(); it != shards_.end();)
+    it = std::get<0>(it->first) == tenant && std::get<1>(it->first) == name ? shards_.erase(it)
+                                                                            : std::next(it);
+  ++version_;
+}
+
+void cluster_state::drop_tenant(const std::string& tenant) {
+  for (auto it = shards_.begin(); it != shards_.end();)
+    it = std::get<0>(it->first) == tenant ? shards_.erase(it) : std::next(it);
+  ++version_;
+}
+
+void cluster_state::heartbeat(const std::string& node, const std::string& address,
+                              clock::time_point now, const std::vector<replica_report>& reports) {
+  auto& n = nodes_[node];
+  if (!n.up || n.address != address) ++version_;
+  n.up = true;
+  n.address = address;
+  n.last_seen = now;
+  for (const auto& r : reports) {
+    auto it = shards_.find(key_of(r.ref));
+    if (it == shards_.end() || !contains(it->second.assigned, node)) continue;
+    auto& view = it->second.replicas[node];
+    bool serving_before = view.state == "ready";
+    bool primary_before = view.primary;
+    auto epoch_before = view.epoch;
+    view.primary = r.primary;
+    view.epoch = r.epoch;
+    view.state = r.state;
+    view.reason = r.reason;
+    view.applied = r.applied;
+    if (serving_before != (view.state == "ready") || primary_before != view.primary ||
+        epoch_before != view.epoch)
+      ++version_;
+  }
+}
+
+void cluster_state::node_lost(const std::string& node) {
+  auto it = nodes_.find(node);
+  if (it == nodes_.end() || !it->second.up) return;
+  it->second.up = false;
+  for (auto& [key, s] : shards_) unassign(s, node);
+  ++version_;
+}
+
+std::vector<std::string> cluster_state::expire(clock::time_point now,
+                                               std::chrono::milliseconds timeout) {
+  std::vector<std::string> lost;
+  for (auto& [name, n] : nodes_)
+    if (n.up && now - n.last_seen > timeout) lost.push_back(name);
+  for (auto& name : lost) node_lost(name);
+  return lost;
+}
+
+void cluster_state::unassign(shard_view& s, const std::string& node) {
+  auto it = std::find(s.assigned.begin(), s.assigned.end(), node);
+  if (it == s.assigned.end()) return;
+  s.assigned.erase(it);
+  s.replicas.erase(node);
+  if (s.primary == node) s.primary.clear();
+  ++version_;
+}
+
+std::vector<std::string> cluster_state::live_nodes() const {
+  std::vector<std::string> out;
+  for (auto& [name, n] : nodes_)
+    if (n.up) out.push_back(name);
+  return out;
+}
+
+bool cluster_state::replica_serving(const shard_view& s, const std::string& node) const {
+  auto it = s.replicas.find(node);
+  return it != s.replicas.end() && it->second.state == "ready";
+}
+
+bool cluster_state::primary_serving(const shard_view& s) const {
+  if (s.primary.empty()) return false;
+  auto it = s.replicas.find(s.primary);
+  return it != s.replicas.end() && it->second.state == "ready" && it->second.primary &&
+         it->second.epoch == s.epoch;
+}
+
+std::vector<fence_order> cluster_state::reconcile() {
+  std::vector<fence_order> orders;
+  auto live = live_nodes();
+  std::vector<std::pair<std::string, std::size_t>> wanted;
+  for (auto& [key, s] : shards_)
+    wanted.emplace_back(placement_key(ref_of(s)), std::max(1u, s.entry.params.replicas));
+  auto placement = rendezvous_assign(wanted, live);
+  for (auto& [key, s] : shards_) {
+    const auto& desired = placement[placement_key(ref_of(s))];
+    for (auto& d : desired)
+      if (!contains(s.assigned, d)) {
+        s.assigned.push_back(d);
+        ++version_;
+      }
+    if (s.fencing || s.assigned.empty()) continue;
+    // The first serving replica in desired order, then in assignment order.
+    auto pick_serving = [&](bool desired_only) -> std::string {
+      for (auto& d : desired)
+        if (d != s.primary && replica_serving(s, d)) return d;
+      if (!desired_only)
+        for (auto& a : s.assigned)
+          if (a != s.primary && replica_serving(s, a)) return a;
+      return {};
+    };
+    std::string next;
+    if (s.primary.empty()) {
+      next = pick_serving(false);
+      if (next.empty()) next = !desired.empty() ? desired.front() : s.assigned.front();
+    } else if (!contains(desired, s.primary)) {
+      next = pick_serving(true);  // hand over once a desired replica serves
+    }
+    if (!next.empty()) {
+      s.fencing = true;
+      orders.push_back({ref_of(s), next});
+      continue;
+    }
+    // Let go of replicas outside the desired set once every desired one serves.
+    bool all_serving = primary_serving(s);
+    for (auto& d : desired) all_serving = all_serving && replica_serving(s, d);
+    if (!all_serving) continue;
+    for (auto it = s.assigned.begin(); it != s.assigned.end();) {
+      if (contains(desired, *it)) {
+        ++it;
+        continue;
+      }
+      s.replicas.erase(*it);
+      it = s.assigned.erase(it);
+      ++version_;
+    }
+  }
+  return orders;
+}
+
+void cluster_state::fenced(const shard_ref& ref, const std::string& node, std::uint64_t epoch) {
+  auto it = shards_.find(key_of(ref));
+  if (it == shards_.end()) return;
+  auto& s = it->second;
+  s.fencing = false;
+  s.epoch = std::max(s.epoch, epoch);
+  auto n = nodes_.find(node);
+  // The node died meanwhile: the next reconcile picks another (under a newer epoch).
+  if (n == nodes_.end() || !n->second.up || !contains(s.assigned, node)) {
+    s.primary.clear();
+  } else {
+    s.primary = node;
+  }
+  ++version_;
+}
+
+void cluster_state::fence_failed(const shard_ref& ref) {
+  auto it = shards_.find(key_of(ref));
+  if (it != shards_.end()) it->second.fencing = false;
+}
+
+std::vector<replica_plan> cluster_state::plan_for(const std::string& node) const {
+  std::vector<replica_plan> out;
+  for (auto& [key, s] : shards_) {
+    if (!contains(s.assigned, node)) continue;
+    replica_plan p;
+    p.entry = s.entry;
+    p.shard = s.shard;
+    p.primary = s.primary == node;
+    p.epoch = p.primary ? s.epoch : 0;
+    if (p.primary) {
+      for (auto& a : s.assigned)
+        if (a != node) p.peers.push_back(a);
+    } else if (auto it = s.replicas.find(s.primary); it != s.replicas.end()) {
+      p.primary_applied = it->second.applied;
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+}  // namespace quiver

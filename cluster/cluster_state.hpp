@@ -1,0 +1,118 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "common/messages.hpp"
+
+namespace quiver {
+
+// A primary change the coordinator must make durable first: storage fences the
+// shard (a new epoch, so every earlier primary's appends fail) and only then is
+// `node` told it is the primary under that epoch.
+struct fence_order {
+  shard_ref ref;
+  std::string node;
+};
+
+// One replica a node should host, as the coordinator wants it.
+struct replica_plan {
+  catalog_entry entry;
+  shard_id shard;
+  bool primary = false;
+  std::uint64_t epoch = 0;         // primary: its epoch
+  std::vector<std::string> peers;  // primary: the other replicas, to forward to
+  seq_no primary_applied;          // replica: how far the primary is (catch-up hint)
+};
+
+// The coordinator's plain state: live nodes, every shard's replica set, primary
+// and epoch, and what the nodes report about the replicas they host. Placement is
+// rendezvous hashing over the live nodes (cluster/placement.hpp); the actor shell
+// (the coordinator) feeds it heartbeats and storage's fencing answers and carries
+// out what reconcile() decides. Not thread-safe.
+//
+// Rules, per shard (R = replicas wanted, desired = the R best live nodes):
+//  - a node that stops heartbeating for the timeout (or whose connection drops) is
+//    down: its replicas are unassigned at once, and if it held the primary, the
+//    first serving replica in desired order is fenced in (any assigned node if
+//    none serves: it recovers from the shard log, which holds every acknowledged
+//    write);
+//  - every desired node is assigned a replica (joins take their shards);
+//  - a primary outside the desired set hands over to a serving desired replica;
+//  - replicas outside the desired set are let go only once every desired replica
+//    serves (a moved shard is loaded before its old owner lets go).
+class cluster_state {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  struct replica_view {
+    bool primary = false;
+    std::uint64_t epoch = 0;
+    std::string state = "assigned";  // until the node reports it
+    std::string reason;
+    seq_no applied;
+  };
+  struct shard_view {
+    catalog_entry entry;
+    shard_id shard;
+    std::vector<std::string> assigned;             // nodes hosting a replica, in assignment order
+    std::string primary;                           // empty: none now
+    std::uint64_t epoch = 0;                       // the primary's epoch
+    bool fencing = false;                          // a fence_order is out
+    std::map<std::string, replica_view> replicas;  // by node
+  };
+  struct node_view {
+    std::string address;
+    bool up = false;
+    clock::time_point last_seen{};
+  };
+  using shard_key = std::tuple<std::string, std::string, std::uint64_t, std::uint32_t>;
+
+  static shard_key key_of(const shard_ref& ref);
+  // The text rendezvous hashing places: "<tenant>/<index>@<incarnation>/<shard>".
+  static std::string placement_key(const shard_ref& ref);
+
+  void add_index(const catalog_entry& entry);
+  void drop_index(const std::string& tenant, const std::string& name);
+  void drop_tenant(const std::string& tenant);
+
+  // A node's heartbeat: it is up and hosts the replicas it reports (reports of
+  // replicas it is not assigned are ignored; the node drops those).
+  void heartbeat(const std::string& node, const std::string& address, clock::time_point now,
+                 const std::vector<replica_report>& reports);
+  void node_lost(const std::string& node);
+  // Marks down the nodes silent for longer than `timeout`; returns them.
+  std::vector<std::string> expire(clock::time_point now, std::chrono::milliseconds timeout);
+
+  // Applies the rules above; returns the primary changes to fence.
+  std::vector<fence_order> reconcile();
+  // Storage fenced the shard at `epoch` for `node` (ignored if the shard is gone).
+  void fenced(const shard_ref& ref, const std::string& node, std::uint64_t epoch);
+  void fence_failed(const shard_ref& ref);
+
+  std::vector<replica_plan> plan_for(const std::string& node) const;
+
+  // The primary serves: it reported ready under the current epoch.
+  bool primary_serving(const shard_view& s) const;
+  bool replica_serving(const shard_view& s, const std::string& node) const;
+
+  const std::map<shard_key, shard_view>& shards() const { return shards_; }
+  const std::map<std::string, node_view>& nodes() const { return nodes_; }
+  std::vector<std::string> live_nodes() const;
+  // Bumped whenever routing may change: membership, assignments, primaries, or a
+  // replica starting or stopping to serve.
+  std::uint64_t version() const { return version_; }
+
+ private:
+  void unassign(shard_view& s, const std::string& node);
+
+  std::map<std::string, node_view> nodes_;
+  std::map<shard_key, shard_view> shards_;
+  std::uint64_t version_ = 1;
+};
+
+}  // namespace quiver

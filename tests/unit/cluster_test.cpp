@@ -1,0 +1,256 @@
+// Placement (rendezvous hashing) and the coordinator's plain state.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "cluster/cluster_state.hpp"
+#include "cluster/placement.hpp"
+
+namespace quiver {
+namespace {
+
+std::vector<std::string> node_names(int n) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) out.push_back("vectord-" + std::to_string(i));
+  return out;
+}
+
+std::string shard_key(int i) { return "default/idx@1/" + std::to_string(i); }
+
+std::vector<std::pair<std::string, std::size_t>> shard_keys(int n, std::size_t replicas) {
+  std::vector<std::pair<std::string, std::size_t>> out;
+  for (int i = 0; i < n; ++i) out.emplace_back(shard_key(i), replicas);
+  return out;
+}
+
+std::map<std::string, int> loads(const std::map<std::string, std::vector<std::string>>& placed) {
+  std::map<std::string, int> out;
+  for (auto& [key, nodes] : placed)
+    for (auto& n : nodes) ++out[n];
+  return out;
+}
+
+TEST(Rendezvous, BalancedWithinTenPercentOver1000ShardsAnd10Nodes) {
+  for (std::size_t replicas : {1u, 2u, 3u}) {
+    auto placed = rendezvous_assign(shard_keys(1000, replicas), node_names(10));
+    auto load = loads(placed);
+    ASSERT_EQ(load.size(), 10u);
+    const int mean = static_cast<int>(100 * replicas);
+    for (auto& [node, count] : load) {
+      EXPECT_GE(count, mean * 9 / 10) << node << " with " << replicas << " replicas";
+      EXPECT_LE(count, mean * 11 / 10) << node << " with " << replicas << " replicas";
+    }
+    for (auto& [key, nodes] : placed)
+      EXPECT_EQ(std::set<std::string>(nodes.begin(), nodes.end()).size(), replicas);
+  }
+  // Unbounded rendezvous alone is not this even: the bound is what the test checks.
+  std::map<std::string, int> pure;
+  for (int i = 0; i < 1000; ++i) ++pure[rendezvous_place(shard_key(i), node_names(10), 1).front()];
+  int spread = 0;
+  for (auto& [node, count] : pure) spread = std::max(spread, std::abs(count - 100));
+  EXPECT_GT(spread, 10);
+}
+
+TEST(Rendezvous, DeterministicAndIndependentOfNodeOrder) {
+  auto nodes = node_names(7);
+  auto reversed = nodes;
+  std::reverse(reversed.begin(), reversed.end());
+  for (int i = 0; i < 200; ++i) {
+    auto a = rendezvous_place(shard_key(i), nodes, 3);
+    EXPECT_EQ(a, rendezvous_place(shard_key(i), nodes, 3));
+    EXPECT_EQ(a, rendezvous_place(shard_key(i), reversed, 3));
+    EXPECT_EQ(std::set<std::string>(a.begin(), a.end()).size(), 3u);  // distinct nodes
+  }
+  EXPECT_EQ(rendezvous_score("a", "b"), rendezvous_score("a", "b"));
+  EXPECT_NE(rendezvous_score("a", "b"), rendezvous_score("b", "a"));
+}
+
+TEST(Rendezvous, AddingANodeMovesAboutOneNthOfABalancedPlacement) {
+  auto before = rendezvous_assign(shard_keys(1000, 1), node_names(10));
+  auto after = rendezvous_assign(shard_keys(1000, 1), node_names(11));
+  int moved = 0, to_new = 0;
+  for (auto& [key, nodes] : before) {
+    moved += nodes != after[key];
+    to_new += after[key].front() == "vectord-10";
+  }
+  // Ideal: 1000 / 11 = 91; the load bound costs a few more.
+  EXPECT_GE(moved, 80);
+  EXPECT_LE(moved, 125);
+  EXPECT_GE(to_new, 85);
+  // Deterministic, whatever the order of the inputs.
+  auto keys = shard_keys(1000, 2);
+  std::reverse(keys.begin(), keys.end());
+  auto nodes = node_names(10);
+  std::reverse(nodes.begin(), nodes.end());
+  EXPECT_EQ(rendezvous_assign(keys, nodes), rendezvous_assign(shard_keys(1000, 2), node_names(10)));
+}
+
+TEST(Rendezvous, AddingANodeMovesAboutOneNth) {
+  auto nodes = node_names(10);
+  auto grown = node_names(11);
+  int moved = 0;
+  for (int i = 0; i < 1000; ++i) {
+    auto before = rendezvous_place(shard_key(i), nodes, 1).front();
+    auto after = rendezvous_place(shard_key(i), grown, 1).front();
+    if (before != after) {
+      ++moved;
+      EXPECT_EQ(after, "vectord-10") << "a shard moved between two old nodes";
+    }
+  }
+  // 1000 / 11 = 91 expected.
+  EXPECT_GE(moved, 60);
+  EXPECT_LE(moved, 125);
+  // Removing a node moves only that node's shards.
+  auto shrunk = node_names(9);
+  for (int i = 0; i < 1000; ++i) {
+    auto before = rendezvous_place(shard_key(i), nodes, 1).front();
+    if (before != "vectord-9") {
+      EXPECT_EQ(before, rendezvous_place(shard_key(i), shrunk, 1).front());
+    }
+  }
+}
+
+TEST(Rendezvous, FewerNodesThanReplicas) {
+  EXPECT_EQ(rendezvous_place("k", node_names(2), 3).size(), 2u);
+  EXPECT_TRUE(rendezvous_place("k", {}, 3).empty());
+}
+
+// -- cluster_state --
+
+using clock_type = cluster_state::clock;
+
+catalog_entry entry(std::uint32_t shards, std::uint32_t replicas) {
+  catalog_entry e;
+  e.tenant = default_tenant();
+  e.params.name = "idx";
+  e.params.dimension = 4;
+  e.params.shards = shards;
+  e.params.replicas = replicas;
+  e.incarnation = 7;
+  return e;
+}
+
+// Reports every assigned replica of `node` as serving, in the role it was given.
+void report_serving(cluster_state& c, const std::string& node, clock_type::time_point now,
+                    std::uint64_t applied = 0) {
+  std::vector<replica_report> reports;
+  for (auto& p : c.plan_for(node)) {
+    replica_report r;
+    r.ref = shard_ref{p.entry.tenant, p.entry.params.name, p.entry.incarnation, p.shard};
+    r.primary = p.primary;
+    r.epoch = p.epoch;
+    r.state = "ready";
+    r.applied = seq_no{applied};
+    reports.push_back(r);
+  }
+  c.heartbeat(node, node + ":1", now, reports);
+}
+
+// Fences every order at increasing epochs, as storage would.
+void fence_all(cluster_state& c, std::uint64_t& epoch) {
+  for (auto& o : c.reconcile()) c.fenced(o.ref, o.node, ++epoch);
+}
+
+TEST(ClusterState, PlacesReplicasAndPromotesOnNodeLoss) {
+  cluster_state c;
+  auto t0 = clock_type::now();
+  for (auto& n : node_names(3)) c.heartbeat(n, n + ":1", t0, {});
+  c.add_index(entry(4, 2));
+  std::uint64_t epoch = 0;
+  fence_all(c, epoch);
+  ASSERT_EQ(c.shards().size(), 4u);
+  for (auto& [key, s] : c.shards()) {
+    EXPECT_EQ(s.assigned.size(), 2u);
+    EXPECT_FALSE(s.primary.empty());
+    EXPECT_EQ(s.primary, s.assigned.front());  // the rendezvous winner
+  }
+  for (auto& n : node_names(3)) report_serving(c, n, t0);
+  fence_all(c, epoch);
+  for (auto& [key, s] : c.shards()) EXPECT_TRUE(c.primary_serving(s));
+
+  // vectord-0 stops heartbeating: down after the timeout; its primaries move to
+  // their serving replicas under new epochs.
+  auto t1 = t0 + std::chrono::seconds(3);
+  report_serving(c, "vectord-1", t1);
+  report_serving(c, "vectord-2", t1);
+  auto lost = c.expire(t1, std::chrono::seconds(2));
+  ASSERT_EQ(lost, std::vector<std::string>{"vectord-0"});
+  auto before = epoch;
+  fence_all(c, epoch);
+  for (auto& [key, s] : c.shards()) {
+    EXPECT_NE(s.primary, "vectord-0");
+    EXPECT_FALSE(s.primary.empty());
+    EXPECT_EQ(std::count(s.assigned.begin(), s.assigned.end(), "vectord-0"), 0);
+    EXPECT_EQ(s.assigned.size(), 2u);  // re-replicated on the two live nodes
+  }
+  EXPECT_GT(epoch, before);
+  // A new primary is not serving until it reports under its new epoch.
+  for (auto& [key, s] : c.shards()) {
+    if (s.epoch > before) {
+      EXPECT_FALSE(c.primary_serving(s));
+    }
+  }
+  report_serving(c, "vectord-1", t1);
+  report_serving(c, "vectord-2", t1);
+  for (auto& [key, s] : c.shards()) EXPECT_TRUE(c.primary_serving(s));
+}
+
+TEST(ClusterState, JoinLoadsBeforeTheOldOwnerLetsGo) {
+  cluster_state c;
+  auto t0 = clock_type::now();
+  c.heartbeat("vectord-0", "a", t0, {});
+  c.add_index(entry(8, 1));
+  std::uint64_t epoch = 0;
+  fence_all(c, epoch);
+  report_serving(c, "vectord-0", t0);
+  fence_all(c, epoch);
+  c.heartbeat("vectord-1", "b", t0, {});
+  fence_all(c, epoch);
+  int moving = 0;
+  for (auto& [key, s] : c.shards()) {
+    if (s.assigned.size() == 2) {
+      ++moving;
+      EXPECT_EQ(s.primary, "vectord-0");  // keeps serving until the new one loaded
+    }
+  }
+  ASSERT_GT(moving, 0);
+  ASSERT_LT(moving, 8);
+  // The joiner loads as a replica; then the primary is handed over, then let go.
+  std::vector<replica_report> loaded;
+  for (auto& p : c.plan_for("vectord-1")) {
+    EXPECT_FALSE(p.primary);
+    loaded.push_back({shard_ref{p.entry.tenant, p.entry.params.name, p.entry.incarnation, p.shard},
+                      false, 0, "ready", "", seq_no{5}});
+  }
+  c.heartbeat("vectord-1", "b", t0, loaded);
+  fence_all(c, epoch);
+  report_serving(c, "vectord-1", t0);
+  fence_all(c, epoch);
+  int on_new = 0;
+  for (auto& [key, s] : c.shards()) {
+    EXPECT_EQ(s.assigned.size(), 1u);
+    EXPECT_TRUE(c.primary_serving(s));
+    on_new += s.primary == "vectord-1";
+  }
+  EXPECT_EQ(on_new, moving);
+}
+
+TEST(ClusterState, FenceForADeadNodeLeavesNoPrimary) {
+  cluster_state c;
+  auto t0 = clock_type::now();
+  c.heartbeat("vectord-0", "a", t0, {});
+  c.add_index(entry(1, 1));
+  auto orders = c.reconcile();
+  ASSERT_EQ(orders.size(), 1u);
+  EXPECT_TRUE(c.reconcile().empty());  // one fence at a time
+  c.node_lost("vectord-0");
+  c.fenced(orders[0].ref, orders[0].node, 1);
+  EXPECT_TRUE(c.shards().begin()->second.primary.empty());
+  c.drop_index("default", "idx");
+  EXPECT_TRUE(c.shards().empty());
+}
+
+}  // namespace
+}  // namespace quiver
