@@ -80,9 +80,14 @@ caf::behavior storage_actor(storage_self* self, std::shared_ptr<storage_engine> 
         return true;
       },
       [self](shard_open_request& r) -> caf::result<shard_lease> {
-        auto out = self->state.engine->open_shard(r.ref);
+        auto out = self->state.engine->open_shard(r.ref, r.mode, r.epoch);
         if (!out) return to_caf_error(out.error());
         return std::move(*out);
+      },
+      [self](shard_fence_request& r) -> caf::result<std::uint64_t> {
+        auto out = self->state.engine->fence(r.ref);
+        if (!out) return to_caf_error(out.error());
+        return *out;
       },
       [self](log_append_request& r) -> caf::result<log_append_reply> {
         auto& s = self->state;

@@ -21,14 +21,20 @@ status check_names(const tenant_id& tenant, const std::string& index) {
   return validate_index_name(index);
 }
 
+constexpr char stale_epoch_words[] = " is stale (current ";
+
 status stale_epoch(const shard_ref& ref, std::uint64_t epoch, std::uint64_t current) {
   return make_status(errc::unavailable, "shard " + ref.tenant.value + "/" + ref.index + "/" +
                                             std::to_string(ref.shard.value) + ": epoch " +
-                                            std::to_string(epoch) + " is stale (current " +
+                                            std::to_string(epoch) + stale_epoch_words +
                                             std::to_string(current) + ")");
 }
 
 }  // namespace
+
+bool is_stale_epoch(const status& st) {
+  return st.code == errc::unavailable && st.message.find(stale_epoch_words) != std::string::npos;
+}
 
 storage_engine::storage_engine(env& e, storage_options options)
     : env_(e), options_(std::move(options)) {}
@@ -279,16 +285,34 @@ expected<storage_engine::shard_state*> storage_engine::shard(const shard_ref& re
   return &shards_.emplace(key, std::move(state)).first->second;
 }
 
-expected<shard_lease> storage_engine::open_shard(const shard_ref& ref) {
-  auto s = shard(ref);
-  if (!s) return std::move(s).error();
-  auto& state = **s;
-  auto dir = shard_dir(ref);
-  if (auto st = write_file_atomically(env_, dir + "/EPOCH", std::to_string(state.epoch + 1));
+status storage_engine::bump_epoch(const shard_ref& ref, shard_state& state) {
+  if (auto st =
+          write_file_atomically(env_, shard_dir(ref) + "/EPOCH", std::to_string(state.epoch + 1));
       !st.ok())
     return st;
   ++state.epoch;
-  return shard_lease{state.epoch, state.log->last_seq(), state.log->first_seq(), dir};
+  return status::success();
+}
+
+expected<shard_lease> storage_engine::open_shard(const shard_ref& ref, open_mode mode,
+                                                 std::uint64_t epoch) {
+  auto s = shard(ref);
+  if (!s) return std::move(s).error();
+  auto& state = **s;
+  if (mode == open_mode::claim) {
+    if (auto st = bump_epoch(ref, state); !st.ok()) return st;
+  } else if (mode == open_mode::hold && epoch != state.epoch) {
+    ++counters_.stale_epoch_rejections;
+    return stale_epoch(ref, epoch, state.epoch);
+  }
+  return shard_lease{state.epoch, state.log->last_seq(), state.log->first_seq(), shard_dir(ref)};
+}
+
+expected<std::uint64_t> storage_engine::fence(const shard_ref& ref) {
+  auto s = shard(ref);
+  if (!s) return std::move(s).error();
+  if (auto st = bump_epoch(ref, **s); !st.ok()) return st;
+  return (*s)->epoch;
 }
 
 status storage_engine::append(const shard_ref& ref, std::uint64_t epoch,

@@ -14,6 +14,10 @@
 
 namespace quiver {
 
+// Whether a failed append or open was refused for a stale epoch (another writer
+// was fenced in), as opposed to storage being unavailable.
+bool is_stale_epoch(const status& st);
+
 struct storage_options {
   std::string data_dir;
   shard_log_options log;
@@ -54,9 +58,14 @@ class storage_engine {
   // Durable on return; deletes the index's logs and snapshots.
   status drop_index(const tenant_id& tenant, const std::string& name);
 
-  // Makes the caller the shard's writer: a new epoch, persisted, fences every
-  // earlier writer.
-  expected<shard_lease> open_shard(const shard_ref& ref);
+  // claim: makes the caller the shard's writer under a new epoch (persisted),
+  // fencing every earlier writer. hold: the caller writes under `epoch`, which a
+  // fence() gave it; fails with a stale-epoch error if a newer one exists. follow:
+  // the shard's position for a reader; epochs untouched.
+  expected<shard_lease> open_shard(const shard_ref& ref, open_mode mode = open_mode::claim,
+                                   std::uint64_t epoch = 0);
+  // A new epoch (persisted) for the coordinator to hand to the next primary.
+  expected<std::uint64_t> fence(const shard_ref& ref);
   // Writes records (not yet durable). Fails with `unavailable` on a stale epoch.
   status append(const shard_ref& ref, std::uint64_t epoch, const std::vector<log_record>& records);
   // Makes every append so far durable.
@@ -88,6 +97,7 @@ class storage_engine {
   void close_shards(const std::string& tenant, const std::string& name);
   status apply_tenant_record(log_record& r);
   status remove_stale_dirs();
+  status bump_epoch(const shard_ref& ref, shard_state& state);
 
   env& env_;
   storage_options options_;

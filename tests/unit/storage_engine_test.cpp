@@ -158,6 +158,48 @@ TEST_F(StorageEngine, EpochsFenceEarlierWritersAcrossRestarts) {
   EXPECT_EQ(s->append(ref, old_epoch, upserts(3, 1, old_epoch)).code, errc::unavailable);
 }
 
+// The coordinator's fencing: a fence gives the next primary a new epoch; the old
+// primary can neither append nor re-open under its epoch; readers change nothing.
+TEST_F(StorageEngine, FenceHoldAndFollowAcrossRestarts) {
+  const tenant_id t{"default"};
+  shard_ref ref;
+  std::uint64_t second = 0;
+  {
+    auto s = open();
+    auto a = s->create_index(t, params("a", 1));
+    ref = {t, "a", a->first.incarnation, shard_id{0}};
+    auto first = s->fence(ref);
+    ASSERT_TRUE(first);
+    auto held = s->open_shard(ref, open_mode::hold, *first);
+    ASSERT_TRUE(held);
+    EXPECT_EQ(held->epoch, *first);
+    ASSERT_TRUE(s->append(ref, *first, upserts(1, 2, *first)).ok());
+    auto next = s->fence(ref);
+    ASSERT_TRUE(next);
+    EXPECT_GT(*next, *first);
+    second = *next;
+    // The fenced primary: its appends and its re-open under the old epoch fail.
+    auto stale = s->append(ref, *first, upserts(3, 1, *first));
+    EXPECT_TRUE(is_stale_epoch(stale)) << stale.message;
+    auto reopen = s->open_shard(ref, open_mode::hold, *first);
+    ASSERT_FALSE(reopen);
+    EXPECT_TRUE(is_stale_epoch(reopen.error()));
+    // A follower sees the log's end and leaves the epoch alone.
+    auto follow = s->open_shard(ref, open_mode::follow);
+    ASSERT_TRUE(follow);
+    EXPECT_EQ(follow->last_seq.value, 2u);
+    EXPECT_EQ(follow->epoch, second);
+    ASSERT_TRUE(s->append(ref, second, upserts(3, 1, second)).ok());
+    ASSERT_TRUE(s->sync().ok());
+    EXPECT_FALSE(is_stale_epoch(make_status(errc::unavailable, "storage is down")));
+  }
+  auto s = open();  // the epoch is durable
+  auto held = s->open_shard(ref, open_mode::hold, second);
+  ASSERT_TRUE(held);
+  EXPECT_EQ(held->last_seq.value, 3u);
+  EXPECT_TRUE(is_stale_epoch(s->append(ref, second - 1, upserts(4, 1, second - 1))));
+}
+
 TEST_F(StorageEngine, ChunkedReadsCoverEverySegmentOnceAndReleaseDropsSegments) {
   const tenant_id t{"default"};
   auto s = open(/*segment_bytes=*/2000);
