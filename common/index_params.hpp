@@ -46,7 +46,7 @@ struct index_limits {
   static constexpr std::uint32_t max_m = 128;     // links cost 8·M bytes per vector
   static constexpr std::uint32_t max_ef = 10000;  // search cost grows linearly in ef
   static constexpr std::uint32_t max_shards = 256;
-  static constexpr std::uint32_t max_replicas = 1;  // until the cluster lands
+  static constexpr std::uint32_t max_replicas = 5;
   static constexpr std::size_t max_name_bytes = 128;
 };
 

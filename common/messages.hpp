@@ -32,6 +32,10 @@ struct index_description {
   // Of the last recovery, over all shards: records replayed, and the slowest shard.
   std::uint64_t replayed_records = 0;
   double recovery_seconds = 0;
+  // Clustered shards: role, epoch, and how far the replica has applied.
+  bool primary = false;
+  std::uint64_t epoch = 0;
+  seq_no applied;
 };
 
 // -- index administration (router -> registry) --
@@ -279,10 +283,14 @@ struct storage_stats_request {
 // Index actor -> registry: the shard's state changed.
 struct shard_status_report {
   shard_id shard;
-  std::string state;   // "recovering", "ready" or "quarantined"
+  std::string state;   // "recovering", "ready", "quarantined" or (clustered) "fenced"
   std::string reason;  // quarantined: why
   std::uint64_t replayed_records = 0;
   double recovery_seconds = 0;
+  // Clustered shards: role, epoch, and how far the replica has applied.
+  bool primary = false;
+  std::uint64_t epoch = 0;
+  seq_no applied;
 };
 
 // -- cluster --
@@ -370,7 +378,8 @@ typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_status_report& x) {
-  return f(x.shard, x.state, x.reason, x.replayed_records, x.recovery_seconds);
+  return f(x.shard, x.state, x.reason, x.replayed_records, x.recovery_seconds, x.primary, x.epoch,
+           x.applied);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, log_record& x) {

@@ -343,13 +343,88 @@ std::string render_ids(body_format f, const std::vector<std::string>& ids,
 }
 
 std::string render_search(body_format f, const std::vector<search_hit>& hits,
-                          const search_options& options, double took_ms) {
+                          const search_options& options, double took_ms,
+                          const std::vector<std::uint32_t>& missing_shards) {
   return render(f, [&](auto& w) {
-    w.begin_object(2);
+    w.begin_object(missing_shards.empty() ? 2 : 4);
     w.key("results");
     write_hits(w, hits, options);
     w.key("took_ms");
     w.number(took_ms);
+    if (!missing_shards.empty()) {
+      w.key("partial");
+      w.boolean(true);
+      w.key("missing_shards");
+      w.begin_array(missing_shards.size());
+      for (auto m : missing_shards) w.uinteger(m);
+      w.end_array();
+    }
+    w.end_object();
+  });
+}
+
+std::string render_cluster(body_format f, const cluster_status& c) {
+  return render(f, [&](auto& w) {
+    w.begin_object(4);
+    w.key("mode");
+    w.string(c.mode);
+    w.key("version");
+    w.uinteger(c.version);
+    w.key("nodes");
+    w.begin_array(c.nodes.size());
+    for (const auto& n : c.nodes) {
+      w.begin_object(5);
+      w.key("name");
+      w.string(n.name);
+      w.key("address");
+      w.string(n.address);
+      w.key("role");
+      w.string(n.role);
+      w.key("status");
+      w.string(n.up ? "up" : "down");
+      w.key("replicas");
+      w.uinteger(n.replicas);
+      w.end_object();
+    }
+    w.end_array();
+    w.key("shards");
+    w.begin_array(c.shards.size());
+    for (const auto& s : c.shards) {
+      w.begin_object(6);
+      w.key("tenant");
+      w.string(s.tenant);
+      w.key("index");
+      w.string(s.index);
+      w.key("shard");
+      w.uinteger(s.shard);
+      w.key("epoch");
+      w.uinteger(s.epoch);
+      w.key("primary");
+      if (s.primary.empty()) {
+        w.null();
+      } else {
+        w.string(s.primary);
+      }
+      w.key("replicas");
+      w.begin_array(s.replicas.size());
+      for (const auto& r : s.replicas) {
+        w.begin_object(5);
+        w.key("node");
+        w.string(r.node);
+        w.key("primary");
+        w.boolean(r.primary);
+        w.key("state");
+        w.string(r.state);
+        w.key("applied_seq");
+        w.uinteger(r.applied_seq);
+        w.key("lag");
+        w.uinteger(r.lag);
+        w.end_object();
+      }
+      w.end_array();
+      w.end_object();
+    }
+    w.end_array();
     w.end_object();
   });
 }

@@ -27,7 +27,11 @@ std::string render_vector(body_format f, const vector_record& r);
 std::string render_ids(body_format f, const std::vector<std::string>& ids,
                        const std::string& next_cursor);
 std::string render_search(body_format f, const std::vector<search_hit>& hits,
-                          const search_options& options, double took_ms);
+                          const search_options& options, double took_ms,
+                          const std::vector<std::uint32_t>& missing_shards = {});
+// GET /v1/cluster: nodes, and every shard's epoch, primary and replicas (state,
+// applied seq, lag behind the primary).
+std::string render_cluster(body_format f, const cluster_status& c);
 std::string render_search_batch(body_format f, const std::vector<std::vector<search_hit>>& results,
                                 const std::vector<search_options>& options, double took_ms);
 // {"<key>": "<value>"}, e.g. {"status": "ok"}

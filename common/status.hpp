@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -55,5 +56,13 @@ class expected {
  private:
   std::variant<T, status> state_;
 };
+
+// Storage refuses an append or open under an epoch older than the shard's
+// current one with `unavailable` and this marker in the message: another writer
+// was fenced in (as opposed to storage being unreachable).
+inline constexpr std::string_view stale_epoch_marker = " is stale (current ";
+inline bool is_stale_epoch(const status& st) {
+  return st.code == errc::unavailable && st.message.find(stale_epoch_marker) != std::string::npos;
+}
 
 }  // namespace quiver

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <map>
@@ -60,6 +61,7 @@ namespace {
 
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using reopen_atom = caf::atom_constant<caf::atom("reopen")>;
+using progress_atom = caf::atom_constant<caf::atom("progress")>;
 
 enum class phase { recovering, serving, quarantined };
 
@@ -101,6 +103,14 @@ struct index_state {
     std::uint32_t writes = 0;  // in-flight writes touching the id
   };
   std::unordered_map<std::string, projected> in_flight;
+  // Clustered: the role the node gave, and replication.
+  bool primary = true;            // standalone shards are always their own primary
+  std::uint64_t held_epoch = 0;   // a clustered primary's epoch, fenced in for it
+  bool fenced = false;            // a newer primary exists: no writes
+  bool promoting = false;         // reading the log to its end before writing
+  bool catching_up = false;       // reading missed records from the log
+  bool progress_pending = false;  // a progress report is scheduled
+  std::vector<caf::actor> forward_to;
   static inline const char* name = "quiver.index";
 
   index_state() = default;
@@ -161,10 +171,39 @@ void counted(index_state& s) {
 
 void report(index_self* self, std::uint64_t replayed = 0, double seconds = 0) {
   auto& s = self->state;
-  const char* state = s.ph == phase::serving      ? "ready"
+  const char* state = s.fenced                    ? "fenced"
+                      : s.promoting               ? "recovering"
+                      : s.ph == phase::serving    ? "ready"
                       : s.ph == phase::recovering ? "recovering"
                                                   : "quarantined";
-  self->send(s.registry, shard_status_report{s.ref.shard, state, s.reason, replayed, seconds});
+  shard_status_report r;
+  r.shard = s.ref.shard;
+  r.state = state;
+  r.reason = s.reason;
+  r.replayed_records = replayed;
+  r.recovery_seconds = seconds;
+  r.primary = s.env->clustered && s.primary;
+  r.epoch = r.primary ? s.held_epoch : 0;
+  if (s.index) r.applied = s.index->applied_seq();
+  self->send(s.registry, std::move(r));
+}
+
+// Clustered shards tell their node how far they have applied (for lag), at most
+// a few times a second.
+void report_progress(index_self* self) {
+  auto& s = self->state;
+  if (!s.env->clustered || s.progress_pending) return;
+  s.progress_pending = true;
+  self->delayed_send(self, std::chrono::milliseconds(200), progress_atom::value);
+}
+
+// Why a write is refused here; success for a primary that may write.
+status not_writable(const index_state& s) {
+  if (!s.env->clustered || (s.primary && !s.fenced && !s.promoting)) return status::success();
+  auto shard = "index '" + s.ref.index + "' shard " + std::to_string(s.ref.shard.value);
+  if (s.primary && s.promoting)
+    return make_status(errc::unavailable, shard + ": the new primary is catching up");
+  return make_status(errc::unavailable, shard + ": this replica is not the primary");
 }
 
 // Rebuilds the shard from its newest usable snapshot and the log after it. Runs on
@@ -251,6 +290,8 @@ void start_recovery(index_self* self) {
   // for it would hold every later write.
   s.snapshotting = false;
   s.applying = false;
+  s.promoting = false;
+  s.catching_up = false;
   // Writes acknowledged by storage but not yet applied are durable: the recovery
   // replays them, so they are answered now (their closures see the new generation).
   auto deferred = std::move(s.deferred);
@@ -258,12 +299,17 @@ void start_recovery(index_self* self) {
   for (auto& apply : deferred) apply();
   report(self);
   auto generation = s.generation;
-  self->request(s.env->persistence, s.env->timeout, shard_open_request{s.ref})
+  shard_open_request open{s.ref};
+  if (s.env->clustered) {
+    open.mode = s.primary ? open_mode::hold : open_mode::follow;
+    open.epoch = s.held_epoch;
+  }
+  self->request(s.env->persistence, s.env->timeout, open)
       .then(
           [self, generation](shard_lease& lease) {
             auto& s = self->state;
             if (generation != s.generation) return;
-            s.epoch = lease.epoch;
+            s.epoch = s.env->clustered ? s.held_epoch : lease.epoch;
             s.dir = lease.dir;
             s.next_seq = lease.last_seq.value + 1;
             auto me = caf::actor_cast<caf::actor>(self);
@@ -278,6 +324,13 @@ void start_recovery(index_self* self) {
             auto& s = self->state;
             if (generation != s.generation) return;
             auto st = from_caf_error(e);
+            if (s.env->clustered && is_stale_epoch(st)) {
+              // A newer primary was fenced in: wait for the node's next word.
+              s.fenced = true;
+              spdlog::warn("shard {}: {}; waiting for a new role", describe(s), st.message);
+              report(self);
+              return;
+            }
             if (st.code == errc::unavailable) {
               spdlog::warn("shard {}: cannot open its log yet ({}); retrying", describe(s),
                            st.message);
@@ -316,6 +369,7 @@ void drain_deferred(index_self* self) {
 void maybe_snapshot(index_self* self, bool force) {
   auto& s = self->state;
   if (s.ph != phase::serving || s.snapshotting || s.applying) return;
+  if (s.env->clustered && (!s.primary || s.fenced)) return;  // the primary's job
   if (!(s.snapshot_seq < s.index->applied_seq())) return;
   const auto& policy = s.env->snapshots;
   bool due =
@@ -343,6 +397,7 @@ void maybe_snapshot(index_self* self, bool force) {
 // the last snapshot does not cover: thousands of idle shards cost no timers.
 void schedule_tick(index_self* self) {
   auto& s = self->state;
+  if (s.env->clustered && !s.primary) return;
   if (s.tick_pending || s.env->snapshots.interval.count() == 0 || s.ph != phase::serving) return;
   if (!(s.snapshot_seq < s.index->applied_seq())) return;
   s.tick_pending = true;
@@ -437,9 +492,24 @@ void apply(index_self* self, std::shared_ptr<std::vector<log_record>> records,
 }
 
 // Shared by upserts and deletes: admit, append, then apply and answer once durable.
+// A primary forwards committed records to its replicas, in seq order (the acks
+// that trigger it arrive in order, and CAF keeps a sender's order per receiver).
+void forward(index_self* self, const std::shared_ptr<std::vector<log_record>>& records) {
+  auto& s = self->state;
+  if (!s.env->clustered || s.forward_to.empty()) return;
+  for (auto& replica : s.forward_to) {
+    if (s.env->forward_delay.count() > 0) {
+      self->delayed_send(replica, s.env->forward_delay, replicate_msg{*records});
+    } else {
+      self->send(replica, replicate_msg{*records});
+    }
+  }
+}
+
 template <class Reply, class MakeReply>
 caf::result<Reply> write(index_self* self, std::vector<log_record> records, MakeReply make_reply) {
   auto& s = self->state;
+  if (auto st = not_writable(s); !st.ok()) return to_caf_error(st);
   auto admitted = admit(s, records);
   if (!admitted) return to_caf_error(admitted.error());
   auto change = *admitted;
@@ -453,11 +523,13 @@ caf::result<Reply> write(index_self* self, std::vector<log_record> records, Make
   }
   auto rp = self->make_response_promise<Reply>();
   auto generation = s.generation;
+  auto epoch = s.epoch;
   auto kept = std::make_shared<std::vector<log_record>>(records);
   self->request(s.env->persistence, s.env->timeout,
                 log_append_request{s.ref, s.epoch, std::move(records)})
       .then(
           [self, rp, generation, kept, make_reply, ids, change](log_append_reply& ack) mutable {
+            if (generation == self->state.generation) forward(self, kept);
             when_applicable(self, [self, rp, generation, kept, make_reply, ids, change,
                                    last = ack.last_seq]() mutable {
               auto& s = self->state;
@@ -487,6 +559,7 @@ caf::result<Reply> write(index_self* self, std::vector<log_record> records, Make
                         return;
                       }
                       settle(s, ids, change, true);
+                      report_progress(self);
                       s.since_snapshot += n;
                       rp.deliver(make_reply(*applied, last));
                       schedule_tick(self);
@@ -494,7 +567,7 @@ caf::result<Reply> write(index_self* self, std::vector<log_record> records, Make
                     });
             });
           },
-          [self, rp, generation, ids, change](caf::error& e) mutable {
+          [self, rp, generation, epoch, ids, change](caf::error& e) mutable {
             auto& s = self->state;
             if (generation == s.generation) {
               settle(s, ids, change, false);
@@ -502,6 +575,17 @@ caf::result<Reply> write(index_self* self, std::vector<log_record> records, Make
               s.env->usage->release(s.ref.tenant.value, change);
             }
             rp.deliver(e);
+            auto st = from_caf_error(e);
+            if (s.env->clustered && is_stale_epoch(st)) {
+              // Fenced: the records never reached the log, so the graph still
+              // matches it. Another primary writes now; wait for the node.
+              if (generation == s.generation && epoch == s.epoch && !s.fenced) {
+                s.fenced = true;
+                spdlog::warn("shard {}: fenced ({}); no more writes here", describe(s), st.message);
+                report(self);
+              }
+              return;
+            }
             // Whether the failed records reached the disk is unknown: rebuild from
             // the log so the graph never differs from it.
             if (generation == s.generation && s.ph == phase::serving) {
@@ -513,8 +597,156 @@ caf::result<Reply> write(index_self* self, std::vector<log_record> records, Make
   return rp;
 }
 
+// Applies records that follow everything handed to apply so far (replication and
+// catch-up), in order; `then` runs once they are in the graph.
+void apply_in_order(index_self* self, std::vector<log_record> records,
+                    std::function<void(index_self*)> then) {
+  auto& s = self->state;
+  s.next_seq = records.back().seq.value + 1;
+  auto kept = std::make_shared<std::vector<log_record>>(std::move(records));
+  auto generation = s.generation;
+  when_applicable(self, [self, kept, generation, then] {
+    if (generation != self->state.generation) return;
+    apply(self, kept, [self, then](expected<shard_index::logged_result> applied, bool stale) {
+      if (stale) return;
+      if (!applied) {
+        spdlog::error("shard {}: applying replicated records failed: {}; recovering",
+                      describe(self->state), applied.error().message);
+        start_recovery(self);
+        return;
+      }
+      report_progress(self);
+      if (then) then(self);
+    });
+  });
+}
+
+void finish_catch_up(index_self* self);
+
+// Reads the records after everything handed to apply from the shard log, chunk by
+// chunk, until its end. A log already truncated past this replica (a snapshot
+// covers what it lacks) means a full recovery instead.
+void catch_up_step(index_self* self) {
+  auto& s = self->state;
+  auto generation = s.generation;
+  self->request(s.env->persistence, s.env->timeout,
+                log_read_request{s.ref, seq_no{s.next_seq - 1}, 4u << 20})
+      .then(
+          [self, generation](log_chunk& chunk) {
+            auto& s = self->state;
+            if (generation != s.generation) return;
+            if (chunk.records.empty()) return finish_catch_up(self);
+            if (chunk.records.front().seq.value != s.next_seq) {
+              spdlog::info("shard {}: the log no longer holds seq {}; reloading", describe(s),
+                           s.next_seq);
+              return start_recovery(self);
+            }
+            auto more = chunk.more;
+            apply_in_order(self, std::move(chunk.records), [more](index_self* self) {
+              if (more) return catch_up_step(self);
+              finish_catch_up(self);
+            });
+          },
+          [self, generation](caf::error& e) {
+            auto& s = self->state;
+            if (generation != s.generation) return;
+            spdlog::warn("shard {}: catching up from the log failed: {}; recovering", describe(s),
+                         from_caf_error(e).message);
+            start_recovery(self);
+          });
+}
+
+void catch_up(index_self* self) {
+  auto& s = self->state;
+  if (s.catching_up || s.ph != phase::serving) return;
+  s.catching_up = true;
+  catch_up_step(self);
+}
+
+void finish_catch_up(index_self* self) {
+  auto& s = self->state;
+  s.catching_up = false;
+  if (!s.promoting) return;
+  // The log's end is stable (this primary holds the only valid epoch): writing may start.
+  s.promoting = false;
+  spdlog::info("shard {}: primary under epoch {} from seq {}", describe(s), s.held_epoch,
+               s.next_seq);
+  report(self);
+  schedule_tick(self);
+}
+
+// A serving replica (or a primary handed a new epoch) becomes the writer: it takes
+// the epoch at storage, then reads the log to its end before accepting writes.
+void promote(index_self* self) {
+  auto& s = self->state;
+  s.promoting = true;
+  s.fenced = false;
+  report(self);
+  auto generation = s.generation;
+  self->request(s.env->persistence, s.env->timeout,
+                shard_open_request{s.ref, open_mode::hold, s.held_epoch})
+      .then(
+          [self, generation](shard_lease&) {
+            auto& s = self->state;
+            if (generation != s.generation || !s.promoting) return;
+            s.epoch = s.held_epoch;
+            s.catching_up = false;
+            catch_up(self);
+          },
+          [self, generation](caf::error& e) {
+            auto& s = self->state;
+            if (generation != s.generation || !s.promoting) return;
+            auto st = from_caf_error(e);
+            s.promoting = false;
+            if (is_stale_epoch(st)) {
+              s.fenced = true;
+              report(self);
+              return;
+            }
+            spdlog::warn("shard {}: taking the primary role failed: {}; recovering", describe(s),
+                         st.message);
+            start_recovery(self);
+          });
+}
+
+void change_role(index_self* self, shard_role_msg& m) {
+  auto& s = self->state;
+  s.forward_to = std::move(m.forward_to);
+  bool same = m.primary == s.primary && (!m.primary || m.epoch == s.held_epoch);
+  if (same) {
+    // A replica behind its primary with nothing arriving (it missed the last
+    // forwards) reads the rest from the log.
+    if (!s.primary && s.ph == phase::serving && !s.catching_up && !s.applying &&
+        s.deferred.empty() && s.next_seq <= m.primary_applied.value)
+      catch_up(self);
+    return;
+  }
+  s.primary = m.primary;
+  s.held_epoch = m.epoch;
+  s.fenced = false;
+  spdlog::info("shard {}: now {}{}", describe(s), m.primary ? "primary, epoch " : "replica",
+               m.primary ? std::to_string(m.epoch) : std::string());
+  // Demoted, or with its own writes in flight: rebuild in the new role (a write
+  // numbered but refused by storage must not shadow the new primary's records).
+  if (s.ph != phase::serving || !m.primary || !s.in_flight.empty()) return start_recovery(self);
+  promote(self);
+}
+
+void on_replicated(index_self* self, replicate_msg& m) {
+  auto& s = self->state;
+  if (!s.env->clustered || s.primary || s.ph != phase::serving || s.catching_up ||
+      m.records.empty())
+    return;
+  if (s.next_seq < m.records.front().seq.value) return catch_up(self);  // a gap
+  auto& r = m.records;
+  r.erase(r.begin(), std::find_if(r.begin(), r.end(),
+                                  [&](const log_record& x) { return s.next_seq <= x.seq.value; }));
+  if (!r.empty()) apply_in_order(self, std::move(r), nullptr);
+}
+
 void final_snapshot(index_state& s) {
   if (s.ph != phase::serving || s.snapshotting || !s.index) return;
+  if (s.env->clustered && (!s.primary || s.fenced)) return;
   if (!(s.snapshot_seq < s.index->applied_seq())) return;
   auto dir = s.dir + "/snapshots";
   auto seq = s.index->applied_seq();
@@ -534,6 +766,7 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
   s.params = std::move(entry.params);
   s.env = std::move(env);
   s.registry = std::move(registry);
+  s.primary = !s.env->clustered;  // clustered shards wait for their role
   // A drop sends `kill`, which skips this: the files are going away.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     auto& s = self->state;
@@ -552,6 +785,12 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
         schedule_tick(self);
       },
       [self](reopen_atom) { start_recovery(self); },
+      [self](progress_atom) {
+        self->state.progress_pending = false;
+        report(self);
+      },
+      [self](shard_role_msg& m) { change_role(self, m); },
+      [self](replicate_msg& m) { on_replicated(self, m); },
       [self](recovered_msg& m) {
         auto& s = self->state;
         if (m.generation != s.generation) return;
@@ -584,6 +823,8 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
         report(self, m.replayed, m.seconds);
         maybe_snapshot(self);
         schedule_tick(self);
+        // A replica: what the primary appended while this one loaded.
+        if (s.env->clustered && !s.primary) catch_up(self);
       },
       [self](snapshot_done_msg& m) {
         auto& s = self->state;
@@ -634,6 +875,7 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
       [self](upsert_request& r) -> caf::result<upsert_reply> {
         auto& s = self->state;
         if (auto st = check(s, r); !st.ok()) return to_caf_error(st);
+        if (auto st = not_writable(s); !st.ok()) return to_caf_error(st);
         if (auto st = validate_batch(r.items, s.params.dimension, s.params.distance); !st.ok())
           return to_caf_error(st);
         dedup_last_wins(r.items);
@@ -652,6 +894,7 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
       [self](delete_vectors_request& r) -> caf::result<delete_vectors_reply> {
         auto& s = self->state;
         if (auto st = check(s, r); !st.ok()) return to_caf_error(st);
+        if (auto st = not_writable(s); !st.ok()) return to_caf_error(st);
         if (r.ids.empty()) return delete_vectors_reply{0};
         std::vector<log_record> records(r.ids.size());
         for (std::size_t i = 0; i < r.ids.size(); ++i) {
@@ -731,7 +974,7 @@ caf::behavior reader(caf::event_based_actor* self, unsigned /*worker*/) {
     if (!*hits) {
       rp.deliver(to_caf_error(hits->error()));
     } else {
-      rp.deliver(search_reply{std::move(**hits)});
+      rp.deliver(search_reply{std::move(**hits), {}});
     }
   };
   return {

@@ -35,6 +35,12 @@ struct index_actor_env {
   snapshot_policy snapshots;
   std::shared_ptr<usage_book> usage;         // per-tenant vectors and bytes, and their quotas
   std::chrono::milliseconds timeout{60000};  // for storage and internal requests
+  // Placed by a coordinator: shards start as read-only replicas and write only
+  // once told they are primary under a fenced epoch (shard_role_msg).
+  bool clustered = false;
+  // Fault injection for tests: a primary forwards committed records this much
+  // later (the window between a log ack and replication).
+  std::chrono::milliseconds forward_delay{0};
 };
 
 // Spawns, monitored by `parent` (the registry, which also gets its
@@ -51,6 +57,15 @@ struct index_actor_env {
 // pool and run in parallel with the next mutation. Snapshots are written on the
 // job pool while searches go on; acknowledged writes that arrive meanwhile are
 // applied right after. Exiting with user_shutdown writes a final snapshot.
+//
+// Clustered (env.clustered), a shard is a replica until its node says it is the
+// primary under an epoch the coordinator fenced in. A primary forwards every
+// committed batch to the other replicas (replicate_msg) in seq order; a replica
+// applies them in order and, seeing a gap, reads what it missed from the shard
+// log. Promoted, a replica takes the epoch and reads the log to its end before it
+// accepts a write, so nothing acknowledged by an earlier primary is missing. A
+// primary whose epoch is fenced stops writing (its appends fail at storage) and
+// waits for its node. Replicas serve reads but take no snapshots.
 //
 // Every write's exact change to the tenant's stored vectors and bytes is known
 // when it is admitted (the actor tracks what the writes still in flight will

@@ -5,15 +5,18 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "actors/runtime/actor_messages.hpp"
 #include "actors/runtime/caf_error.hpp"
+#include "cluster/cluster_state.hpp"
 
 namespace quiver {
 
 namespace {
 
 using reload_atom = caf::atom_constant<caf::atom("reload")>;
+using coordinate_atom = caf::atom_constant<caf::atom("coord")>;
 
 struct shard_slot {
   caf::actor actor;
@@ -39,6 +42,11 @@ struct registry_state {
   std::map<index_key, index_entry> indexes;
   std::map<std::string, tenant_record> tenants;
   std::map<std::string, std::string> tenant_of_key;  // key hash -> tenant
+  // Coordinator mode (storaged of a cluster): shards live on vectord nodes.
+  std::unique_ptr<cluster_state> cluster;
+  coordinator_options coordination;
+  std::map<std::string, caf::actor> node_actors;  // by node name
+  std::map<std::pair<cluster_state::shard_key, std::string>, caf::actor> replica_actors;
   static inline const char* name = "quiver.registry";
 };
 
@@ -128,15 +136,154 @@ void answer_waiting(registry_actor* self, index_entry& entry) {
   });
 }
 
+void coordinate(registry_actor* self);
+
 index_entry& spawn_shards(registry_actor* self, const catalog_entry& c) {
   auto& entry = self->state.indexes[{c.tenant.value, c.params.name}];
   entry.catalog = c;
   for (std::uint32_t s = 0; s < c.params.shards; ++s) {
     shard_slot slot;
-    slot.actor = spawn_index_actor(self, c, shard_id{s}, self->state.env);
+    // A cluster's shards are placed on nodes; the slot follows the primary.
+    if (!self->state.cluster) slot.actor = spawn_index_actor(self, c, shard_id{s}, self->state.env);
     entry.shards.push_back(std::move(slot));
   }
+  if (self->state.cluster) {
+    self->state.cluster->add_index(c);
+    coordinate(self);
+  }
   return entry;
+}
+
+// -- coordinator mode --
+
+caf::actor replica_actor(registry_actor* self, const cluster_state::shard_key& key,
+                         const std::string& node) {
+  auto it = self->state.replica_actors.find({key, node});
+  return it == self->state.replica_actors.end() ? caf::actor{} : it->second;
+}
+
+// Points every shard slot at its serving primary, so that lookups, descriptions
+// and readiness read the cluster like local shards.
+void sync_slots(registry_actor* self) {
+  auto& c = *self->state.cluster;
+  for (auto& [key, entry] : self->state.indexes) {
+    for (std::uint32_t i = 0; i < entry.shards.size(); ++i) {
+      auto& slot = entry.shards[i];
+      auto it = c.shards().find(
+          {key.first, key.second, entry.catalog.incarnation, static_cast<std::uint32_t>(i)});
+      if (it == c.shards().end()) continue;
+      auto& view = it->second;
+      if (c.primary_serving(view)) {
+        slot.actor = replica_actor(self, it->first, view.primary);
+        slot.state = slot.actor ? "ready" : "recovering";
+      } else {
+        slot.actor = nullptr;
+        slot.state = view.assigned.empty() ? "unavailable" : "recovering";
+        slot.reason = view.assigned.empty() ? "no live node hosts it" : "";
+      }
+    }
+    answer_waiting(self, entry);
+  }
+}
+
+// Carries out placement decisions: each primary change is fenced at storage
+// first (a new epoch), and only then handed to its node.
+void coordinate(registry_actor* self) {
+  auto& c = *self->state.cluster;
+  for (auto& order : c.reconcile()) {
+    self->request(self->state.env->persistence, self->state.env->timeout,
+                  shard_fence_request{order.ref})
+        .then(
+            [self, order](std::uint64_t epoch) {
+              spdlog::info("shard {}/{}/{}: primary {} under epoch {}", order.ref.tenant.value,
+                           order.ref.index, order.ref.shard.value, order.node, epoch);
+              self->state.cluster->fenced(order.ref, order.node, epoch);
+              sync_slots(self);
+            },
+            [self, order](caf::error& e) {
+              spdlog::warn("cannot fence shard {}/{}/{}: {}", order.ref.tenant.value,
+                           order.ref.index, order.ref.shard.value, from_caf_error(e).message);
+              self->state.cluster->fence_failed(order.ref);
+            });
+  }
+  sync_slots(self);
+}
+
+std::vector<node_assignment> assignments_of(registry_actor* self, const std::string& node) {
+  std::vector<node_assignment> out;
+  for (auto& p : self->state.cluster->plan_for(node)) {
+    node_assignment a;
+    a.entry = p.entry;
+    a.shard = p.shard;
+    a.primary = p.primary;
+    a.epoch = p.epoch;
+    a.primary_applied = p.primary_applied;
+    auto key = cluster_state::key_of(
+        shard_ref{p.entry.tenant, p.entry.params.name, p.entry.incarnation, p.shard});
+    for (auto& peer : p.peers)
+      if (auto actor = replica_actor(self, key, peer)) a.forward_to.push_back(actor);
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+std::vector<node_assignment> on_heartbeat(registry_actor* self, node_heartbeat& hb) {
+  auto& s = self->state;
+  auto& known = s.node_actors[hb.name];
+  if (known != hb.node) {
+    if (known) self->demonitor(known);
+    known = hb.node;
+    if (known) self->monitor(known);
+    spdlog::info("node {} ({}) joined", hb.name, hb.address);
+  }
+  for (std::size_t i = 0; i < hb.reports.size() && i < hb.actors.size(); ++i)
+    s.replica_actors[{cluster_state::key_of(hb.reports[i].ref), hb.name}] = hb.actors[i];
+  s.cluster->heartbeat(hb.name, hb.address, cluster_state::clock::now(), hb.reports);
+  coordinate(self);
+  return assignments_of(self, hb.name);
+}
+
+void forget_node(registry_actor* self, const std::string& node) {
+  auto& s = self->state;
+  for (auto it = s.replica_actors.begin(); it != s.replica_actors.end();)
+    it = it->first.second == node ? s.replica_actors.erase(it) : std::next(it);
+}
+
+cluster_status cluster_view(registry_actor* self) {
+  cluster_status out;
+  out.mode = "cluster";
+  auto& c = *self->state.cluster;
+  out.version = c.version();
+  std::map<std::string, std::uint32_t> hosted;
+  for (auto& [key, view] : c.shards()) {
+    cluster_shard_info info;
+    info.tenant = view.entry.tenant.value;
+    info.index = view.entry.params.name;
+    info.shard = view.shard.value;
+    info.epoch = view.epoch;
+    if (c.primary_serving(view)) info.primary = view.primary;
+    std::uint64_t head = 0;
+    if (auto p = view.replicas.find(view.primary); p != view.replicas.end())
+      head = p->second.applied.value;
+    for (auto& node : view.assigned) {
+      ++hosted[node];
+      cluster_replica_info r;
+      r.node = node;
+      r.primary = node == view.primary;
+      if (auto it = view.replicas.find(node); it != view.replicas.end()) {
+        r.state = it->second.state;
+        r.applied_seq = it->second.applied.value;
+      } else {
+        r.state = "assigned";
+      }
+      r.lag = head > r.applied_seq ? head - r.applied_seq : 0;
+      info.replicas.push_back(std::move(r));
+    }
+    out.shards.push_back(std::move(info));
+  }
+  for (auto& [name, n] : c.nodes())
+    out.nodes.push_back({name, n.address, "vectord", n.up, hosted[name]});
+  return out;
 }
 
 void add_tenant(registry_actor* self, const tenant_record& t) {
@@ -202,9 +349,25 @@ caf::result<bool> change_tenant(registry_actor* self, Request r, Apply apply) {
   return rp;
 }
 
-caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_env> env) {
+caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_env> env,
+                       std::optional<coordinator_options> coordination) {
   self->state.env = std::move(env);
+  if (coordination) {
+    self->state.cluster = std::make_unique<cluster_state>();
+    self->state.coordination = *coordination;
+    self->send(self, coordinate_atom::value);
+  }
   self->set_down_handler([self](caf::down_msg& msg) {
+    auto& s = self->state;
+    for (auto& [name, node] : s.node_actors)
+      if (node.address() == msg.source) {
+        spdlog::warn("node {} is gone ({})", name, caf::to_string(msg.reason));
+        node = nullptr;
+        s.cluster->node_lost(name);
+        forget_node(self, name);
+        coordinate(self);
+        return;
+      }
     if (self->state.stopping) {
       bool all_down = true;
       for (auto& [key, entry] : self->state.indexes)
@@ -243,6 +406,32 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
   load_catalog(self);
   return {
       [self](reload_atom) { load_catalog(self); },
+      [self](coordinate_atom) {
+        auto& s = self->state;
+        for (auto& name :
+             s.cluster->expire(cluster_state::clock::now(), s.coordination.node_timeout)) {
+          spdlog::warn("node {} missed its heartbeats for {} ms: down", name,
+                       s.coordination.node_timeout.count());
+          forget_node(self, name);
+        }
+        if (s.loaded) coordinate(self);
+        self->delayed_send(self, s.coordination.heartbeat, coordinate_atom::value);
+      },
+      [self](node_heartbeat& hb) -> caf::result<std::vector<node_assignment>> {
+        if (!self->state.cluster)
+          return to_caf_error(make_status(errc::internal, "not a coordinator"));
+        if (!self->state.loaded) return loading();
+        return on_heartbeat(self, hb);
+      },
+      [self](cluster_version_request&) -> std::uint64_t {
+        return self->state.cluster ? self->state.cluster->version() : 0;
+      },
+      [self](cluster_status_request&) -> cluster_status {
+        if (self->state.cluster) return cluster_view(self);
+        cluster_status out;
+        out.mode = "single-node";
+        return out;
+      },
       [self](shard_status_report& r) {
         auto sender = self->current_sender();
         for (auto& [key, entry] : self->state.indexes) {
@@ -262,6 +451,10 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
       [self](create_index_request& r) -> caf::result<create_index_reply> {
         if (!self->state.loaded) return loading();
         if (auto st = validate_params(r.params); !st.ok()) return to_caf_error(st);
+        if (!self->state.cluster && r.params.replicas > 1)
+          return to_caf_error(
+              make_status(errc::invalid_argument,
+                          "'replicas' above 1 needs a cluster; this server is one node"));
         auto key = index_key{r.tenant.value, r.params.name};
         auto& indexes = self->state.indexes;
         auto it = indexes.find(key);
@@ -310,7 +503,23 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
         if (!self->state.loaded) return loading();
         auto it = self->state.indexes.find({r.tenant.value, r.name});
         if (it == self->state.indexes.end()) return not_found(r.name);
-        index_route route{it->second.catalog.params, {}};
+        index_route route{it->second.catalog.params, {}, {}};
+        if (self->state.cluster) {
+          // Holes (no serving primary) are the router's to report, shard by shard.
+          auto& c = *self->state.cluster;
+          for (std::uint32_t i = 0; i < it->second.shards.size(); ++i) {
+            route.shards.push_back(it->second.shards[i].actor);
+            route.replicas.emplace_back();
+            auto view =
+                c.shards().find({r.tenant.value, r.name, it->second.catalog.incarnation, i});
+            if (view == c.shards().end()) continue;
+            for (auto& node : view->second.assigned)
+              if (node != view->second.primary && c.replica_serving(view->second, node))
+                if (auto a = replica_actor(self, view->first, node))
+                  route.replicas.back().push_back(a);
+          }
+          return route;
+        }
         for (auto& s : it->second.shards) {
           if (s.state == "unavailable")
             return to_caf_error(
@@ -360,9 +569,14 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
                 [self, rp, key](bool) mutable {
                   auto it = self->state.indexes.find(key);
                   if (it != self->state.indexes.end()) {
-                    for (auto& shard : it->second.shards) {
-                      self->demonitor(shard.actor);
-                      self->send_exit(shard.actor, caf::exit_reason::kill);
+                    if (self->state.cluster) {
+                      // The nodes let go of the shards on their next heartbeat.
+                      self->state.cluster->drop_index(key.first, key.second);
+                    } else {
+                      for (auto& shard : it->second.shards) {
+                        self->demonitor(shard.actor);
+                        self->send_exit(shard.actor, caf::exit_reason::kill);
+                      }
                     }
                     for (auto& waiting : it->second.waiting) waiting.deliver(not_found(key.second));
                     self->state.indexes.erase(it);
@@ -407,6 +621,7 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
                   continue;
                 }
                 for (auto& shard : it->second.shards) {
+                  if (!shard.actor || s.cluster) continue;
                   self->demonitor(shard.actor);
                   self->send_exit(shard.actor, caf::exit_reason::kill);
                 }
@@ -415,6 +630,7 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
                 it = s.indexes.erase(it);
                 ++dropped;
               }
+              if (s.cluster) s.cluster->drop_tenant(r.name);
               spdlog::info("dropped tenant {} and its {} index(es)", r.name, dropped);
             });
       },
@@ -473,7 +689,12 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
 
 caf::actor spawn_index_registry(caf::actor_system& system,
                                 std::shared_ptr<const index_actor_env> env) {
-  return system.spawn(registry, std::move(env));
+  return system.spawn(registry, std::move(env), std::optional<coordinator_options>{});
+}
+
+caf::actor spawn_coordinator(caf::actor_system& system, std::shared_ptr<const index_actor_env> env,
+                             coordinator_options options) {
+  return system.spawn(registry, std::move(env), std::optional<coordinator_options>{options});
 }
 
 }  // namespace quiver

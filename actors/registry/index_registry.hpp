@@ -2,6 +2,7 @@
 
 #include <caf/fwd.hpp>
 
+#include <chrono>
 #include <memory>
 
 #include "actors/index/index_actor.hpp"
@@ -17,5 +18,22 @@ namespace quiver {
 // reported missing, never silently replaced by an empty one.
 caf::actor spawn_index_registry(caf::actor_system& system,
                                 std::shared_ptr<const index_actor_env> env);
+
+struct coordinator_options {
+  std::chrono::milliseconds heartbeat{250};      // how often placement is re-checked
+  std::chrono::milliseconds node_timeout{2000};  // silent this long: the node is down
+};
+
+// Spawns the coordinator of a cluster (hosted by storaged, env.persistence = the
+// storage actor): the same catalog, tenant and administration service as the
+// registry, but shards are placed on vectord nodes instead of spawned here. Nodes
+// register by heartbeat (node_heartbeat) and are answered with their assignments;
+// a node silent for node_timeout, or whose connection drops, is down. Placement,
+// epochs and failover follow cluster_state's rules; every primary change is
+// fenced at storage before the node hears of it. Routers look up the serving
+// primary and replicas of each shard and poll cluster_version_request to learn
+// that the map changed.
+caf::actor spawn_coordinator(caf::actor_system& system, std::shared_ptr<const index_actor_env> env,
+                             coordinator_options options);
 
 }  // namespace quiver

@@ -7,6 +7,7 @@
 #include "actors/router/search_merge.hpp"
 #include "actors/runtime/actor_messages.hpp"
 #include "actors/runtime/caf_error.hpp"
+#include "actors/runtime/link_actor.hpp"
 #include "cluster/sharding.hpp"
 #include "common/vector_validation.hpp"
 
@@ -16,10 +17,19 @@ namespace {
 
 using index_key = std::pair<std::string, std::string>;  // (tenant, index name)
 
+using poll_atom = caf::atom_constant<caf::atom("poll")>;
+
 struct router_state {
   caf::actor registry;
   std::chrono::milliseconds timeout{};
   std::map<index_key, index_route> routes;
+  // Cluster: the coordinator's map version the cached routes belong to, and a
+  // direct CAF connection to every node (messages to a node's index actors then
+  // go straight to it, not relayed through the coordinator's daemon).
+  bool clustered = false;
+  std::uint64_t version = 0;
+  std::map<std::string, caf::actor> node_links;  // by address
+  std::size_t rotation = 0;                      // eventual reads spread over replicas
   static inline const char* name = "quiver.router";
 };
 
@@ -27,11 +37,14 @@ using router_actor = caf::stateful_actor<router_state>;
 
 void fail(caf::response_promise& rp, const status& st) { rp.deliver(to_caf_error(st)); }
 
-// Runs `then(route)` once the route of (tenant, index) is known, or delivers the
-// lookup's error to rp.
-template <class F>
-void with_route(router_actor* self, const tenant_id& tenant, const std::string& index,
-                caf::response_promise rp, F then) {
+status no_replica(const std::string& index, std::uint32_t shard) {
+  return make_status(errc::unavailable, "index '" + index + "' shard " + std::to_string(shard) +
+                                            " has no serving replica");
+}
+
+// Runs `then(route)` once the route of (tenant, index) is known, else `fail(error)`.
+template <class F, class G>
+void lookup(router_actor* self, const tenant_id& tenant, const std::string& index, F then, G fail) {
   auto key = index_key{tenant.value, index};
   if (auto it = self->state.routes.find(key); it != self->state.routes.end()) {
     then(it->second);
@@ -40,18 +53,105 @@ void with_route(router_actor* self, const tenant_id& tenant, const std::string& 
   self->request(self->state.registry, self->state.timeout, lookup_index_request{tenant, index})
       .then(
           [self, key, then](index_route& route) mutable {
-            for (auto& shard : route.shards) self->monitor(shard);
+            for (auto& shard : route.shards)
+              if (shard) self->monitor(shard);
             auto& cached = self->state.routes[key] = std::move(route);
             then(cached);
           },
-          [rp](caf::error& e) mutable { rp.deliver(e); });
+          [fail](caf::error& e) mutable { fail(e); });
 }
 
-// Sends requests[i] to targets[i] and, once every reply is in, delivers
-// combine(replies); the first failure is delivered instead.
+// Runs `then(route)` once the route of (tenant, index) is known, or delivers the
+// lookup's error to rp.
+template <class F>
+void with_route(router_actor* self, const tenant_id& tenant, const std::string& index,
+                caf::response_promise rp, F then) {
+  lookup(self, tenant, index, std::move(then), [rp](caf::error& e) mutable { rp.deliver(e); });
+}
+
+// The replica of `shard` to ask: the primary, or (eventual reads) any serving
+// replica in turn; the other one on a retry. Null: none serves.
+caf::actor pick(router_actor* self, const index_route& route, std::uint32_t shard, bool eventual,
+                bool retry) {
+  std::vector<caf::actor> candidates;
+  if (shard < route.shards.size() && route.shards[shard]) candidates.push_back(route.shards[shard]);
+  if (eventual && shard < route.replicas.size())
+    for (auto& r : route.replicas[shard]) candidates.push_back(r);
+  if (candidates.empty()) return {};
+  auto i = eventual ? self->state.rotation++ : 0;
+  return candidates[(i + (retry ? 1 : 0)) % candidates.size()];
+}
+
+// Sends `r` to shard `shard` of the index and hands the outcome to `done`. A
+// failure that routing explains (the replica is gone, no longer primary, or
+// unreachable) is retried once on a fresh route: on another replica for eventual
+// reads, on the (possibly new) primary otherwise. Writes are idempotent (upsert
+// replaces, delete deletes), so repeating one is safe.
+template <class Reply, class Request, class Done>
+void shard_call(router_actor* self, tenant_id tenant, std::string index, std::uint32_t shard,
+                Request r, bool eventual, bool retried, Done done) {
+  auto again = [self, tenant, index, shard, r, eventual, done]() mutable {
+    self->state.routes.erase({tenant.value, index});
+    shard_call<Reply>(self, tenant, index, shard, std::move(r), eventual, true, std::move(done));
+  };
+  lookup(
+      self, tenant, index,
+      [self, index, shard, r, eventual, retried, done, again](const index_route& route) mutable {
+        auto target = pick(self, route, shard, eventual, retried);
+        if (!target) {
+          if (!retried && self->state.clustered) return again();
+          return done(expected<Reply>(no_replica(index, shard)));
+        }
+        self->request(target, self->state.timeout, std::move(r))
+            .then([done](Reply& x) mutable { done(expected<Reply>(std::move(x))); },
+                  [retried, done, again](caf::error& e) mutable {
+                    auto st = from_caf_error(e);
+                    if (!retried && st.code == errc::unavailable) return again();
+                    done(expected<Reply>(std::move(st)));
+                  });
+      },
+      [done](caf::error& e) mutable { done(expected<Reply>(from_caf_error(e))); });
+}
+
+// Sends work[i] = (shard, request) to its shard (shard_call) and, once every reply
+// is in, delivers combine(replies, missing shards). Without `partial` the first
+// failure is delivered instead; with it, failed shards are listed as missing.
 template <class Reply, class Request, class Combine>
-void fan_out(router_actor* self, std::vector<std::pair<caf::actor, Request>> work,
-             caf::response_promise rp, Combine combine) {
+void fan_out(router_actor* self, const tenant_id& tenant, const std::string& index,
+             std::vector<std::pair<std::uint32_t, Request>> work, caf::response_promise rp,
+             Combine combine, bool eventual = false, bool partial = false) {
+  struct pending {
+    std::vector<Reply> replies;
+    std::vector<std::uint32_t> missing;
+    std::size_t remaining;
+    bool failed = false;
+  };
+  auto p = std::make_shared<pending>();
+  p->replies.resize(work.size());
+  p->remaining = work.size();
+  for (std::size_t i = 0; i < work.size(); ++i) {
+    auto shard = work[i].first;
+    shard_call<Reply>(self, tenant, index, shard, std::move(work[i].second), eventual, false,
+                      [p, i, shard, rp, combine, partial](expected<Reply> r) mutable {
+                        if (p->failed) return;
+                        if (r) {
+                          p->replies[i] = std::move(*r);
+                        } else if (partial && r.error().code == errc::unavailable) {
+                          p->missing.push_back(shard);
+                        } else {
+                          p->failed = true;
+                          return rp.deliver(to_caf_error(r.error()));
+                        }
+                        if (--p->remaining == 0) combine(std::move(p->replies), p->missing, rp);
+                      });
+  }
+}
+
+// Sends requests[i] to targets[i] (actors, not shards) and, once every reply is
+// in, delivers combine(replies); the first failure is delivered instead.
+template <class Reply, class Request, class Combine>
+void fan_out_to(router_actor* self, std::vector<std::pair<caf::actor, Request>> work,
+                caf::response_promise rp, Combine combine) {
   struct pending {
     std::vector<Reply> replies;
     std::size_t remaining;
@@ -87,7 +187,7 @@ void route_upsert(router_actor* self, upsert_request r, caf::response_promise rp
         if (auto st = validate_batch(r.items, route.params.dimension, route.params.distance);
             !st.ok())
           return fail(rp, st);
-        if (route.shards.size() == 1) {
+        if (route.shards.size() == 1 && !self->state.clustered) {
           rp.delegate(route.shards[0], std::move(r));
           return;
         }
@@ -98,15 +198,16 @@ void route_upsert(router_actor* self, upsert_request r, caf::response_promise rp
           auto s = shard_of(item.id, route.params.shards).value;
           parts[s].items.push_back(std::move(item));
         }
-        std::vector<std::pair<caf::actor, upsert_request>> work;
-        for (std::size_t s = 0; s < parts.size(); ++s) {
+        std::vector<std::pair<std::uint32_t, upsert_request>> work;
+        for (std::uint32_t s = 0; s < parts.size(); ++s) {
           if (parts[s].items.empty()) continue;
           parts[s].tenant = r.tenant;
           parts[s].index = r.index;
-          work.emplace_back(route.shards[s], std::move(parts[s]));
+          work.emplace_back(s, std::move(parts[s]));
         }
-        fan_out<upsert_reply>(self, std::move(work), rp,
-                              [n](std::vector<upsert_reply> replies, caf::response_promise& rp) {
+        fan_out<upsert_reply>(self, r.tenant, r.index, std::move(work), rp,
+                              [n](std::vector<upsert_reply> replies,
+                                  const std::vector<std::uint32_t>&, caf::response_promise& rp) {
                                 upsert_reply out{n, seq_no{}};
                                 for (auto& x : replies)
                                   if (out.seq < x.seq) out.seq = x.seq;
@@ -125,19 +226,35 @@ void route_search(router_actor* self, search_request r, caf::response_promise rp
                                       route.params.distance, 0);
             !st.ok())
           return fail(rp, st);
-        if (route.shards.size() == 1) {
+        if (route.shards.size() == 1 && !self->state.clustered) {
           rp.delegate(route.shards[0], std::move(r));
           return;
         }
-        std::vector<std::pair<caf::actor, search_request>> work;
-        for (auto& shard : route.shards) work.emplace_back(shard, r);
+        std::vector<std::pair<std::uint32_t, search_request>> work;
+        for (std::uint32_t s = 0; s < route.shards.size(); ++s) work.emplace_back(s, r);
         auto k = r.options.k;
-        fan_out<search_reply>(self, std::move(work), rp,
-                              [k](std::vector<search_reply> replies, caf::response_promise& rp) {
-                                std::vector<std::vector<search_hit>> per_shard;
-                                for (auto& x : replies) per_shard.push_back(std::move(x.hits));
-                                rp.deliver(search_reply{merge_hits(std::move(per_shard), k)});
-                              });
+        auto index = r.index;
+        auto partial = r.options.allow_partial;
+        fan_out<search_reply>(
+            self, r.tenant, r.index, std::move(work), rp,
+            [k, index, partial](std::vector<search_reply> replies,
+                                const std::vector<std::uint32_t>& missing,
+                                caf::response_promise& rp) {
+              if (!missing.empty() && !partial) {
+                std::string list;
+                for (auto m : missing) list += (list.empty() ? "" : ", ") + std::to_string(m);
+                return fail(rp, make_status(errc::unavailable,
+                                            "index '" + index + "': shard(s) " + list +
+                                                " have no serving replica",
+                                            {{"missing_shards", std::int64_t(missing.size())}}));
+              }
+              std::vector<std::vector<search_hit>> per_shard;
+              for (auto& x : replies) per_shard.push_back(std::move(x.hits));
+              auto out = search_reply{merge_hits(std::move(per_shard), k), missing};
+              std::sort(out.missing_shards.begin(), out.missing_shards.end());
+              rp.deliver(std::move(out));
+            },
+            r.options.eventual, true);
       });
 }
 
@@ -166,18 +283,52 @@ void route_search_batch(router_actor* self, search_batch_request r, caf::respons
           work.emplace_back(
               caf::actor_cast<caf::actor>(self),
               search_request{r.tenant, r.index, std::move(r.queries[i]), r.options[i]});
-        fan_out<search_reply>(self, std::move(work), rp,
-                              [](std::vector<search_reply> replies, caf::response_promise& rp) {
-                                search_batch_reply out;
-                                for (auto& x : replies) out.results.push_back(std::move(x.hits));
-                                rp.deliver(out);
-                              });
+        fan_out_to<search_reply>(self, std::move(work), rp,
+                                 [](std::vector<search_reply> replies, caf::response_promise& rp) {
+                                   search_batch_reply out;
+                                   for (auto& x : replies) out.results.push_back(std::move(x.hits));
+                                   rp.deliver(out);
+                                 });
       });
 }
 
-caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milliseconds timeout) {
+// Cluster: asks the coordinator whether the shard map changed; if so, forgets the
+// cached routes and makes sure there is a direct connection to every node.
+void poll_map(router_actor* self) {
+  self->request(self->state.registry, std::chrono::seconds(2), cluster_version_request{})
+      .then(
+          [self](std::uint64_t version) {
+            if (version == self->state.version) return;
+            self->state.version = version;
+            self->state.routes.clear();
+            self->request(self->state.registry, std::chrono::seconds(2), cluster_status_request{})
+                .then(
+                    [self](cluster_status& map) {
+                      for (auto& node : map.nodes) {
+                        auto colon = node.address.rfind(':');
+                        if (colon == std::string::npos) continue;
+                        auto& link = self->state.node_links[node.address];
+                        if (link) continue;
+                        link = spawn_link_actor(
+                            self->system(), caf::actor{}, node.address.substr(0, colon),
+                            static_cast<std::uint16_t>(std::stoul(node.address.substr(colon + 1))));
+                      }
+                    },
+                    [](caf::error&) {});
+          },
+          [](caf::error&) {});
+}
+
+caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milliseconds timeout,
+                     bool clustered) {
   self->state.registry = std::move(registry);
   self->state.timeout = timeout;
+  self->state.clustered = clustered;
+  if (clustered) self->send(self, poll_atom::value);
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    for (auto& [address, link] : self->state.node_links) self->send_exit(link, msg.reason);
+    self->quit(msg.reason);
+  });
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& routes = self->state.routes;
     for (auto it = routes.begin(); it != routes.end();) {
@@ -187,6 +338,13 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
     }
   });
   return {
+      [self](poll_atom) {
+        poll_map(self);
+        self->delayed_send(self, std::chrono::milliseconds(200), poll_atom::value);
+      },
+      [self](cluster_status_request& r) -> caf::result<cluster_status> {
+        return forward(self, std::move(r));
+      },
       [self](create_index_request& r) -> caf::result<create_index_reply> {
         return forward(self, std::move(r));
       },
@@ -233,9 +391,19 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
         auto tenant = r.tenant;
         auto index = r.index;
         with_route(self, tenant, index, rp,
-                   [r = std::move(r), rp](const index_route& route) mutable {
+                   [self, r = std::move(r), rp](const index_route& route) mutable {
                      auto s = shard_of(r.id, route.params.shards).value;
-                     rp.delegate(route.shards[s], std::move(r));
+                     if (!self->state.clustered) {
+                       rp.delegate(route.shards[s], std::move(r));
+                       return;
+                     }
+                     auto tenant = r.tenant;
+                     auto index = r.index;
+                     shard_call<vector_record>(self, tenant, index, s, std::move(r), false, false,
+                                               [rp](expected<vector_record> v) mutable {
+                                                 if (!v) return fail(rp, v.error());
+                                                 rp.deliver(std::move(*v));
+                                               });
                    });
         return rp;
       },
@@ -248,20 +416,21 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
                      std::vector<delete_vectors_request> parts(route.shards.size());
                      for (auto& id : r.ids)
                        parts[shard_of(id, route.params.shards).value].ids.push_back(std::move(id));
-                     std::vector<std::pair<caf::actor, delete_vectors_request>> work;
-                     for (std::size_t s = 0; s < parts.size(); ++s) {
+                     std::vector<std::pair<std::uint32_t, delete_vectors_request>> work;
+                     for (std::uint32_t s = 0; s < parts.size(); ++s) {
                        if (parts[s].ids.empty()) continue;
                        parts[s].tenant = r.tenant;
                        parts[s].index = r.index;
-                       work.emplace_back(route.shards[s], std::move(parts[s]));
+                       work.emplace_back(s, std::move(parts[s]));
                      }
                      if (work.empty()) {
                        rp.deliver(delete_vectors_reply{0});
                        return;
                      }
                      fan_out<delete_vectors_reply>(
-                         self, std::move(work), rp,
-                         [](std::vector<delete_vectors_reply> replies, caf::response_promise& rp) {
+                         self, r.tenant, r.index, std::move(work), rp,
+                         [](std::vector<delete_vectors_reply> replies,
+                            const std::vector<std::uint32_t>&, caf::response_promise& rp) {
                            delete_vectors_reply out;
                            for (auto& x : replies) out.deleted += x.deleted;
                            rp.deliver(out);
@@ -275,12 +444,14 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
         auto index = r.index;
         with_route(self, tenant, index, rp,
                    [self, r = std::move(r), rp](const index_route& route) mutable {
-                     std::vector<std::pair<caf::actor, list_ids_request>> work;
-                     for (auto& shard : route.shards) work.emplace_back(shard, r);
+                     std::vector<std::pair<std::uint32_t, list_ids_request>> work;
+                     for (std::uint32_t s = 0; s < route.shards.size(); ++s)
+                       work.emplace_back(s, r);
                      auto limit = r.limit;
                      fan_out<id_page>(
-                         self, std::move(work), rp,
-                         [limit](std::vector<id_page> pages, caf::response_promise& rp) {
+                         self, r.tenant, r.index, std::move(work), rp,
+                         [limit](std::vector<id_page> pages, const std::vector<std::uint32_t>&,
+                                 caf::response_promise& rp) {
                            rp.deliver(merge_id_pages(std::move(pages), limit));
                          });
                    });
@@ -313,12 +484,13 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
                     source.params.distance != target_params.distance)
                   return fail(rp, make_status(errc::invalid_argument,
                                               "source and target differ in dimension or distance"));
-                std::vector<std::pair<caf::actor, shard_export_request>> work;
-                for (auto& shard : source.shards)
-                  work.emplace_back(shard, shard_export_request{r.tenant});
+                std::vector<std::pair<std::uint32_t, shard_export_request>> work;
+                for (std::uint32_t s = 0; s < source.shards.size(); ++s)
+                  work.emplace_back(s, shard_export_request{r.tenant});
                 fan_out<shard_export>(
-                    self, std::move(work), rp,
-                    [self, r](std::vector<shard_export> parts, caf::response_promise& rp) {
+                    self, r.tenant, r.source, std::move(work), rp,
+                    [self, r](std::vector<shard_export> parts, const std::vector<std::uint32_t>&,
+                              caf::response_promise& rp) {
                       upsert_request up{r.tenant, r.index, {}};
                       for (auto& part : parts)
                         for (auto& item : part.items) up.items.push_back(std::move(item));
@@ -353,8 +525,8 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
 }  // namespace
 
 caf::actor spawn_router(caf::actor_system& system, caf::actor registry,
-                        std::chrono::milliseconds timeout) {
-  return system.spawn(router, std::move(registry), timeout);
+                        std::chrono::milliseconds timeout, bool clustered) {
+  return system.spawn(router, std::move(registry), timeout, clustered);
 }
 
 }  // namespace quiver

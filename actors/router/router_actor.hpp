@@ -11,7 +11,12 @@ namespace quiver {
 // actor goes down), validates writes against the index's parameters, sends each
 // id to its shard (hash64(id) % shards), fans searches and id listings out to all
 // shards and merges their answers. Index administration is passed to the registry.
+// Clustered, the registry is the coordinator: routes name each shard's serving
+// primary and replicas and are dropped whenever the coordinator's map version
+// moves (polled every 200 ms); a shard request that fails for routing reasons is
+// retried once on a fresh route; searches may read replicas ("eventual") and
+// answer without missing shards when the request allows partial results.
 caf::actor spawn_router(caf::actor_system& system, caf::actor registry,
-                        std::chrono::milliseconds timeout);
+                        std::chrono::milliseconds timeout, bool clustered = false);
 
 }  // namespace quiver

@@ -75,7 +75,21 @@ void register_message_types(caf::actor_system_config& cfg) {
       .add_message_type<tenant_drop_request>("quiver::tenant_drop_request")
       .add_message_type<tenant_rotate_request>("quiver::tenant_rotate_request")
       .add_message_type<tenant_auth_request>("quiver::tenant_auth_request")
-      .add_message_type<tenant_auth_reply>("quiver::tenant_auth_reply");
+      .add_message_type<tenant_auth_reply>("quiver::tenant_auth_reply")
+      .add_message_type<shard_fence_request>("quiver::shard_fence_request")
+      .add_message_type<replica_report>("quiver::replica_report")
+      .add_message_type<std::vector<replica_report>>("quiver::replica_reports")
+      .add_message_type<replicate_msg>("quiver::replicate_msg")
+      .add_message_type<cluster_status_request>("quiver::cluster_status_request")
+      .add_message_type<cluster_version_request>("quiver::cluster_version_request")
+      .add_message_type<cluster_node_info>("quiver::cluster_node_info")
+      .add_message_type<cluster_replica_info>("quiver::cluster_replica_info")
+      .add_message_type<cluster_shard_info>("quiver::cluster_shard_info")
+      .add_message_type<cluster_status>("quiver::cluster_status")
+      .add_message_type<node_heartbeat>("quiver::node_heartbeat")
+      .add_message_type<node_assignment>("quiver::node_assignment")
+      .add_message_type<std::vector<node_assignment>>("quiver::node_assignments")
+      .add_message_type<shard_role_msg>("quiver::shard_role_msg");
 }
 
 }  // namespace quiver

@@ -28,7 +28,37 @@ struct lookup_index_request {
 };
 struct index_route {
   index_params params;
-  std::vector<caf::actor> shards;  // indexed by shard number
+  // Indexed by shard number: the primary (null in a cluster while the shard has
+  // no serving primary) and, in a cluster, the other serving replicas.
+  std::vector<caf::actor> shards;
+  std::vector<std::vector<caf::actor>> replicas;
+};
+
+// Node (vectord) -> coordinator, every heartbeat interval and on every change of
+// a hosted replica: the node is alive and hosts these replicas (actors[i] is the
+// index actor of reports[i]). Answered with the node's assignments.
+struct node_heartbeat {
+  std::string name;
+  std::string address;
+  caf::actor node;
+  std::vector<replica_report> reports;
+  std::vector<caf::actor> actors;
+};
+// One replica the coordinator wants on the node.
+struct node_assignment {
+  catalog_entry entry;
+  shard_id shard;
+  bool primary = false;
+  std::uint64_t epoch = 0;             // primary: fenced in for it
+  std::vector<caf::actor> forward_to;  // primary: the serving replicas' index actors
+  seq_no primary_applied;              // replica: how far the primary is
+};
+// Node -> index actor: its role (clustered shards only).
+struct shard_role_msg {
+  bool primary = false;
+  std::uint64_t epoch = 0;
+  std::vector<caf::actor> forward_to;
+  seq_no primary_applied;
 };
 
 template <class Inspector>
@@ -37,7 +67,19 @@ typename Inspector::result_type inspect(Inspector& f, lookup_index_request& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, index_route& x) {
-  return f(x.params, x.shards);
+  return f(x.params, x.shards, x.replicas);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_heartbeat& x) {
+  return f(x.name, x.address, x.node, x.reports, x.actors);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_assignment& x) {
+  return f(x.entry, x.shard, x.primary, x.epoch, x.forward_to, x.primary_applied);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_role_msg& x) {
+  return f(x.primary, x.epoch, x.forward_to, x.primary_applied);
 }
 
 // Index actor -> reader pool: a search to run against a shard that lives in this

@@ -75,6 +75,8 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
   self->state.host = std::move(host);
   self->state.port = port;
   watch(self, std::move(target));
+  // Started without a target (a node known only by address): connect now.
+  if (!self->state.target && !self->state.host.empty()) self->send(self, retry_atom::value);
   self->set_exit_handler([self](caf::exit_msg& msg) {
     for (auto& [addr, link] : self->state.shard_links) self->send_exit(link, msg.reason);
     self->quit(msg.reason);
@@ -149,6 +151,10 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
       [self](describe_index_request& r) { return forward<index_description>(self, r); },
       [self](drop_index_request& r) { return forward<bool>(self, r); },
       [self](readiness_request& r) { return forward<readiness_reply>(self, r); },
+      // coordinator
+      [self](node_heartbeat& r) { return forward<std::vector<node_assignment>>(self, r); },
+      [self](cluster_status_request& r) { return forward<cluster_status>(self, r); },
+      [self](cluster_version_request& r) { return forward<std::uint64_t>(self, r); },
       // The route's shards are remote: each is put behind a shard link, so a request
       // in flight to a shard whose daemon dies fails at once instead of timing out.
       [self](lookup_index_request& r) -> caf::result<index_route> {
@@ -158,7 +164,8 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
         self->request(s.target, std::chrono::minutes(2), std::move(r))
             .then(
                 [self, rp](index_route& route) mutable {
-                  for (auto& shard : route.shards) {
+                  auto wrap = [self](caf::actor& shard) {
+                    if (!shard) return;
                     auto& link = self->state.shard_links[shard.address()];
                     if (!link) {
                       link = self->system().spawn(link_actor, shard, std::string{},
@@ -166,7 +173,10 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
                       self->monitor(link);
                     }
                     shard = link;
-                  }
+                  };
+                  for (auto& shard : route.shards) wrap(shard);
+                  for (auto& replicas : route.replicas)
+                    for (auto& replica : replicas) wrap(replica);
                   rp.deliver(std::move(route));
                 },
                 [rp](caf::error& e) mutable { rp.deliver(e); });

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "actors/index/index_actor.hpp"
+#include "actors/node/node_actor.hpp"
 #include "actors/registry/index_registry.hpp"
 #include "actors/router/router_actor.hpp"
 #include "actors/runtime/actor_messages.hpp"
@@ -85,6 +86,9 @@ class actor_router_client final : public router_client {
     call(std::move(r), std::move(done));
   }
   void authenticate(tenant_auth_request r, callback<tenant_auth_reply> done) override {
+    call(std::move(r), std::move(done));
+  }
+  void cluster(cluster_status_request r, callback<cluster_status> done) override {
     call(std::move(r), std::move(done));
   }
 
@@ -169,6 +173,8 @@ struct node_runtime::impl {
   std::unique_ptr<actor_router_client> client;
   std::uint16_t published = 0;
   caf::actor published_actor;
+  std::uint16_t coordinator_port = 0;
+  caf::actor coordinator;  // storaged of a cluster; stopped before storage
   bool stopped = false;
 };
 
@@ -206,6 +212,23 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
     d.storage = spawn_storage_actor(sys, std::move(*engine), sa);
     if (role == node_role::storaged) {
       if (auto st = publish(d.storage); !st.ok()) return st;
+      if (options.cluster.enabled) {
+        auto env = std::make_shared<index_actor_env>();
+        env->persistence = d.storage;
+        env->usage = std::make_shared<usage_book>();
+        env->timeout = std::max(timeout, std::chrono::milliseconds(60000));
+        coordinator_options co;
+        co.heartbeat = std::chrono::milliseconds(options.cluster.heartbeat_ms);
+        co.node_timeout = std::chrono::milliseconds(options.cluster.node_timeout_ms);
+        d.coordinator = spawn_coordinator(sys, env, co);
+        if (auto st = await_catalog(sys, d.coordinator, timeout); !st.ok()) return st;
+        auto& at = options.cluster.coordinator;
+        auto port = sys.middleman().publish(d.coordinator, at.port, at.host.c_str(), true);
+        if (!port)
+          return make_status(errc::unavailable,
+                             "cannot publish the coordinator: " + sys.render(port.error()));
+        d.coordinator_port = *port;
+      }
       return rt;
     }
   }
@@ -230,12 +253,29 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
     env->files = &env::posix();
     env->index = options.index;
     env->usage = std::make_shared<usage_book>();
+    env->clustered = options.cluster.enabled;
+    env->forward_delay = std::chrono::milliseconds(options.cluster.forward_delay_ms);
     env->snapshots.every_records = options.storage.snapshot_every_records;
     env->snapshots.interval = std::chrono::seconds(options.storage.snapshot_interval_s);
     // Internal work (log appends, replay, catalog) is bounded by its own deadline,
     // not the client's: a short client deadline must not fail a write that storage
     // is about to make durable and so force a needless recovery.
     env->timeout = std::max(timeout, std::chrono::milliseconds(60000));
+    if (options.cluster.enabled) {
+      // The coordinator places shards here; the node actor carries that out. It is
+      // published so that gateways and peers reach this node directly.
+      auto& at = options.cluster.coordinator;
+      auto h = connect(sys, at, 40);
+      if (!h) return std::move(h).error();
+      d.coordinator = spawn_link_actor(sys, *h, at.host, at.port);
+      node_actor_options no;
+      no.name = options.cluster.node_name;
+      no.heartbeat = std::chrono::milliseconds(options.cluster.heartbeat_ms);
+      d.registry = spawn_node_actor(sys, d.coordinator, env, no);
+      if (auto st = publish(d.registry); !st.ok()) return st;
+      set_node_address(d.registry, options.publish.host + ":" + std::to_string(d.published));
+      return rt;
+    }
     d.registry = spawn_index_registry(sys, env);
     if (auto st = await_catalog(sys, d.registry, timeout); !st.ok()) return st;
     if (role == node_role::vectord) {
@@ -246,12 +286,14 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
 
   caf::actor registry = d.registry;
   if (role == node_role::gatewayd) {
-    auto h = connect(sys, options.upstream, 40);
+    // A cluster's gateway asks the coordinator; otherwise its one vectord.
+    auto& at = options.cluster.enabled ? options.cluster.coordinator : options.upstream;
+    auto h = connect(sys, at, 40);
     if (!h) return std::move(h).error();
-    registry = spawn_link_actor(sys, *h, options.upstream.host, options.upstream.port);
+    registry = spawn_link_actor(sys, *h, at.host, at.port);
     d.registry = registry;
   }
-  d.router = spawn_router(sys, registry, timeout);
+  d.router = spawn_router(sys, registry, timeout, options.cluster.enabled);
   // One bridge per CAF worker: requests from many I/O threads do not queue behind one mailbox.
   for (unsigned i = 0; i < std::max(1u, options.actors.max_threads); ++i)
     d.bridges.push_back(sys.spawn(bridge, i));
@@ -273,6 +315,8 @@ void node_runtime::stop() {
     d.system->middleman().unpublish(d.published_actor, d.published);
     d.published_actor = nullptr;
   }
+  if (d.coordinator_port != 0 && d.coordinator)
+    d.system->middleman().unpublish(d.coordinator, d.coordinator_port);
   auto stop = [](caf::actor& a) {
     if (a) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     a = nullptr;
@@ -298,12 +342,15 @@ void node_runtime::stop() {
   if (d.writers) d.writers->stop();
   stop(d.readers);
   stop(d.persistence);
+  stop(d.coordinator);
   stop_and_wait(d.storage, "storage");
 }
 
 router_client& node_runtime::client() { return *impl_->client; }
 
 std::uint16_t node_runtime::published_port() const { return impl_->published; }
+
+std::uint16_t node_runtime::coordinator_port() const { return impl_->coordinator_port; }
 
 std::size_t node_runtime::scheduler_workers() const {
   return impl_->system->scheduler().num_workers();

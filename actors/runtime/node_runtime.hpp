@@ -23,6 +23,19 @@ struct endpoint {
   std::uint16_t port = 0;
 };
 
+// A multi-node cluster (all roles but standalone): storaged also hosts the
+// coordinator, vectord hosts a node actor whose shards the coordinator places, and
+// gatewayd routes through the coordinator's shard map.
+struct cluster_options {
+  bool enabled = false;
+  endpoint coordinator;   // storaged: where to serve it; vectord, gatewayd: where it is
+  std::string node_name;  // vectord: unique in the cluster (default: its address)
+  std::uint32_t heartbeat_ms = 250;
+  std::uint32_t node_timeout_ms = 2000;  // a node silent this long is down
+  // Fault injection for tests: primaries forward committed records this late.
+  std::uint32_t forward_delay_ms = 0;
+};
+
 struct runtime_options {
   node_role role = node_role::standalone;
   actor_config actors;
@@ -30,7 +43,8 @@ struct runtime_options {
   shard_index_options index;
   storage_config storage;  // standalone, storaged: the data dir; all: policies
   endpoint publish;        // storaged, vectord: where to serve (port 0: any free one)
-  endpoint upstream;       // vectord: storaged; gatewayd: vectord
+  endpoint upstream;       // vectord: storaged; gatewayd: vectord (unused in a cluster)
+  cluster_options cluster;
 };
 
 // The actor system of one process and the actors of its role. Destroying it stops
@@ -53,6 +67,8 @@ class node_runtime {
   router_client& client();
   // storaged and vectord: the port actually published.
   std::uint16_t published_port() const;
+  // storaged of a cluster: the coordinator's port.
+  std::uint16_t coordinator_port() const;
   // CAF worker threads actually running (checks the scheduler settings took).
   std::size_t scheduler_workers() const;
 

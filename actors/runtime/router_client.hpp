@@ -37,6 +37,7 @@ class router_client {
   virtual void list_tenants(tenant_list_request r, callback<std::vector<tenant_info>> done) = 0;
   virtual void get_tenant(tenant_get_request r, callback<tenant_info> done) = 0;
   virtual void authenticate(tenant_auth_request r, callback<tenant_auth_reply> done) = 0;
+  virtual void cluster(cluster_status_request r, callback<cluster_status> done) = 0;
 };
 
 }  // namespace quiver

@@ -21,20 +21,14 @@ status check_names(const tenant_id& tenant, const std::string& index) {
   return validate_index_name(index);
 }
 
-constexpr char stale_epoch_words[] = " is stale (current ";
-
 status stale_epoch(const shard_ref& ref, std::uint64_t epoch, std::uint64_t current) {
-  return make_status(errc::unavailable, "shard " + ref.tenant.value + "/" + ref.index + "/" +
-                                            std::to_string(ref.shard.value) + ": epoch " +
-                                            std::to_string(epoch) + stale_epoch_words +
-                                            std::to_string(current) + ")");
+  return make_status(errc::unavailable,
+                     "shard " + ref.tenant.value + "/" + ref.index + "/" +
+                         std::to_string(ref.shard.value) + ": epoch " + std::to_string(epoch) +
+                         std::string(stale_epoch_marker) + std::to_string(current) + ")");
 }
 
 }  // namespace
-
-bool is_stale_epoch(const status& st) {
-  return st.code == errc::unavailable && st.message.find(stale_epoch_words) != std::string::npos;
-}
 
 storage_engine::storage_engine(env& e, storage_options options)
     : env_(e), options_(std::move(options)) {}

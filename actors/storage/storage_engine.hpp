@@ -14,10 +14,6 @@
 
 namespace quiver {
 
-// Whether a failed append or open was refused for a stale epoch (another writer
-// was fenced in), as opposed to storage being unavailable.
-bool is_stale_epoch(const status& st);
-
 struct storage_options {
   std::string data_dir;
   shard_log_options log;

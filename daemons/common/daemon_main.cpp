@@ -122,7 +122,21 @@ int daemon_main(node_role role, int argc, char** argv) {
   if (role == node_role::storaged || role == node_role::vectord)
     add("listen", po::value<std::string>(), "CAF endpoint to serve, host:port (port 0: any free)");
   if (role == node_role::vectord) add("storaged", po::value<std::string>(), "storaged's host:port");
-  if (role == node_role::gatewayd) add("vectord", po::value<std::string>(), "vectord's host:port");
+  if (role == node_role::gatewayd)
+    add("vectord", po::value<std::string>(), "vectord's host:port (three-process mode)");
+  if (role == node_role::storaged) {
+    add("coordinator-listen", po::value<std::string>(),
+        "cluster mode: serve the coordinator at host:port");
+    add("node-timeout-ms", po::value<std::uint32_t>(),
+        "cluster: a vectord silent this long is down (default 2000)");
+  }
+  if (role == node_role::vectord || role == node_role::gatewayd)
+    add("coordinator", po::value<std::string>(), "cluster mode: the coordinator's host:port");
+  if (role == node_role::vectord) {
+    add("node-name", po::value<std::string>(), "cluster: this node's unique name");
+    add("debug-forward-delay-ms", po::value<std::uint32_t>(),
+        "fault injection for tests: replicate committed records this late");
+  }
 
   po::variables_map vm;
   try {
@@ -189,8 +203,23 @@ int daemon_main(node_role role, int argc, char** argv) {
     return usage_error("--listen takes host:port");
   if (!is_loopback_host(ro.publish.host) && !s.allow_insecure)
     return usage_error("refusing to serve CAF on " + ro.publish.host + " (not loopback)");
+  auto& cl = ro.cluster;
+  const char* coordinator = role == node_role::storaged ? "coordinator-listen" : "coordinator";
+  if (vm.count(coordinator)) {
+    cl.enabled = true;
+    if (!parse_endpoint(vm[coordinator].as<std::string>(), cl.coordinator,
+                        role == node_role::storaged))
+      return usage_error(std::string("--") + coordinator + " takes host:port");
+    if (!is_loopback_host(cl.coordinator.host) && !s.allow_insecure)
+      return usage_error("refusing to serve CAF on " + cl.coordinator.host + " (not loopback)");
+  }
+  if (vm.count("node-timeout-ms"))
+    cl.node_timeout_ms = std::max(500u, vm["node-timeout-ms"].as<std::uint32_t>());
+  if (vm.count("node-name")) cl.node_name = vm["node-name"].as<std::string>();
+  if (vm.count("debug-forward-delay-ms"))
+    cl.forward_delay_ms = vm["debug-forward-delay-ms"].as<std::uint32_t>();
   const char* upstream = role == node_role::vectord ? "storaged" : "vectord";
-  if (role == node_role::vectord || role == node_role::gatewayd) {
+  if (role == node_role::vectord || (role == node_role::gatewayd && !cl.enabled)) {
     if (!vm.count(upstream)) return usage_error(std::string("--") + upstream + " is required");
     if (!parse_endpoint(vm[upstream].as<std::string>(), ro.upstream))
       return usage_error(std::string("--") + upstream + " takes host:port");

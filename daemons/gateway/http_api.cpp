@@ -353,6 +353,17 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
                      : std::vector<std::pair<std::string, std::string>>{{"Retry-After", "1"}});
     });
   }
+  if (n == 2 && seg[0] == "v1" && seg[1] == "cluster") {
+    ctx->route = "/v1/cluster";
+    if (method != "GET") return not_allowed("GET");
+    // Node addresses and every tenant's index names: the operator's view.
+    if (!admin_key_hash_.empty() && !ctx->admin)
+      return ctx->fail(make_status(errc::forbidden, "/v1/cluster needs the admin key"));
+    return router_.cluster({}, [ctx](expected<cluster_status> r) {
+      if (!r) return ctx->fail(r.error());
+      ctx->reply(200, render_cluster(ctx->out, *r));
+    });
+  }
   if (n == 1 && seg[0] == "metrics") {
     ctx->route = "/metrics";
     if (method != "GET") return not_allowed("GET");
@@ -542,7 +553,8 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
     return router_.search({ctx->tenant, name, std::move(body->vector), std::move(body->options)},
                           [ctx, shape](expected<search_reply> r) {
                             ctx->answer(r, [&](auto& s) {
-                              return render_search(ctx->out, s.hits, shape, ctx->elapsed_ms());
+                              return render_search(ctx->out, s.hits, shape, ctx->elapsed_ms(),
+                                                   s.missing_shards);
                             });
                           });
   }

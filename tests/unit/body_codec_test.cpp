@@ -111,7 +111,8 @@ TEST(BodyCodec, SearchFieldsAndLimits) {
   EXPECT_EQ(s->options.exclude_ids, (std::vector<std::string>{"x"}));
   EXPECT_FALSE(s->options.include_metadata);
   EXPECT_TRUE(s->options.include_vectors);
-  EXPECT_TRUE(s->eventual);
+  EXPECT_TRUE(s->options.eventual);
+  EXPECT_FALSE(s->options.allow_partial);
   EXPECT_EQ(parse_search(json, R"({"vector":[1],"k":0})").error().code, errc::invalid_argument);
   EXPECT_EQ(parse_search(json, R"({"vector":[1],"k":-1})").error().code, errc::invalid_argument);
   EXPECT_EQ(parse_search(json, R"({"vector":[1],"consistency":"maybe"})").error().code,

@@ -1,0 +1,201 @@
+#include "actors/node/node_actor.hpp"
+
+#include <spdlog/spdlog.h>
+#include <caf/all.hpp>
+
+#include <map>
+#include <tuple>
+
+#include "actors/runtime/actor_messages.hpp"
+#include "actors/runtime/caf_error.hpp"
+
+namespace quiver {
+
+namespace {
+
+using beat_atom = caf::atom_constant<caf::atom("beat")>;
+using address_atom = caf::atom_constant<caf::atom("address")>;
+
+using shard_key = std::tuple<std::string, std::string, std::uint64_t, std::uint32_t>;
+
+shard_key key_of(const catalog_entry& e, shard_id shard) {
+  return {e.tenant.value, e.params.name, e.incarnation, shard.value};
+}
+
+struct hosted_replica {
+  caf::actor actor;
+  shard_ref ref;
+  shard_status_report last;  // its latest report
+  bool role_sent = false;
+  bool primary = false;
+  std::uint64_t epoch = 0;
+  std::vector<caf::actor> forward_to;
+};
+
+struct node_state {
+  caf::actor coordinator;
+  std::shared_ptr<const index_actor_env> env;
+  node_actor_options options;
+  std::map<shard_key, hosted_replica> hosted;
+  bool beating = false;  // a heartbeat is out
+  bool again = false;    // something changed while it was out
+  bool stopping = false;
+  static inline const char* name = "quiver.node";
+};
+
+using node_self = caf::stateful_actor<node_state>;
+
+void apply_assignments(node_self* self, std::vector<node_assignment>& wanted) {
+  auto& s = self->state;
+  std::map<shard_key, node_assignment*> by_key;
+  for (auto& a : wanted) by_key[key_of(a.entry, a.shard)] = &a;
+  for (auto it = s.hosted.begin(); it != s.hosted.end();) {
+    if (by_key.count(it->first)) {
+      ++it;
+      continue;
+    }
+    spdlog::info("node {}: letting go of {}/{}/{}", s.options.name, it->second.ref.tenant.value,
+                 it->second.ref.index, it->second.ref.shard.value);
+    self->demonitor(it->second.actor);
+    // The log and snapshots stay with storage; this copy is simply dropped.
+    self->send_exit(it->second.actor, caf::exit_reason::kill);
+    it = s.hosted.erase(it);
+  }
+  for (auto& [key, a] : by_key) {
+    auto it = s.hosted.find(key);
+    if (it == s.hosted.end()) {
+      hosted_replica h;
+      h.ref = shard_ref{a->entry.tenant, a->entry.params.name, a->entry.incarnation, a->shard};
+      h.last.shard = a->shard;
+      h.last.state = "recovering";
+      h.actor = spawn_index_actor(self, a->entry, a->shard, s.env);
+      spdlog::info("node {}: hosting {}/{}/{} as {}", s.options.name, h.ref.tenant.value,
+                   h.ref.index, h.ref.shard.value, a->primary ? "primary" : "replica");
+      it = s.hosted.emplace(key, std::move(h)).first;
+    }
+    auto& h = it->second;
+    bool changed = !h.role_sent || h.primary != a->primary || h.epoch != a->epoch ||
+                   h.forward_to != a->forward_to;
+    bool behind = !a->primary && h.last.applied < a->primary_applied;
+    if (!changed && !behind) continue;
+    h.role_sent = true;
+    h.primary = a->primary;
+    h.epoch = a->epoch;
+    h.forward_to = a->forward_to;
+    self->send(h.actor, shard_role_msg{a->primary, a->epoch, a->forward_to, a->primary_applied});
+  }
+}
+
+void beat(node_self* self) {
+  auto& s = self->state;
+  if (s.stopping) return;
+  if (s.beating) {
+    s.again = true;
+    return;
+  }
+  s.beating = true;
+  s.again = false;
+  node_heartbeat hb;
+  hb.name = s.options.name;
+  hb.address = s.options.address;
+  hb.node = caf::actor_cast<caf::actor>(self);
+  for (auto& [key, h] : s.hosted) {
+    replica_report r;
+    r.ref = h.ref;
+    r.primary = h.last.primary;
+    r.epoch = h.last.epoch;
+    r.state = h.last.state;
+    r.reason = h.last.reason;
+    r.applied = h.last.applied;
+    hb.reports.push_back(std::move(r));
+    hb.actors.push_back(h.actor);
+  }
+  auto done = [self] {
+    self->state.beating = false;
+    if (self->state.again) beat(self);
+  };
+  self->request(s.coordinator, std::chrono::seconds(2), std::move(hb))
+      .then(
+          [self, done](std::vector<node_assignment>& wanted) {
+            apply_assignments(self, wanted);
+            done();
+          },
+          [self, done](caf::error& e) {
+            spdlog::debug("node {}: heartbeat failed: {}", self->state.options.name,
+                          from_caf_error(e).message);
+            done();
+          });
+}
+
+caf::behavior node_actor(node_self* self, caf::actor coordinator,
+                         std::shared_ptr<const index_actor_env> env, node_actor_options options) {
+  auto& s = self->state;
+  s.coordinator = std::move(coordinator);
+  s.env = std::move(env);
+  s.options = std::move(options);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& s = self->state;
+    for (auto it = s.hosted.begin(); it != s.hosted.end(); ++it)
+      if (it->second.actor.address() == msg.source) {
+        if (!s.stopping)
+          spdlog::error("node {}: replica {}/{}/{} stopped: {}; the next beat restarts it",
+                        s.options.name, it->second.ref.tenant.value, it->second.ref.index,
+                        it->second.ref.shard.value, caf::to_string(msg.reason));
+        s.hosted.erase(it);
+        break;
+      }
+    if (s.stopping && s.hosted.empty()) self->quit(caf::exit_reason::user_shutdown);
+  });
+  // Clean shutdown: primaries write their final snapshots first.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    auto& s = self->state;
+    s.stopping = true;
+    if (s.hosted.empty()) return self->quit(msg.reason);
+    for (auto& [key, h] : s.hosted) self->send_exit(h.actor, msg.reason);
+  });
+  return {
+      [self](address_atom, std::string& address) {
+        auto& s = self->state;
+        bool first = s.options.address.empty();
+        s.options.address = address;
+        if (s.options.name.empty()) s.options.name = "vectord@" + address;
+        if (first) self->send(self, beat_atom::value);
+      },
+      [self](beat_atom) {
+        beat(self);
+        self->delayed_send(self, self->state.options.heartbeat, beat_atom::value);
+      },
+      [self](shard_status_report& r) {
+        auto sender = self->current_sender();
+        for (auto& [key, h] : self->state.hosted) {
+          if (h.actor != caf::actor_cast<caf::actor>(sender)) continue;
+          bool changed =
+              h.last.state != r.state || h.last.primary != r.primary || h.last.epoch != r.epoch;
+          h.last = std::move(r);
+          if (changed) beat(self);  // routers learn of a new primary at once
+          return;
+        }
+      },
+      [self](cluster_status_request&) -> cluster_status {
+        cluster_status out;
+        out.mode = "cluster";
+        out.nodes.push_back({self->state.options.name, self->state.options.address, "vectord", true,
+                             static_cast<std::uint32_t>(self->state.hosted.size())});
+        return out;
+      },
+  };
+}
+
+}  // namespace
+
+void set_node_address(const caf::actor& node, std::string address) {
+  caf::anon_send(node, address_atom::value, std::move(address));
+}
+
+caf::actor spawn_node_actor(caf::actor_system& system, caf::actor coordinator,
+                            std::shared_ptr<const index_actor_env> env,
+                            node_actor_options options) {
+  return system.spawn(node_actor, std::move(coordinator), std::move(env), std::move(options));
+}
+
+}  // namespace quiver
