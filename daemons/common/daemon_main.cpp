@@ -272,6 +272,9 @@ int daemon_main(node_role role, int argc, char** argv) {
                  config.auth.admin_key.empty() ? "off" : "on");
     server->run();
   } else {
+    if (runtime->coordinator_port() != 0)
+      spdlog::info("coordinator serving on caf://{}:{}", cl.coordinator.host,
+                   runtime->coordinator_port());
     spdlog::info("{} listening on caf://{}:{}{}", name, ro.publish.host, runtime->published_port(),
                  storage ? " (data dir " + ro.storage.data_dir + ", fsync " + ro.storage.fsync + ")"
                          : std::string());
