@@ -171,7 +171,8 @@ void gauge(std::string& out, const char* name, const char* help) {
 std::string http_api::render_metrics(const tenant_id& tenant,
                                      const expected<std::vector<index_description>>& indexes,
                                      const expected<readiness_reply>& ready,
-                                     const expected<std::vector<tenant_info>>& tenants) const {
+                                     const expected<std::vector<tenant_info>>& tenants,
+                                     const expected<cluster_status>& cluster) const {
   auto text = metrics_.render();
   auto per_tenant = [&](const char* name, const char* help, auto value) {
     gauge(text, name, help);
@@ -230,6 +231,33 @@ std::string http_api::render_metrics(const tenant_id& tenant,
             "Damaged log tails cut back to the last good record on open.", st.torn_tails_repaired);
     counter("quiver_storage_torn_bytes_truncated_total", "Bytes cut from damaged log tails.",
             st.torn_bytes_truncated);
+  }
+  if (cluster && cluster->mode == "cluster") {
+    std::uint64_t up = 0, no_primary = 0, max_lag = 0, under = 0;
+    for (const auto& n : cluster->nodes) up += n.up ? 1 : 0;
+    for (const auto& sh : cluster->shards) {
+      no_primary += sh.primary.empty() ? 1 : 0;
+      std::uint64_t ready = 0;
+      for (const auto& r : sh.replicas) {
+        max_lag = std::max(max_lag, r.lag);
+        ready += r.state == "ready" ? 1 : 0;
+      }
+      under += ready < sh.replicas.size() || sh.replicas.empty() ? 1 : 0;
+    }
+    auto value = [&](const char* name, const char* help, std::uint64_t v) {
+      gauge(text, name, help);
+      text += std::string(name) + " " + std::to_string(v) + "\n";
+    };
+    value("quiver_cluster_nodes_up", "vectord nodes heartbeating.", up);
+    value("quiver_cluster_nodes_down", "vectord nodes marked down.", cluster->nodes.size() - up);
+    value("quiver_cluster_shards", "Shards in the shard map.", cluster->shards.size());
+    value("quiver_cluster_shards_without_primary", "Shards with no serving primary.", no_primary);
+    value("quiver_cluster_shards_under_replicated",
+          "Shards with a replica not serving (loading, catching up or lost).", under);
+    value("quiver_cluster_replica_lag_max", "Largest replica lag behind its primary, in records.",
+          max_lag);
+    value("quiver_cluster_map_version", "Shard-map version (bumps on every routing change).",
+          cluster->version);
   }
   gauge(text, "quiver_process_resident_bytes", "Resident set size.");
   text += "quiver_process_resident_bytes " + std::to_string(resident_bytes()) + "\n";
@@ -374,8 +402,11 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
           router_.readiness({}, [this, ctx, r = std::move(r)](expected<readiness_reply> ready) {
             router_.list_tenants({}, [this, ctx, r = std::move(r), ready = std::move(ready)](
                                          expected<std::vector<tenant_info>> tenants) {
-              ctx->reply(200, render_metrics(ctx->tenant, r, ready, tenants),
-                         "text/plain; version=0.0.4");
+              router_.cluster({}, [this, ctx, r, ready,
+                                   tenants = std::move(tenants)](expected<cluster_status> cluster) {
+                ctx->reply(200, render_metrics(ctx->tenant, r, ready, tenants, cluster),
+                           "text/plain; version=0.0.4");
+              });
             });
           });
         });

@@ -60,7 +60,8 @@ class http_api {
   std::string render_metrics(const tenant_id& tenant,
                              const expected<std::vector<index_description>>& indexes,
                              const expected<readiness_reply>& ready,
-                             const expected<std::vector<tenant_info>>& tenants) const;
+                             const expected<std::vector<tenant_info>>& tenants,
+                             const expected<cluster_status>& cluster) const;
 
   router_client& router_;
   http_metrics& metrics_;

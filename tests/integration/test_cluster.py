@@ -180,6 +180,9 @@ class ClusterTest(unittest.TestCase):
                 answers.append([(h["id"], round(h["distance"], 5)) for h in body["results"]])
             for a in answers[1:]:
                 self.assertEqual(a, answers[0], "query %d" % q)
+        status, body = self.c.request("GET", "/metrics")
+        self.assertIn(b"quiver_cluster_nodes_up 3\n", body)
+        self.assertIn(b"quiver_cluster_shards_without_primary 0\n", body)
         # Same descriptions and reads through both gateways.
         for gateway in (0, 1):
             status, body = self.c.request("GET", "/v1/indexes/multi", gateway=gateway)
