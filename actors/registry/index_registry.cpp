@@ -503,20 +503,25 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
         if (!self->state.loaded) return loading();
         auto it = self->state.indexes.find({r.tenant.value, r.name});
         if (it == self->state.indexes.end()) return not_found(r.name);
-        index_route route{it->second.catalog.params, {}, {}};
+        index_route route{it->second.catalog.params, {}, {}, {}, {}};
         if (self->state.cluster) {
           // Holes (no serving primary) are the router's to report, shard by shard.
           auto& c = *self->state.cluster;
           for (std::uint32_t i = 0; i < it->second.shards.size(); ++i) {
             route.shards.push_back(it->second.shards[i].actor);
             route.replicas.emplace_back();
+            route.shard_nodes.emplace_back();
+            route.replica_nodes.emplace_back();
             auto view =
                 c.shards().find({r.tenant.value, r.name, it->second.catalog.incarnation, i});
             if (view == c.shards().end()) continue;
+            if (route.shards.back()) route.shard_nodes.back() = view->second.primary;
             for (auto& node : view->second.assigned)
               if (node != view->second.primary && c.replica_serving(view->second, node))
-                if (auto a = replica_actor(self, view->first, node))
+                if (auto a = replica_actor(self, view->first, node)) {
                   route.replicas.back().push_back(a);
+                  route.replica_nodes.back().push_back(node);
+                }
           }
           return route;
         }

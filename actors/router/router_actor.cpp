@@ -2,6 +2,7 @@
 
 #include <caf/all.hpp>
 
+#include <functional>
 #include <map>
 
 #include "actors/router/search_merge.hpp"
@@ -30,6 +31,12 @@ struct router_state {
   std::uint64_t version = 0;
   std::map<std::string, caf::actor> node_links;  // by address
   std::size_t rotation = 0;                      // eventual reads spread over replicas
+  // Shard requests out, by id: the node that has them and how to fail them. A
+  // node's death does not always reach a gateway as a CAF down message (with an
+  // indirect route through storaged, CAF 0.17 keeps the proxies), so the router
+  // fails them itself once the coordinator's map says the node is down.
+  std::map<std::uint64_t, std::pair<std::string, std::function<void()>>> in_flight;
+  std::uint64_t next_request = 0;
   static inline const char* name = "quiver.router";
 };
 
@@ -69,14 +76,21 @@ void with_route(router_actor* self, const tenant_id& tenant, const std::string& 
   lookup(self, tenant, index, std::move(then), [rp](caf::error& e) mutable { rp.deliver(e); });
 }
 
-// The replica of `shard` to ask: the primary, or (eventual reads) any serving
-// replica in turn; the other one on a retry. Null: none serves.
-caf::actor pick(router_actor* self, const index_route& route, std::uint32_t shard, bool eventual,
-                bool retry) {
-  std::vector<caf::actor> candidates;
-  if (shard < route.shards.size() && route.shards[shard]) candidates.push_back(route.shards[shard]);
+// The replica of `shard` to ask and its node: the primary, or (eventual reads)
+// any serving replica in turn; the other one on a retry. Null: none serves.
+std::pair<caf::actor, std::string> pick(router_actor* self, const index_route& route,
+                                        std::uint32_t shard, bool eventual, bool retry) {
+  std::vector<std::pair<caf::actor, std::string>> candidates;
+  auto node_of = [](const std::vector<std::string>& nodes, std::size_t i) {
+    return i < nodes.size() ? nodes[i] : std::string();
+  };
+  if (shard < route.shards.size() && route.shards[shard])
+    candidates.emplace_back(route.shards[shard], node_of(route.shard_nodes, shard));
   if (eventual && shard < route.replicas.size())
-    for (auto& r : route.replicas[shard]) candidates.push_back(r);
+    for (std::size_t i = 0; i < route.replicas[shard].size(); ++i)
+      candidates.emplace_back(route.replicas[shard][i], shard < route.replica_nodes.size()
+                                                            ? node_of(route.replica_nodes[shard], i)
+                                                            : std::string());
   if (candidates.empty()) return {};
   auto i = eventual ? self->state.rotation++ : 0;
   return candidates[(i + (retry ? 1 : 0)) % candidates.size()];
@@ -97,18 +111,29 @@ void shard_call(router_actor* self, tenant_id tenant, std::string index, std::ui
   lookup(
       self, tenant, index,
       [self, index, shard, r, eventual, retried, done, again](const index_route& route) mutable {
-        auto target = pick(self, route, shard, eventual, retried);
+        auto [target, node] = pick(self, route, shard, eventual, retried);
         if (!target) {
           if (!retried && self->state.clustered) return again();
           return done(expected<Reply>(no_replica(index, shard)));
         }
+        // Exactly one of: the reply, the error, or the node declared down.
+        auto failed = [retried, done, again](status st) mutable {
+          if (!retried && st.code == errc::unavailable) return again();
+          done(expected<Reply>(std::move(st)));
+        };
+        auto id = self->state.next_request++;
+        self->state.in_flight.emplace(
+            id, std::make_pair(node, [failed, node = node]() mutable {
+              failed(make_status(errc::unavailable, "node " + node + " went down"));
+            }));
         self->request(target, self->state.timeout, std::move(r))
-            .then([done](Reply& x) mutable { done(expected<Reply>(std::move(x))); },
-                  [retried, done, again](caf::error& e) mutable {
-                    auto st = from_caf_error(e);
-                    if (!retried && st.code == errc::unavailable) return again();
-                    done(expected<Reply>(std::move(st)));
-                  });
+            .then(
+                [self, id, done](Reply& x) mutable {
+                  if (self->state.in_flight.erase(id)) done(expected<Reply>(std::move(x)));
+                },
+                [self, id, failed](caf::error& e) mutable {
+                  if (self->state.in_flight.erase(id)) failed(from_caf_error(e));
+                });
       },
       [done](caf::error& e) mutable { done(expected<Reply>(from_caf_error(e))); });
 }
@@ -304,6 +329,20 @@ void poll_map(router_actor* self) {
             self->request(self->state.registry, std::chrono::seconds(2), cluster_status_request{})
                 .then(
                     [self](cluster_status& map) {
+                      std::vector<std::function<void()>> fail;
+                      for (auto& node : map.nodes) {
+                        if (node.up) continue;
+                        auto& pending = self->state.in_flight;
+                        for (auto it = pending.begin(); it != pending.end();) {
+                          if (it->second.first != node.name) {
+                            ++it;
+                            continue;
+                          }
+                          fail.push_back(std::move(it->second.second));
+                          it = pending.erase(it);
+                        }
+                      }
+                      for (auto& f : fail) f();
                       for (auto& node : map.nodes) {
                         auto colon = node.address.rfind(':');
                         if (colon == std::string::npos) continue;

@@ -32,6 +32,10 @@ struct index_route {
   // no serving primary) and, in a cluster, the other serving replicas.
   std::vector<caf::actor> shards;
   std::vector<std::vector<caf::actor>> replicas;
+  // Cluster: the nodes hosting them (same shape), so that a router can fail the
+  // requests it has out to a node the coordinator declares down.
+  std::vector<std::string> shard_nodes;
+  std::vector<std::vector<std::string>> replica_nodes;
 };
 
 // Node (vectord) -> coordinator, every heartbeat interval and on every change of
@@ -67,7 +71,7 @@ typename Inspector::result_type inspect(Inspector& f, lookup_index_request& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, index_route& x) {
-  return f(x.params, x.shards, x.replicas);
+  return f(x.params, x.shards, x.replicas, x.shard_nodes, x.replica_nodes);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_heartbeat& x) {

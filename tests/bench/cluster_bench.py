@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Cluster benchmarks on one machine (storaged + 3 vectord + 1 gatewayd, loopback).
+
+  fanout    search QPS and p50/p99 (k=10) for the same data in 1, 2 and 4 shards
+            (x2 replicas): what scatter-gather costs
+  failover  SIGKILL of the vectord holding the most primaries under search load:
+            kill -> every shard serving again (from the searches' view), N rounds
+  catchup   a replica 100k records behind (its node down while the primary took
+            them): restart -> replica serving with lag 0 (log replay, no snapshot)
+
+Prints medians and writes JSON (--json). Build first (scripts/build). The client
+runs on the same cores as the cluster.
+"""
+import argparse
+import http.client
+import json
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+os.environ.setdefault("QUIVER_BIN", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                 "..", "..", "build", "bin", "quiver"))
+import test_cluster  # noqa: E402
+from test_cluster import Cluster, caught_up, primaries_by_node, serving  # noqa: E402
+
+
+def post(conn, path, body):
+    conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    data = r.read()
+    return r.status, data
+
+
+def create(c, name, shards, dim):
+    status, data = c.request("POST", "/v1/indexes", {"name": name, "dimension": dim, "shards": shards,
+                                                     "replicas": 2})
+    assert status == 201, data
+    c.wait(serving(name, shards, 2), name)
+
+
+def ingest(c, name, n, dim, seed, batch=500):
+    rng = random.Random(seed)
+    conn = http.client.HTTPConnection("127.0.0.1", c.gateways[0].port, timeout=120)
+    for i in range(0, n, batch):
+        items = [{"id": "v%07d" % j, "vector": [rng.gauss(0, 1) for _ in range(dim)]}
+                 for j in range(i, min(n, i + batch))]
+        status, data = post(conn, "/v1/indexes/%s/vectors" % name, {"items": items})
+        assert status == 200, data
+    conn.close()
+
+
+def load(c, name, dim, seconds, clients, record=None):
+    """Closed-loop searches; returns (qps, p50 ms, p99 ms, statuses)."""
+    lat, statuses, stop = [], [], time.monotonic() + seconds
+    lock = threading.Lock()
+
+    def run(k):
+        rng = random.Random(k)
+        conn = http.client.HTTPConnection("127.0.0.1", c.gateways[0].port, timeout=30)
+        while time.monotonic() < stop:
+            q = {"vector": [rng.gauss(0, 1) for _ in range(dim)], "k": 10}
+            t0 = time.monotonic()
+            try:
+                status, _ = post(conn, "/v1/indexes/%s/search" % name, q)
+            except Exception:  # noqa: BLE001
+                status = 0
+                conn = http.client.HTTPConnection("127.0.0.1", c.gateways[0].port, timeout=30)
+            t1 = time.monotonic()
+            with lock:
+                statuses.append((t1, status))
+                if status == 200:
+                    lat.append((t1 - t0) * 1000)
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lat.sort()
+    pct = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] if lat else float("nan")  # noqa: E731
+    return len(lat) / seconds, pct(0.5), pct(0.99), statuses
+
+
+def fanout(args, out):
+    c = Cluster(vectords=3, gateways=1)
+    try:
+        rows = {}
+        for shards in (1, 2, 4):
+            name = "fan%d" % shards
+            create(c, name, shards, args.dim)
+            ingest(c, name, args.vectors, args.dim, 1)
+            c.wait(caught_up(name), name + " caught up")
+            runs = [load(c, name, args.dim, args.seconds, args.clients)[:3] for _ in range(args.rounds)]
+            rows[shards] = {"qps": statistics.median(r[0] for r in runs),
+                            "p50_ms": statistics.median(r[1] for r in runs),
+                            "p99_ms": statistics.median(r[2] for r in runs)}
+            print("fanout  %d shard(s): %7.0f searches/s  p50 %.2f ms  p99 %.2f ms" %
+                  (shards, rows[shards]["qps"], rows[shards]["p50_ms"], rows[shards]["p99_ms"]),
+                  flush=True)
+        out["fanout"] = rows
+    finally:
+        c.stop()
+
+
+def failover(args, out):
+    times, windows = [], []
+    for rnd in range(args.rounds):
+        c = Cluster(vectords=3, gateways=1)
+        try:
+            create(c, "f", 4, args.dim)
+            ingest(c, "f", 5000, args.dim, 2)
+            c.wait(caught_up("f"), "f caught up")
+            victim = max(primaries_by_node(c.map(), "f").items(), key=lambda kv: kv[1])[0]
+            result = {}
+            t = threading.Thread(target=lambda: result.update(r=load(c, "f", args.dim, 6, 4)))
+            t.start()
+            time.sleep(2)
+            killed = time.monotonic()
+            c.vectords[victim].kill()
+            c.wait(serving("f", 4, 2), "re-replicated")
+            replicated = time.monotonic() - killed
+            t.join()
+            bad = [ts for ts, s in result["r"][3] if ts >= killed and s != 200]
+            window = (max(bad) - killed) if bad else 0.0
+            times.append(replicated)
+            windows.append(window)
+            print("failover round %d: searches back in %.3f s (%d failed), every shard 2 replicas "
+                  "again in %.3f s" % (rnd + 1, window, len(bad), replicated), flush=True)
+        finally:
+            c.stop()
+    out["failover"] = {"search_window_s_median": statistics.median(windows),
+                       "rereplicated_s_median": statistics.median(times),
+                       "windows": windows, "rereplicated": times}
+
+
+def catchup(args, out):
+    c = Cluster(vectords=2, gateways=1, vectord_args=["--snapshot-every-records", "0",
+                                                       "--snapshot-interval-s", "0"])
+    try:
+        create(c, "cu", 1, 8)
+        m = c.map()
+        shard = [s for s in m["shards"] if s["index"] == "cu"][0]
+        behind = [r["node"] for r in shard["replicas"] if not r["primary"]][0]
+        c.vectords[behind].kill()
+        c.wait(lambda m: [n for n in m["nodes"] if n["name"] == behind][0]["status"] == "down",
+               "replica down")
+        t0 = time.monotonic()
+        ingest(c, "cu", args.catchup_records, 8, 3, batch=1000)
+        print("catchup: %d records written in %.1f s while the replica was down" %
+              (args.catchup_records, time.monotonic() - t0), flush=True)
+        t0 = time.monotonic()
+        c.start_vectord(behind)
+        c.wait(lambda m: caught_up("cu")(m) and len([s for s in m["shards"] if s["index"] == "cu"][0]
+                                                    ["replicas"]) == 2, "caught up", timeout=600)
+        took = time.monotonic() - t0
+        print("catchup: replica %d records behind serving with lag 0 after %.2f s (%.0f records/s)"
+              % (args.catchup_records, took, args.catchup_records / took), flush=True)
+        out["catchup"] = {"records": args.catchup_records, "seconds": took}
+    finally:
+        c.stop()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--only", choices=["fanout", "failover", "catchup"], action="append")
+    p.add_argument("--vectors", type=int, default=20000)
+    p.add_argument("--dim", type=int, default=64)
+    p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--clients", type=int, default=4)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--catchup-records", type=int, default=100000)
+    p.add_argument("--json")
+    args = p.parse_args()
+    out = {"args": vars(args)}
+    for part in args.only or ["fanout", "failover", "catchup"]:
+        {"fanout": fanout, "failover": failover, "catchup": catchup}[part](args, out)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=2)
+
+
+if __name__ == "__main__":
+    test_cluster.SLOW = 1
+    main()
