@@ -41,6 +41,10 @@ struct applied_msg {
   std::uint64_t ticket = 0;
   expected<shard_index::logged_result> result = shard_index::logged_result{};
 };
+// Index actor -> itself: work to run later (test fault injection).
+struct deferred_call {
+  std::function<void()> run;
+};
 struct snapshot_done_msg {
   std::uint64_t generation = 0;
   status result;
@@ -55,6 +59,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::recovered_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::snapshot_done_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::applied_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::retry_search)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::deferred_call)
 
 namespace quiver {
 namespace {
@@ -525,75 +530,83 @@ caf::result<Reply> write(index_self* self, std::vector<log_record> records, Make
   auto generation = s.generation;
   auto epoch = s.epoch;
   auto kept = std::make_shared<std::vector<log_record>>(records);
-  self->request(s.env->persistence, s.env->timeout,
-                log_append_request{s.ref, s.epoch, std::move(records)})
-      .then(
-          [self, rp, generation, kept, make_reply, ids, change](log_append_reply& ack) mutable {
-            if (generation == self->state.generation) forward(self, kept);
-            when_applicable(self, [self, rp, generation, kept, make_reply, ids, change,
-                                   last = ack.last_seq]() mutable {
+  auto append = [self, rp, generation, epoch, kept, make_reply, ids, change,
+                 request = log_append_request{s.ref, s.epoch, std::move(records)}]() mutable {
+    self->request(self->state.env->persistence, self->state.env->timeout, std::move(request))
+        .then(
+            [self, rp, generation, kept, make_reply, ids, change](log_append_reply& ack) mutable {
+              if (generation == self->state.generation) forward(self, kept);
+              when_applicable(self, [self, rp, generation, kept, make_reply, ids, change,
+                                     last = ack.last_seq]() mutable {
+                auto& s = self->state;
+                auto n = kept->size();
+                if (generation != s.generation || s.ph != phase::serving) {
+                  // Durable, so the recovery under way replays (and counts) it.
+                  s.env->usage->release(s.ref.tenant.value, change);
+                  rp.deliver(make_reply(shard_index::logged_result{n, 0}, last));
+                  return;
+                }
+                apply(self, kept,
+                      [self, rp, ids, change, n, make_reply, last](
+                          expected<shard_index::logged_result> applied, bool stale) mutable {
+                        auto& s = self->state;
+                        if (stale) {
+                          // Durable, so the recovery under way replays (and counts) it.
+                          s.env->usage->release(s.ref.tenant.value, change);
+                          rp.deliver(make_reply(shard_index::logged_result{n, 0}, last));
+                          return;
+                        }
+                        if (!applied) {
+                          spdlog::error("shard {}: applying durable records failed: {}; recovering",
+                                        describe(s), applied.error().message);
+                          s.env->usage->release(s.ref.tenant.value, change);
+                          rp.deliver(to_caf_error(applied.error()));
+                          start_recovery(self);
+                          return;
+                        }
+                        settle(s, ids, change, true);
+                        report_progress(self);
+                        s.since_snapshot += n;
+                        rp.deliver(make_reply(*applied, last));
+                        schedule_tick(self);
+                        maybe_snapshot(self);
+                      });
+              });
+            },
+            [self, rp, generation, epoch, ids, change](caf::error& e) mutable {
               auto& s = self->state;
-              auto n = kept->size();
-              if (generation != s.generation || s.ph != phase::serving) {
-                // Durable, so the recovery under way replays (and counts) it.
+              if (generation == s.generation) {
+                settle(s, ids, change, false);
+              } else {
                 s.env->usage->release(s.ref.tenant.value, change);
-                rp.deliver(make_reply(shard_index::logged_result{n, 0}, last));
+              }
+              rp.deliver(e);
+              auto st = from_caf_error(e);
+              if (s.env->clustered && is_stale_epoch(st)) {
+                // Fenced: the records never reached the log, so the graph still
+                // matches it. Another primary writes now; wait for the node.
+                if (generation == s.generation && epoch == s.epoch && !s.fenced) {
+                  s.fenced = true;
+                  spdlog::warn("shard {}: fenced ({}); no more writes here", describe(s),
+                               st.message);
+                  report(self);
+                }
                 return;
               }
-              apply(self, kept,
-                    [self, rp, ids, change, n, make_reply, last](
-                        expected<shard_index::logged_result> applied, bool stale) mutable {
-                      auto& s = self->state;
-                      if (stale) {
-                        // Durable, so the recovery under way replays (and counts) it.
-                        s.env->usage->release(s.ref.tenant.value, change);
-                        rp.deliver(make_reply(shard_index::logged_result{n, 0}, last));
-                        return;
-                      }
-                      if (!applied) {
-                        spdlog::error("shard {}: applying durable records failed: {}; recovering",
-                                      describe(s), applied.error().message);
-                        s.env->usage->release(s.ref.tenant.value, change);
-                        rp.deliver(to_caf_error(applied.error()));
-                        start_recovery(self);
-                        return;
-                      }
-                      settle(s, ids, change, true);
-                      report_progress(self);
-                      s.since_snapshot += n;
-                      rp.deliver(make_reply(*applied, last));
-                      schedule_tick(self);
-                      maybe_snapshot(self);
-                    });
-            });
-          },
-          [self, rp, generation, epoch, ids, change](caf::error& e) mutable {
-            auto& s = self->state;
-            if (generation == s.generation) {
-              settle(s, ids, change, false);
-            } else {
-              s.env->usage->release(s.ref.tenant.value, change);
-            }
-            rp.deliver(e);
-            auto st = from_caf_error(e);
-            if (s.env->clustered && is_stale_epoch(st)) {
-              // Fenced: the records never reached the log, so the graph still
-              // matches it. Another primary writes now; wait for the node.
-              if (generation == s.generation && epoch == s.epoch && !s.fenced) {
-                s.fenced = true;
-                spdlog::warn("shard {}: fenced ({}); no more writes here", describe(s), st.message);
-                report(self);
+              // Whether the failed records reached the disk is unknown: rebuild from
+              // the log so the graph never differs from it.
+              if (generation == s.generation && s.ph == phase::serving) {
+                spdlog::error("shard {}: log append failed: {}; recovering", describe(s),
+                              from_caf_error(e).message);
+                start_recovery(self);
               }
-              return;
-            }
-            // Whether the failed records reached the disk is unknown: rebuild from
-            // the log so the graph never differs from it.
-            if (generation == s.generation && s.ph == phase::serving) {
-              spdlog::error("shard {}: log append failed: {}; recovering", describe(s),
-                            from_caf_error(e).message);
-              start_recovery(self);
-            }
-          });
+            });
+  };
+  if (s.env->append_delay.count() > 0) {
+    self->delayed_send(self, s.env->append_delay, deferred_call{std::move(append)});
+  } else {
+    append();
+  }
   return rp;
 }
 
@@ -790,6 +803,7 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
         report(self);
       },
       [self](shard_role_msg& m) { change_role(self, m); },
+      [](deferred_call& c) { c.run(); },
       [self](replicate_msg& m) { on_replicated(self, m); },
       [self](recovered_msg& m) {
         auto& s = self->state;

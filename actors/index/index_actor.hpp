@@ -41,6 +41,9 @@ struct index_actor_env {
   // Fault injection for tests: a primary forwards committed records this much
   // later (the window between a log ack and replication).
   std::chrono::milliseconds forward_delay{0};
+  // Fault injection for tests: a primary sends each log append this much later
+  // (a write caught in flight by a partition).
+  std::chrono::milliseconds append_delay{0};
 };
 
 // Spawns, monitored by `parent` (the registry, which also gets its

@@ -255,6 +255,7 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
     env->usage = std::make_shared<usage_book>();
     env->clustered = options.cluster.enabled;
     env->forward_delay = std::chrono::milliseconds(options.cluster.forward_delay_ms);
+    env->append_delay = std::chrono::milliseconds(options.cluster.append_delay_ms);
     env->snapshots.every_records = options.storage.snapshot_every_records;
     env->snapshots.interval = std::chrono::seconds(options.storage.snapshot_interval_s);
     // Internal work (log appends, replay, catalog) is bounded by its own deadline,

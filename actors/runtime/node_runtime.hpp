@@ -34,6 +34,8 @@ struct cluster_options {
   std::uint32_t node_timeout_ms = 2000;  // a node silent this long is down
   // Fault injection for tests: primaries forward committed records this late.
   std::uint32_t forward_delay_ms = 0;
+  // Fault injection for tests: primaries send log appends this late.
+  std::uint32_t append_delay_ms = 0;
 };
 
 struct runtime_options {

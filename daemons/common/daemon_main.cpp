@@ -136,6 +136,8 @@ int daemon_main(node_role role, int argc, char** argv) {
     add("node-name", po::value<std::string>(), "cluster: this node's unique name");
     add("debug-forward-delay-ms", po::value<std::uint32_t>(),
         "fault injection for tests: replicate committed records this late");
+    add("debug-append-delay-ms", po::value<std::uint32_t>(),
+        "fault injection for tests: send log appends this late");
   }
 
   po::variables_map vm;
@@ -218,6 +220,8 @@ int daemon_main(node_role role, int argc, char** argv) {
   if (vm.count("node-name")) cl.node_name = vm["node-name"].as<std::string>();
   if (vm.count("debug-forward-delay-ms"))
     cl.forward_delay_ms = vm["debug-forward-delay-ms"].as<std::uint32_t>();
+  if (vm.count("debug-append-delay-ms"))
+    cl.append_delay_ms = vm["debug-append-delay-ms"].as<std::uint32_t>();
   const char* upstream = role == node_role::vectord ? "storaged" : "vectord";
   if (role == node_role::vectord || (role == node_role::gatewayd && !cl.enabled)) {
     if (!vm.count(upstream)) return usage_error(std::string("--") + upstream + " is required");
