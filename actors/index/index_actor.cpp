@@ -113,6 +113,7 @@ struct index_state {
   std::uint64_t held_epoch = 0;   // a clustered primary's epoch, fenced in for it
   bool fenced = false;            // a newer primary exists: no writes
   bool promoting = false;         // reading the log to its end before writing
+  bool epoch_taken = false;       // promoting: storage confirmed the held epoch
   bool catching_up = false;       // reading missed records from the log
   bool progress_pending = false;  // a progress report is scheduled
   std::vector<caf::actor> forward_to;
@@ -679,7 +680,9 @@ void catch_up(index_self* self) {
 void finish_catch_up(index_self* self) {
   auto& s = self->state;
   s.catching_up = false;
-  if (!s.promoting) return;
+  // Only a catch-up that ended after the epoch was confirmed has seen the log's
+  // final end (reads and the open are answered in order).
+  if (!s.promoting || !s.epoch_taken) return;
   // The log's end is stable (this primary holds the only valid epoch): writing may start.
   s.promoting = false;
   spdlog::info("shard {}: primary under epoch {} from seq {}", describe(s), s.held_epoch,
@@ -693,6 +696,7 @@ void finish_catch_up(index_self* self) {
 void promote(index_self* self) {
   auto& s = self->state;
   s.promoting = true;
+  s.epoch_taken = false;
   s.fenced = false;
   report(self);
   auto generation = s.generation;
@@ -703,8 +707,9 @@ void promote(index_self* self) {
             auto& s = self->state;
             if (generation != s.generation || !s.promoting) return;
             s.epoch = s.held_epoch;
-            s.catching_up = false;
-            catch_up(self);
+            s.epoch_taken = true;
+            // A catch-up still running (a replica's) carries on and completes this.
+            if (!s.catching_up) catch_up(self);
           },
           [self, generation](caf::error& e) {
             auto& s = self->state;

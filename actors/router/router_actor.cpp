@@ -265,7 +265,8 @@ void route_search(router_actor* self, search_request r, caf::response_promise rp
             [k, index, partial](std::vector<search_reply> replies,
                                 const std::vector<std::uint32_t>& missing,
                                 caf::response_promise& rp) {
-              if (!missing.empty() && !partial) {
+              // Partial results need at least one shard that answered.
+              if (!missing.empty() && (!partial || missing.size() == replies.size())) {
                 std::string list;
                 for (auto m : missing) list += (list.empty() ? "" : ", ") + std::to_string(m);
                 return fail(rp, make_status(errc::unavailable,
