@@ -515,7 +515,6 @@ void forward(index_self* self, const std::shared_ptr<std::vector<log_record>>& r
 template <class Reply, class MakeReply>
 caf::result<Reply> write(index_self* self, std::vector<log_record> records, MakeReply make_reply) {
   auto& s = self->state;
-  if (auto st = not_writable(s); !st.ok()) return to_caf_error(st);
   auto admitted = admit(s, records);
   if (!admitted) return to_caf_error(admitted.error());
   auto change = *admitted;
