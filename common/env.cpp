@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,8 +15,23 @@ namespace quiver {
 
 namespace {
 
+// Free bytes for an unprivileged writer on the file system holding `path` (or the
+// nearest existing parent); -1 when unknown.
+std::int64_t free_bytes(std::string path) {
+  for (;;) {
+    struct statvfs fs {};
+    if (::statvfs(path.c_str(), &fs) == 0)
+      return static_cast<std::int64_t>(fs.f_bavail) * static_cast<std::int64_t>(fs.f_frsize);
+    auto slash = path.find_last_of('/');
+    if (slash == std::string::npos || slash == 0) return -1;
+    path.resize(slash);
+  }
+}
+
 status os_error(const std::string& what, const std::string& path) {
-  return make_status(errc::unavailable, what + " " + path + ": " + std::strerror(errno));
+  int err = errno;
+  auto message = what + " " + path + ": " + std::strerror(err);
+  return storage_error(err, message, path);
 }
 
 class posix_file final : public writable_file {
@@ -142,14 +158,14 @@ class posix_env final : public env {
   status remove_all(const std::string& path) override {
     std::error_code ec;
     std::filesystem::remove_all(path, ec);
-    if (ec) return make_status(errc::unavailable, "remove " + path + ": " + ec.message());
+    if (ec) return storage_error(ec.value(), "remove " + path + ": " + ec.message(), path);
     return status::success();
   }
 
   status create_dirs(const std::string& path) override {
     std::error_code ec;
     std::filesystem::create_directories(path, ec);
-    if (ec) return make_status(errc::unavailable, "mkdir " + path + ": " + ec.message());
+    if (ec) return storage_error(ec.value(), "mkdir " + path + ": " + ec.message(), path);
     return status::success();
   }
 
@@ -182,16 +198,33 @@ class posix_env final : public env {
 
 }  // namespace
 
+status storage_error(int err, std::string message, const std::string& path) {
+  if (err != ENOSPC && err != EDQUOT && err != EROFS)
+    return make_status(errc::unavailable, std::move(message));
+  auto st = make_status(errc::insufficient_storage, std::move(message),
+                        {{"free_bytes", free_bytes(path)}});
+  st.text_details.emplace_back("path", path);
+  st.text_details.emplace_back("reason", err == ENOSPC   ? "no space left"
+                                         : err == EDQUOT ? "over quota"
+                                                         : "read-only file system");
+  return st;
+}
+
 status write_file_atomically(env& e, const std::string& path, std::string_view bytes) {
   auto tmp = path + ".tmp";
   e.remove(tmp);  // a leftover of an earlier crash; absent is fine
+  // A failed attempt leaves no partial temp file taking space on a full disk.
+  auto failed = [&](status st) {
+    e.remove(tmp);
+    return st;
+  };
   {
     auto file = e.open_append(tmp);
-    if (!file) return std::move(file).error();
-    if (auto st = (*file)->append(bytes); !st.ok()) return st;
-    if (auto st = (*file)->sync(); !st.ok()) return st;
+    if (!file) return failed(std::move(file).error());
+    if (auto st = (*file)->append(bytes); !st.ok()) return failed(st);
+    if (auto st = (*file)->sync(); !st.ok()) return failed(st);
   }
-  if (auto st = e.rename(tmp, path); !st.ok()) return st;
+  if (auto st = e.rename(tmp, path); !st.ok()) return failed(st);
   auto slash = path.find_last_of('/');
   return e.sync_dir(slash == std::string::npos ? "." : path.substr(0, slash));
 }

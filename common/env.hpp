@@ -21,8 +21,9 @@ class writable_file {
 
 // The file-system operations logs and snapshots use. Everything persistent goes
 // through it, so tests can substitute one that fails writes and fsyncs or tears
-// files. Paths are plain strings; errors are `unavailable` (the storage cannot
-// make the write durable) with the OS message.
+// files. Paths are plain strings; errors are `insufficient_storage` for a full,
+// over-quota or read-only file system (details: path, free_bytes, reason), else
+// `unavailable` (the storage cannot make the write durable), with the OS message.
 class env {
  public:
   virtual ~env() = default;
@@ -51,6 +52,9 @@ class env {
   // The real file system.
   static env& posix();
 };
+
+// The status for an OS error `err` (an errno) on `path`, as env's methods report it.
+status storage_error(int err, std::string message, const std::string& path);
 
 // Writes `bytes` to `path` so that a crash leaves either the old file or the whole
 // new one: a temp file beside it, fsynced, renamed over, then the directory fsynced.

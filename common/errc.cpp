@@ -42,6 +42,10 @@ std::string_view code_name(errc code) {
       return "rate_limited";
     case errc::unavailable:
       return "unavailable";
+    case errc::stale_epoch:
+      return "stale_epoch";
+    case errc::insufficient_storage:
+      return "insufficient_storage";
     case errc::internal:
       return "internal";
   }
@@ -88,6 +92,10 @@ int http_status(errc code) {
       return 429;
     case errc::unavailable:
       return 503;
+    case errc::stale_epoch:
+      return 503;  // the client retries and reaches the new primary
+    case errc::insufficient_storage:
+      return 507;
     case errc::internal:
       return 500;
   }

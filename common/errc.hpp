@@ -5,7 +5,7 @@
 
 namespace quiver {
 
-// The API error codes of API.md. Each maps to exactly one HTTP status in
+// The API error codes of docs/API.md. Each maps to exactly one HTTP status in
 // http_status(), an exhaustive switch: a new code is a warning until mapped.
 enum class errc : std::uint8_t {
   ok = 0,
@@ -27,6 +27,10 @@ enum class errc : std::uint8_t {
   quota_exceeded,
   rate_limited,
   unavailable,
+  // A newer primary was fenced in: this writer's epoch is no longer current.
+  stale_epoch,
+  // The disk is full, over a quota or read-only (ENOSPC, EDQUOT, EROFS).
+  insufficient_storage,
   internal,
 };
 

@@ -226,10 +226,14 @@ std::string render_error(body_format f, const status& st) {
     w.key("message");
     w.string(st.message);
     w.key("details");
-    w.begin_object(st.details.size());
+    w.begin_object(st.details.size() + st.text_details.size());
     for (const auto& [k, v] : st.details) {
       w.key(k);
       w.integer(v);
+    }
+    for (const auto& [k, v] : st.text_details) {
+      w.key(k);
+      w.string(v);
     }
     w.end_object();
     w.end_object();

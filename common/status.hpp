@@ -11,22 +11,25 @@
 
 namespace quiver {
 
-// Structured error details, e.g. {expected: 768, got: 3, index: 0}. Integers only:
-// every detail API.md names is a count, a position or a dimension.
+// Structured error details, e.g. {expected: 768, got: 3, index: 0}: counts,
+// positions and dimensions.
 using error_details = std::vector<std::pair<std::string, std::int64_t>>;
+// Details that are text, e.g. {path: "/data/indexes/..."}; rendered beside the others.
+using error_text_details = std::vector<std::pair<std::string, std::string>>;
 
 // The outcome of an operation that can fail: a code, a human message and details.
 struct status {
   errc code = errc::ok;
   std::string message;
   error_details details;
+  error_text_details text_details;
 
   bool ok() const { return code == errc::ok; }
   static status success() { return {}; }
 };
 
 inline status make_status(errc code, std::string message, error_details details = {}) {
-  return status{code, std::move(message), std::move(details)};
+  return status{code, std::move(message), std::move(details), {}};
 }
 
 // A value or the status saying why there is none.
@@ -56,13 +59,5 @@ class expected {
  private:
   std::variant<T, status> state_;
 };
-
-// Storage refuses an append or open under an epoch older than the shard's
-// current one with `unavailable` and this marker in the message: another writer
-// was fenced in (as opposed to storage being unreachable).
-inline constexpr std::string_view stale_epoch_marker = " is stale (current ";
-inline bool is_stale_epoch(const status& st) {
-  return st.code == errc::unavailable && st.message.find(stale_epoch_marker) != std::string::npos;
-}
 
 }  // namespace quiver

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/parse.hpp"
+
 namespace quiver {
 
 namespace {
@@ -16,7 +18,9 @@ bool parse_name(const std::string& name, seq_no& seq) {
   if (!std::all_of(name.begin(), name.begin() + digits,
                    [](char c) { return c >= '0' && c <= '9'; }))
     return false;
-  seq = seq_no{std::stoull(name.substr(0, digits))};
+  auto value = parse_u64(std::string_view(name).substr(0, digits));
+  if (!value) return false;  // 20 digits can exceed 64 bits
+  seq = seq_no{*value};
   return true;
 }
 

@@ -15,8 +15,15 @@ caf::error to_caf_error(const status& st) {
     keys.push_back(k);
     values.push_back(v);
   }
+  std::vector<std::string> text_keys;
+  std::vector<std::string> text_values;
+  for (const auto& [k, v] : st.text_details) {
+    text_keys.push_back(k);
+    text_values.push_back(v);
+  }
   return caf::error(static_cast<std::uint8_t>(st.code), quiver_category,
-                    caf::make_message(st.message, std::move(keys), std::move(values)));
+                    caf::make_message(st.message, std::move(keys), std::move(values),
+                                      std::move(text_keys), std::move(text_values)));
 }
 
 status from_caf_error(const caf::error& e) {
@@ -24,12 +31,17 @@ status from_caf_error(const caf::error& e) {
     status st;
     st.code = static_cast<errc>(e.code());
     const auto& ctx = e.context();
-    if (ctx.match_elements<std::string, std::vector<std::string>, std::vector<std::int64_t>>()) {
+    using strings = std::vector<std::string>;
+    if (ctx.match_elements<std::string, strings, std::vector<std::int64_t>, strings, strings>()) {
       st.message = ctx.get_as<std::string>(0);
-      const auto& keys = ctx.get_as<std::vector<std::string>>(1);
+      const auto& keys = ctx.get_as<strings>(1);
       const auto& values = ctx.get_as<std::vector<std::int64_t>>(2);
       for (std::size_t i = 0; i < keys.size() && i < values.size(); ++i)
         st.details.emplace_back(keys[i], values[i]);
+      const auto& text_keys = ctx.get_as<strings>(3);
+      const auto& text_values = ctx.get_as<strings>(4);
+      for (std::size_t i = 0; i < text_keys.size() && i < text_values.size(); ++i)
+        st.text_details.emplace_back(text_keys[i], text_values[i]);
     }
     return st;
   }

@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "common/crc32c.hpp"
+#include "common/parse.hpp"
 
 namespace quiver {
 
@@ -31,10 +33,16 @@ std::string segment_name(seq_no first) {
   return buf;
 }
 
-bool is_segment_name(const std::string& name) {
-  return name.size() == 24 && name.compare(20, 4, ".log") == 0 &&
-         std::all_of(name.begin(), name.begin() + 20, [](char c) { return c >= '0' && c <= '9'; });
+// The first seq a segment name says; none for other files (20 digits can exceed
+// 64 bits: such a name is not ours).
+std::optional<seq_no> segment_first(const std::string& name) {
+  if (name.size() != 24 || name.compare(20, 4, ".log") != 0) return std::nullopt;
+  auto value = parse_u64(std::string_view(name).substr(0, 20));
+  if (!value) return std::nullopt;
+  return seq_no{*value};
 }
+
+bool is_segment_name(const std::string& name) { return segment_first(name).has_value(); }
 
 // Parses the records of one segment. Stops at the first damaged one and returns
 // its offset and the reason; `good_end` is the end of the last good record.
@@ -128,8 +136,8 @@ expected<std::unique_ptr<shard_log>> shard_log::open(env& e, std::string dir,
   // record's checksum when it replays them, failing on damage. Only the last
   // segment can have a torn tail, so only it is scanned and repaired.
   for (std::size_t i = 0; i + 1 < segs.size(); ++i) {
-    seq_no first{std::stoull(segs[i].substr(0, 20))};
-    seq_no next{std::stoull(segs[i + 1].substr(0, 20))};
+    auto first = *segment_first(segs[i]);
+    auto next = *segment_first(segs[i + 1]);
     if (!(first < next))
       return make_status(errc::internal, "shard log " + dir + ": segment " + segs[i + 1] +
                                              " does not follow " + segs[i]);
@@ -143,7 +151,7 @@ expected<std::unique_ptr<shard_log>> shard_log::open(env& e, std::string dir,
     auto path = log->path_of(name);
     auto data = e.read_file(path);
     if (!data) return std::move(data).error();
-    seq_no first{std::stoull(name.substr(0, 20))};
+    auto first = *segment_first(name);
     if (first.value > 0 && log->last_seq_ < seq_no{first.value - 1})
       log->last_seq_ = seq_no{first.value - 1};
     std::uint64_t count = 0;
@@ -155,6 +163,7 @@ expected<std::unique_ptr<shard_log>> shard_log::open(env& e, std::string dir,
       if (auto st = e.truncate(path, result.good_end); !st.ok()) return st;
     }
     log->segments_.push_back({name, first, log->last_seq_, result.good_end});
+    log->synced_bytes_ = result.good_end;
   }
   if (!log->segments_.empty()) {
     auto file = e.open_append(log->path_of(log->segments_.back().name));
@@ -172,29 +181,55 @@ status shard_log::roll(seq_no first) {
     if (auto st = current_->sync(); !st.ok()) return st;
   if (auto st = env_.sync_dir(dir_); !st.ok()) return st;
   current_ = std::move(*file);
+  synced_bytes_ = 0;
   segments_.push_back({name, first, seq_no{first.value - 1}, 0});
   return status::success();
 }
 
 status shard_log::append(const std::vector<log_record>& records) {
+  if (!failure_.ok()) return failure_;
   if (records.empty()) return status::success();
   std::string batch;
+  seq_no last = last_seq_;
   for (const auto& r : records) {
-    if (!(last_seq_ < r.seq))
+    if (!(last < r.seq))
       return make_status(errc::internal, "log append out of order: " + std::to_string(r.seq.value) +
-                                             " after " + std::to_string(last_seq_.value));
+                                             " after " + std::to_string(last.value));
     batch += frame_record(encode(r));
-    last_seq_ = r.seq;
+    last = r.seq;
   }
   if (segments_.empty() || segments_.back().bytes >= options_.segment_bytes)
-    if (auto st = roll(records.front().seq); !st.ok()) return st;
-  if (auto st = current_->append(batch); !st.ok()) return st;
+    if (auto st = roll(records.front().seq); !st.ok()) {
+      failure_ = st;
+      return st;
+    }
+  if (auto st = current_->append(batch); !st.ok()) {
+    // Part of the batch may be in the file: cut it, so the file ends at the last
+    // whole record as the segment list says. Should even that fail, the broken
+    // log is opened anew before it is used, which cuts the torn tail.
+    env_.truncate(path_of(segments_.back().name), segments_.back().bytes);
+    failure_ = st;
+    return st;
+  }
+  last_seq_ = last;
   segments_.back().bytes += batch.size();
   segments_.back().last = last_seq_;
   return status::success();
 }
 
-status shard_log::sync() { return current_ ? current_->sync() : status::success(); }
+status shard_log::sync() {
+  if (!failure_.ok()) return failure_;
+  if (!current_) return status::success();
+  if (auto st = current_->sync(); !st.ok()) {
+    // None of the unsynced records was acknowledged: cut them, so that reopening
+    // cannot find them in the page cache and take them for durable.
+    env_.truncate(path_of(segments_.back().name), synced_bytes_);
+    failure_ = st;
+    return st;
+  }
+  synced_bytes_ = segments_.back().bytes;
+  return status::success();
+}
 
 status shard_log::read(seq_no after, const std::function<void(log_record&&)>& f) const {
   for (const auto& s : segments_) {

@@ -43,9 +43,16 @@ class shard_log {
 
   // Writes records to the current segment (not yet durable: see sync()).
   // REQUIRES: their seqs ascend, each above last_seq().
+  // A failed append cuts what it wrote back off (a torn tail left by a full disk
+  // is not damage to trip over later) and, like a failed sync, breaks the log.
   status append(const std::vector<log_record>& records);
-  // Makes everything appended durable.
+  // Makes everything appended durable. A failure is never retried: Linux may have
+  // dropped the unwritten pages, so a later fsync could succeed over a hole. The
+  // log cuts the unsynced bytes off and stays broken.
   status sync();
+  // Why the log is broken (success when it is not). A broken log refuses appends
+  // and syncs; open it anew, which reads what the disk really holds.
+  const status& failure() const { return failure_; }
   // Calls f for every record with seq > after, in order.
   status read(seq_no after, const std::function<void(log_record&&)>& f) const;
   // Appends to `out` the records with seq > after, in order, stopping after about
@@ -78,6 +85,8 @@ class shard_log {
   shard_log_options options_;
   std::vector<segment> segments_;
   std::unique_ptr<writable_file> current_;
+  std::uint64_t synced_bytes_ = 0;  // of the current segment, made durable by sync()
+  status failure_;
   seq_no last_seq_;
   // Where the last read_chunk() stopped: the segment's bytes, the offset of the next
   // record and the seq before it.

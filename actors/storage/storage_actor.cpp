@@ -18,7 +18,12 @@ struct storage_state {
   std::shared_ptr<storage_engine> engine;
   storage_actor_options options;
   // Appends written but not yet synced, answered by the next flush.
-  std::vector<std::pair<caf::typed_response_promise<log_append_reply>, seq_no>> pending;
+  struct pending_append {
+    caf::typed_response_promise<log_append_reply> rp;
+    shard_ref ref;
+    seq_no last;
+  };
+  std::vector<pending_append> pending;
   bool flush_scheduled = false;
   static inline const char* name = "quiver.storage";
 };
@@ -29,13 +34,13 @@ void flush(storage_self* self) {
   auto& s = self->state;
   s.flush_scheduled = false;
   if (s.pending.empty()) return;
-  auto st = s.engine->sync();
-  if (!st.ok()) spdlog::error("storage: fsync failed: {}", st.message);
-  for (auto& [rp, last] : s.pending) {
-    if (st.ok()) {
-      rp.deliver(log_append_reply{last});
+  if (auto st = s.engine->sync(); !st.ok()) spdlog::error("storage: fsync failed: {}", st.message);
+  // Each shard's appends stand or fall with its own fsync.
+  for (auto& p : s.pending) {
+    if (auto failed = s.engine->failure(p.ref); !failed.ok()) {
+      p.rp.deliver(to_caf_error(failed));
     } else {
-      rp.deliver(to_caf_error(st));
+      p.rp.deliver(log_append_reply{p.last});
     }
   }
   s.pending.clear();
@@ -99,12 +104,13 @@ caf::behavior storage_actor(storage_self* self, std::shared_ptr<storage_engine> 
           case fsync_policy::none:
             return log_append_reply{last};
           case fsync_policy::always:
-            if (auto synced = s.engine->sync(); !synced.ok()) return to_caf_error(synced);
+            s.engine->sync();
+            if (auto failed = s.engine->failure(r.ref); !failed.ok()) return to_caf_error(failed);
             return log_append_reply{last};
           case fsync_policy::group:
             break;
         }
-        s.pending.emplace_back(self->make_response_promise<log_append_reply>(), last);
+        s.pending.push_back({self->make_response_promise<log_append_reply>(), r.ref, last});
         if (!s.flush_scheduled) {
           s.flush_scheduled = true;
           // Appends already queued in the mailbox are handled before the flush.
@@ -114,7 +120,7 @@ caf::behavior storage_actor(storage_self* self, std::shared_ptr<storage_engine> 
             self->send(self, flush_atom::value);
           }
         }
-        return s.pending.back().first;
+        return s.pending.back().rp;
       },
       [self](log_read_request& r) -> caf::result<log_chunk> {
         auto out = self->state.engine->read(r.ref, r.after, r.max_bytes);

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/body_codec.hpp"
+#include "common/parse.hpp"
 #include "common/response_codec.hpp"
 
 namespace quiver {
@@ -22,10 +23,10 @@ status check_names(const tenant_id& tenant, const std::string& index) {
 }
 
 status stale_epoch(const shard_ref& ref, std::uint64_t epoch, std::uint64_t current) {
-  return make_status(errc::unavailable,
-                     "shard " + ref.tenant.value + "/" + ref.index + "/" +
-                         std::to_string(ref.shard.value) + ": epoch " + std::to_string(epoch) +
-                         std::string(stale_epoch_marker) + std::to_string(current) + ")");
+  return make_status(errc::stale_epoch, "shard " + ref.tenant.value + "/" + ref.index + "/" +
+                                            std::to_string(ref.shard.value) + ": epoch " +
+                                            std::to_string(epoch) + " is stale (current " +
+                                            std::to_string(current) + ")");
 }
 
 }  // namespace
@@ -184,6 +185,12 @@ std::vector<catalog_entry> storage_engine::catalog() const {
 }
 
 status storage_engine::append_catalog(log_record r) {
+  if (!catalog_log_->failure().ok()) {
+    // Broken by an earlier failure (a full disk): read anew, torn tail cut.
+    auto log = shard_log::open(env_, options_.data_dir + catalog_dir_name);
+    if (!log) return std::move(log).error();
+    catalog_log_ = std::move(*log);
+  }
   r.seq = seq_no{catalog_log_->last_seq().value + 1};
   if (auto st = catalog_log_->append({r}); !st.ok()) return st;
   ++counters_.syncs;
@@ -251,12 +258,36 @@ status storage_engine::drop_index(const tenant_id& tenant, const std::string& na
 
 expected<storage_engine::shard_state*> storage_engine::shard(const shard_ref& ref) {
   shard_key key{ref.tenant.value, ref.index, ref.incarnation, ref.shard.value};
-  if (auto it = shards_.find(key); it != shards_.end()) return &it->second;
+  if (auto it = shards_.find(key); it != shards_.end()) {
+    auto& state = it->second;
+    if (state.log->failure().ok()) return &state;
+    // A failed append or fsync broke the log: read it anew from the disk, cutting
+    // a torn tail exactly as a restart would. Its failure stays in `failure` until
+    // the writer opens the shard again.
+    auto log = open_log(ref);
+    if (!log) return std::move(log).error();
+    state.log = std::move(*log);
+    return &state;
+  }
   auto entry = catalog_.find({ref.tenant.value, ref.index});
   if (entry == catalog_.end() || entry->second.incarnation != ref.incarnation ||
       ref.shard.value >= entry->second.params.shards)
     return make_status(errc::index_not_found, "no shard " + std::to_string(ref.shard.value) +
                                                   " of index '" + ref.index + "'");
+  auto dir = shard_dir(ref);
+  auto log = open_log(ref);
+  if (!log) return std::move(log).error();
+  shard_state state;
+  state.log = std::move(*log);
+  if (auto text = env_.read_file(dir + "/EPOCH")) {
+    auto epoch = parse_u64(*text);
+    if (!epoch) return make_status(errc::internal, dir + "/EPOCH is damaged");
+    state.epoch = *epoch;
+  }
+  return &shards_.emplace(key, std::move(state)).first->second;
+}
+
+expected<std::unique_ptr<shard_log>> storage_engine::open_log(const shard_ref& ref) {
   auto dir = shard_dir(ref);
   log_recovery report;
   auto log = shard_log::open(env_, dir + "/log", options_.log, &report);
@@ -267,16 +298,7 @@ expected<storage_engine::shard_state*> storage_engine::shard(const shard_ref& re
     ++counters_.torn_tails_repaired;
     counters_.torn_bytes_truncated += report.truncated_bytes;
   }
-  shard_state state;
-  state.log = std::move(*log);
-  if (auto text = env_.read_file(dir + "/EPOCH")) {
-    try {
-      state.epoch = std::stoull(*text);
-    } catch (const std::exception&) {
-      return make_status(errc::internal, dir + "/EPOCH is damaged");
-    }
-  }
-  return &shards_.emplace(key, std::move(state)).first->second;
+  return log;
 }
 
 status storage_engine::bump_epoch(const shard_ref& ref, shard_state& state) {
@@ -299,6 +321,8 @@ expected<shard_lease> storage_engine::open_shard(const shard_ref& ref, open_mode
     ++counters_.stale_epoch_rejections;
     return stale_epoch(ref, epoch, state.epoch);
   }
+  // The writer knows where the log really ends now: its next append follows it.
+  if (mode != open_mode::follow) state.failure = status::success();
   return shard_lease{state.epoch, state.log->last_seq(), state.log->first_seq(), shard_dir(ref)};
 }
 
@@ -318,7 +342,20 @@ status storage_engine::append(const shard_ref& ref, std::uint64_t epoch,
     ++counters_.stale_epoch_rejections;
     return stale_epoch(ref, epoch, state.epoch);
   }
-  if (auto st = state.log->append(records); !st.ok()) return st;
+  if (records.empty()) return make_status(errc::internal, "empty append");
+  // After a failed append or fsync nothing is taken (appends pipelined behind it
+  // would leave a gap) until the writer has reopened the shard and knows its end.
+  if (!state.failure.ok()) return state.failure;
+  if (records.front().seq.value != state.log->last_seq().value + 1) {
+    return make_status(errc::internal, "shard " + shard_dir(ref) + ": append at seq " +
+                                           std::to_string(records.front().seq.value) +
+                                           " but the log ends at " +
+                                           std::to_string(state.log->last_seq().value));
+  }
+  if (auto st = state.log->append(records); !st.ok()) {
+    state.failure = st;
+    return st;
+  }
   state.dirty = true;
   counters_.appended_records += records.size();
   return status::success();
@@ -329,14 +366,21 @@ status storage_engine::sync() {
   for (auto& [key, state] : shards_) {
     if (!state.dirty) continue;
     ++counters_.syncs;
-    auto st = state.log->sync();
-    if (st.ok()) {
-      state.dirty = false;
-    } else if (first.ok()) {
-      first = st;
+    // Never retried (see shard_log::sync): the shard's failure fails every append
+    // the sync covered and every later one until its writer reopens it.
+    state.dirty = false;
+    if (auto st = state.log->sync(); !st.ok()) {
+      state.failure = st;
+      if (first.ok()) first = st;
     }
   }
   return first;
+}
+
+status storage_engine::failure(const shard_ref& ref) const {
+  auto it = shards_.find({ref.tenant.value, ref.index, ref.incarnation, ref.shard.value});
+  if (it == shards_.end()) return status::success();
+  return it->second.failure;
 }
 
 expected<log_chunk> storage_engine::read(const shard_ref& ref, seq_no after,

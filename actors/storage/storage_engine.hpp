@@ -62,10 +62,15 @@ class storage_engine {
                                    std::uint64_t epoch = 0);
   // A new epoch (persisted) for the coordinator to hand to the next primary.
   expected<std::uint64_t> fence(const shard_ref& ref);
-  // Writes records (not yet durable). Fails with `unavailable` on a stale epoch.
+  // Writes records (not yet durable). Fails with `stale_epoch` on a stale epoch.
+  // REQUIRES: the records follow the log's last seq without a gap.
   status append(const shard_ref& ref, std::uint64_t epoch, const std::vector<log_record>& records);
-  // Makes every append so far durable.
+  // Makes every append so far durable. A shard whose fsync fails keeps the failure
+  // (see failure()) and acknowledges nothing more until its writer reopens it with
+  // open_shard(), which reads its log anew from the disk.
   status sync();
+  // Why the shard's last append or sync failed, until its writer reopened it.
+  status failure(const shard_ref& ref) const;
   expected<log_chunk> read(const shard_ref& ref, seq_no after, std::size_t max_bytes);
   // A snapshot covers everything below `keep_from`: older log segments may go.
   status release_before(const shard_ref& ref, seq_no keep_from);
@@ -78,6 +83,7 @@ class storage_engine {
     std::unique_ptr<shard_log> log;
     std::uint64_t epoch = 0;
     bool dirty = false;
+    status failure;  // of the last append or sync, until the writer reopens
   };
   using index_key = std::pair<std::string, std::string>;  // (tenant, index)
   using shard_key = std::tuple<std::string, std::string, std::uint64_t, std::uint32_t>;
@@ -89,6 +95,7 @@ class storage_engine {
   // The open shard, opening its log on first use; fails for shards of indexes the
   // catalog does not hold.
   expected<shard_state*> shard(const shard_ref& ref);
+  expected<std::unique_ptr<shard_log>> open_log(const shard_ref& ref);
   // Forgets the open shards of an index (all of the tenant's when name is empty).
   void close_shards(const std::string& tenant, const std::string& name);
   status apply_tenant_record(log_record& r);

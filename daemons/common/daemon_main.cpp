@@ -14,6 +14,7 @@
 #include "common/config.hpp"
 #include "common/logging.hpp"
 #include "common/metrics.hpp"
+#include "common/parse.hpp"
 #include "daemons/gateway/http_api.hpp"
 #include "daemons/gateway/http_server.hpp"
 
@@ -53,16 +54,10 @@ const char* role_summary(node_role role) {
 
 // Parses "host:port".
 bool parse_endpoint(const std::string& text, endpoint& out, bool any_port = false) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  try {
-    auto port = std::stoul(text.substr(colon + 1));
-    if ((port == 0 && !any_port) || port > 65535) return false;
-    out.host = text.substr(0, colon);
-    out.port = static_cast<std::uint16_t>(port);
-  } catch (const std::exception&) {
-    return false;
-  }
+  auto parsed = parse_host_port(text, any_port);
+  if (!parsed) return false;
+  out.host = parsed->first;
+  out.port = parsed->second;
   return true;
 }
 

@@ -83,15 +83,18 @@ class Process:
 class QuiverServer:
     """Quiver in the mode of QUIVER_MODE. `data_dir` reuses a directory (a restart)."""
 
-    def __init__(self, *extra_args, data_dir=None):
+    def __init__(self, *extra_args, data_dir=None, log_dir=None):
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="quiver-it-")
+        # Logs beside the data unless told otherwise (a test that fills the data
+        # dir's disk keeps them elsewhere).
+        self.log_dir = log_dir or self.data_dir
         self.args = list(extra_args)
         self.procs = {}
         bindir = os.path.dirname(BIN) or "."
         http_pattern = r"listening on http://127\.0\.0\.1:(\d+)"
         caf_pattern = r"listening on caf://127\.0\.0\.1:(\d+)"
         if MODE == "standalone":
-            self.log_path = os.path.join(self.data_dir, "server.log")
+            self.log_path = os.path.join(self.log_dir, "server.log")
             self.procs["quiver"] = Process(
                 "quiver", [BIN, "--port", "0", "--data-dir", self.data_dir, "--log-level", "info",
                            *self.args], self.log_path, http_pattern)
@@ -111,7 +114,7 @@ class QuiverServer:
                 flags["vectord"].extend(pair)
             else:
                 flags["gatewayd"].extend(pair)
-        self.log_path = os.path.join(self.data_dir, "gatewayd.log")
+        self.log_path = os.path.join(self.log_dir, "gatewayd.log")
         self.flags = flags
         self.bindir = bindir
         s = self._spawn("storaged", 0, caf_pattern)
@@ -127,7 +130,7 @@ class QuiverServer:
         if listen_port is not None:
             argv += ["--listen", "127.0.0.1:%d" % listen_port]
         argv += list(upstream) + self.flags[name]
-        proc = Process(name, argv, os.path.join(self.data_dir, name + ".log"), pattern)
+        proc = Process(name, argv, os.path.join(self.log_dir, name + ".log"), pattern)
         self.procs[name] = proc
         return proc
 

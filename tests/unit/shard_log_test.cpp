@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "common/crc32c.hpp"
+#include "tests/unit/fault_env.hpp"
 
 namespace quiver {
 namespace {
@@ -235,59 +236,77 @@ TEST_F(ShardLog, SegmentsRollAndOldOnesAreDropped) {
   EXPECT_EQ(read_all(*again).size(), rest.size());
 }
 
-// An env whose fsync fails: the failure must reach the caller, which then must not
-// acknowledge the write.
-class failing_sync_env final : public env {
- public:
-  class file final : public writable_file {
-   public:
-    explicit file(std::unique_ptr<writable_file> inner) : inner_(std::move(inner)) {}
-    status append(std::string_view b) override { return inner_->append(b); }
-    status sync() override { return make_status(errc::unavailable, "injected fsync failure"); }
+TEST_F(ShardLog, FailedFsyncIsReportedNeverRetriedAndCutsTheUnsyncedRecords) {
+  fault_env e;
+  auto log = shard_log::open(e, dir_);
+  ASSERT_TRUE(log);
+  ASSERT_TRUE((*log)->append({make_record(1), make_record(2)}).ok());
+  ASSERT_TRUE((*log)->sync().ok());
+  ASSERT_TRUE((*log)->append({make_record(3)}).ok());
+  e.fail_sync = true;
+  EXPECT_EQ((*log)->sync().code, errc::unavailable);
+  // Once failed, the log neither syncs again (a second fsync may "succeed" over
+  // dropped pages) nor takes appends.
+  e.fail_sync = false;
+  auto syncs = e.syncs;
+  EXPECT_FALSE((*log)->sync().ok());
+  EXPECT_EQ(e.syncs, syncs);
+  EXPECT_FALSE((*log)->append({make_record(4)}).ok());
+  EXPECT_FALSE((*log)->failure().ok());
+  // What the disk holds is what the last good fsync covered.
+  log->reset();
+  auto again = open();
+  EXPECT_EQ(again->last_seq().value, 2u);
+  EXPECT_EQ(read_all(*again).size(), 2u);
+  ASSERT_TRUE(again->append({make_record(3)}).ok());
+  ASSERT_TRUE(again->sync().ok());
+}
 
-   private:
-    std::unique_ptr<writable_file> inner_;
-  };
-  expected<std::unique_ptr<writable_file>> open_append(const std::string& p) override {
-    auto f = env::posix().open_append(p);
-    if (!f) return std::move(f).error();
-    return std::unique_ptr<writable_file>(std::make_unique<file>(std::move(*f)));
-  }
-  expected<std::string> read_file(const std::string& p) override {
-    return env::posix().read_file(p);
-  }
-  expected<std::string> read_range(const std::string& p, std::uint64_t o, std::size_t n) override {
-    return env::posix().read_range(p, o, n);
-  }
-  expected<std::uint64_t> file_size(const std::string& p) override {
-    return env::posix().file_size(p);
-  }
-  status copy_range(const std::string& f, std::uint64_t o, std::uint64_t n,
-                    const std::string& t) override {
-    return env::posix().copy_range(f, o, n, t);
-  }
-  status truncate(const std::string& p, std::uint64_t s) override {
-    return env::posix().truncate(p, s);
-  }
-  status remove(const std::string& p) override { return env::posix().remove(p); }
-  status remove_all(const std::string& p) override { return env::posix().remove_all(p); }
-  status create_dirs(const std::string& p) override { return env::posix().create_dirs(p); }
-  expected<std::vector<std::string>> list(const std::string& d) override {
-    return env::posix().list(d);
-  }
-  status sync_dir(const std::string& d) override { return env::posix().sync_dir(d); }
-  status rename(const std::string& f, const std::string& t) override {
-    return env::posix().rename(f, t);
-  }
-};
-
-TEST_F(ShardLog, FailedFsyncIsReported) {
-  failing_sync_env e;
+TEST_F(ShardLog, AppendOnAFullDiskLeavesNoTornTail) {
+  fault_env e;
   auto log = shard_log::open(e, dir_);
   ASSERT_TRUE(log);
   ASSERT_TRUE((*log)->append({make_record(1)}).ok());
-  auto st = (*log)->sync();
-  EXPECT_EQ(st.code, errc::unavailable);
+  ASSERT_TRUE((*log)->sync().ok());
+  auto size = fs::file_size(only_segment());
+  e.space_left = 10;  // part of the next record fits
+  auto st = (*log)->append({make_record(2), make_record(4)});
+  EXPECT_EQ(st.code, errc::insufficient_storage) << st.message;
+  EXPECT_EQ(fs::file_size(only_segment()), size);  // the partial write was cut
+  EXPECT_EQ((*log)->last_seq().value, 1u);
+  EXPECT_EQ((*log)->append({make_record(2)}).code, errc::insufficient_storage);  // broken
+  // Reopened with space again: no damage to repair, and appends go on from seq 1.
+  e.space_left = -1;
+  log_recovery report;
+  auto again = shard_log::open(e, dir_, {}, &report);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(report.truncated_bytes, 0u);
+  EXPECT_EQ((*again)->last_seq().value, 1u);
+  ASSERT_TRUE((*again)->append({make_record(2)}).ok());
+  ASSERT_TRUE((*again)->sync().ok());
+  EXPECT_EQ(read_all(**again).size(), 2u);
+}
+
+TEST(StorageError, FullQuotaAndReadOnlyAreInsufficientStorageWithDetails) {
+  for (int err : {ENOSPC, EDQUOT, EROFS}) {
+    auto st = storage_error(err, "write /tmp/x: failed", "/tmp/x");
+    EXPECT_EQ(st.code, errc::insufficient_storage);
+    EXPECT_EQ(http_status(st.code), 507);
+    ASSERT_EQ(st.details.size(), 1u);
+    EXPECT_EQ(st.details[0].first, "free_bytes");
+    EXPECT_GE(st.details[0].second, 0);  // /tmp exists: statvfs answers
+    ASSERT_GE(st.text_details.size(), 1u);
+    EXPECT_EQ(st.text_details[0], std::make_pair(std::string("path"), std::string("/tmp/x")));
+  }
+  EXPECT_EQ(storage_error(EIO, "write: I/O error", "/tmp/x").code, errc::unavailable);
+}
+
+TEST_F(ShardLog, ForeignFileNamesAreNotSegments) {
+  // 20 digits can exceed 64 bits: such a name is skipped, not a crash.
+  std::ofstream(dir_ + "/99999999999999999999.log") << "x";
+  auto log = open();
+  ASSERT_TRUE(log);
+  EXPECT_EQ(log->segment_count(), 0u);
 }
 
 // Every record version ever written stays readable: one committed segment per

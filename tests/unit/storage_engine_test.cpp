@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "tests/unit/fault_env.hpp"
+
 namespace quiver {
 namespace {
 
@@ -143,7 +145,7 @@ TEST_F(StorageEngine, EpochsFenceEarlierWritersAcrossRestarts) {
     ASSERT_TRUE(first && second);
     EXPECT_LT(first->epoch, second->epoch);
     auto st = s->append(ref, first->epoch, upserts(1, 1, first->epoch));
-    EXPECT_EQ(st.code, errc::unavailable);
+    EXPECT_EQ(st.code, errc::stale_epoch);
     EXPECT_NE(st.message.find("stale"), std::string::npos);
     EXPECT_EQ(s->counters().stale_epoch_rejections, 1u);
     ASSERT_TRUE(s->append(ref, second->epoch, upserts(1, 2, second->epoch)).ok());
@@ -155,7 +157,7 @@ TEST_F(StorageEngine, EpochsFenceEarlierWritersAcrossRestarts) {
   ASSERT_TRUE(lease);
   EXPECT_GT(lease->epoch, old_epoch);
   EXPECT_EQ(lease->last_seq.value, 2u);
-  EXPECT_EQ(s->append(ref, old_epoch, upserts(3, 1, old_epoch)).code, errc::unavailable);
+  EXPECT_EQ(s->append(ref, old_epoch, upserts(3, 1, old_epoch)).code, errc::stale_epoch);
 }
 
 // The coordinator's fencing: a fence gives the next primary a new epoch; the old
@@ -180,10 +182,10 @@ TEST_F(StorageEngine, FenceHoldAndFollowAcrossRestarts) {
     second = *next;
     // The fenced primary: its appends and its re-open under the old epoch fail.
     auto stale = s->append(ref, *first, upserts(3, 1, *first));
-    EXPECT_TRUE(is_stale_epoch(stale)) << stale.message;
+    EXPECT_EQ(stale.code, errc::stale_epoch) << stale.message;
     auto reopen = s->open_shard(ref, open_mode::hold, *first);
     ASSERT_FALSE(reopen);
-    EXPECT_TRUE(is_stale_epoch(reopen.error()));
+    EXPECT_EQ(reopen.error().code, errc::stale_epoch);
     // A follower sees the log's end and leaves the epoch alone.
     auto follow = s->open_shard(ref, open_mode::follow);
     ASSERT_TRUE(follow);
@@ -191,13 +193,12 @@ TEST_F(StorageEngine, FenceHoldAndFollowAcrossRestarts) {
     EXPECT_EQ(follow->epoch, second);
     ASSERT_TRUE(s->append(ref, second, upserts(3, 1, second)).ok());
     ASSERT_TRUE(s->sync().ok());
-    EXPECT_FALSE(is_stale_epoch(make_status(errc::unavailable, "storage is down")));
   }
   auto s = open();  // the epoch is durable
   auto held = s->open_shard(ref, open_mode::hold, second);
   ASSERT_TRUE(held);
   EXPECT_EQ(held->last_seq.value, 3u);
-  EXPECT_TRUE(is_stale_epoch(s->append(ref, second - 1, upserts(4, 1, second - 1))));
+  EXPECT_EQ(s->append(ref, second - 1, upserts(4, 1, second - 1)).code, errc::stale_epoch);
 }
 
 TEST_F(StorageEngine, ChunkedReadsCoverEverySegmentOnceAndReleaseDropsSegments) {
@@ -302,6 +303,107 @@ TEST_F(StorageEngine, TenantsSurviveRestartWithQuotasKeysAndDrops) {
   // The dropped tenant's name is free again, with nothing of the old one.
   ASSERT_TRUE(s->create_tenant({"beta", {}, hash_of('e')}).ok());
   ASSERT_TRUE(s->create_index(tenant_id{"beta"}, params("p")));
+}
+
+class StorageEngineFaults : public StorageEngine {
+ protected:
+  std::unique_ptr<storage_engine> open_faulty() {
+    storage_options o;
+    o.data_dir = dir_;
+    auto s = storage_engine::open(faults_, o);
+    EXPECT_TRUE(s) << (s ? "" : s.error().message);
+    return s ? std::move(*s) : nullptr;
+  }
+  fault_env faults_;
+};
+
+TEST_F(StorageEngineFaults, AFailedFsyncFailsItsShardUntilReopenedAndIsNeverRetried) {
+  const tenant_id t{"default"};
+  auto s = open_faulty();
+  auto a = s->create_index(t, params("a", 2));
+  shard_ref r0{t, "a", a->first.incarnation, shard_id{0}};
+  shard_ref r1{t, "a", a->first.incarnation, shard_id{1}};
+  auto l0 = s->open_shard(r0);
+  auto l1 = s->open_shard(r1);
+  ASSERT_TRUE(l0 && l1);
+  ASSERT_TRUE(s->append(r0, l0->epoch, upserts(1, 2, l0->epoch)).ok());
+  ASSERT_TRUE(s->sync().ok());
+  ASSERT_TRUE(s->append(r0, l0->epoch, upserts(3, 2, l0->epoch)).ok());
+  faults_.fail_sync = true;
+  EXPECT_FALSE(s->sync().ok());
+  EXPECT_EQ(s->failure(r0).code, errc::unavailable);
+  EXPECT_TRUE(s->failure(r1).ok());  // another shard's appends are not covered
+  faults_.fail_sync = false;
+  // Not retried: the next group commit has nothing of r0 to sync, and r0 refuses
+  // appends (here the next in line, and a retry of the failed ones).
+  auto syncs = faults_.syncs;
+  EXPECT_TRUE(s->sync().ok());
+  EXPECT_EQ(faults_.syncs, syncs);
+  EXPECT_FALSE(s->append(r0, l0->epoch, upserts(5, 1, l0->epoch)).ok());
+  EXPECT_FALSE(s->append(r0, l0->epoch, upserts(3, 1, l0->epoch)).ok());
+  ASSERT_TRUE(s->append(r1, l1->epoch, upserts(1, 1, l1->epoch)).ok());
+  ASSERT_TRUE(s->sync().ok());
+  EXPECT_TRUE(s->failure(r1).ok());
+  // The writer reopens: the log is read anew and ends where the good fsync did.
+  auto again = s->open_shard(r0);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->last_seq.value, 2u);
+  EXPECT_TRUE(s->failure(r0).ok());
+  EXPECT_EQ(read_all(*s, r0).size(), 2u);
+  ASSERT_TRUE(s->append(r0, again->epoch, upserts(3, 2, again->epoch)).ok());
+  ASSERT_TRUE(s->sync().ok());
+  EXPECT_EQ(read_all(*s, r0).size(), 4u);
+}
+
+// A full disk, a quota and a read-only file system alike.
+class StorageEngineFull : public StorageEngineFaults, public ::testing::WithParamInterface<int> {};
+
+INSTANTIATE_TEST_SUITE_P(Errnos, StorageEngineFull, ::testing::Values(ENOSPC, EDQUOT, EROFS));
+
+TEST_P(StorageEngineFull, RefusesWritesKeepsReadsAndHealsOnceTheDiskTakesThemAgain) {
+  const tenant_id t{"default"};
+  faults_.full_errno = GetParam();
+  auto s = open_faulty();
+  auto a = s->create_index(t, params("a", 1));
+  shard_ref ref{t, "a", a->first.incarnation, shard_id{0}};
+  auto lease = s->open_shard(ref);
+  ASSERT_TRUE(lease);
+  auto epoch = lease->epoch;
+  ASSERT_TRUE(s->append(ref, epoch, upserts(1, 3, epoch)).ok());
+  ASSERT_TRUE(s->sync().ok());
+  faults_.space_left = 30;  // the next append is cut short
+  auto full = s->append(ref, epoch, upserts(4, 2, epoch));
+  EXPECT_EQ(full.code, errc::insufficient_storage) << full.message;
+  // An append pipelined behind it fails the same way and leaves no gap.
+  EXPECT_EQ(s->append(ref, epoch, upserts(6, 1, epoch)).code, errc::insufficient_storage);
+  // Reads see the acknowledged records and no damage.
+  EXPECT_EQ(read_all(*s, ref).size(), 3u);
+  // Claiming a new epoch writes a file: refused while full; a reader may follow.
+  auto claim = s->open_shard(ref);
+  ASSERT_FALSE(claim);
+  EXPECT_EQ(claim.error().code, errc::insufficient_storage);
+  EXPECT_FALSE(fs::exists(s->shard_dir(ref) + "/EPOCH.tmp"));  // no leftover
+  auto follow = s->open_shard(ref, open_mode::follow);
+  ASSERT_TRUE(follow);
+  EXPECT_EQ(follow->last_seq.value, 3u);
+  // A catalog write on the full disk is refused too, and heals the same way.
+  EXPECT_EQ(s->create_index(t, params("b", 1)).error().code, errc::insufficient_storage);
+  // Space again: the writer reopens under its epoch and goes on from seq 4.
+  faults_.space_left = -1;
+  auto held = s->open_shard(ref, open_mode::hold, epoch);
+  ASSERT_TRUE(held);
+  EXPECT_EQ(held->last_seq.value, 3u);
+  ASSERT_TRUE(s->append(ref, epoch, upserts(4, 2, epoch)).ok());
+  ASSERT_TRUE(s->sync().ok());
+  ASSERT_TRUE(s->create_index(t, params("b", 1)));
+  s.reset();
+  s = open();  // a restart finds exactly what was acknowledged, nothing torn
+  EXPECT_EQ(s->counters().torn_tails_repaired, 0u);
+  EXPECT_EQ(s->catalog().size(), 2u);
+  lease = s->open_shard(ref);
+  ASSERT_TRUE(lease);
+  EXPECT_EQ(lease->last_seq.value, 5u);
+  EXPECT_EQ(read_all(*s, ref).size(), 5u);
 }
 
 }  // namespace
