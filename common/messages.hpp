@@ -25,6 +25,7 @@ struct storage_stats {
 };
 
 struct index_description {
+  tenant_id tenant;  // the owner (listed for every tenant only to the operator)
   index_params params;
   std::uint64_t count = 0;
   std::uint64_t memory_bytes = 0;
@@ -49,6 +50,7 @@ struct create_index_reply {
 };
 struct list_indexes_request {
   tenant_id tenant;
+  bool all_tenants = false;  // every tenant's indexes (the operator's /metrics)
 };
 struct describe_index_request {
   tenant_id tenant;
@@ -191,11 +193,17 @@ struct shard_stats {
   std::uint64_t memory_bytes = 0;
   seq_no applied;
 };
+// One page of a shard's vectors in id order, after `after` (a merge reads the
+// source index page by page).
 struct shard_export_request {
   tenant_id tenant;
+  std::string after;
+  std::uint32_t limit = 0;
 };
 struct shard_export {
   std::vector<upsert_item> items;
+  bool more = false;
+  std::string last_id;  // where the next page starts
 };
 
 // -- storage (registry, index actors -> storage actor) --
@@ -457,7 +465,8 @@ typename Inspector::result_type inspect(Inspector& f, storage_stats& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, index_description& x) {
-  return f(x.params, x.count, x.memory_bytes, x.status, x.replayed_records, x.recovery_seconds);
+  return f(x.tenant, x.params, x.count, x.memory_bytes, x.status, x.replayed_records,
+           x.recovery_seconds);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, create_index_request& x) {
@@ -469,7 +478,7 @@ typename Inspector::result_type inspect(Inspector& f, create_index_reply& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, list_indexes_request& x) {
-  return f(x.tenant);
+  return f(x.tenant, x.all_tenants);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, describe_index_request& x) {
@@ -545,11 +554,11 @@ typename Inspector::result_type inspect(Inspector& f, shard_stats& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_export_request& x) {
-  return f(x.tenant);
+  return f(x.tenant, x.after, x.limit);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_export& x) {
-  return f(x.items);
+  return f(x.items, x.more, x.last_id);
 }
 
 template <class Inspector>

@@ -67,6 +67,10 @@ namespace {
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using reopen_atom = caf::atom_constant<caf::atom("reopen")>;
 using progress_atom = caf::atom_constant<caf::atom("progress")>;
+using reclaim_atom = caf::atom_constant<caf::atom("reclaim")>;
+
+// How often a shard whose writes failed for want of storage tries to write again.
+constexpr auto reclaim_interval = std::chrono::seconds(1);
 
 enum class phase { recovering, serving, quarantined };
 
@@ -97,6 +101,14 @@ struct index_state {
   clock_type::time_point last_snapshot = clock_type::now();
   seq_no snapshot_seq;
   bool tick_pending = false;
+  // Not ok: storage refused a write (a full or read-only disk). The shard serves
+  // reads from the graph, which holds only what the log acknowledged, refuses
+  // writes with this status and retries every reclaim_interval until storage
+  // takes them again.
+  status write_failure;
+  bool reclaim_pending = false;
+  // Standalone: the epoch was claimed (a restart on a full disk opens without).
+  bool claimed = false;
   // What this shard adds to its tenant's usage (in the usage book), and whether
   // the book knows it is missing (recovering).
   stored_usage contribution;
@@ -205,6 +217,7 @@ void report_progress(index_self* self) {
 
 // Why a write is refused here; success for a primary that may write.
 status not_writable(const index_state& s) {
+  if (!s.write_failure.ok()) return s.write_failure;
   if (!s.env->clustered || (s.primary && !s.fenced && !s.promoting)) return status::success();
   auto shard = "index '" + s.ref.index + "' shard " + std::to_string(s.ref.shard.value);
   if (s.primary && s.promoting)
@@ -258,7 +271,7 @@ recovered_msg recover(caf::actor_system& system, std::shared_ptr<const index_act
             [&](caf::error& e) {
               auto st = from_caf_error(e);
               failure = st.message;
-              out.transient = st.code == errc::unavailable;
+              out.transient = st.code == errc::unavailable || st.code == errc::insufficient_storage;
             });
     if (!failure.empty()) {
       out.error = "log replay: " + failure;
@@ -276,6 +289,7 @@ recovered_msg recover(caf::actor_system& system, std::shared_ptr<const index_act
 }
 
 void start_recovery(index_self* self);
+void open_for_recovery(index_self* self, shard_open_request open);
 
 // Takes a new lease (epoch) and rebuilds on the job pool. Storage errors that may
 // pass (it is restarting) are retried; others quarantine the shard.
@@ -304,17 +318,26 @@ void start_recovery(index_self* self) {
   s.deferred.clear();
   for (auto& apply : deferred) apply();
   report(self);
-  auto generation = s.generation;
   shard_open_request open{s.ref};
   if (s.env->clustered) {
     open.mode = s.primary ? open_mode::hold : open_mode::follow;
     open.epoch = s.held_epoch;
   }
+  open_for_recovery(self, open);
+}
+
+void open_for_recovery(index_self* self, shard_open_request open) {
+  auto& s = self->state;
+  auto generation = s.generation;
   self->request(s.env->persistence, s.env->timeout, open)
       .then(
-          [self, generation](shard_lease& lease) {
+          [self, generation, mode = open.mode](shard_lease& lease) {
             auto& s = self->state;
             if (generation != s.generation) return;
+            if (mode != open_mode::follow) {
+              s.write_failure = status::success();
+              s.claimed = true;
+            }
             s.epoch = s.env->clustered ? s.held_epoch : lease.epoch;
             s.dir = lease.dir;
             s.next_seq = lease.last_seq.value + 1;
@@ -326,18 +349,28 @@ void start_recovery(index_self* self) {
                 });
             if (!posted) self->quit(caf::exit_reason::user_shutdown);
           },
-          [self, generation](caf::error& e) {
+          [self, generation, open](caf::error& e) {
             auto& s = self->state;
             if (generation != s.generation) return;
             auto st = from_caf_error(e);
-            if (s.env->clustered && is_stale_epoch(st)) {
+            if (st.code == errc::insufficient_storage && open.mode == open_mode::claim) {
+              // Claiming writes the epoch file: on a full disk, serve reads without
+              // one and claim once the disk takes writes again.
+              spdlog::warn("shard {}: {}; serving reads only", describe(s), st.message);
+              s.write_failure = st;
+              s.claimed = false;
+              auto follow = open;
+              follow.mode = open_mode::follow;
+              return open_for_recovery(self, follow);
+            }
+            if (s.env->clustered && st.code == errc::stale_epoch) {
               // A newer primary was fenced in: wait for the node's next word.
               s.fenced = true;
               spdlog::warn("shard {}: {}; waiting for a new role", describe(s), st.message);
               report(self);
               return;
             }
-            if (st.code == errc::unavailable) {
+            if (st.code == errc::unavailable || st.code == errc::insufficient_storage) {
               spdlog::warn("shard {}: cannot open its log yet ({}); retrying", describe(s),
                            st.message);
               self->delayed_send(self, std::chrono::seconds(1), reopen_atom::value);
@@ -512,6 +545,78 @@ void forward(index_self* self, const std::shared_ptr<std::vector<log_record>>& r
   }
 }
 
+void schedule_reclaim(index_self* self) {
+  auto& s = self->state;
+  if (s.reclaim_pending) return;
+  s.reclaim_pending = true;
+  self->delayed_send(self, reclaim_interval, reclaim_atom::value);
+}
+
+// Storage refused a write for want of space (or a writable file system).
+void storage_refused(index_self* self, status why) {
+  auto& s = self->state;
+  if (s.write_failure.ok())
+    spdlog::error("shard {}: writes refused until storage takes them again: {}", describe(s),
+                  why.message);
+  s.write_failure = std::move(why);
+  schedule_reclaim(self);
+}
+
+// Opens the shard again as its writer, which makes storage read its log anew; if
+// the log ends where the graph does, writes resume from there, else (records the
+// graph lacks reached the disk) the shard is rebuilt from the log.
+void reclaim(index_self* self) {
+  auto& s = self->state;
+  s.reclaim_pending = false;
+  if (s.write_failure.ok() || s.ph != phase::serving) return;
+  if (s.env->clustered && (!s.primary || s.fenced || s.promoting)) {
+    s.write_failure = status::success();  // the role's own rules decide now
+    return;
+  }
+  // Writes still out would race the reopen: wait for their answers.
+  if (!s.in_flight.empty() || s.applying || !s.deferred.empty()) return schedule_reclaim(self);
+  shard_open_request open{s.ref};
+  if (s.env->clustered) {
+    open.mode = open_mode::hold;
+    open.epoch = s.held_epoch;
+  } else if (s.claimed) {
+    open.mode = open_mode::hold;
+    open.epoch = s.epoch;
+  }
+  auto generation = s.generation;
+  self->request(s.env->persistence, s.env->timeout, open)
+      .then(
+          [self, generation](shard_lease& lease) {
+            auto& s = self->state;
+            if (generation != s.generation || s.write_failure.ok()) return;
+            s.write_failure = status::success();
+            s.claimed = true;
+            if (!s.env->clustered) s.epoch = lease.epoch;
+            if (lease.last_seq.value != s.index->applied_seq().value) {
+              spdlog::warn("shard {}: the log ends at seq {}, the graph at {}; rebuilding",
+                           describe(s), lease.last_seq.value, s.index->applied_seq().value);
+              return start_recovery(self);
+            }
+            s.next_seq = lease.last_seq.value + 1;
+            spdlog::info("shard {}: storage takes writes again, from seq {}", describe(s),
+                         s.next_seq);
+          },
+          [self, generation](caf::error& e) {
+            auto& s = self->state;
+            if (generation != s.generation || s.write_failure.ok()) return;
+            auto st = from_caf_error(e);
+            if (st.code == errc::stale_epoch) {
+              if (!s.env->clustered) return start_recovery(self);
+              s.fenced = true;
+              s.write_failure = status::success();
+              report(self);
+              return;
+            }
+            if (st.code == errc::insufficient_storage) s.write_failure = st;  // fresh details
+            schedule_reclaim(self);
+          });
+}
+
 template <class Reply, class MakeReply>
 caf::result<Reply> write(index_self* self, std::vector<log_record> records, MakeReply make_reply) {
   auto& s = self->state;
@@ -582,7 +687,13 @@ caf::result<Reply> write(index_self* self, std::vector<log_record> records, Make
               }
               rp.deliver(e);
               auto st = from_caf_error(e);
-              if (s.env->clustered && is_stale_epoch(st)) {
+              if (st.code == errc::insufficient_storage) {
+                // Nothing of it is in the log (storage cut what it wrote): the graph
+                // still matches the log, so reads go on; writes wait for space.
+                if (generation == s.generation && s.ph == phase::serving) storage_refused(self, st);
+                return;
+              }
+              if (s.env->clustered && st.code == errc::stale_epoch) {
                 // Fenced: the records never reached the log, so the graph still
                 // matches it. Another primary writes now; wait for the node.
                 if (generation == s.generation && epoch == s.epoch && !s.fenced) {
@@ -706,6 +817,7 @@ void promote(index_self* self) {
             auto& s = self->state;
             if (generation != s.generation || !s.promoting) return;
             s.epoch = s.held_epoch;
+            s.write_failure = status::success();
             s.epoch_taken = true;
             // A catch-up still running (a replica's) carries on and completes this.
             if (!s.catching_up) catch_up(self);
@@ -715,7 +827,7 @@ void promote(index_self* self) {
             if (generation != s.generation || !s.promoting) return;
             auto st = from_caf_error(e);
             s.promoting = false;
-            if (is_stale_epoch(st)) {
+            if (st.code == errc::stale_epoch) {
               s.fenced = true;
               report(self);
               return;
@@ -802,6 +914,7 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
         schedule_tick(self);
       },
       [self](reopen_atom) { start_recovery(self); },
+      [self](reclaim_atom) { reclaim(self); },
       [self](progress_atom) {
         self->state.progress_pending = false;
         report(self);
@@ -839,6 +952,7 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
         spdlog::info("shard {} ready: {} vectors, {} log records replayed in {:.3f} s", describe(s),
                      s.index->count(), m.replayed, m.seconds);
         report(self, m.replayed, m.seconds);
+        if (!s.write_failure.ok()) schedule_reclaim(self);
         maybe_snapshot(self);
         schedule_tick(self);
         // A replica: what the primary appended while this one loaded.
@@ -896,6 +1010,7 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
         if (auto st = not_writable(s); !st.ok()) return to_caf_error(st);
         if (auto st = validate_batch(r.items, s.params.dimension, s.params.distance); !st.ok())
           return to_caf_error(st);
+        if (r.items.empty()) return upsert_reply{0, seq_no{}};  // nothing to log
         dedup_last_wins(r.items);
         std::vector<log_record> records(r.items.size());
         for (std::size_t i = 0; i < r.items.size(); ++i) {
@@ -953,16 +1068,13 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
         auto& s = self->state;
         if (auto st = check(s, r); !st.ok()) return to_caf_error(st);
         shard_export out;
-        std::string after;
-        for (;;) {
-          auto page = s.index->ids_after(after, 1024);
-          for (auto& id : page.ids)
-            if (auto rec = s.index->get(id))
-              out.items.push_back(
-                  {std::move(rec->id), std::move(rec->vector), std::move(rec->metadata)});
-          if (!page.more || page.ids.empty()) break;
-          after = page.ids.back();
-        }
+        auto page = s.index->ids_after(r.after, std::max<std::uint32_t>(r.limit, 1));
+        for (auto& id : page.ids)
+          if (auto rec = s.index->get(id))
+            out.items.push_back(
+                {std::move(rec->id), std::move(rec->vector), std::move(rec->metadata)});
+        out.more = page.more && !page.ids.empty();
+        if (!page.ids.empty()) out.last_id = page.ids.back();
         return out;
       },
   };

@@ -79,7 +79,6 @@ bool settled(const index_entry& e) {
 // Asks every ready shard of the given indexes for its stats and delivers their
 // descriptions, in the order given.
 void describe(registry_actor* self, std::vector<const index_entry*> entries,
-              const tenant_id& tenant,
               std::function<void(expected<std::vector<index_description>>)> done) {
   struct pending {
     std::vector<index_description> out;
@@ -91,6 +90,7 @@ void describe(registry_actor* self, std::vector<const index_entry*> entries,
   std::vector<std::pair<std::size_t, caf::actor>> asks;
   for (std::size_t i = 0; i < entries.size(); ++i) {
     auto& d = p->out[i];
+    d.tenant = entries[i]->catalog.tenant;
     d.params = entries[i]->catalog.params;
     d.status = index_status(*entries[i]);
     for (auto& s : entries[i]->shards) {
@@ -105,7 +105,7 @@ void describe(registry_actor* self, std::vector<const index_entry*> entries,
     return;
   }
   for (auto& [i, shard] : asks) {
-    self->request(shard, self->state.env->timeout, shard_stats_request{tenant})
+    self->request(shard, self->state.env->timeout, shard_stats_request{p->out[i].tenant})
         .then(
             [p, i = i, done](shard_stats& st) {
               if (p->failed) return;
@@ -125,7 +125,7 @@ void answer_waiting(registry_actor* self, index_entry& entry) {
   if (entry.waiting.empty() || !settled(entry)) return;
   auto waiting = std::move(entry.waiting);
   entry.waiting.clear();
-  describe(self, {&entry}, entry.catalog.tenant, [waiting](auto result) mutable {
+  describe(self, {&entry}, [waiting](auto result) mutable {
     for (auto& rp : waiting) {
       if (result) {
         rp.deliver(create_index_reply{result->front(), true});
@@ -468,7 +468,7 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
             it->second.waiting.push_back(rp);
             return rp;
           }
-          describe(self, {&it->second}, r.tenant, [rp](auto result) mutable {
+          describe(self, {&it->second}, [rp](auto result) mutable {
             if (result) {
               rp.deliver(create_index_reply{std::move(result->front()), false});
             } else {
@@ -538,8 +538,8 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
         auto rp = self->make_response_promise<std::vector<index_description>>();
         std::vector<const index_entry*> entries;
         for (auto& [key, entry] : self->state.indexes)
-          if (key.first == r.tenant.value) entries.push_back(&entry);
-        describe(self, std::move(entries), r.tenant, [rp](auto result) mutable {
+          if (r.all_tenants || key.first == r.tenant.value) entries.push_back(&entry);
+        describe(self, std::move(entries), [rp](auto result) mutable {
           if (result) {
             rp.deliver(std::move(*result));
           } else {
@@ -553,7 +553,7 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
         auto it = self->state.indexes.find({r.tenant.value, r.name});
         if (it == self->state.indexes.end()) return not_found(r.name);
         auto rp = self->make_response_promise<index_description>();
-        describe(self, {&it->second}, r.tenant, [rp](auto result) mutable {
+        describe(self, {&it->second}, [rp](auto result) mutable {
           if (result) {
             rp.deliver(std::move(result->front()));
           } else {

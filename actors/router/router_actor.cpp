@@ -1,5 +1,6 @@
 #include "actors/router/router_actor.hpp"
 
+#include <spdlog/spdlog.h>
 #include <caf/all.hpp>
 
 #include <functional>
@@ -10,6 +11,7 @@
 #include "actors/runtime/caf_error.hpp"
 #include "actors/runtime/link_actor.hpp"
 #include "cluster/sharding.hpp"
+#include "common/parse.hpp"
 #include "common/vector_validation.hpp"
 
 namespace quiver {
@@ -118,7 +120,8 @@ void shard_call(router_actor* self, tenant_id tenant, std::string index, std::ui
         }
         // Exactly one of: the reply, the error, or the node declared down.
         auto failed = [retried, done, again](status st) mutable {
-          if (!retried && st.code == errc::unavailable) return again();
+          if (!retried && (st.code == errc::unavailable || st.code == errc::stale_epoch))
+            return again();
           done(expected<Reply>(std::move(st)));
         };
         auto id = self->state.next_request++;
@@ -212,6 +215,7 @@ void route_upsert(router_actor* self, upsert_request r, caf::response_promise rp
         if (auto st = validate_batch(r.items, route.params.dimension, route.params.distance);
             !st.ok())
           return fail(rp, st);
+        if (r.items.empty()) return rp.deliver(upsert_reply{0, seq_no{}});  // nothing to log
         if (route.shards.size() == 1 && !self->state.clustered) {
           rp.delegate(route.shards[0], std::move(r));
           return;
@@ -345,18 +349,83 @@ void poll_map(router_actor* self) {
                       }
                       for (auto& f : fail) f();
                       for (auto& node : map.nodes) {
-                        auto colon = node.address.rfind(':');
-                        if (colon == std::string::npos) continue;
+                        auto address = parse_host_port(node.address);
+                        if (!address) {
+                          spdlog::warn("router: node {} has a malformed address '{}'", node.name,
+                                       node.address);
+                          continue;
+                        }
                         auto& link = self->state.node_links[node.address];
                         if (link) continue;
-                        link = spawn_link_actor(
-                            self->system(), caf::actor{}, node.address.substr(0, colon),
-                            static_cast<std::uint16_t>(std::stoul(node.address.substr(colon + 1))));
+                        link = spawn_link_actor(self->system(), caf::actor{}, address->first,
+                                                address->second);
                       }
                     },
                     [](caf::error&) {});
           },
           [](caf::error&) {});
+}
+
+// Vectors a merge reads and upserts at a time: bounds the memory a merge holds
+// (768-d: ~3 MiB a page) and the time any one of its requests takes.
+constexpr std::uint32_t merge_page = 1000;
+
+// A merge in progress: the source is read shard by shard, page by page, each page
+// upserted into the target before the next is read.
+struct merge_job {
+  merge_request request;
+  std::uint32_t shards = 0;  // of the source
+  std::uint32_t shard = 0;
+  std::string after;  // in the shard, the last id copied
+  std::uint64_t merged = 0;
+  caf::response_promise rp;
+};
+
+void merge_failed(merge_job& job, status st) {
+  st.message = "merge stopped after " + std::to_string(job.merged) +
+               " vectors (merge is an upsert: running it again is safe): " + st.message;
+  st.details.emplace_back("merged", static_cast<std::int64_t>(job.merged));
+  job.rp.deliver(to_caf_error(st));
+}
+
+void merge_step(router_actor* self, std::shared_ptr<merge_job> job) {
+  const auto& r = job->request;
+  if (job->shard == job->shards) {
+    if (!r.delete_source || r.source == r.index) return job->rp.deliver(merge_reply{job->merged});
+    self->request(caf::actor_cast<caf::actor>(self), self->state.timeout,
+                  drop_index_request{r.tenant, r.source})
+        .then([job](bool) { job->rp.deliver(merge_reply{job->merged}); },
+              [job](caf::error& e) { merge_failed(*job, from_caf_error(e)); });
+    return;
+  }
+  shard_call<shard_export>(
+      self, r.tenant, r.source, job->shard, shard_export_request{r.tenant, job->after, merge_page},
+      false, false, [self, job](expected<shard_export> page) {
+        if (!page) return merge_failed(*job, page.error());
+        auto next = [job, more = page->more, last = page->last_id] {
+          if (more) {
+            job->after = last;
+          } else {
+            ++job->shard;
+            job->after.clear();
+          }
+        };
+        if (page->items.empty()) {
+          next();
+          return merge_step(self, job);
+        }
+        auto n = page->items.size();
+        const auto& r = job->request;
+        self->request(caf::actor_cast<caf::actor>(self), self->state.timeout,
+                      upsert_request{r.tenant, r.index, std::move(page->items)})
+            .then(
+                [self, job, n, next](upsert_reply&) {
+                  job->merged += n;
+                  next();
+                  merge_step(self, job);
+                },
+                [job](caf::error& e) { merge_failed(*job, from_caf_error(e)); });
+      });
 }
 
 caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milliseconds timeout,
@@ -517,45 +586,19 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
         auto tenant = r.tenant;
         with_route(self, tenant, r.index, rp, [self, r, rp](const index_route& target) mutable {
           auto target_params = target.params;
-          with_route(
-              self, r.tenant, r.source, rp,
-              [self, r, rp, target_params](const index_route& source) mutable {
-                if (source.params.dimension != target_params.dimension ||
-                    source.params.distance != target_params.distance)
-                  return fail(rp, make_status(errc::invalid_argument,
-                                              "source and target differ in dimension or distance"));
-                std::vector<std::pair<std::uint32_t, shard_export_request>> work;
-                for (std::uint32_t s = 0; s < source.shards.size(); ++s)
-                  work.emplace_back(s, shard_export_request{r.tenant});
-                fan_out<shard_export>(
-                    self, r.tenant, r.source, std::move(work), rp,
-                    [self, r](std::vector<shard_export> parts, const std::vector<std::uint32_t>&,
-                              caf::response_promise& rp) {
-                      upsert_request up{r.tenant, r.index, {}};
-                      for (auto& part : parts)
-                        for (auto& item : part.items) up.items.push_back(std::move(item));
-                      auto n = up.items.size();
-                      if (n == 0 && !r.delete_source) {
-                        rp.deliver(merge_reply{0});
-                        return;
-                      }
-                      self->request(caf::actor_cast<caf::actor>(self), self->state.timeout,
-                                    std::move(up))
-                          .then(
-                              [self, r, n, rp](upsert_reply&) mutable {
-                                if (!r.delete_source || r.source == r.index) {
-                                  rp.deliver(merge_reply{n});
-                                  return;
-                                }
-                                self->request(caf::actor_cast<caf::actor>(self),
-                                              self->state.timeout,
-                                              drop_index_request{r.tenant, r.source})
-                                    .then([rp, n](bool) mutable { rp.deliver(merge_reply{n}); },
-                                          [rp](caf::error& e) mutable { rp.deliver(e); });
-                              },
-                              [rp](caf::error& e) mutable { rp.deliver(e); });
-                    });
-              });
+          with_route(self, r.tenant, r.source, rp,
+                     [self, r, rp, target_params](const index_route& source) mutable {
+                       if (source.params.dimension != target_params.dimension ||
+                           source.params.distance != target_params.distance)
+                         return fail(
+                             rp, make_status(errc::invalid_argument,
+                                             "source and target differ in dimension or distance"));
+                       auto job = std::make_shared<merge_job>();
+                       job->request = std::move(r);
+                       job->shards = source.params.shards;
+                       job->rp = rp;
+                       merge_step(self, std::move(job));
+                     });
         });
         return rp;
       },

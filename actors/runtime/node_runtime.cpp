@@ -22,6 +22,9 @@ namespace quiver {
 
 namespace {
 
+// The longest a merge may run, from the client's side.
+constexpr std::chrono::milliseconds merge_timeout = std::chrono::hours(1);
+
 // `number` only names the bridge (see the reader pool: no zero-argument spawns).
 caf::behavior bridge(caf::event_based_actor* self, unsigned /*number*/) {
   return {[self](bridge_job& job) { job.run(self); }};
@@ -68,7 +71,9 @@ class actor_router_client final : public router_client {
     call(std::move(r), std::move(done));
   }
   void merge(merge_request r, callback<merge_reply> done) override {
-    call(std::move(r), std::move(done));
+    // A merge streams the source page by page (each page under the usual
+    // timeout); the whole of a large one takes minutes.
+    call(std::move(r), std::move(done), std::max(timeout_, merge_timeout));
   }
   void create_tenant(tenant_create_request r, callback<bool> done) override {
     call(std::move(r), std::move(done));
@@ -96,10 +101,11 @@ class actor_router_client final : public router_client {
   // Hands the request to a bridge actor (round robin), which sends it to the
   // router and runs `done` with the reply; the caller's thread never waits.
   template <class Reply, class Request>
-  void call(Request r, callback<Reply> done) {
+  void call(Request r, callback<Reply> done, std::chrono::milliseconds timeout = {}) {
+    if (timeout.count() == 0) timeout = timeout_;
     auto& target = bridges_[next_++ % bridges_.size()];
     caf::anon_send(target,
-                   bridge_job{[router = router_, timeout = timeout_, r = std::move(r),
+                   bridge_job{[router = router_, timeout, r = std::move(r),
                                done = std::move(done)](caf::event_based_actor* self) mutable {
                      self->request(router, timeout, std::move(r))
                          .then([done](Reply& reply) { done(std::move(reply)); },

@@ -259,8 +259,9 @@ TEST_F(Runtime, DropForgetsIndexAndMergeCopiesEverything) {
   auto dropped = sync<bool>([&](auto done) { rt->client().drop_index({t, "dst"}, done); });
   ASSERT_TRUE(dropped);
   EXPECT_EQ(search("dst", {1, 0, 0}, 1).error().code, errc::index_not_found);
-  auto list = sync<std::vector<index_description>>(
-      [&](auto done) { rt->client().list_indexes({t}, done); });
+  auto list = sync<std::vector<index_description>>([&](auto done) {
+    rt->client().list_indexes({t, false}, done);
+  });
   ASSERT_TRUE(list);
   EXPECT_TRUE(list->empty());
 }

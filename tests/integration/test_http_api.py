@@ -267,6 +267,64 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(self.req("POST", "/v1/indexes/m-dst/merge", {"source": "m-src", "delete_source": True})[2], {"merged": 2})
         self.assertError(self.req("GET", "/v1/indexes/m-src"), 404, "index_not_found")
 
+    def test_merge_streams_pages_across_shards(self):
+        # More vectors than one merge page (1,000), from a sharded source.
+        self.create("mp-src", 2, shards=3, distance="euclidean")
+        self.create("mp-dst", 2, shards=2, distance="euclidean")
+        n = 2500
+        items = [{"id": "v%d" % i, "vector": [1.0 + i, 2.0], "metadata": {"i": i}} for i in range(n)]
+        self.assertEqual(self.req("POST", "/v1/indexes/mp-src/vectors", {"items": items})[0], 200)
+        st, _, out = self.req("POST", "/v1/indexes/mp-dst/merge", {"source": "mp-src"})
+        self.assertEqual((st, out), (200, {"merged": n}))
+        self.assertEqual(self.req("GET", "/v1/indexes/mp-dst")[2]["count"], n)
+        for i in (0, 999, 1000, 2499):
+            st, _, v = self.req("GET", "/v1/indexes/mp-dst/vectors/v%d" % i)
+            self.assertEqual((st, v["vector"], v["metadata"]), (200, [1.0 + i, 2.0], {"i": i}))
+        # Merging again is an upsert: nothing doubles.
+        self.assertEqual(self.req("POST", "/v1/indexes/mp-dst/merge", {"source": "mp-src"})[2], {"merged": n})
+        self.assertEqual(self.req("GET", "/v1/indexes/mp-dst")[2]["count"], n)
+
+    def test_empty_batches_are_no_ops(self):
+        self.create("empty-b", 2, shards=2)
+        self.create("empty-a", 2)
+
+        def appended():
+            text = self.req("GET", "/metrics")[2].decode()
+            line = [x for x in text.splitlines() if x.startswith("quiver_storage_appended_records_total ")]
+            return int(line[0].split()[-1])
+
+        before = appended()
+        for name in ("empty-a", "empty-b"):
+            st, _, out = self.req("POST", "/v1/indexes/%s/vectors" % name, {"items": []})
+            self.assertEqual((st, out), (200, {"upserted": 0}))
+            st, _, out = self.req("POST", "/v1/indexes/%s/vectors/delete" % name, {"ids": []})
+            self.assertEqual((st, out), (200, {"deleted": 0}))
+            self.assertEqual(self.req("GET", "/v1/indexes/" + name)[2]["count"], 0)
+        self.assertEqual(appended(), before)  # nothing was logged
+        self.assertError(self.req("POST", "/v1/indexes/nope/vectors", {"items": []}), 404, "index_not_found")
+
+    def test_metrics_labels_are_a_closed_set(self):
+        def series():
+            text = self.req("GET", "/metrics")[2].decode()
+            return {x.rsplit(" ", 1)[0] for x in text.splitlines() if x and not x.startswith("#")}
+
+        def invented(i):
+            self.req("BREW%d" % i, "/healthz")
+            self.req("GET", "/invented/%d" % i)
+            self.req("X-%d" % i, "/v1/indexes/i%d/vectors/v%d" % (i, i))
+
+        invented(0)
+        series()  # its own route's series exist from here on
+        base = series()
+        # Thirty more invented methods and paths create no series at all.
+        for i in range(1, 31):
+            invented(i)
+        self.assertEqual(series() - base, set())
+        text = self.req("GET", "/metrics")[2].decode()
+        self.assertNotIn("BREW", text)
+        self.assertNotIn("invented", text)
+        self.assertIn('route="other /healthz"', text)
+
     # -- protocol --
 
     def test_routes_methods_and_content_types(self):

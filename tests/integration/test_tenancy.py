@@ -114,6 +114,18 @@ class AuthTest(TenantServer):
         names = [x["name"] for x in self.ok(self.admin("GET", "/v1/admin/tenants"))["tenants"]]
         self.assertIn("auth-t", names)
 
+    def test_admin_metrics_show_every_tenants_indexes(self):
+        a, b = self.tenant("met-a"), self.tenant("met-b")
+        self.ok(a("POST", "/v1/indexes", {"name": "ia", "dimension": 2}), 201)
+        self.ok(b("POST", "/v1/indexes", {"name": "ib", "dimension": 2}), 201)
+        self.ok(b("PUT", "/v1/indexes/ib/vectors/x", {"vector": [1, 2]}))
+        st, _, text = self.admin("GET", "/metrics")
+        self.assertEqual(st, 200)
+        text = text.decode()
+        self.assertIn('quiver_index_vectors{tenant="met-a",index="ia"} 0', text)
+        self.assertIn('quiver_index_vectors{tenant="met-b",index="ib"} 1', text)
+        self.assertIn('quiver_index_ready{tenant="met-b",index="ib"} 1', text)
+
     def test_rotation_and_revocation_apply_at_once(self):
         t = self.tenant("rot")
         self.ok(t("POST", "/v1/indexes", {"name": "p", "dimension": 2}), 201)
