@@ -15,6 +15,12 @@
 
 namespace quiver {
 
+namespace gateway {
+struct http_context;
+struct services;
+enum class access : int;
+}  // namespace gateway
+
 // One HTTP request as the gateway's session layer hands it over.
 struct http_request {
   std::string method;  // "GET", "POST", ...
@@ -48,26 +54,25 @@ class http_api {
  public:
   http_api(router_client& router, http_metrics& metrics, const server_config& config,
            const auth_config& auth = {});
+  ~http_api();
 
   void handle(http_request request, std::function<void(http_reply)> done);
 
  private:
-  struct context;
+  using context = gateway::http_context;
   // Resolves who sends the request, then dispatches it.
   void authenticate(const std::shared_ptr<context>& ctx);
+  // Matches the route table (daemons/gateway/http_api.cpp), checks access, method,
+  // name and body type, and hands the request to the route's handler.
   void dispatch(const std::shared_ptr<context>& ctx);
-  void dispatch_admin(const std::shared_ptr<context>& ctx, const std::vector<std::string>& seg);
-  std::string render_metrics(const tenant_id& tenant,
-                             const expected<std::vector<index_description>>& indexes,
-                             const expected<readiness_reply>& ready,
-                             const expected<std::vector<tenant_info>>& tenants,
-                             const expected<cluster_status>& cluster) const;
+  bool admit(const std::shared_ptr<context>& ctx, gateway::access who);
 
   router_client& router_;
   http_metrics& metrics_;
   server_config config_;
   std::string admin_key_hash_;  // empty: auth off
   tenant_gate gate_;
+  std::unique_ptr<gateway::services> services_;
 };
 
 // Percent-decodes one path segment or query value; fails on malformed escapes.

@@ -1,0 +1,109 @@
+#include "daemons/gateway/detail/handlers.hpp"
+
+#include <charconv>
+
+#include "common/response_codec.hpp"
+#include "common/vector_validation.hpp"
+
+namespace quiver::gateway {
+
+namespace {
+
+// Largest page of ids one request may ask for; bounds one reply's size.
+constexpr std::uint32_t max_ids_page = 10000;
+constexpr std::uint32_t default_ids_page = 1000;
+
+// The id of a /vectors/{id} route, or a 400 (details would name a batch item).
+bool id_ok(const context_ptr& ctx, const std::string& id) {
+  auto st = validate_id(id, 0);
+  if (st.ok()) return true;
+  st.details.clear();
+  ctx->fail(st);
+  return false;
+}
+
+}  // namespace
+
+void upsert_batch(services& s, const context_ptr& ctx, const route_args& a) {
+  auto items = parse_upsert_batch(ctx->in, ctx->req.body, s.config.max_batch);
+  if (!items) return ctx->fail(items.error());
+  s.router.upsert({ctx->tenant, a.params[0], std::move(*items)}, [ctx](expected<upsert_reply> r) {
+    ctx->answer(r, [&](auto& u) { return render_count(ctx->out, "upserted", u.upserted); });
+  });
+}
+
+void delete_batch(services& s, const context_ptr& ctx, const route_args& a) {
+  auto ids = parse_delete_ids(ctx->in, ctx->req.body, s.config.max_batch);
+  if (!ids) return ctx->fail(ids.error());
+  s.router.delete_vectors(
+      {ctx->tenant, a.params[0], std::move(*ids)}, [ctx](expected<delete_vectors_reply> r) {
+        ctx->answer(r, [&](auto& d) { return render_count(ctx->out, "deleted", d.deleted); });
+      });
+}
+
+void get_vector(services& s, const context_ptr& ctx, const route_args& a) {
+  if (!id_ok(ctx, a.params[1])) return;
+  s.router.get_vector({ctx->tenant, a.params[0], a.params[1]}, [ctx](expected<vector_record> r) {
+    ctx->answer(r, [&](auto& v) { return render_vector(ctx->out, v); });
+  });
+}
+
+void put_vector(services& s, const context_ptr& ctx, const route_args& a) {
+  const auto& id = a.params[1];
+  if (!id_ok(ctx, id)) return;
+  auto body = parse_upsert_one(ctx->in, ctx->req.body);
+  if (!body) return ctx->fail(body.error());
+  std::vector<upsert_item> items;
+  items.push_back({id, std::move(body->vector), std::move(body->metadata)});
+  s.router.upsert(
+      {ctx->tenant, a.params[0], std::move(items)}, [ctx, id](expected<upsert_reply> r) {
+        ctx->answer(r, [&](auto& u) { return render_upserted_one(ctx->out, id, u.seq); });
+      });
+}
+
+void delete_vector(services& s, const context_ptr& ctx, const route_args& a) {
+  if (!id_ok(ctx, a.params[1])) return;
+  s.router.delete_vectors(
+      {ctx->tenant, a.params[0], {a.params[1]}}, [ctx](expected<delete_vectors_reply> r) {
+        ctx->answer(r, [&](auto& d) { return render_flag(ctx->out, "deleted", d.deleted > 0); });
+      });
+}
+
+void list_ids(services& s, const context_ptr& ctx, const route_args& a) {
+  auto query = a.query;
+  list_ids_request r{ctx->tenant, a.params[0], {}, default_ids_page};
+  for (std::size_t start = 0; start < query.size();) {
+    auto amp = query.find('&', start);
+    auto pair = query.substr(start, amp == std::string_view::npos ? amp : amp - start);
+    start = amp == std::string_view::npos ? query.size() : amp + 1;
+    auto eq = pair.find('=');
+    auto key = pair.substr(0, eq);
+    std::string value;
+    if (!percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), value))
+      return ctx->fail(make_status(errc::invalid_argument, "malformed query string"));
+    if (key == "limit") {
+      std::uint32_t limit = 0;
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
+      if (ec != std::errc() || ptr != value.data() + value.size() || limit < 1 ||
+          limit > max_ids_page)
+        return ctx->fail(make_status(
+            errc::invalid_argument, "limit must be between 1 and " + std::to_string(max_ids_page)));
+      r.limit = limit;
+    } else if (key == "cursor") {
+      auto after = decode_cursor(value);
+      if (!after) return ctx->fail(after.error());
+      r.after = std::move(*after);
+    } else if (!key.empty()) {
+      return ctx->fail(make_status(errc::invalid_argument,
+                                   "unknown query parameter '" + std::string(key) + "'"));
+    }
+  }
+  s.router.list_ids(std::move(r), [ctx](expected<id_page> page) {
+    ctx->answer(page, [&](auto& p) {
+      auto cursor = p.more && !p.ids.empty() ? encode_cursor(p.ids.back()) : std::string();
+      return render_ids(ctx->out, p.ids, cursor);
+    });
+  });
+}
+
+}  // namespace quiver::gateway
