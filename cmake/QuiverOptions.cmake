@@ -8,11 +8,16 @@ if(QUIVER_SANITIZE STREQUAL "address")
   target_compile_options(quiver_options INTERFACE
     -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   target_link_options(quiver_options INTERFACE -fsanitize=address,undefined)
+elseif(QUIVER_SANITIZE STREQUAL "fuzz")
+  # libFuzzer coverage on everything; the fuzz targets link the fuzzer's main.
+  target_compile_options(quiver_options INTERFACE -fsanitize=fuzzer-no-link,address,undefined
+    -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(quiver_options INTERFACE -fsanitize=address,undefined)
 elseif(QUIVER_SANITIZE STREQUAL "thread")
   target_compile_options(quiver_options INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
   target_link_options(quiver_options INTERFACE -fsanitize=thread)
 elseif(NOT QUIVER_SANITIZE STREQUAL "")
-  message(FATAL_ERROR "QUIVER_SANITIZE must be '', 'address' or 'thread'")
+  message(FATAL_ERROR "QUIVER_SANITIZE must be '', 'address', 'thread' or 'fuzz'")
 endif()
 
 # quiver_add_test(NAME SOURCES... LABELS l... LIBS t...): one GoogleTest binary whose

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "common/detail/json_writer.hpp"
+#include "common/detail/msgpack_limits.hpp"
 #include "common/vector_validation.hpp"
 
 namespace quiver {
@@ -540,7 +541,8 @@ expected<R> decode(body_format f, const std::string& body, Parse&& parse) {
   msgpack::object_handle handle;
   try {
     std::size_t offset = 0;
-    handle = msgpack::unpack(body.data(), body.size(), offset);
+    handle = msgpack::unpack(body.data(), body.size(), offset, nullptr, nullptr,
+                             detail::msgpack_limits(body.size()));
     if (offset != body.size())
       return make_status(errc::invalid_json, "body has bytes after the MessagePack value");
   } catch (const std::exception& e) {
@@ -602,7 +604,9 @@ expected<tenant_quotas> parse_quotas_json(const std::string& json) {
 
 expected<std::string> msgpack_to_json(std::string_view bytes) {
   try {
-    auto handle = msgpack::unpack(bytes.data(), bytes.size());
+    std::size_t offset = 0;
+    auto handle = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr,
+                                  detail::msgpack_limits(bytes.size()));
     return msgpack_node{&handle.get()}.object_text();
   } catch (const std::exception& e) {
     return make_status(errc::invalid_json, std::string("not valid MessagePack: ") + e.what());

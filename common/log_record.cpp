@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/detail/msgpack_limits.hpp"
+
 namespace quiver {
 
 namespace {
@@ -57,7 +59,8 @@ expected<log_record> decode_log_record(std::string_view bytes) {
   msgpack::object_handle handle;
   try {
     std::size_t offset = 0;
-    handle = msgpack::unpack(bytes.data(), bytes.size(), offset);
+    handle = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr,
+                             detail::msgpack_limits(bytes.size()));
     if (offset != bytes.size()) return corrupt("trailing bytes");
   } catch (const std::exception& e) {
     return corrupt(std::string("not MessagePack: ") + e.what());

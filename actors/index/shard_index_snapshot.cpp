@@ -17,6 +17,7 @@
 #include "actors/index/detail/hnsw_graph.hpp"
 #include "actors/index/shard_index.hpp"
 #include "common/crc32c.hpp"
+#include "common/detail/msgpack_limits.hpp"
 
 namespace quiver {
 
@@ -160,7 +161,9 @@ expected<std::unique_ptr<shard_index>> shard_index::load_snapshot(env& e, const 
   std::vector<std::tuple<label_t, std::string, float, std::string>> live;
   std::vector<label_t> free_labels;
   try {
-    auto handle = msgpack::unpack(envelope.data(), envelope.size());
+    std::size_t offset = 0;
+    auto handle = msgpack::unpack(envelope.data(), envelope.size(), offset, nullptr, nullptr,
+                                  detail::msgpack_limits(envelope.size()));
     const auto& o = handle.get();
     if (o.type != msgpack::type::ARRAY || o.via.array.size != 13)
       return damaged(path, "bad envelope");

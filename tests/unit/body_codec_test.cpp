@@ -1,4 +1,5 @@
 #include "common/body_codec.hpp"
+#include "common/log_record.hpp"
 
 #include <gtest/gtest.h>
 #include <msgpack.hpp>
@@ -187,4 +188,24 @@ TEST(BodyCodec, MessagePackGarbageIsInvalidJson) {
 }
 
 }  // namespace
+// Found by fuzz_body_codec: a few bytes declaring a map or an array of four
+// billion entries made the unpacker allocate for all of them (out of memory).
+TEST(BodyCodec, MessagePackSizesBeyondTheBodyAreRefusedWithoutAllocating) {
+  const std::string huge_map("\xdf\xff\xff\xff\xff\xa1q", 7);
+  const std::string huge_array("\x81\xa7queries\xdd\xff\xff\xff\xff", 14);
+  const std::string huge_string("\xdb\xff\xff\xff\xf0", 5);
+  for (const auto& body : {huge_map, huge_array, huge_string}) {
+    EXPECT_EQ(parse_search_batch(body_format::msgpack, body, 1000).error().code,
+              errc::invalid_json);
+    EXPECT_EQ(parse_upsert_batch(body_format::msgpack, body, 1000).error().code,
+              errc::invalid_json);
+    EXPECT_FALSE(decode_log_record(body));
+  }
+  // Deeply nested metadata is refused, not recursed into without bound.
+  std::string deep = "\x82\xa6vector\x92\x01\x02\xa8metadata\x81\xa1k";
+  for (int i = 0; i < 5000; ++i) deep += "\x91";
+  deep += "\x01";
+  EXPECT_FALSE(parse_upsert_one(body_format::msgpack, deep));
+}
+
 }  // namespace quiver
