@@ -127,7 +127,8 @@ std::vector<fence_order> cluster_state::reconcile() {
   for (auto& [key, s] : shards_)
     wanted.emplace_back(placement_key(ref_of(s)), std::max(1u, s.entry.params.replicas));
   auto placement = rendezvous_assign(wanted, live);
-  for (auto& [key, s] : shards_) {
+  for (auto& entry : shards_) {
+    auto& s = entry.second;  // a plain reference: lambdas below capture it
     const auto& desired = placement[placement_key(ref_of(s))];
     for (auto& d : desired)
       if (!contains(s.assigned, d)) {

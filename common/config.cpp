@@ -95,6 +95,9 @@ expected<quiver_config> load_config(const std::string& path) {
       {"auth.key_cache_ms",
        [&](auto& n, auto& k) { return read_int(n, k, c.auth.key_cache_ms, 0, 3600000); }},
       {"log.level", [&](auto& n, auto& k) { return read_str(n, k, c.log.level); }},
+      {"tls.cert", [&](auto& n, auto& k) { return read_str(n, k, c.tls.cert); }},
+      {"tls.key", [&](auto& n, auto& k) { return read_str(n, k, c.tls.key); }},
+      {"tls.client_ca", [&](auto& n, auto& k) { return read_str(n, k, c.tls.client_ca); }},
   };
   for (auto& [section, node] : root) {
     auto* table = node.as_table();
@@ -138,6 +141,10 @@ status validate_config(const quiver_config& c) {
     return config_error("storage.group_window_us must be at most 2000");
   if (!c.auth.admin_key.empty() && c.auth.admin_key.size() < 16)
     return config_error("auth.admin_key must be at least 16 characters");
+  if (c.tls.cert.empty() != c.tls.key.empty())
+    return config_error("tls.cert and tls.key go together: set both for HTTPS, or neither");
+  if (!c.tls.client_ca.empty() && c.tls.cert.empty())
+    return config_error("tls.client_ca needs tls.cert and tls.key");
   if (!is_loopback_host(c.server.host) && c.auth.admin_key.empty() && !c.server.allow_insecure)
     return config_error("refusing to serve " + c.server.host +
                         " without auth; set auth.admin_key (or QUIVER_ADMIN_KEY), or "

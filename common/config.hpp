@@ -64,6 +64,16 @@ struct auth_config {
   std::uint32_t key_cache_ms = 1000;
 };
 
+// HTTPS on the gateway: both files (PEM) or neither (plain HTTP). With client_ca
+// every client must present a certificate that CA signed (mutual TLS).
+struct tls_config {
+  std::string cert;       // the server's certificate chain
+  std::string key;        // its private key
+  std::string client_ca;  // optional: CA certificates that sign client certificates
+
+  bool enabled() const { return !cert.empty(); }
+};
+
 struct log_config {
   std::string level = "info";  // trace, debug, info, warn, error, off
 };
@@ -73,6 +83,7 @@ struct quiver_config {
   actor_config actors;
   storage_config storage;
   auth_config auth;
+  tls_config tls;
   log_config log;
 };
 

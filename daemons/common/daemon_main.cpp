@@ -258,17 +258,23 @@ int daemon_main(node_role role, int argc, char** argv) {
   if (http) {
     metrics = std::make_unique<http_metrics>();
     api = std::make_unique<http_api>(runtime->client(), *metrics, s, config.auth);
-    server = std::make_unique<http_server>(s, *api);
+    server = std::make_unique<http_server>(s, *api, config.tls);
     if (auto st = server->listen(); !st.ok()) {
       spdlog::critical("{}", st.message);
       return 1;
     }
-    spdlog::info("{} listening on http://{}:{} ({}scheduler {} x{}, {} I/O threads, auth {})", name,
-                 s.host, server->port(),
+    if (!is_loopback_host(s.host) && !config.tls.enabled())
+      spdlog::warn(
+          "SERVING {} WITHOUT TLS: API keys and data cross the network in the clear; set "
+          "[tls] cert and key",
+          s.host);
+    spdlog::info("{} listening on {}://{}:{} ({}scheduler {} x{}, {} I/O threads, auth {}{})", name,
+                 config.tls.enabled() ? "https" : "http", s.host, server->port(),
                  storage ? "data dir " + ro.storage.data_dir + ", fsync " + ro.storage.fsync + ", "
                          : std::string(),
                  a.scheduler_policy, runtime->scheduler_workers(), s.io_threads,
-                 config.auth.admin_key.empty() ? "off" : "on");
+                 config.auth.admin_key.empty() ? "off" : "on",
+                 config.tls.client_ca.empty() ? "" : ", client certificates required");
     server->run();
   } else {
     if (runtime->coordinator_port() != 0)

@@ -9,6 +9,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <atomic>
 #include <optional>
@@ -20,6 +21,7 @@ namespace quiver {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
 namespace {
@@ -28,30 +30,52 @@ std::atomic<std::uint64_t> next_request_id{1};
 
 // How long a connection that sent a bad request may keep sending before it is cut.
 constexpr auto drain_timeout = std::chrono::seconds(5);
+// How long a client may take over the TLS handshake and the closing alert.
+constexpr auto tls_timeout = std::chrono::seconds(10);
 
-class session : public std::enable_shared_from_this<session> {
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection. Stream is beast::tcp_stream (HTTP) or tls_stream (HTTPS).
+template <class Stream>
+class session : public std::enable_shared_from_this<session<Stream>> {
  public:
-  session(tcp::socket&& socket, http_api& api, const server_config& config)
-      : stream_(std::move(socket)), api_(api), config_(config) {}
+  session(Stream&& stream, http_api& api, const server_config& config)
+      : stream_(std::move(stream)), api_(api), config_(config) {}
 
   void start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (std::is_same_v<Stream, tls_stream>) {
+        beast::get_lowest_layer(self->stream_).expires_after(tls_timeout);
+        self->stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) {
+            spdlog::debug("TLS handshake failed: {}", ec.message());
+            return self->drop();
+          }
+          self->read();
+        });
+      } else {
+        self->read();
+      }
+    });
   }
 
  private:
+  auto& tcp() { return beast::get_lowest_layer(stream_); }
+
   void read() {
     parser_.emplace();
     parser_->body_limit(config_.max_body_bytes);
-    stream_.expires_after(std::chrono::seconds(config_.idle_timeout_s));
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    tcp().expires_after(std::chrono::seconds(config_.idle_timeout_s));
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->on_read(ec);
+                     });
   }
 
   void on_read(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == net::error::operation_aborted || ec == net::error::connection_reset ||
-        ec == net::error::eof) {
+        ec == net::error::eof || ec == ssl::error::stream_truncated) {
       return close();
     }
     if (ec) {
@@ -86,8 +110,8 @@ class session : public std::enable_shared_from_this<session> {
     request.body = std::move(req.body());
     request.request_id = next_request_id++;
     request_id_ = request.request_id;
-    stream_.expires_never();
-    api_.handle(std::move(request), [self = shared_from_this(), version](http_reply r) {
+    tcp().expires_never();
+    api_.handle(std::move(request), [self = this->shared_from_this(), version](http_reply r) {
       // Called on an actor or I/O thread: hop onto this connection's strand.
       net::post(self->stream_.get_executor(), [self, version, r = std::move(r)]() mutable {
         if (r.delay.count() <= 0) return self->write(std::move(r), version);
@@ -109,9 +133,9 @@ class session : public std::enable_shared_from_this<session> {
     res->body() = std::move(r.body);
     res->keep_alive(keep_alive_);
     res->prepare_payload();
-    stream_.expires_after(std::chrono::seconds(config_.idle_timeout_s));
+    tcp().expires_after(std::chrono::seconds(config_.idle_timeout_s));
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                      [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
                         if (ec) return self->close();
                         if (self->drain_after_reply_) return self->drain();
                         if (!self->keep_alive_) return self->close();
@@ -121,22 +145,35 @@ class session : public std::enable_shared_from_this<session> {
 
   void drain() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(drain_timeout);
+    if constexpr (!std::is_same_v<Stream, tls_stream>)
+      tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
+    tcp().expires_after(drain_timeout);
     drain_buffer_.resize(64 * 1024);
     stream_.async_read_some(net::buffer(drain_buffer_),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                               if (ec) return;  // EOF, timeout or reset: the session ends
                               self->drain();
                             });
   }
 
   void close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if constexpr (std::is_same_v<Stream, tls_stream>) {
+      // The TLS closing alert, then the socket closes with the session.
+      tcp().expires_after(tls_timeout);
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->drop(); });
+    } else {
+      beast::error_code ec;
+      tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
   }
 
-  beast::tcp_stream stream_;
+  void drop() {
+    beast::error_code ec;
+    tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+  }
+
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http_api& api_;
@@ -151,33 +188,70 @@ class session : public std::enable_shared_from_this<session> {
 
 struct http_server::impl {
   server_config config;
+  tls_config tls;
+  std::optional<ssl::context> tls_context;
   http_api& api;
   net::io_context ioc;
   tcp::acceptor acceptor{net::make_strand(ioc)};
   net::signal_set signals{ioc, SIGINT, SIGTERM};
   std::uint16_t port = 0;
 
-  impl(const server_config& c, http_api& a)
-      : config(c), api(a), ioc(static_cast<int>(c.io_threads)) {}
+  impl(const server_config& c, http_api& a, const tls_config& t)
+      : config(c), tls(t), api(a), ioc(static_cast<int>(c.io_threads)) {}
+
+  // Loads the certificate, key and client CA; an unreadable or mismatched file
+  // stops the start with a message that names it.
+  status load_tls() {
+    if (!tls.enabled()) return status::success();
+    tls_context.emplace(ssl::context::tls_server);
+    auto& ctx = *tls_context;
+    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                    ssl::context::single_dh_use);
+    beast::error_code ec;
+    auto failed = [&](const std::string& what, const std::string& path) {
+      return make_status(errc::invalid_argument,
+                         "tls." + what + " '" + path + "': " + ec.message());
+    };
+    ctx.use_certificate_chain_file(tls.cert, ec);
+    if (ec) return failed("cert", tls.cert);
+    ctx.use_private_key_file(tls.key, ssl::context::pem, ec);
+    if (ec) return failed("key", tls.key);
+    if (!tls.client_ca.empty()) {
+      ctx.load_verify_file(tls.client_ca, ec);
+      if (ec) return failed("client_ca", tls.client_ca);
+      ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+    }
+    return status::success();
+  }
 
   void accept() {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<session>(std::move(socket), api, config)->start();
+        if (tls_context) {
+          std::make_shared<session<tls_stream>>(tls_stream(std::move(socket), *tls_context), api,
+                                                config)
+              ->start();
+        } else {
+          std::make_shared<session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), api,
+                                                       config)
+              ->start();
+        }
       }
       accept();
     });
   }
 };
 
-http_server::http_server(const server_config& config, http_api& api)
-    : impl_(std::make_unique<impl>(config, api)) {}
+http_server::http_server(const server_config& config, http_api& api, const tls_config& tls)
+    : impl_(std::make_unique<impl>(config, api, tls)) {}
 
 http_server::~http_server() = default;
 
 status http_server::listen() {
+  if (auto st = impl_->load_tls(); !st.ok()) return st;
   beast::error_code ec;
   auto address = net::ip::make_address(
       impl_->config.host == "localhost" ? "127.0.0.1" : impl_->config.host, ec);

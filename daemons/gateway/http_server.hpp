@@ -16,12 +16,14 @@ namespace quiver {
 // back to the connection's strand. Stops on SIGINT/SIGTERM or stop().
 class http_server {
  public:
-  http_server(const server_config& config, http_api& api);
+  // With tls.enabled() it serves HTTPS only (mutual TLS with tls.client_ca).
+  http_server(const server_config& config, http_api& api, const tls_config& tls = {});
   ~http_server();
   http_server(const http_server&) = delete;
   http_server& operator=(const http_server&) = delete;
 
-  // Binds and listens; fails when the address is taken or invalid.
+  // Binds and listens; fails when the address is taken or invalid, or a TLS file
+  // cannot be used.
   status listen();
   std::uint16_t port() const;
   // Serves until stop() or a signal; returns after the I/O threads have joined.

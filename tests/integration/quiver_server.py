@@ -91,7 +91,7 @@ class QuiverServer:
         self.args = list(extra_args)
         self.procs = {}
         bindir = os.path.dirname(BIN) or "."
-        http_pattern = r"listening on http://127\.0\.0\.1:(\d+)"
+        http_pattern = r"listening on https?://127\.0\.0\.1:(\d+)"
         caf_pattern = r"listening on caf://127\.0\.0\.1:(\d+)"
         if MODE == "standalone":
             self.log_path = os.path.join(self.log_dir, "server.log")
