@@ -4,144 +4,14 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
-#include <deque>
-#include <functional>
-#include <map>
-#include <unordered_map>
 
+#include "actors/index/detail/index_state.hpp"
 #include "actors/index/snapshot_files.hpp"
-#include "actors/runtime/actor_messages.hpp"
 #include "actors/runtime/caf_error.hpp"
 #include "common/vector_validation.hpp"
 
 namespace quiver {
-namespace {
-
-using clock_type = std::chrono::steady_clock;
-
-// Job pool -> index actor. Local only: they carry the rebuilt shard.
-struct recovered_msg {
-  std::uint64_t generation = 0;
-  std::shared_ptr<shard_index> index;  // null: failed
-  std::string error;
-  bool transient = false;  // storage unreachable: worth retrying
-  std::uint64_t replayed = 0;
-  double seconds = 0;
-  seq_no snapshot_seq;  // of the snapshot it started from
-};
-// Reader -> itself: a search whose shard a write held, tried again.
-struct retry_search {
-  search_job job;
-  caf::response_promise rp;
-  std::chrono::steady_clock::time_point since;  // the first try
-};
-// Write pool -> index actor: an acknowledged write has been applied to the graph.
-struct applied_msg {
-  std::uint64_t generation = 0;
-  std::uint64_t ticket = 0;
-  expected<shard_index::logged_result> result = shard_index::logged_result{};
-};
-// Index actor -> itself: work to run later (test fault injection).
-struct deferred_call {
-  std::function<void()> run;
-};
-struct snapshot_done_msg {
-  std::uint64_t generation = 0;
-  status result;
-  seq_no seq;
-  seq_no release_before;
-};
-
-}  // namespace
-}  // namespace quiver
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::recovered_msg)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::snapshot_done_msg)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::applied_msg)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::retry_search)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::deferred_call)
-
-namespace quiver {
-namespace {
-
-using tick_atom = caf::atom_constant<caf::atom("tick")>;
-using reopen_atom = caf::atom_constant<caf::atom("reopen")>;
-using progress_atom = caf::atom_constant<caf::atom("progress")>;
-using reclaim_atom = caf::atom_constant<caf::atom("reclaim")>;
-
-// How often a shard whose writes failed for want of storage tries to write again.
-constexpr auto reclaim_interval = std::chrono::seconds(1);
-
-enum class phase { recovering, serving, quarantined };
-
-struct index_state {
-  shard_ref ref;
-  index_params params;
-  std::shared_ptr<const index_actor_env> env;
-  caf::actor registry;
-  phase ph = phase::recovering;
-  std::string reason;  // quarantined: why
-  std::shared_ptr<shard_index> index;
-  std::string dir;  // the shard's directory (snapshots under it)
-  std::uint64_t epoch = 0;
-  std::uint64_t next_seq = 1;
-  // Bumped on every (re)recovery: acks and job results of an earlier one are stale.
-  std::uint64_t generation = 0;
-  bool snapshotting = false;
-  // An acknowledged write is being applied on the write pool; later ones wait.
-  bool applying = false;
-  // What to do once each posted apply is done (stale: a recovery took over).
-  using apply_done = std::function<void(expected<shard_index::logged_result>, bool stale)>;
-  std::map<std::uint64_t, apply_done> apply_jobs;
-  std::uint64_t next_ticket = 0;
-  bool exiting = false;  // clean shutdown waits for the running snapshot
-  // Acknowledged writes waiting for a running snapshot to finish, in seq order.
-  std::deque<std::function<void()>> deferred;
-  std::uint64_t since_snapshot = 0;
-  clock_type::time_point last_snapshot = clock_type::now();
-  seq_no snapshot_seq;
-  bool tick_pending = false;
-  // Not ok: storage refused a write (a full or read-only disk). The shard serves
-  // reads from the graph, which holds only what the log acknowledged, refuses
-  // writes with this status and retries every reclaim_interval until storage
-  // takes them again.
-  status write_failure;
-  bool reclaim_pending = false;
-  // Standalone: the epoch was claimed (a restart on a full disk opens without).
-  bool claimed = false;
-  // What this shard adds to its tenant's usage (in the usage book), and whether
-  // the book knows it is missing (recovering).
-  stored_usage contribution;
-  bool uncounted = false;
-  // Ids touched by writes still in flight: what those writes leave behind.
-  struct projected {
-    bool present = false;
-    std::size_t metadata = 0;
-    std::uint32_t writes = 0;  // in-flight writes touching the id
-  };
-  std::unordered_map<std::string, projected> in_flight;
-  // Clustered: the role the node gave, and replication.
-  bool primary = true;            // standalone shards are always their own primary
-  std::uint64_t held_epoch = 0;   // a clustered primary's epoch, fenced in for it
-  bool fenced = false;            // a newer primary exists: no writes
-  bool promoting = false;         // reading the log to its end before writing
-  bool epoch_taken = false;       // promoting: storage confirmed the held epoch
-  bool catching_up = false;       // reading missed records from the log
-  bool progress_pending = false;  // a progress report is scheduled
-  std::vector<caf::actor> forward_to;
-  static inline const char* name = "quiver.index";
-
-  index_state() = default;
-  index_state(const index_state&) = delete;
-  index_state& operator=(const index_state&) = delete;
-  ~index_state() {
-    if (!env || !env->usage) return;
-    env->usage->add(ref.tenant.value, {-contribution.vectors, -contribution.bytes});
-    if (uncounted) env->usage->uncounted_shards(ref.tenant.value, -1);
-  }
-};
-
-using index_self = caf::stateful_actor<index_state>;
+namespace index_detail {
 
 std::string describe(const index_state& s) {
   return s.ref.tenant.value + "/" + s.ref.index + "/" + std::to_string(s.ref.shard.value);
@@ -179,15 +49,13 @@ status check(const index_state& s, const Request& r) {
   return not_serving(s);
 }
 
-// The shard's contents are in its tenant's usage again (or, quarantined, never
-// will be: it serves nothing, so it holds nothing).
 void counted(index_state& s) {
   if (!s.uncounted) return;
   s.uncounted = false;
   s.env->usage->uncounted_shards(s.ref.tenant.value, -1);
 }
 
-void report(index_self* self, std::uint64_t replayed = 0, double seconds = 0) {
+void report(index_self* self, std::uint64_t replayed, double seconds) {
   auto& s = self->state;
   const char* state = s.fenced                    ? "fenced"
                       : s.promoting               ? "recovering"
@@ -225,165 +93,6 @@ status not_writable(const index_state& s) {
   return make_status(errc::unavailable, shard + ": this replica is not the primary");
 }
 
-// Rebuilds the shard from its newest usable snapshot and the log after it. Runs on
-// the job pool; reads the log through the persistence actor.
-recovered_msg recover(caf::actor_system& system, std::shared_ptr<const index_actor_env> env,
-                      shard_ref ref, index_params params, shard_lease lease,
-                      std::uint64_t generation) {
-  recovered_msg out;
-  out.generation = generation;
-  auto started = clock_type::now();
-  auto dir = lease.dir + "/snapshots";
-  if (auto st = env->files->create_dirs(dir); !st.ok()) {
-    out.error = st.message;
-    return out;
-  }
-  auto start = load_recovery_start(*env->files, dir, params, env->index, lease.first_seq);
-  if (!start) {
-    out.error = start.error().message;
-    return out;
-  }
-  for (auto& why : start->skipped)
-    spdlog::warn("shard {}/{}: skipped {}", ref.index, ref.shard.value, why);
-  std::shared_ptr<shard_index> index(std::move(start->index));
-  out.snapshot_seq = start->snapshot_seq;
-  caf::scoped_actor self{system};
-  seq_no after = index->applied_seq();
-  for (bool more = true; more;) {
-    if (env->jobs->stopping()) {
-      out.error = "shutting down";
-      return out;
-    }
-    std::string failure;
-    self->request(env->persistence, env->timeout, log_read_request{ref, after, 16u << 20})
-        .receive(
-            [&](log_chunk& chunk) {
-              more = chunk.more;
-              if (chunk.records.empty()) {
-                more = false;
-                return;
-              }
-              out.replayed += chunk.records.size();
-              after = chunk.records.back().seq;
-              auto applied = index->apply_logged(std::move(chunk.records));
-              if (!applied) failure = applied.error().message;
-            },
-            [&](caf::error& e) {
-              auto st = from_caf_error(e);
-              failure = st.message;
-              out.transient = st.code == errc::unavailable || st.code == errc::insufficient_storage;
-            });
-    if (!failure.empty()) {
-      out.error = "log replay: " + failure;
-      return out;
-    }
-  }
-  if (index->applied_seq() < lease.last_seq) {
-    out.error = "replay stopped at seq " + std::to_string(index->applied_seq().value) +
-                " but the log holds up to " + std::to_string(lease.last_seq.value);
-    return out;
-  }
-  out.index = std::move(index);
-  out.seconds = std::chrono::duration<double>(clock_type::now() - started).count();
-  return out;
-}
-
-void start_recovery(index_self* self);
-void open_for_recovery(index_self* self, shard_open_request open);
-
-// Takes a new lease (epoch) and rebuilds on the job pool. Storage errors that may
-// pass (it is restarting) are retried; others quarantine the shard.
-void start_recovery(index_self* self) {
-  auto& s = self->state;
-  ++s.generation;
-  s.ph = phase::recovering;
-  s.index.reset();
-  // The rebuilt shard reports what it holds; writes in flight settle as not applied.
-  s.env->usage->add(s.ref.tenant.value, {-s.contribution.vectors, -s.contribution.bytes});
-  s.contribution = {};
-  if (!s.uncounted) {
-    s.uncounted = true;
-    s.env->usage->uncounted_shards(s.ref.tenant.value, 1);
-  }
-  s.in_flight.clear();
-  // A running snapshot job's result is now stale (ignored by generation); waiting
-  // for it would hold every later write.
-  s.snapshotting = false;
-  s.applying = false;
-  s.promoting = false;
-  s.catching_up = false;
-  // Writes acknowledged by storage but not yet applied are durable: the recovery
-  // replays them, so they are answered now (their closures see the new generation).
-  auto deferred = std::move(s.deferred);
-  s.deferred.clear();
-  for (auto& apply : deferred) apply();
-  report(self);
-  shard_open_request open{s.ref};
-  if (s.env->clustered) {
-    open.mode = s.primary ? open_mode::hold : open_mode::follow;
-    open.epoch = s.held_epoch;
-  }
-  open_for_recovery(self, open);
-}
-
-void open_for_recovery(index_self* self, shard_open_request open) {
-  auto& s = self->state;
-  auto generation = s.generation;
-  self->request(s.env->persistence, s.env->timeout, open)
-      .then(
-          [self, generation, mode = open.mode](shard_lease& lease) {
-            auto& s = self->state;
-            if (generation != s.generation) return;
-            if (mode != open_mode::follow) {
-              s.write_failure = status::success();
-              s.claimed = true;
-            }
-            s.epoch = s.env->clustered ? s.held_epoch : lease.epoch;
-            s.dir = lease.dir;
-            s.next_seq = lease.last_seq.value + 1;
-            auto me = caf::actor_cast<caf::actor>(self);
-            auto* system = &self->system();
-            auto posted = s.env->jobs->post(
-                [system, env = s.env, ref = s.ref, params = s.params, lease, generation, me] {
-                  caf::anon_send(me, recover(*system, env, ref, params, lease, generation));
-                });
-            if (!posted) self->quit(caf::exit_reason::user_shutdown);
-          },
-          [self, generation, open](caf::error& e) {
-            auto& s = self->state;
-            if (generation != s.generation) return;
-            auto st = from_caf_error(e);
-            if (st.code == errc::insufficient_storage && open.mode == open_mode::claim) {
-              // Claiming writes the epoch file: on a full disk, serve reads without
-              // one and claim once the disk takes writes again.
-              spdlog::warn("shard {}: {}; serving reads only", describe(s), st.message);
-              s.write_failure = st;
-              s.claimed = false;
-              auto follow = open;
-              follow.mode = open_mode::follow;
-              return open_for_recovery(self, follow);
-            }
-            if (s.env->clustered && st.code == errc::stale_epoch) {
-              // A newer primary was fenced in: wait for the node's next word.
-              s.fenced = true;
-              spdlog::warn("shard {}: {}; waiting for a new role", describe(s), st.message);
-              report(self);
-              return;
-            }
-            if (st.code == errc::unavailable || st.code == errc::insufficient_storage) {
-              spdlog::warn("shard {}: cannot open its log yet ({}); retrying", describe(s),
-                           st.message);
-              self->delayed_send(self, std::chrono::seconds(1), reopen_atom::value);
-              return;
-            }
-            s.ph = phase::quarantined;
-            counted(s);
-            s.reason = st.message;
-            spdlog::error("shard {} quarantined: {}", describe(s), st.message);
-            report(self);
-          });
-}
-
 // Runs `apply` now, or after the running snapshot (and earlier deferred writes).
 void when_applicable(index_self* self, std::function<void()> apply) {
   auto& s = self->state;
@@ -393,8 +102,6 @@ void when_applicable(index_self* self, std::function<void()> apply) {
     apply();
   }
 }
-
-void maybe_snapshot(index_self* self, bool force = false);
 
 void drain_deferred(index_self* self) {
   auto& s = self->state;
@@ -545,78 +252,6 @@ void forward(index_self* self, const std::shared_ptr<std::vector<log_record>>& r
   }
 }
 
-void schedule_reclaim(index_self* self) {
-  auto& s = self->state;
-  if (s.reclaim_pending) return;
-  s.reclaim_pending = true;
-  self->delayed_send(self, reclaim_interval, reclaim_atom::value);
-}
-
-// Storage refused a write for want of space (or a writable file system).
-void storage_refused(index_self* self, status why) {
-  auto& s = self->state;
-  if (s.write_failure.ok())
-    spdlog::error("shard {}: writes refused until storage takes them again: {}", describe(s),
-                  why.message);
-  s.write_failure = std::move(why);
-  schedule_reclaim(self);
-}
-
-// Opens the shard again as its writer, which makes storage read its log anew; if
-// the log ends where the graph does, writes resume from there, else (records the
-// graph lacks reached the disk) the shard is rebuilt from the log.
-void reclaim(index_self* self) {
-  auto& s = self->state;
-  s.reclaim_pending = false;
-  if (s.write_failure.ok() || s.ph != phase::serving) return;
-  if (s.env->clustered && (!s.primary || s.fenced || s.promoting)) {
-    s.write_failure = status::success();  // the role's own rules decide now
-    return;
-  }
-  // Writes still out would race the reopen: wait for their answers.
-  if (!s.in_flight.empty() || s.applying || !s.deferred.empty()) return schedule_reclaim(self);
-  shard_open_request open{s.ref};
-  if (s.env->clustered) {
-    open.mode = open_mode::hold;
-    open.epoch = s.held_epoch;
-  } else if (s.claimed) {
-    open.mode = open_mode::hold;
-    open.epoch = s.epoch;
-  }
-  auto generation = s.generation;
-  self->request(s.env->persistence, s.env->timeout, open)
-      .then(
-          [self, generation](shard_lease& lease) {
-            auto& s = self->state;
-            if (generation != s.generation || s.write_failure.ok()) return;
-            s.write_failure = status::success();
-            s.claimed = true;
-            if (!s.env->clustered) s.epoch = lease.epoch;
-            if (lease.last_seq.value != s.index->applied_seq().value) {
-              spdlog::warn("shard {}: the log ends at seq {}, the graph at {}; rebuilding",
-                           describe(s), lease.last_seq.value, s.index->applied_seq().value);
-              return start_recovery(self);
-            }
-            s.next_seq = lease.last_seq.value + 1;
-            spdlog::info("shard {}: storage takes writes again, from seq {}", describe(s),
-                         s.next_seq);
-          },
-          [self, generation](caf::error& e) {
-            auto& s = self->state;
-            if (generation != s.generation || s.write_failure.ok()) return;
-            auto st = from_caf_error(e);
-            if (st.code == errc::stale_epoch) {
-              if (!s.env->clustered) return start_recovery(self);
-              s.fenced = true;
-              s.write_failure = status::success();
-              report(self);
-              return;
-            }
-            if (st.code == errc::insufficient_storage) s.write_failure = st;  // fresh details
-            schedule_reclaim(self);
-          });
-}
-
 template <class Reply, class MakeReply>
 caf::result<Reply> write(index_self* self, std::vector<log_record> records, MakeReply make_reply) {
   auto& s = self->state;
@@ -721,157 +356,11 @@ caf::result<Reply> write(index_self* self, std::vector<log_record> records, Make
   return rp;
 }
 
-// Applies records that follow everything handed to apply so far (replication and
-// catch-up), in order; `then` runs once they are in the graph.
-void apply_in_order(index_self* self, std::vector<log_record> records,
-                    std::function<void(index_self*)> then) {
-  auto& s = self->state;
-  s.next_seq = records.back().seq.value + 1;
-  auto kept = std::make_shared<std::vector<log_record>>(std::move(records));
-  auto generation = s.generation;
-  when_applicable(self, [self, kept, generation, then] {
-    if (generation != self->state.generation) return;
-    apply(self, kept, [self, then](expected<shard_index::logged_result> applied, bool stale) {
-      if (stale) return;
-      if (!applied) {
-        spdlog::error("shard {}: applying replicated records failed: {}; recovering",
-                      describe(self->state), applied.error().message);
-        start_recovery(self);
-        return;
-      }
-      report_progress(self);
-      if (then) then(self);
-    });
-  });
-}
+}  // namespace index_detail
 
-void finish_catch_up(index_self* self);
+namespace {
 
-// Reads the records after everything handed to apply from the shard log, chunk by
-// chunk, until its end. A log already truncated past this replica (a snapshot
-// covers what it lacks) means a full recovery instead.
-void catch_up_step(index_self* self) {
-  auto& s = self->state;
-  auto generation = s.generation;
-  self->request(s.env->persistence, s.env->timeout,
-                log_read_request{s.ref, seq_no{s.next_seq - 1}, 4u << 20})
-      .then(
-          [self, generation](log_chunk& chunk) {
-            auto& s = self->state;
-            if (generation != s.generation) return;
-            if (chunk.records.empty()) return finish_catch_up(self);
-            if (chunk.records.front().seq.value != s.next_seq) {
-              spdlog::info("shard {}: the log no longer holds seq {}; reloading", describe(s),
-                           s.next_seq);
-              return start_recovery(self);
-            }
-            auto more = chunk.more;
-            apply_in_order(self, std::move(chunk.records), [more](index_self* self) {
-              if (more) return catch_up_step(self);
-              finish_catch_up(self);
-            });
-          },
-          [self, generation](caf::error& e) {
-            auto& s = self->state;
-            if (generation != s.generation) return;
-            spdlog::warn("shard {}: catching up from the log failed: {}; recovering", describe(s),
-                         from_caf_error(e).message);
-            start_recovery(self);
-          });
-}
-
-void catch_up(index_self* self) {
-  auto& s = self->state;
-  if (s.catching_up || s.ph != phase::serving) return;
-  s.catching_up = true;
-  catch_up_step(self);
-}
-
-void finish_catch_up(index_self* self) {
-  auto& s = self->state;
-  s.catching_up = false;
-  // Only a catch-up that ended after the epoch was confirmed has seen the log's
-  // final end (reads and the open are answered in order).
-  if (!s.promoting || !s.epoch_taken) return;
-  // The log's end is stable (this primary holds the only valid epoch): writing may start.
-  s.promoting = false;
-  spdlog::info("shard {}: primary under epoch {} from seq {}", describe(s), s.held_epoch,
-               s.next_seq);
-  report(self);
-  schedule_tick(self);
-}
-
-// A serving replica (or a primary handed a new epoch) becomes the writer: it takes
-// the epoch at storage, then reads the log to its end before accepting writes.
-void promote(index_self* self) {
-  auto& s = self->state;
-  s.promoting = true;
-  s.epoch_taken = false;
-  s.fenced = false;
-  report(self);
-  auto generation = s.generation;
-  self->request(s.env->persistence, s.env->timeout,
-                shard_open_request{s.ref, open_mode::hold, s.held_epoch})
-      .then(
-          [self, generation](shard_lease&) {
-            auto& s = self->state;
-            if (generation != s.generation || !s.promoting) return;
-            s.epoch = s.held_epoch;
-            s.write_failure = status::success();
-            s.epoch_taken = true;
-            // A catch-up still running (a replica's) carries on and completes this.
-            if (!s.catching_up) catch_up(self);
-          },
-          [self, generation](caf::error& e) {
-            auto& s = self->state;
-            if (generation != s.generation || !s.promoting) return;
-            auto st = from_caf_error(e);
-            s.promoting = false;
-            if (st.code == errc::stale_epoch) {
-              s.fenced = true;
-              report(self);
-              return;
-            }
-            spdlog::warn("shard {}: taking the primary role failed: {}; recovering", describe(s),
-                         st.message);
-            start_recovery(self);
-          });
-}
-
-void change_role(index_self* self, shard_role_msg& m) {
-  auto& s = self->state;
-  s.forward_to = std::move(m.forward_to);
-  bool same = m.primary == s.primary && (!m.primary || m.epoch == s.held_epoch);
-  if (same) {
-    // A replica behind its primary with nothing arriving (it missed the last
-    // forwards) reads the rest from the log.
-    if (!s.primary && s.ph == phase::serving && !s.catching_up && !s.applying &&
-        s.deferred.empty() && s.next_seq <= m.primary_applied.value)
-      catch_up(self);
-    return;
-  }
-  s.primary = m.primary;
-  s.held_epoch = m.epoch;
-  s.fenced = false;
-  spdlog::info("shard {}: now {}{}", describe(s), m.primary ? "primary, epoch " : "replica",
-               m.primary ? std::to_string(m.epoch) : std::string());
-  // Demoted, or with its own writes in flight: rebuild in the new role (a write
-  // numbered but refused by storage must not shadow the new primary's records).
-  if (s.ph != phase::serving || !m.primary || !s.in_flight.empty()) return start_recovery(self);
-  promote(self);
-}
-
-void on_replicated(index_self* self, replicate_msg& m) {
-  auto& s = self->state;
-  if (!s.env->clustered || s.primary || s.ph != phase::serving || s.catching_up ||
-      m.records.empty())
-    return;
-  if (s.next_seq < m.records.front().seq.value) return catch_up(self);  // a gap
-  auto& r = m.records;
-  r.erase(r.begin(), std::find_if(r.begin(), r.end(),
-                                  [&](const log_record& x) { return s.next_seq <= x.seq.value; }));
-  if (!r.empty()) apply_in_order(self, std::move(r), nullptr);
-}
+using namespace index_detail;
 
 void final_snapshot(index_state& s) {
   if (s.ph != phase::serving || s.snapshotting || !s.index) return;

@@ -1,0 +1,173 @@
+#pragma once
+
+// The state of one index actor and the functions over it, shared by the actor's
+// translation units: index_actor.cpp (messages, writes, snapshots, searches),
+// index_recovery.cpp (rebuilding from snapshot + log; storage refusing writes)
+// and index_replication.cpp (roles, forwarding, catch-up). Only those include it.
+
+#include <caf/all.hpp>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/index/index_actor.hpp"
+#include "actors/runtime/actor_messages.hpp"
+
+namespace quiver::index_detail {
+
+using clock_type = std::chrono::steady_clock;
+
+// Job pool -> index actor. Local only: they carry the rebuilt shard.
+struct recovered_msg {
+  std::uint64_t generation = 0;
+  std::shared_ptr<shard_index> index;  // null: failed
+  std::string error;
+  bool transient = false;  // storage unreachable: worth retrying
+  std::uint64_t replayed = 0;
+  double seconds = 0;
+  seq_no snapshot_seq;  // of the snapshot it started from
+};
+// Reader -> itself: a search whose shard a write held, tried again.
+struct retry_search {
+  search_job job;
+  caf::response_promise rp;
+  std::chrono::steady_clock::time_point since;  // the first try
+};
+// Write pool -> index actor: an acknowledged write has been applied to the graph.
+struct applied_msg {
+  std::uint64_t generation = 0;
+  std::uint64_t ticket = 0;
+  expected<shard_index::logged_result> result = shard_index::logged_result{};
+};
+// Index actor -> itself: work to run later (test fault injection).
+struct deferred_call {
+  std::function<void()> run;
+};
+struct snapshot_done_msg {
+  std::uint64_t generation = 0;
+  status result;
+  seq_no seq;
+  seq_no release_before;
+};
+
+}  // namespace quiver::index_detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::index_detail::recovered_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::index_detail::snapshot_done_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::index_detail::applied_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::index_detail::retry_search)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::index_detail::deferred_call)
+
+namespace quiver::index_detail {
+
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using reopen_atom = caf::atom_constant<caf::atom("reopen")>;
+using progress_atom = caf::atom_constant<caf::atom("progress")>;
+using reclaim_atom = caf::atom_constant<caf::atom("reclaim")>;
+
+// How often a shard whose writes failed for want of storage tries to write again.
+constexpr auto reclaim_interval = std::chrono::seconds(1);
+
+enum class phase { recovering, serving, quarantined };
+
+struct index_state {
+  shard_ref ref;
+  index_params params;
+  std::shared_ptr<const index_actor_env> env;
+  caf::actor registry;
+  phase ph = phase::recovering;
+  std::string reason;  // quarantined: why
+  std::shared_ptr<shard_index> index;
+  std::string dir;  // the shard's directory (snapshots under it)
+  std::uint64_t epoch = 0;
+  std::uint64_t next_seq = 1;
+  // Bumped on every (re)recovery: acks and job results of an earlier one are stale.
+  std::uint64_t generation = 0;
+  bool snapshotting = false;
+  // An acknowledged write is being applied on the write pool; later ones wait.
+  bool applying = false;
+  // What to do once each posted apply is done (stale: a recovery took over).
+  using apply_done = std::function<void(expected<shard_index::logged_result>, bool stale)>;
+  std::map<std::uint64_t, apply_done> apply_jobs;
+  std::uint64_t next_ticket = 0;
+  bool exiting = false;  // clean shutdown waits for the running snapshot
+  // Acknowledged writes waiting for a running snapshot to finish, in seq order.
+  std::deque<std::function<void()>> deferred;
+  std::uint64_t since_snapshot = 0;
+  clock_type::time_point last_snapshot = clock_type::now();
+  seq_no snapshot_seq;
+  bool tick_pending = false;
+  // Not ok: storage refused a write (a full or read-only disk). The shard serves
+  // reads from the graph, which holds only what the log acknowledged, refuses
+  // writes with this status and retries every reclaim_interval until storage
+  // takes them again.
+  status write_failure;
+  bool reclaim_pending = false;
+  // Standalone: the epoch was claimed (a restart on a full disk opens without).
+  bool claimed = false;
+  // What this shard adds to its tenant's usage (in the usage book), and whether
+  // the book knows it is missing (recovering).
+  stored_usage contribution;
+  bool uncounted = false;
+  // Ids touched by writes still in flight: what those writes leave behind.
+  struct projected {
+    bool present = false;
+    std::size_t metadata = 0;
+    std::uint32_t writes = 0;  // in-flight writes touching the id
+  };
+  std::unordered_map<std::string, projected> in_flight;
+  // Clustered: the role the node gave, and replication.
+  bool primary = true;            // standalone shards are always their own primary
+  std::uint64_t held_epoch = 0;   // a clustered primary's epoch, fenced in for it
+  bool fenced = false;            // a newer primary exists: no writes
+  bool promoting = false;         // reading the log to its end before writing
+  bool epoch_taken = false;       // promoting: storage confirmed the held epoch
+  bool catching_up = false;       // reading missed records from the log
+  bool progress_pending = false;  // a progress report is scheduled
+  std::vector<caf::actor> forward_to;
+  static inline const char* name = "quiver.index";
+
+  index_state() = default;
+  index_state(const index_state&) = delete;
+  index_state& operator=(const index_state&) = delete;
+  ~index_state() {
+    if (!env || !env->usage) return;
+    env->usage->add(ref.tenant.value, {-contribution.vectors, -contribution.bytes});
+    if (uncounted) env->usage->uncounted_shards(ref.tenant.value, -1);
+  }
+};
+
+using index_self = caf::stateful_actor<index_state>;
+
+// index_actor.cpp
+std::string describe(const index_state& s);
+// The shard's contents are in its tenant's usage again (or, quarantined, never
+// will be: it serves nothing, so it holds nothing).
+void counted(index_state& s);
+// Tells the registry (and so the node) the shard's state.
+void report(index_self* self, std::uint64_t replayed = 0, double seconds = 0);
+void report_progress(index_self* self);
+void when_applicable(index_self* self, std::function<void()> apply);
+void maybe_snapshot(index_self* self, bool force = false);
+void schedule_tick(index_self* self);
+void apply(index_self* self, std::shared_ptr<std::vector<log_record>> records,
+           index_state::apply_done done);
+
+// index_recovery.cpp
+void start_recovery(index_self* self);
+void storage_refused(index_self* self, status why);
+void schedule_reclaim(index_self* self);
+void reclaim(index_self* self);
+
+// index_replication.cpp
+void catch_up(index_self* self);
+void change_role(index_self* self, shard_role_msg& m);
+void on_replicated(index_self* self, replicate_msg& m);
+
+}  // namespace quiver::index_detail
