@@ -79,7 +79,10 @@ status shard_index::save_snapshot(env& e, const std::string& path) const {
   std::uint64_t graph_size = 0;
   auto graph_tmp = path + ".graph.tmp";
   if (graph_) {
-    if (auto st = graph_->save(graph_tmp); !st.ok()) return st;
+    if (auto st = graph_->save(graph_tmp); !st.ok()) {
+      e.remove(graph_tmp);  // a full disk keeps no partial scratch file
+      return st;
+    }
     auto size = e.file_size(graph_tmp);
     if (!size) return std::move(size).error();
     graph_size = *size;
@@ -111,7 +114,10 @@ status shard_index::save_snapshot(env& e, const std::string& path) const {
     return (*file)->sync();
   }();
   if (graph_) e.remove(graph_tmp);
-  if (!st.ok()) return st;
+  if (!st.ok()) {
+    e.remove(tmp);  // nor a partial snapshot
+    return st;
+  }
   if (auto st = e.rename(tmp, path); !st.ok()) return st;
   auto slash = path.find_last_of('/');
   return e.sync_dir(slash == std::string::npos ? "." : path.substr(0, slash));

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "actors/index/shard_index.hpp"
+#include "tests/unit/fault_env.hpp"
 
 namespace quiver {
 namespace {
@@ -230,6 +231,25 @@ TEST_F(Snapshot, DamagedTruncatedAndFutureSnapshotsAreRejected) {
 
 // Every snapshot version ever written stays readable: one committed fixture per
 // version. QUIVER_WRITE_FIXTURES=1 regenerates the current version's fixture.
+// A full disk fails the snapshot and leaves no partial file to take space.
+TEST_F(Snapshot, AFailedSnapshotLeavesNoPartialFiles) {
+  index_params p;
+  p.name = "full";
+  p.dimension = 4;
+  shard_index idx(p);
+  ASSERT_TRUE(idx.upsert_batch({{"a", {1, 2, 3, 4}, ""}, {"b", {4, 3, 2, 1}, R"({"k":1})"}}));
+  fault_env e;
+  e.space_left = 20;
+  auto st = idx.save_snapshot(e, path_);
+  EXPECT_EQ(st.code, errc::insufficient_storage) << st.message;
+  EXPECT_TRUE(fs::is_empty(dir_));
+  e.space_left = -1;
+  ASSERT_TRUE(idx.save_snapshot(e, path_).ok());
+  auto back = shard_index::load_snapshot(env::posix(), path_);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ((*back)->count(), 2u);
+}
+
 TEST(SnapshotFixtures, Version1StaysReadable) {
   const std::string fixture = std::string(QUIVER_FIXTURE_DIR) + "/snapshot_v1.qsnap";
   if (std::getenv("QUIVER_WRITE_FIXTURES")) {
