@@ -5,7 +5,13 @@
 // index_recovery.cpp (rebuilding from snapshot + log; storage refusing writes)
 // and index_replication.cpp (roles, forwarding, catch-up). Only those include it.
 
-#include <caf/all.hpp>
+// The CAF pieces the state names (not caf/all.hpp: the three TUs add that).
+#include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/stateful_actor.hpp>
 
 #include <chrono>
 #include <deque>
