@@ -7,6 +7,7 @@
 #include "cluster/sharding.hpp"
 #include "common/config.hpp"
 #include "common/metrics.hpp"
+#include "common/parse.hpp"
 #include "common/vector_validation.hpp"
 
 namespace quiver {
@@ -115,6 +116,36 @@ TEST(Metrics, PrometheusHistogramIsCumulative) {
   EXPECT_NE(
       text.find(R"(quiver_http_request_duration_seconds_bucket{route="GET /healthz",le="+Inf"} 3)"),
       std::string::npos);
+}
+
+// Text from files, config and peers is parsed without exceptions (std::stoul
+// would throw out of an actor handler on a malformed node address).
+TEST(Parse, NumbersAndHostPortsNeverThrow) {
+  EXPECT_EQ(parse_u64("0"), 0u);
+  EXPECT_EQ(parse_u64("18446744073709551615"), 18446744073709551615ull);
+  for (auto bad : {"", "-1", "1x", " 1", "18446744073709551616", "99999999999999999999"})
+    EXPECT_FALSE(parse_u64(bad)) << bad;
+  auto hp = parse_host_port("127.0.0.1:4210");
+  ASSERT_TRUE(hp);
+  EXPECT_EQ(hp->first, "127.0.0.1");
+  EXPECT_EQ(hp->second, 4210);
+  EXPECT_EQ(parse_host_port("[::1]:80")->first, "[::1]");
+  for (auto bad : {"", "host", ":80", "host:", "host:0", "host:65536", "host:80x", "host:-1",
+                   "host:99999999999999999999"})
+    EXPECT_FALSE(parse_host_port(bad)) << bad;
+  EXPECT_TRUE(parse_host_port("host:0", /*any_port=*/true));
+}
+
+TEST(Config, TlsFilesGoTogether) {
+  quiver_config c;
+  EXPECT_TRUE(validate_config(c).ok());
+  c.tls.cert = "/x/cert.pem";
+  EXPECT_NE(validate_config(c).message.find("tls.cert and tls.key"), std::string::npos);
+  c.tls.key = "/x/key.pem";
+  EXPECT_TRUE(validate_config(c).ok());
+  c.tls = {};
+  c.tls.client_ca = "/x/ca.pem";
+  EXPECT_FALSE(validate_config(c).ok());
 }
 
 }  // namespace
