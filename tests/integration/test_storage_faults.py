@@ -8,6 +8,7 @@ engine's unit tests inject those (a tmpfs cannot be remounted read-only while th
 server holds its logs open for writing).
 """
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,8 @@ MAX_BATCHES = 400  # the disk fills after ~130 batches (about 155 KB of log each
 
 
 def vector(i):
-    return [((i * 7919 + j * 104729) % 1000) / 1000.0 + 0.001 for j in range(DIM)]
+    rng = random.Random(i)  # one distinct vector per id
+    return [rng.random() + 0.001 for _ in range(DIM)]
 
 
 class FullDiskTest(unittest.TestCase):
