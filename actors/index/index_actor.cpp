@@ -421,11 +421,7 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
             self->delayed_send(self, std::chrono::seconds(1), reopen_atom::value);
             return;
           }
-          s.ph = phase::quarantined;
-          counted(s);
-          s.reason = m.error;
-          spdlog::error("shard {} quarantined: {}", describe(s), m.error);
-          report(self);
+          quarantine(self, m.error);
           return;
         }
         s.index = std::move(m.index);

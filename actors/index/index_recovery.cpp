@@ -159,12 +159,17 @@ void open_for_recovery(index_self* self, shard_open_request open) {
               self->delayed_send(self, std::chrono::seconds(1), reopen_atom::value);
               return;
             }
-            s.ph = phase::quarantined;
-            counted(s);
-            s.reason = st.message;
-            spdlog::error("shard {} quarantined: {}", describe(s), st.message);
-            report(self);
+            quarantine(self, st.message);
           });
+}
+
+void quarantine(index_self* self, std::string reason) {
+  auto& s = self->state;
+  s.ph = phase::quarantined;
+  counted(s);
+  spdlog::error("shard {} quarantined: {}", describe(s), reason);
+  s.reason = std::move(reason);
+  report(self);
 }
 
 void schedule_reclaim(index_self* self) {

@@ -167,6 +167,8 @@ void apply(index_self* self, std::shared_ptr<std::vector<log_record>> records,
 
 // index_recovery.cpp
 void start_recovery(index_self* self);
+// Serves nothing from here on, with `reason` in every 503; its files stay.
+void quarantine(index_self* self, std::string reason);
 void storage_refused(index_self* self, status why);
 void schedule_reclaim(index_self* self);
 void reclaim(index_self* self);
