@@ -1,0 +1,63 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/messages.hpp"
+#include "common/status.hpp"
+
+namespace quiver {
+
+// The cluster's metadata as it is kept in etcd: small versioned MessagePack
+// records (not the HTTP API's JSON), one key prefix per kind. A record of a newer
+// version than this build reads is refused, not misread.
+inline constexpr std::uint32_t metadata_record_version = 1;
+
+// /<prefix>/v1/nodes/<name>: a live node, bound to the lease it keeps alive.
+struct node_record {
+  std::string name;
+  std::string address;         // host:port of its actor endpoint
+  std::string build;           // the Quiver version it runs
+  std::uint32_t protocol = 0;  // the inter-daemon protocol it speaks
+};
+
+// /<prefix>/v1/shards/<tenant>/<index>@<incarnation>/<shard>: who owns a shard.
+// Every change of `primary` bumps `epoch` in one compare-and-swap transaction on
+// this key's revision; storage refuses appends under an older epoch.
+struct shard_record {
+  std::uint64_t epoch = 0;
+  std::string primary;                // empty: none now
+  std::vector<std::string> replicas;  // nodes assigned a replica, in assignment order
+};
+
+// /<prefix>/v1/controller: the one process placing shards, bound to its lease.
+struct controller_record {
+  std::string name;
+  std::string address;
+};
+
+std::string encode(const node_record& r);
+std::string encode(const shard_record& r);
+std::string encode(const controller_record& r);
+expected<node_record> decode_node_record(std::string_view bytes);
+expected<shard_record> decode_shard_record(std::string_view bytes);
+expected<controller_record> decode_controller_record(std::string_view bytes);
+
+// The key layout under a deployment's prefix (e.g. "/quiver/"; tests use their own).
+class metadata_keys {
+ public:
+  explicit metadata_keys(std::string prefix);
+  const std::string& prefix() const { return prefix_; }
+  std::string nodes() const { return prefix_ + "v1/nodes/"; }
+  std::string node(const std::string& name) const { return nodes() + name; }
+  std::string shards() const { return prefix_ + "v1/shards/"; }
+  std::string shard(const shard_ref& ref) const;
+  std::string controller() const { return prefix_ + "v1/controller"; }
+
+ private:
+  std::string prefix_;
+};
+
+}  // namespace quiver

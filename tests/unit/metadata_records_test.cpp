@@ -1,0 +1,82 @@
+// The cluster metadata records kept in etcd: every kind round-trips, and
+// damaged, foreign or newer records are refused.
+
+#include <gtest/gtest.h>
+
+#include <msgpack.hpp>
+
+#include "cluster/metadata_records.hpp"
+
+namespace quiver {
+namespace {
+
+TEST(MetadataRecords, RoundTrip) {
+  node_record n{"vectord-1", "10.0.0.2:7311", "0.1.0", 3};
+  auto n2 = decode_node_record(encode(n));
+  ASSERT_TRUE(n2) << n2.error().message;
+  EXPECT_EQ(n2->name, n.name);
+  EXPECT_EQ(n2->address, n.address);
+  EXPECT_EQ(n2->build, n.build);
+  EXPECT_EQ(n2->protocol, 3u);
+
+  shard_record s{41, "vectord-2", {"vectord-2", "vectord-3", "vectord-1"}};
+  auto s2 = decode_shard_record(encode(s));
+  ASSERT_TRUE(s2) << s2.error().message;
+  EXPECT_EQ(s2->epoch, 41u);
+  EXPECT_EQ(s2->primary, "vectord-2");
+  EXPECT_EQ(s2->replicas, s.replicas);
+  auto none = decode_shard_record(encode(shard_record{}));
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->primary.empty());
+  EXPECT_TRUE(none->replicas.empty());
+
+  controller_record c{"storaged", "127.0.0.1:7300"};
+  auto c2 = decode_controller_record(encode(c));
+  ASSERT_TRUE(c2);
+  EXPECT_EQ(c2->name, c.name);
+  EXPECT_EQ(c2->address, c.address);
+}
+
+TEST(MetadataRecords, RefusesWhatItCannotRead) {
+  auto node = encode(node_record{"a", "b", "c", 1});
+  // Another kind of record under the wrong key.
+  EXPECT_FALSE(decode_shard_record(node));
+  EXPECT_FALSE(decode_controller_record(node));
+  // Every truncation, and trailing bytes.
+  for (std::size_t n = 0; n < node.size(); ++n) EXPECT_FALSE(decode_node_record(node.substr(0, n)));
+  EXPECT_FALSE(decode_node_record(node + "x"));
+  // A newer version.
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_array(6);
+  pk.pack_uint32(metadata_record_version + 1);
+  pk.pack_uint8(1);
+  for (int i = 0; i < 3; ++i) pk.pack_str(0);
+  pk.pack_uint32(1);
+  auto newer = decode_node_record(std::string_view(buf.data(), buf.size()));
+  ASSERT_FALSE(newer);
+  EXPECT_NE(newer.error().message.find("unknown version"), std::string::npos);
+  // A field of the wrong type.
+  msgpack::sbuffer bad;
+  msgpack::packer<msgpack::sbuffer> pb(bad);
+  pb.pack_array(5);
+  pb.pack_uint32(metadata_record_version);
+  pb.pack_uint8(2);
+  pb.pack_str(0);  // epoch must be a number
+  pb.pack_str(0);
+  pb.pack_array(0);
+  EXPECT_FALSE(decode_shard_record(std::string_view(bad.data(), bad.size())));
+}
+
+TEST(MetadataRecords, KeysLiveUnderOnePrefixPerKind) {
+  metadata_keys keys("/quiver");
+  EXPECT_EQ(keys.prefix(), "/quiver/");
+  EXPECT_EQ(keys.node("vectord-1"), "/quiver/v1/nodes/vectord-1");
+  EXPECT_EQ(keys.shard(shard_ref{tenant_id{"acme"}, "docs", 7, shard_id{3}}),
+            "/quiver/v1/shards/acme/docs@7/3");
+  EXPECT_EQ(keys.controller(), "/quiver/v1/controller");
+  EXPECT_EQ(keys.node("x").rfind(keys.nodes(), 0), 0u);
+}
+
+}  // namespace
+}  // namespace quiver
