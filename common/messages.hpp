@@ -250,10 +250,12 @@ struct shard_open_request {
   open_mode mode = open_mode::claim;
   std::uint64_t epoch = 0;  // hold
 };
-// Coordinator -> storage: a new epoch for the shard; appends under every earlier
-// one fail from now on. Replied with the new epoch.
+// Coordinator -> storage: a new epoch for the shard, at least `at_least` (the
+// epoch the cluster's metadata store assigned); appends under every earlier one
+// fail from now on. Replied with the new epoch.
 struct shard_fence_request {
   shard_ref ref;
+  std::uint64_t at_least = 0;
 };
 struct shard_lease {
   std::uint64_t epoch = 0;
@@ -427,7 +429,7 @@ typename Inspector::result_type inspect(Inspector& f, shard_open_request& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_fence_request& x) {
-  return f(x.ref);
+  return f(x.ref, x.at_least);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_lease& x) {

@@ -17,7 +17,7 @@ session::session(client& etcd, std::int64_t lease, std::chrono::seconds ttl,
       lease_(lease),
       ttl_(ttl),
       on_lost_(std::move(on_lost)),
-      valid_until_(granted + ttl) {
+      valid_until_((granted + ttl).time_since_epoch().count()) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -37,8 +37,7 @@ bool session::lost() const {
 }
 
 session::clock::time_point session::valid_until() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return valid_until_;
+  return clock::time_point(clock::duration(valid_until_.load()));
 }
 
 void session::run() {
@@ -54,16 +53,17 @@ void session::run() {
     auto renewed = etcd_.lease_keepalive(lease_);
     lock.lock();
     if (renewed) {
-      valid_until_ = sent + std::chrono::seconds(*renewed);
+      valid_until_ = (sent + std::chrono::seconds(*renewed)).time_since_epoch().count();
       next = clock::now() + period;
       continue;
     }
-    bool expired = renewed.error().code == errc::not_found || clock::now() >= valid_until_;
+    bool expired = renewed.error().code == errc::not_found || clock::now() >= valid_until();
     if (!expired) {
       next = clock::now() + std::min<clock::duration>(period, std::chrono::milliseconds(500));
       continue;
     }
     lost_ = true;
+    valid_until_ = 0;  // a revoked lease is gone before its TTL would have run out
     status why = renewed.error();
     lock.unlock();
     if (on_lost_) on_lost_(why);

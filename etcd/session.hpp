@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -48,7 +49,8 @@ class session {
   std::condition_variable wake_;
   bool stopping_ = false;
   bool lost_ = false;
-  clock::time_point valid_until_;
+  // Read without the mutex by writers checking their ownership per request.
+  std::atomic<clock::rep> valid_until_;
   std::thread thread_;
 };
 

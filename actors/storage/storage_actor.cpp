@@ -90,7 +90,7 @@ caf::behavior storage_actor(storage_self* self, std::shared_ptr<storage_engine> 
         return std::move(*out);
       },
       [self](shard_fence_request& r) -> caf::result<std::uint64_t> {
-        auto out = self->state.engine->fence(r.ref);
+        auto out = self->state.engine->fence(r.ref, r.at_least);
         if (!out) return to_caf_error(out.error());
         return *out;
       },

@@ -301,12 +301,13 @@ expected<std::unique_ptr<shard_log>> storage_engine::open_log(const shard_ref& r
   return log;
 }
 
-status storage_engine::bump_epoch(const shard_ref& ref, shard_state& state) {
-  if (auto st =
-          write_file_atomically(env_, shard_dir(ref) + "/EPOCH", std::to_string(state.epoch + 1));
+status storage_engine::bump_epoch(const shard_ref& ref, shard_state& state,
+                                  std::uint64_t at_least) {
+  std::uint64_t next = std::max(state.epoch + 1, at_least);
+  if (auto st = write_file_atomically(env_, shard_dir(ref) + "/EPOCH", std::to_string(next));
       !st.ok())
     return st;
-  ++state.epoch;
+  state.epoch = next;
   return status::success();
 }
 
@@ -326,10 +327,10 @@ expected<shard_lease> storage_engine::open_shard(const shard_ref& ref, open_mode
   return shard_lease{state.epoch, state.log->last_seq(), state.log->first_seq(), shard_dir(ref)};
 }
 
-expected<std::uint64_t> storage_engine::fence(const shard_ref& ref) {
+expected<std::uint64_t> storage_engine::fence(const shard_ref& ref, std::uint64_t at_least) {
   auto s = shard(ref);
   if (!s) return std::move(s).error();
-  if (auto st = bump_epoch(ref, **s); !st.ok()) return st;
+  if (auto st = bump_epoch(ref, **s, at_least); !st.ok()) return st;
   return (*s)->epoch;
 }
 

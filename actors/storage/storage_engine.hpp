@@ -60,8 +60,10 @@ class storage_engine {
   // the shard's position for a reader; epochs untouched.
   expected<shard_lease> open_shard(const shard_ref& ref, open_mode mode = open_mode::claim,
                                    std::uint64_t epoch = 0);
-  // A new epoch (persisted) for the coordinator to hand to the next primary.
-  expected<std::uint64_t> fence(const shard_ref& ref);
+  // A new epoch (persisted) for the coordinator to hand to the next primary: the
+  // current one + 1, or `at_least` if that is higher (an epoch the cluster's
+  // metadata store assigned).
+  expected<std::uint64_t> fence(const shard_ref& ref, std::uint64_t at_least = 0);
   // Writes records (not yet durable). Fails with `stale_epoch` on a stale epoch.
   // REQUIRES: the records follow the log's last seq without a gap.
   status append(const shard_ref& ref, std::uint64_t epoch, const std::vector<log_record>& records);
@@ -100,7 +102,7 @@ class storage_engine {
   void close_shards(const std::string& tenant, const std::string& name);
   status apply_tenant_record(log_record& r);
   status remove_stale_dirs();
-  status bump_epoch(const shard_ref& ref, shard_state& state);
+  status bump_epoch(const shard_ref& ref, shard_state& state, std::uint64_t at_least = 0);
 
   env& env_;
   storage_options options_;

@@ -201,6 +201,29 @@ TEST_F(StorageEngine, FenceHoldAndFollowAcrossRestarts) {
   EXPECT_EQ(s->append(ref, second - 1, upserts(4, 1, second - 1)).code, errc::stale_epoch);
 }
 
+// An epoch assigned by the metadata store is adopted when it is ahead of
+// storage's; storage never goes back.
+TEST_F(StorageEngine, FenceAdoptsAHigherAssignedEpoch) {
+  const tenant_id t{"default"};
+  auto s = open();
+  auto a = s->create_index(t, params("a", 1));
+  shard_ref ref{t, "a", a->first.incarnation, shard_id{0}};
+  auto first = s->fence(ref);
+  ASSERT_TRUE(first);
+  auto assigned = s->fence(ref, *first + 10);
+  ASSERT_TRUE(assigned);
+  EXPECT_EQ(*assigned, *first + 10);
+  auto behind = s->fence(ref, 2);  // a store that lags: storage still moves forward
+  ASSERT_TRUE(behind);
+  EXPECT_EQ(*behind, *first + 11);
+  EXPECT_EQ(s->append(ref, *assigned, upserts(1, 1, *assigned)).code, errc::stale_epoch);
+  s.reset();
+  auto reopened = open();  // durable
+  auto follow = reopened->open_shard(ref, open_mode::follow);
+  ASSERT_TRUE(follow);
+  EXPECT_EQ(follow->epoch, *first + 11);
+}
+
 TEST_F(StorageEngine, ChunkedReadsCoverEverySegmentOnceAndReleaseDropsSegments) {
   const tenant_id t{"default"};
   auto s = open(/*segment_bytes=*/2000);
