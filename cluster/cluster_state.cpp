@@ -50,8 +50,45 @@ void cluster_state::drop_tenant(const std::string& tenant) {
   ++version_;
 }
 
-void cluster_state::heartbeat(const std::string& node, const std::string& address,
+void cluster_state::registered(const std::string& node, bool yes) {
+  if (yes) {
+    registered_.insert(node);
+    return;
+  }
+  registered_.erase(node);
+  node_lost(node);
+}
+
+void cluster_state::restore(const shard_ref& ref, const shard_record& record) {
+  auto it = shards_.find(key_of(ref));
+  if (it == shards_.end()) return;
+  auto& s = it->second;
+  s.epoch = std::max(s.epoch, record.epoch);
+  for (auto& node : record.replicas) {
+    auto n = nodes_.find(node);
+    if (n != nodes_.end() && n->second.up && !contains(s.assigned, node))
+      s.assigned.push_back(node);
+  }
+  if (contains(s.assigned, record.primary)) s.primary = record.primary;
+  ++version_;
+}
+
+shard_record cluster_state::record_of(const shard_view& s) const {
+  shard_record r;
+  r.epoch = s.epoch;
+  r.primary = s.primary;
+  r.replicas = s.assigned;
+  bool serving = primary_serving(s);
+  if (serving) r.in_sync.push_back(s.primary);
+  for (auto& node : s.assigned)
+    if (node != s.primary && replica_serving(s, node)) r.in_sync.push_back(node);
+  r.state = serving ? "serving" : s.primary.empty() ? "no_primary" : "promoting";
+  return r;
+}
+
+bool cluster_state::heartbeat(const std::string& node, const std::string& address,
                               clock::time_point now, const std::vector<replica_report>& reports) {
+  if (by_registration_ && !registered_.count(node)) return false;
   auto& n = nodes_[node];
   if (!n.up || n.address != address) ++version_;
   n.up = true;
@@ -73,6 +110,7 @@ void cluster_state::heartbeat(const std::string& node, const std::string& addres
         epoch_before != view.epoch)
       ++version_;
   }
+  return true;
 }
 
 void cluster_state::node_lost(const std::string& node) {

@@ -3,10 +3,12 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "cluster/metadata_records.hpp"
 #include "common/messages.hpp"
 
 namespace quiver {
@@ -80,10 +82,23 @@ class cluster_state {
   void drop_index(const std::string& tenant, const std::string& name);
   void drop_tenant(const std::string& tenant);
 
+  // Membership by registration (etcd): only a node registered in the metadata
+  // store may be up; losing its registration is losing the node.
+  void require_registration() { by_registration_ = true; }
+  void registered(const std::string& node, bool yes);
+  bool is_registered(const std::string& node) const { return registered_.count(node) > 0; }
+
   // A node's heartbeat: it is up and hosts the replicas it reports (reports of
-  // replicas it is not assigned are ignored; the node drops those).
-  void heartbeat(const std::string& node, const std::string& address, clock::time_point now,
+  // replicas it is not assigned are ignored; the node drops those). False (and
+  // nothing changes) for a node that must register first.
+  bool heartbeat(const std::string& node, const std::string& address, clock::time_point now,
                  const std::vector<replica_report>& reports);
+  // A shard's ownership as the metadata store kept it (a new controller picking
+  // up): its epoch, primary and replica set, for the nodes registered now. A
+  // primary keeps its epoch, so nothing moves when a controller changes.
+  void restore(const shard_ref& ref, const shard_record& record);
+  // The shard's record as the metadata store should hold it now.
+  shard_record record_of(const shard_view& s) const;
   void node_lost(const std::string& node);
   // Marks down the nodes silent for longer than `timeout`; returns them.
   std::vector<std::string> expire(clock::time_point now, std::chrono::milliseconds timeout);
@@ -113,6 +128,8 @@ class cluster_state {
   std::map<std::string, node_view> nodes_;
   std::map<shard_key, shard_view> shards_;
   std::uint64_t version_ = 1;
+  bool by_registration_ = false;
+  std::set<std::string> registered_;
 };
 
 }  // namespace quiver

@@ -134,7 +134,13 @@ std::string encode(const node_record& r) {
 }
 
 std::string encode(const shard_record& r) {
-  return writer(record_kind::shard, 3).u64(r.epoch).str(r.primary).strs(r.replicas).take();
+  return writer(record_kind::shard, 5)
+      .u64(r.epoch)
+      .str(r.primary)
+      .strs(r.replicas)
+      .strs(r.in_sync)
+      .str(r.state)
+      .take();
 }
 
 std::string encode(const controller_record& r) {
@@ -149,9 +155,10 @@ expected<node_record> decode_node_record(std::string_view bytes) {
 }
 
 expected<shard_record> decode_shard_record(std::string_view bytes) {
-  reader in(bytes, record_kind::shard, 3, "shard record");
+  reader in(bytes, record_kind::shard, 5, "shard record");
   shard_record r;
-  in.u64(r.epoch) && in.str(r.primary) && in.strs(r.replicas);
+  in.u64(r.epoch) && in.str(r.primary) && in.strs(r.replicas) && in.strs(r.in_sync) &&
+      in.str(r.state);
   return in.result(std::move(r));
 }
 

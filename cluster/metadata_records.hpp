@@ -30,6 +30,8 @@ struct shard_record {
   std::uint64_t epoch = 0;
   std::string primary;                // empty: none now
   std::vector<std::string> replicas;  // nodes assigned a replica, in assignment order
+  std::vector<std::string> in_sync;   // replicas serving now (the primary first when it does)
+  std::string state;  // "serving", "promoting" (a primary not serving yet), "no_primary"
 };
 
 // /<prefix>/v1/controller: the one process placing shards, bound to its lease.

@@ -95,6 +95,21 @@ expected<quiver_config> load_config(const std::string& path) {
       {"auth.key_cache_ms",
        [&](auto& n, auto& k) { return read_int(n, k, c.auth.key_cache_ms, 0, 3600000); }},
       {"log.level", [&](auto& n, auto& k) { return read_str(n, k, c.log.level); }},
+      {"etcd.endpoints", [&](auto& n, auto& k) { return read_str(n, k, c.etcd.endpoints); }},
+      {"etcd.prefix", [&](auto& n, auto& k) { return read_str(n, k, c.etcd.prefix); }},
+      {"etcd.dial_timeout_ms",
+       [&](auto& n, auto& k) { return read_int(n, k, c.etcd.dial_timeout_ms, 10, 600000); }},
+      {"etcd.request_timeout_ms",
+       [&](auto& n, auto& k) { return read_int(n, k, c.etcd.request_timeout_ms, 10, 600000); }},
+      {"etcd.retries", [&](auto& n, auto& k) { return read_int(n, k, c.etcd.retries, 0, 10); }},
+      {"etcd.watch_idle_timeout_ms",
+       [&](auto& n, auto& k) {
+         return read_int(n, k, c.etcd.watch_idle_timeout_ms, 100, 3600000);
+       }},
+      {"etcd.node_lease_s",
+       [&](auto& n, auto& k) { return read_int(n, k, c.etcd.node_lease_s, 2, 3600); }},
+      {"etcd.controller_lease_s",
+       [&](auto& n, auto& k) { return read_int(n, k, c.etcd.controller_lease_s, 2, 3600); }},
       {"tls.cert", [&](auto& n, auto& k) { return read_str(n, k, c.tls.cert); }},
       {"tls.key", [&](auto& n, auto& k) { return read_str(n, k, c.tls.key); }},
       {"tls.client_ca", [&](auto& n, auto& k) { return read_str(n, k, c.tls.client_ca); }},
@@ -141,6 +156,8 @@ status validate_config(const quiver_config& c) {
     return config_error("storage.group_window_us must be at most 2000");
   if (!c.auth.admin_key.empty() && c.auth.admin_key.size() < 16)
     return config_error("auth.admin_key must be at least 16 characters");
+  if (c.etcd.prefix.empty() || c.etcd.prefix.front() != '/')
+    return config_error("etcd.prefix must start with '/'");
   if (c.tls.cert.empty() != c.tls.key.empty())
     return config_error("tls.cert and tls.key go together: set both for HTTPS, or neither");
   if (!c.tls.client_ca.empty() && c.tls.cert.empty())

@@ -74,6 +74,23 @@ struct tls_config {
   bool enabled() const { return !cert.empty(); }
 };
 
+// The cluster's metadata store (docs/CLUSTER.md). Used by storaged, vectord and
+// gatewayd when endpoints are set (here or by --etcd).
+struct etcd_config {
+  std::string endpoints;            // "host:port,host:port,..."; empty: no etcd
+  std::string prefix = "/quiver/";  // every key of this deployment lives under it
+  std::uint32_t dial_timeout_ms = 1000;
+  // etcd answers within its election timeout while it has a quorum.
+  std::uint32_t request_timeout_ms = 2000;
+  std::uint32_t retries = 2;  // further members tried after a transport failure
+  std::uint32_t watch_idle_timeout_ms = 15000;
+  // Leases: a vectord whose lease lapses stops acting as primary, and its shards
+  // fail over; the controller's lets another take over. Above etcd's own
+  // failover time (a new etcd leader takes ~1-2 s), renewed every third.
+  std::uint32_t node_lease_s = 6;
+  std::uint32_t controller_lease_s = 6;
+};
+
 struct log_config {
   std::string level = "info";  // trace, debug, info, warn, error, off
 };
@@ -84,6 +101,7 @@ struct quiver_config {
   storage_config storage;
   auth_config auth;
   tls_config tls;
+  etcd_config etcd;
   log_config log;
 };
 

@@ -318,9 +318,13 @@ expected<shard_lease> storage_engine::open_shard(const shard_ref& ref, open_mode
   auto& state = **s;
   if (mode == open_mode::claim) {
     if (auto st = bump_epoch(ref, state); !st.ok()) return st;
-  } else if (mode == open_mode::hold && epoch != state.epoch) {
+  } else if (mode == open_mode::hold && epoch < state.epoch) {
     ++counters_.stale_epoch_rejections;
     return stale_epoch(ref, epoch, state.epoch);
+  } else if (mode == open_mode::hold && epoch > state.epoch) {
+    // An epoch the metadata store assigned before storage heard of it (the
+    // controller died between the two): adopting it fences the older writers.
+    if (auto st = bump_epoch(ref, state, epoch); !st.ok()) return st;
   }
   // The writer knows where the log really ends now: its next append follows it.
   if (mode != open_mode::follow) state.failure = status::success();

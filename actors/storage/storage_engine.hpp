@@ -56,7 +56,8 @@ class storage_engine {
 
   // claim: makes the caller the shard's writer under a new epoch (persisted),
   // fencing every earlier writer. hold: the caller writes under `epoch`, which a
-  // fence() gave it; fails with a stale-epoch error if a newer one exists. follow:
+  // fence() or the metadata store gave it (a newer one is adopted); fails with a
+  // stale-epoch error if a newer one exists. follow:
   // the shard's position for a reader; epochs untouched.
   expected<shard_lease> open_shard(const shard_ref& ref, open_mode mode = open_mode::claim,
                                    std::uint64_t epoch = 0);

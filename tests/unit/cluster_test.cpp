@@ -252,5 +252,82 @@ TEST(ClusterState, FenceForADeadNodeLeavesNoPrimary) {
   EXPECT_TRUE(c.shards().empty());
 }
 
+// Membership by registration: a node heartbeats in only while registered, and
+// losing the registration is losing the node.
+TEST(ClusterState, RegistrationGatesMembership) {
+  cluster_state c;
+  c.require_registration();
+  auto t0 = clock_type::now();
+  EXPECT_FALSE(c.heartbeat("vectord-0", "a", t0, {}));
+  EXPECT_TRUE(c.live_nodes().empty());
+  c.registered("vectord-0", true);
+  c.registered("vectord-1", true);
+  EXPECT_TRUE(c.heartbeat("vectord-0", "a", t0, {}));
+  EXPECT_TRUE(c.heartbeat("vectord-1", "b", t0, {}));
+  c.add_index(entry(2, 2));
+  std::uint64_t epoch = 0;
+  fence_all(c, epoch);
+  report_serving(c, "vectord-0", t0);
+  report_serving(c, "vectord-1", t0);
+  fence_all(c, epoch);
+  c.registered("vectord-0", false);  // its lease went: down at once, no timeout
+  EXPECT_EQ(c.live_nodes(), std::vector<std::string>{"vectord-1"});
+  EXPECT_FALSE(c.heartbeat("vectord-0", "a", t0, {}));  // and it cannot beat back in
+  fence_all(c, epoch);
+  for (auto& [key, s] : c.shards()) EXPECT_EQ(s.primary, "vectord-1");
+}
+
+// A new controller restores ownership from the metadata store: nothing moves,
+// no fence is ordered, and the epochs stay as they were.
+TEST(ClusterState, RestoredOwnershipMovesNothing) {
+  auto t0 = clock_type::now();
+  cluster_state before;
+  for (auto& n : node_names(3)) before.heartbeat(n, n + ":1", t0, {});
+  before.add_index(entry(4, 2));
+  std::uint64_t epoch = 40;
+  fence_all(before, epoch);
+  for (auto& n : node_names(3)) report_serving(before, n, t0);
+  fence_all(before, epoch);
+  std::map<cluster_state::shard_key, shard_record> records;
+  for (auto& [key, s] : before.shards()) {
+    records[key] = before.record_of(s);
+    EXPECT_EQ(records[key].state, "serving");
+    EXPECT_EQ(records[key].in_sync.size(), 2u);
+    EXPECT_EQ(records[key].in_sync.front(), s.primary);
+  }
+
+  cluster_state after;
+  for (auto& n : node_names(3)) after.heartbeat(n, n + ":1", t0, {});
+  after.add_index(entry(4, 2));
+  for (auto& [key, s] : after.shards())
+    after.restore(shard_ref{s.entry.tenant, s.entry.params.name, s.entry.incarnation, s.shard},
+                  records[key]);
+  EXPECT_TRUE(after.reconcile().empty());
+  for (auto& [key, s] : after.shards()) {
+    auto& old = before.shards().at(key);
+    EXPECT_EQ(s.primary, old.primary);
+    EXPECT_EQ(s.epoch, old.epoch);
+    EXPECT_EQ(s.assigned, old.assigned);
+    EXPECT_EQ(after.record_of(s).state, "promoting");  // until its primary reports again
+  }
+  for (auto& n : node_names(3)) report_serving(after, n, t0);
+  for (auto& [key, s] : after.shards()) EXPECT_TRUE(after.primary_serving(s));
+
+  // A restored primary on a node that is gone is not kept.
+  cluster_state partial;
+  partial.heartbeat("vectord-1", "b", t0, {});
+  partial.heartbeat("vectord-2", "c", t0, {});
+  partial.add_index(entry(4, 2));
+  for (auto& [key, s] : partial.shards()) {
+    partial.restore(shard_ref{s.entry.tenant, s.entry.params.name, s.entry.incarnation, s.shard},
+                    records[key]);
+    EXPECT_NE(s.primary, "vectord-0");
+    EXPECT_GE(s.epoch, records[key].epoch);
+  }
+  std::uint64_t next = epoch;
+  fence_all(partial, next);
+  for (auto& [key, s] : partial.shards()) EXPECT_FALSE(s.primary.empty());
+}
+
 }  // namespace
 }  // namespace quiver

@@ -19,12 +19,15 @@ TEST(MetadataRecords, RoundTrip) {
   EXPECT_EQ(n2->build, n.build);
   EXPECT_EQ(n2->protocol, 3u);
 
-  shard_record s{41, "vectord-2", {"vectord-2", "vectord-3", "vectord-1"}};
+  shard_record s{
+      41, "vectord-2", {"vectord-2", "vectord-3", "vectord-1"}, {"vectord-2"}, "serving"};
   auto s2 = decode_shard_record(encode(s));
   ASSERT_TRUE(s2) << s2.error().message;
   EXPECT_EQ(s2->epoch, 41u);
   EXPECT_EQ(s2->primary, "vectord-2");
   EXPECT_EQ(s2->replicas, s.replicas);
+  EXPECT_EQ(s2->in_sync, s.in_sync);
+  EXPECT_EQ(s2->state, "serving");
   auto none = decode_shard_record(encode(shard_record{}));
   ASSERT_TRUE(none);
   EXPECT_TRUE(none->primary.empty());
@@ -59,12 +62,14 @@ TEST(MetadataRecords, RefusesWhatItCannotRead) {
   // A field of the wrong type.
   msgpack::sbuffer bad;
   msgpack::packer<msgpack::sbuffer> pb(bad);
-  pb.pack_array(5);
+  pb.pack_array(7);
   pb.pack_uint32(metadata_record_version);
   pb.pack_uint8(2);
   pb.pack_str(0);  // epoch must be a number
   pb.pack_str(0);
   pb.pack_array(0);
+  pb.pack_array(0);
+  pb.pack_str(0);
   EXPECT_FALSE(decode_shard_record(std::string_view(bad.data(), bad.size())));
 }
 

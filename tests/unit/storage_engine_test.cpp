@@ -217,11 +217,18 @@ TEST_F(StorageEngine, FenceAdoptsAHigherAssignedEpoch) {
   ASSERT_TRUE(behind);
   EXPECT_EQ(*behind, *first + 11);
   EXPECT_EQ(s->append(ref, *assigned, upserts(1, 1, *assigned)).code, errc::stale_epoch);
+  // A primary holding an epoch the store assigned before storage heard of it.
+  auto adopted = s->open_shard(ref, open_mode::hold, *first + 20);
+  ASSERT_TRUE(adopted);
+  EXPECT_EQ(adopted->epoch, *first + 20);
+  EXPECT_EQ(s->append(ref, *behind, upserts(1, 1, *behind)).code, errc::stale_epoch);
+  ASSERT_TRUE(s->append(ref, *first + 20, upserts(1, 1, *first + 20)).ok());
+  ASSERT_TRUE(s->sync().ok());
   s.reset();
   auto reopened = open();  // durable
   auto follow = reopened->open_shard(ref, open_mode::follow);
   ASSERT_TRUE(follow);
-  EXPECT_EQ(follow->epoch, *first + 11);
+  EXPECT_EQ(follow->epoch, *first + 20);
 }
 
 TEST_F(StorageEngine, ChunkedReadsCoverEverySegmentOnceAndReleaseDropsSegments) {
