@@ -32,6 +32,12 @@ struct shard_record {
   std::vector<std::string> replicas;  // nodes assigned a replica, in assignment order
   std::vector<std::string> in_sync;   // replicas serving now (the primary first when it does)
   std::string state;  // "serving", "promoting" (a primary not serving yet), "no_primary"
+
+  friend bool operator==(const shard_record& a, const shard_record& b) {
+    return a.epoch == b.epoch && a.primary == b.primary && a.replicas == b.replicas &&
+           a.in_sync == b.in_sync && a.state == b.state;
+  }
+  friend bool operator!=(const shard_record& a, const shard_record& b) { return !(a == b); }
 };
 
 // /<prefix>/v1/controller: the one process placing shards, bound to its lease.

@@ -6,9 +6,11 @@ namespace quiver {
 
 expected<std::unique_ptr<node_registration>> node_registration::open(
     etcd::client& etcd, metadata_keys keys, node_record me, std::chrono::seconds ttl,
-    std::chrono::milliseconds wait, std::function<void(bool)> on_change) {
-  std::unique_ptr<node_registration> r(
-      new node_registration(etcd, std::move(keys), std::move(me), ttl, std::move(on_change)));
+    std::chrono::milliseconds wait, std::function<void(bool)> on_change,
+    std::shared_ptr<deadline> deadline) {
+  if (!deadline) deadline = std::make_shared<node_registration::deadline>(0);
+  std::unique_ptr<node_registration> r(new node_registration(
+      etcd, std::move(keys), std::move(me), ttl, std::move(on_change), std::move(deadline)));
   auto give_up = clock::now() + wait;
   for (;;) {
     auto st = r->try_register();
@@ -22,12 +24,14 @@ expected<std::unique_ptr<node_registration>> node_registration::open(
 }
 
 node_registration::node_registration(etcd::client& etcd, metadata_keys keys, node_record me,
-                                     std::chrono::seconds ttl, std::function<void(bool)> on_change)
+                                     std::chrono::seconds ttl, std::function<void(bool)> on_change,
+                                     std::shared_ptr<deadline> deadline)
     : etcd_(etcd),
       keys_(std::move(keys)),
       me_(std::move(me)),
       ttl_(ttl),
-      on_change_(std::move(on_change)) {}
+      on_change_(std::move(on_change)),
+      deadline_(std::move(deadline)) {}
 
 node_registration::~node_registration() {
   {

@@ -30,10 +30,11 @@ class node_registration {
 
   // Registers within `wait` (a key of the same name from another address is
   // waited out: a predecessor whose lease has not expired yet); fails after.
-  static expected<std::unique_ptr<node_registration>> open(etcd::client& etcd, metadata_keys keys,
-                                                           node_record me, std::chrono::seconds ttl,
-                                                           std::chrono::milliseconds wait,
-                                                           std::function<void(bool)> on_change);
+  // `deadline`: where to keep the lease deadline (null: a new one).
+  static expected<std::unique_ptr<node_registration>> open(
+      etcd::client& etcd, metadata_keys keys, node_record me, std::chrono::seconds ttl,
+      std::chrono::milliseconds wait, std::function<void(bool)> on_change,
+      std::shared_ptr<deadline> deadline = nullptr);
   ~node_registration();  // deregisters (revokes the lease)
   node_registration(const node_registration&) = delete;
   node_registration& operator=(const node_registration&) = delete;
@@ -44,7 +45,8 @@ class node_registration {
 
  private:
   node_registration(etcd::client& etcd, metadata_keys keys, node_record me,
-                    std::chrono::seconds ttl, std::function<void(bool)> on_change);
+                    std::chrono::seconds ttl, std::function<void(bool)> on_change,
+                    std::shared_ptr<deadline> deadline);
   // One attempt: a session and the key under it.
   status try_register();
   void run();
@@ -54,7 +56,7 @@ class node_registration {
   node_record me_;
   std::chrono::seconds ttl_;
   std::function<void(bool)> on_change_;
-  std::shared_ptr<deadline> deadline_ = std::make_shared<deadline>(0);
+  std::shared_ptr<deadline> deadline_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

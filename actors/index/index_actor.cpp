@@ -86,8 +86,14 @@ void report_progress(index_self* self) {
 // Why a write is refused here; success for a primary that may write.
 status not_writable(const index_state& s) {
   if (!s.write_failure.ok()) return s.write_failure;
-  if (!s.env->clustered || (s.primary && !s.fenced && !s.promoting)) return status::success();
   auto shard = "index '" + s.ref.index + "' shard " + std::to_string(s.ref.shard.value);
+  if (s.env->lease_deadline && s.primary &&
+      clock_type::now().time_since_epoch().count() >= s.env->lease_deadline->load())
+    return make_status(errc::unavailable,
+                       shard +
+                           ": this node's etcd lease lapsed; it takes no writes until it "
+                           "is registered again");
+  if (!s.env->clustered || (s.primary && !s.fenced && !s.promoting)) return status::success();
   if (s.primary && s.promoting)
     return make_status(errc::unavailable, shard + ": the new primary is catching up");
   return make_status(errc::unavailable, shard + ": this replica is not the primary");

@@ -3,6 +3,7 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -38,6 +39,10 @@ struct index_actor_env {
   // Placed by a coordinator: shards start as read-only replicas and write only
   // once told they are primary under a fenced epoch (shard_role_msg).
   bool clustered = false;
+  // etcd: the node's lease deadline (steady_clock ticks; 0: not registered). A
+  // primary takes no writes past it: a node whose lease lapsed (a pause, or
+  // etcd unreachable) stops acting as primary by itself, whatever it believes.
+  std::shared_ptr<const std::atomic<std::chrono::steady_clock::rep>> lease_deadline;
   // Fault injection for tests: a primary forwards committed records this much
   // later (the window between a log ack and replication).
   std::chrono::milliseconds forward_delay{0};

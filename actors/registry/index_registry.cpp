@@ -7,50 +7,11 @@
 #include <map>
 #include <optional>
 
+#include "actors/registry/detail/registry_state.hpp"
 #include "actors/runtime/actor_messages.hpp"
 #include "actors/runtime/caf_error.hpp"
-#include "cluster/cluster_state.hpp"
 
-namespace quiver {
-
-namespace {
-
-using reload_atom = caf::atom_constant<caf::atom("reload")>;
-using coordinate_atom = caf::atom_constant<caf::atom("coord")>;
-
-struct shard_slot {
-  caf::actor actor;
-  std::string state = "recovering";  // as reported; "unavailable" once the actor died
-  std::string reason;
-  std::uint64_t replayed = 0;
-  double seconds = 0;
-};
-
-struct index_entry {
-  catalog_entry catalog;
-  std::vector<shard_slot> shards;
-  // create requests waiting for the new index's shards to come up
-  std::vector<caf::response_promise> waiting;
-};
-
-using index_key = std::pair<std::string, std::string>;  // (tenant, index name)
-
-struct registry_state {
-  std::shared_ptr<const index_actor_env> env;
-  bool loaded = false;    // the catalog has been read
-  bool stopping = false;  // waiting for the shards to stop
-  std::map<index_key, index_entry> indexes;
-  std::map<std::string, tenant_record> tenants;
-  std::map<std::string, std::string> tenant_of_key;  // key hash -> tenant
-  // Coordinator mode (storaged of a cluster): shards live on vectord nodes.
-  std::unique_ptr<cluster_state> cluster;
-  coordinator_options coordination;
-  std::map<std::string, caf::actor> node_actors;  // by node name
-  std::map<std::pair<cluster_state::shard_key, std::string>, caf::actor> replica_actors;
-  static inline const char* name = "quiver.registry";
-};
-
-using registry_actor = caf::stateful_actor<registry_state>;
+namespace quiver::registry_detail {
 
 caf::error not_found(const std::string& name) {
   return to_caf_error(make_status(errc::index_not_found, "no index '" + name + "'"));
@@ -136,8 +97,6 @@ void answer_waiting(registry_actor* self, index_entry& entry) {
   });
 }
 
-void coordinate(registry_actor* self);
-
 index_entry& spawn_shards(registry_actor* self, const catalog_entry& c) {
   auto& entry = self->state.indexes[{c.tenant.value, c.params.name}];
   entry.catalog = c;
@@ -152,138 +111,6 @@ index_entry& spawn_shards(registry_actor* self, const catalog_entry& c) {
     coordinate(self);
   }
   return entry;
-}
-
-// -- coordinator mode --
-
-caf::actor replica_actor(registry_actor* self, const cluster_state::shard_key& key,
-                         const std::string& node) {
-  auto it = self->state.replica_actors.find({key, node});
-  return it == self->state.replica_actors.end() ? caf::actor{} : it->second;
-}
-
-// Points every shard slot at its serving primary, so that lookups, descriptions
-// and readiness read the cluster like local shards.
-void sync_slots(registry_actor* self) {
-  auto& c = *self->state.cluster;
-  for (auto& [key, entry] : self->state.indexes) {
-    for (std::uint32_t i = 0; i < entry.shards.size(); ++i) {
-      auto& slot = entry.shards[i];
-      auto it = c.shards().find(
-          {key.first, key.second, entry.catalog.incarnation, static_cast<std::uint32_t>(i)});
-      if (it == c.shards().end()) continue;
-      auto& view = it->second;
-      if (c.primary_serving(view)) {
-        slot.actor = replica_actor(self, it->first, view.primary);
-        slot.state = slot.actor ? "ready" : "recovering";
-      } else {
-        slot.actor = nullptr;
-        slot.state = view.assigned.empty() ? "unavailable" : "recovering";
-        slot.reason = view.assigned.empty() ? "no live node hosts it" : "";
-      }
-    }
-    answer_waiting(self, entry);
-  }
-}
-
-// Carries out placement decisions: each primary change is fenced at storage
-// first (a new epoch), and only then handed to its node.
-void coordinate(registry_actor* self) {
-  auto& c = *self->state.cluster;
-  for (auto& order : c.reconcile()) {
-    self->request(self->state.env->persistence, self->state.env->timeout,
-                  shard_fence_request{order.ref})
-        .then(
-            [self, order](std::uint64_t epoch) {
-              spdlog::info("shard {}/{}/{}: primary {} under epoch {}", order.ref.tenant.value,
-                           order.ref.index, order.ref.shard.value, order.node, epoch);
-              self->state.cluster->fenced(order.ref, order.node, epoch);
-              sync_slots(self);
-            },
-            [self, order](caf::error& e) {
-              spdlog::warn("cannot fence shard {}/{}/{}: {}", order.ref.tenant.value,
-                           order.ref.index, order.ref.shard.value, from_caf_error(e).message);
-              self->state.cluster->fence_failed(order.ref);
-            });
-  }
-  sync_slots(self);
-}
-
-std::vector<node_assignment> assignments_of(registry_actor* self, const std::string& node) {
-  std::vector<node_assignment> out;
-  for (auto& p : self->state.cluster->plan_for(node)) {
-    node_assignment a;
-    a.entry = p.entry;
-    a.shard = p.shard;
-    a.primary = p.primary;
-    a.epoch = p.epoch;
-    a.primary_applied = p.primary_applied;
-    auto key = cluster_state::key_of(
-        shard_ref{p.entry.tenant, p.entry.params.name, p.entry.incarnation, p.shard});
-    for (auto& peer : p.peers)
-      if (auto actor = replica_actor(self, key, peer)) a.forward_to.push_back(actor);
-    out.push_back(std::move(a));
-  }
-  return out;
-}
-
-std::vector<node_assignment> on_heartbeat(registry_actor* self, node_heartbeat& hb) {
-  auto& s = self->state;
-  auto& known = s.node_actors[hb.name];
-  if (known != hb.node) {
-    if (known) self->demonitor(known);
-    known = hb.node;
-    if (known) self->monitor(known);
-    spdlog::info("node {} ({}) joined", hb.name, hb.address);
-  }
-  for (std::size_t i = 0; i < hb.reports.size() && i < hb.actors.size(); ++i)
-    s.replica_actors[{cluster_state::key_of(hb.reports[i].ref), hb.name}] = hb.actors[i];
-  s.cluster->heartbeat(hb.name, hb.address, cluster_state::clock::now(), hb.reports);
-  coordinate(self);
-  return assignments_of(self, hb.name);
-}
-
-void forget_node(registry_actor* self, const std::string& node) {
-  auto& s = self->state;
-  for (auto it = s.replica_actors.begin(); it != s.replica_actors.end();)
-    it = it->first.second == node ? s.replica_actors.erase(it) : std::next(it);
-}
-
-cluster_status cluster_view(registry_actor* self) {
-  cluster_status out;
-  out.mode = "cluster";
-  auto& c = *self->state.cluster;
-  out.version = c.version();
-  std::map<std::string, std::uint32_t> hosted;
-  for (auto& [key, view] : c.shards()) {
-    cluster_shard_info info;
-    info.tenant = view.entry.tenant.value;
-    info.index = view.entry.params.name;
-    info.shard = view.shard.value;
-    info.epoch = view.epoch;
-    if (c.primary_serving(view)) info.primary = view.primary;
-    std::uint64_t head = 0;
-    if (auto p = view.replicas.find(view.primary); p != view.replicas.end())
-      head = p->second.applied.value;
-    for (auto& node : view.assigned) {
-      ++hosted[node];
-      cluster_replica_info r;
-      r.node = node;
-      r.primary = node == view.primary;
-      if (auto it = view.replicas.find(node); it != view.replicas.end()) {
-        r.state = it->second.state;
-        r.applied_seq = it->second.applied.value;
-      } else {
-        r.state = "assigned";
-      }
-      r.lag = head > r.applied_seq ? head - r.applied_seq : 0;
-      info.replicas.push_back(std::move(r));
-    }
-    out.shards.push_back(std::move(info));
-  }
-  for (auto& [name, n] : c.nodes())
-    out.nodes.push_back({name, n.address, "vectord", n.up, hosted[name]});
-  return out;
 }
 
 void add_tenant(registry_actor* self, const tenant_record& t) {
@@ -313,6 +140,7 @@ void load_catalog(registry_actor* self) {
                       self->state.loaded = true;
                       spdlog::info("catalog loaded: {} tenant(s), {} index(es) recovering",
                                    tenants.size(), catalog.size());
+                      if (self->state.coordination.metadata) start_metadata(self);
                     },
                     retry);
           },
@@ -388,8 +216,10 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
           answer_waiting(self, entry);
         }
   });
-  // Stops once every shard has (clean shutdown: they write final snapshots).
+  // Stops once every shard has (clean shutdown: they write final snapshots). A
+  // coordinator's slots are the nodes' actors, which stop with their nodes.
   self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (self->state.cluster) return self->quit(msg.reason);
     self->state.stopping = true;
     bool any = false;
     for (auto& [key, entry] : self->state.indexes)
@@ -406,14 +236,18 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
   load_catalog(self);
   return {
       [self](reload_atom) { load_catalog(self); },
+      [self](campaign_atom) { campaign(self); },
+      [](coordinator_call& call) { call.run(); },
       [self](coordinate_atom) {
         auto& s = self->state;
-        for (auto& name :
-             s.cluster->expire(cluster_state::clock::now(), s.coordination.node_timeout)) {
-          spdlog::warn("node {} missed its heartbeats for {} ms: down", name,
-                       s.coordination.node_timeout.count());
-          forget_node(self, name);
-        }
+        // Unelected, heartbeats are refused: silence then says nothing of a node.
+        if (placing(self))
+          for (auto& name :
+               s.cluster->expire(cluster_state::clock::now(), s.coordination.node_timeout)) {
+            spdlog::warn("node {} missed its heartbeats for {} ms: down", name,
+                         s.coordination.node_timeout.count());
+            forget_node(self, name);
+          }
         if (s.loaded) coordinate(self);
         self->delayed_send(self, s.coordination.heartbeat, coordinate_atom::value);
       },
@@ -690,7 +524,11 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
   };
 }
 
-}  // namespace
+}  // namespace quiver::registry_detail
+
+namespace quiver {
+
+using registry_detail::registry;
 
 caf::actor spawn_index_registry(caf::actor_system& system,
                                 std::shared_ptr<const index_actor_env> env) {

@@ -19,9 +19,14 @@ namespace quiver {
 caf::actor spawn_index_registry(caf::actor_system& system,
                                 std::shared_ptr<const index_actor_env> env);
 
+struct controller_metadata;
+
 struct coordinator_options {
   std::chrono::milliseconds heartbeat{250};      // how often placement is re-checked
   std::chrono::milliseconds node_timeout{2000};  // silent this long: the node is down
+  // etcd: membership by registration, ownership decided and fenced in etcd, and
+  // placing only while this process holds the controller key. Null: in memory.
+  std::shared_ptr<controller_metadata> metadata;
 };
 
 // Spawns the coordinator of a cluster (hosted by storaged, env.persistence = the

@@ -21,6 +21,7 @@ namespace {
 using index_key = std::pair<std::string, std::string>;  // (tenant, index name)
 
 using poll_atom = caf::atom_constant<caf::atom("poll")>;
+using changed_atom = caf::atom_constant<caf::atom("changed")>;
 
 struct router_state {
   caf::actor registry;
@@ -30,6 +31,7 @@ struct router_state {
   // direct CAF connection to every node (messages to a node's index actors then
   // go straight to it, not relayed through the coordinator's daemon).
   bool clustered = false;
+  bool watched = false;  // told of map changes instead of polling
   std::uint64_t version = 0;
   std::map<std::string, caf::actor> node_links;  // by address
   std::size_t rotation = 0;                      // eventual reads spread over replicas
@@ -429,10 +431,11 @@ void merge_step(router_actor* self, std::shared_ptr<merge_job> job) {
 }
 
 caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milliseconds timeout,
-                     bool clustered) {
+                     bool clustered, bool watched) {
   self->state.registry = std::move(registry);
   self->state.timeout = timeout;
   self->state.clustered = clustered;
+  self->state.watched = watched;
   if (clustered) self->send(self, poll_atom::value);
   self->set_exit_handler([self](caf::exit_msg& msg) {
     for (auto& [address, link] : self->state.node_links) self->send_exit(link, msg.reason);
@@ -449,8 +452,10 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
   return {
       [self](poll_atom) {
         poll_map(self);
-        self->delayed_send(self, std::chrono::milliseconds(200), poll_atom::value);
+        if (!self->state.watched)
+          self->delayed_send(self, std::chrono::milliseconds(200), poll_atom::value);
       },
+      [self](changed_atom) { poll_map(self); },
       [self](cluster_status_request& r) -> caf::result<cluster_status> {
         return forward(self, std::move(r));
       },
@@ -608,8 +613,10 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
 }  // namespace
 
 caf::actor spawn_router(caf::actor_system& system, caf::actor registry,
-                        std::chrono::milliseconds timeout, bool clustered) {
-  return system.spawn(router, std::move(registry), timeout, clustered);
+                        std::chrono::milliseconds timeout, bool clustered, bool watched) {
+  return system.spawn(router, std::move(registry), timeout, clustered, watched);
 }
+
+void notify_map_changed(const caf::actor& router) { caf::anon_send(router, changed_atom::value); }
 
 }  // namespace quiver

@@ -13,10 +13,15 @@ namespace quiver {
 // shards and merges their answers. Index administration is passed to the registry.
 // Clustered, the registry is the coordinator: routes name each shard's serving
 // primary and replicas and are dropped whenever the coordinator's map version
-// moves (polled every 200 ms); a shard request that fails for routing reasons is
-// retried once on a fresh route; searches may read replicas ("eventual") and
-// answer without missing shards when the request allows partial results.
+// moves (polled every 200 ms, or with `watched` asked only when told the
+// cluster's metadata changed: notify_map_changed); a shard request that fails for routing reasons
+// is retried once on a fresh route; searches may read replicas ("eventual") and answer without
+// missing shards when the request allows partial results.
 caf::actor spawn_router(caf::actor_system& system, caf::actor registry,
-                        std::chrono::milliseconds timeout, bool clustered = false);
+                        std::chrono::milliseconds timeout, bool clustered = false,
+                        bool watched = false);
+// The cluster's metadata changed (an etcd watch event): the router asks the
+// coordinator for the map again.
+void notify_map_changed(const caf::actor& router);
 
 }  // namespace quiver

@@ -8,6 +8,9 @@
 #include <atomic>
 #include <thread>
 
+#include "actors/controller/controller_metadata.hpp"
+#include "actors/controller/metadata_follower.hpp"
+#include "actors/controller/node_registration.hpp"
 #include "actors/index/index_actor.hpp"
 #include "actors/node/node_actor.hpp"
 #include "actors/registry/index_registry.hpp"
@@ -149,6 +152,27 @@ expected<caf::actor> connect(caf::actor_system& sys, const endpoint& to, int att
                      "cannot reach " + to.host + ":" + std::to_string(to.port) + ": " + last);
 }
 
+// The client of the cluster's etcd, after checking that it answers: a daemon
+// pointed at an etcd it cannot reach says so and does not start.
+expected<std::unique_ptr<etcd::client>> open_etcd(const etcd_config& c) {
+  auto endpoints = etcd::parse_endpoints(c.endpoints);
+  if (!endpoints) return endpoints.error();
+  etcd::client_options o;
+  o.endpoints = std::move(*endpoints);
+  o.dial_timeout = std::chrono::milliseconds(c.dial_timeout_ms);
+  o.request_timeout = std::chrono::milliseconds(c.request_timeout_ms);
+  o.retries = c.retries;
+  o.watch_idle_timeout = std::chrono::milliseconds(c.watch_idle_timeout_ms);
+  auto client = etcd::make_http_client(std::move(o));
+  if (auto probe = client->range(c.prefix + "v1/controller"); !probe)
+    return make_status(errc::unavailable,
+                       "cannot reach etcd at " + c.endpoints + ": " + probe.error().message);
+  return client;
+}
+
+// The inter-daemon protocol this build speaks (node records carry it).
+constexpr std::uint32_t protocol_version = 1;
+
 // Waits until the registry has read the catalog, so the first request after start
 // cannot see "no such index" for an index that exists. Indexes recover afterwards.
 status await_catalog(caf::actor_system& sys, const caf::actor& registry,
@@ -181,6 +205,13 @@ struct node_runtime::impl {
   caf::actor published_actor;
   std::uint16_t coordinator_port = 0;
   caf::actor coordinator;  // storaged of a cluster; stopped before storage
+  // etcd (cluster with etcd endpoints): the controller's store and worker
+  // (storaged), the node's client and registration (vectord), the gateway's
+  // client and map follower (gatewayd).
+  std::shared_ptr<controller_metadata> controller;
+  std::unique_ptr<etcd::client> etcd;
+  std::unique_ptr<node_registration> registration;
+  std::unique_ptr<metadata_follower> follower;
   bool stopped = false;
 };
 
@@ -226,9 +257,22 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
         coordinator_options co;
         co.heartbeat = std::chrono::milliseconds(options.cluster.heartbeat_ms);
         co.node_timeout = std::chrono::milliseconds(options.cluster.node_timeout_ms);
+        auto& at = options.cluster.coordinator;
+        if (!options.cluster.etcd.endpoints.empty()) {
+          auto client = open_etcd(options.cluster.etcd);
+          if (!client) return std::move(client).error();
+          auto meta = std::make_shared<controller_metadata>();
+          meta->etcd = std::move(*client);
+          meta->store = std::make_unique<metadata_store>(
+              *meta->etcd, metadata_keys(options.cluster.etcd.prefix));
+          meta->me = controller_record{"storaged@" + at.host + ":" + std::to_string(at.port),
+                                       at.host + ":" + std::to_string(at.port)};
+          meta->lease_ttl = std::chrono::seconds(options.cluster.etcd.controller_lease_s);
+          co.metadata = meta;
+          d.controller = std::move(meta);
+        }
         d.coordinator = spawn_coordinator(sys, env, co);
         if (auto st = await_catalog(sys, d.coordinator, timeout); !st.ok()) return st;
-        auto& at = options.cluster.coordinator;
         auto port = sys.middleman().publish(d.coordinator, at.port, at.host.c_str(), true);
         if (!port)
           return make_status(errc::unavailable,
@@ -262,6 +306,14 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
     env->clustered = options.cluster.enabled;
     env->forward_delay = std::chrono::milliseconds(options.cluster.forward_delay_ms);
     env->append_delay = std::chrono::milliseconds(options.cluster.append_delay_ms);
+    std::shared_ptr<node_registration::deadline> lease_deadline;
+    if (options.cluster.enabled && !options.cluster.etcd.endpoints.empty()) {
+      auto client = open_etcd(options.cluster.etcd);
+      if (!client) return std::move(client).error();
+      d.etcd = std::move(*client);
+      lease_deadline = std::make_shared<node_registration::deadline>(0);
+      env->lease_deadline = lease_deadline;
+    }
     env->snapshots.every_records = options.storage.snapshot_every_records;
     env->snapshots.interval = std::chrono::seconds(options.storage.snapshot_interval_s);
     // Internal work (log appends, replay, catalog) is bounded by its own deadline,
@@ -280,7 +332,21 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
       no.heartbeat = std::chrono::milliseconds(options.cluster.heartbeat_ms);
       d.registry = spawn_node_actor(sys, d.coordinator, env, no);
       if (auto st = publish(d.registry); !st.ok()) return st;
-      set_node_address(d.registry, options.publish.host + ":" + std::to_string(d.published));
+      auto address = options.publish.host + ":" + std::to_string(d.published);
+      set_node_address(d.registry, address);
+      if (d.etcd) {
+        const auto& e = options.cluster.etcd;
+        node_record me{no.name.empty() ? "vectord@" + address : no.name, address, QUIVER_VERSION,
+                       protocol_version};
+        auto ttl = std::chrono::seconds(e.node_lease_s);
+        // A namesake's registration (this node before a crash) is waited out
+        // for up to two leases.
+        auto reg = node_registration::open(*d.etcd, metadata_keys(e.prefix), me, ttl, 2 * ttl,
+                                           nullptr, lease_deadline);
+        if (!reg) return std::move(reg).error();
+        d.registration = std::move(*reg);
+        spdlog::info("registered in etcd as {} (lease {} s)", me.name, e.node_lease_s);
+      }
       return rt;
     }
     d.registry = spawn_index_registry(sys, env);
@@ -300,7 +366,17 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
     registry = spawn_link_actor(sys, *h, at.host, at.port);
     d.registry = registry;
   }
-  d.router = spawn_router(sys, registry, timeout, options.cluster.enabled);
+  bool watched = options.cluster.enabled && !options.cluster.etcd.endpoints.empty();
+  if (watched) {
+    auto client = open_etcd(options.cluster.etcd);
+    if (!client) return std::move(client).error();
+    d.etcd = std::move(*client);
+  }
+  d.router = spawn_router(sys, registry, timeout, options.cluster.enabled, watched);
+  if (watched)
+    d.follower =
+        std::make_unique<metadata_follower>(*d.etcd, options.cluster.etcd.prefix + "v1/",
+                                            [router = d.router] { notify_map_changed(router); });
   // One bridge per CAF worker: requests from many I/O threads do not queue behind one mailbox.
   for (unsigned i = 0; i < std::max(1u, options.actors.max_threads); ++i)
     d.bridges.push_back(sys.spawn(bridge, i));
@@ -339,17 +415,23 @@ void node_runtime::stop() {
                       [what] { spdlog::error("{} did not stop within 5 minutes", what); });
     a = nullptr;
   };
+  d.follower.reset();
   for (auto& b : d.bridges) stop(b);
   d.bridges.clear();
   stop(d.router);
   // The registry stops once its shards have (they write their final snapshots).
   stop_and_wait(d.registry, "the index shards");
+  // Deregistered (the lease revoked): the controller moves this node's shards
+  // at once instead of a lease later.
+  d.registration.reset();
   // Running jobs finish (a replay in progress gives up); queued ones are dropped.
   if (d.jobs) d.jobs->stop();
   if (d.writers) d.writers->stop();
   stop(d.readers);
   stop(d.persistence);
-  stop(d.coordinator);
+  stop_and_wait(d.coordinator, "the coordinator");
+  // Its lease revoked: another controller may be elected at once.
+  if (d.controller) d.controller->shutdown();
   stop_and_wait(d.storage, "storage");
 }
 

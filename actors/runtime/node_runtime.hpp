@@ -36,6 +36,10 @@ struct cluster_options {
   std::uint32_t forward_delay_ms = 0;
   // Fault injection for tests: primaries send log appends this late.
   std::uint32_t append_delay_ms = 0;
+  // The metadata store (endpoints set): storaged's coordinator places shards only
+  // while it holds the controller key, and fences in etcd first; vectords register
+  // under leases; gateways follow the map by watching it.
+  etcd_config etcd;
 };
 
 struct runtime_options {

@@ -127,6 +127,9 @@ int daemon_main(node_role role, int argc, char** argv) {
   }
   if (role == node_role::vectord || role == node_role::gatewayd)
     add("coordinator", po::value<std::string>(), "cluster mode: the coordinator's host:port");
+  if (role != node_role::standalone)
+    add("etcd", po::value<std::string>(),
+        "cluster mode: the metadata store, host:port[,host:port...] (or [etcd] endpoints)");
   if (role == node_role::vectord) {
     add("node-name", po::value<std::string>(), "cluster: this node's unique name");
     add("debug-forward-delay-ms", po::value<std::uint32_t>(),
@@ -217,6 +220,10 @@ int daemon_main(node_role role, int argc, char** argv) {
     cl.forward_delay_ms = vm["debug-forward-delay-ms"].as<std::uint32_t>();
   if (vm.count("debug-append-delay-ms"))
     cl.append_delay_ms = vm["debug-append-delay-ms"].as<std::uint32_t>();
+  cl.etcd = config.etcd;
+  if (vm.count("etcd")) cl.etcd.endpoints = vm["etcd"].as<std::string>();
+  if (!cl.etcd.endpoints.empty() && !cl.enabled)
+    return usage_error(std::string("etcd is for cluster mode: give --") + coordinator + " too");
   const char* upstream = role == node_role::vectord ? "storaged" : "vectord";
   if (role == node_role::vectord || (role == node_role::gatewayd && !cl.enabled)) {
     if (!vm.count(upstream)) return usage_error(std::string("--") + upstream + " is required");

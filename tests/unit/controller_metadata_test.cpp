@@ -51,7 +51,7 @@ TEST_F(ControllerMetadata, OnlyTheLeaderWritesAndEpochsGoUp) {
   auto floor = a.fence(ref, "n1", {"n1", "n2"}, 9);  // storage already gave out 9
   ASSERT_TRUE(floor);
   EXPECT_EQ(floor->record.epoch, 10u);
-  auto moved = a.write_shard(ref, shard_record{10, "n1", {"n1", "n3"}});
+  auto moved = a.write_shard(ref, shard_record{10, "n1", {"n1", "n3"}, {}, ""});
   ASSERT_TRUE(moved);
 
   // A fresh reader sees exactly what was written.
@@ -86,7 +86,7 @@ TEST_F(ControllerMetadata, ACompetingWriteIsSeenAndNotOverwritten) {
   ASSERT_TRUE(*a.campaign({"a", ""}, lease->id));
   ASSERT_TRUE(a.fence(ref, "n1", {"n1"}, 0));
   // Someone writes the record behind the controller's back (an operator's tool).
-  ASSERT_TRUE(client->put(keys.shard(ref), encode(shard_record{7, "n9", {"n9"}})));
+  ASSERT_TRUE(client->put(keys.shard(ref), encode(shard_record{7, "n9", {"n9"}, {}, ""})));
   auto refused = a.fence(ref, "n2", {"n1", "n2"}, 0);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, errc::stale_epoch);

@@ -1,0 +1,102 @@
+#pragma once
+// The registry's state and the functions its coordinator mode shares with it
+// (index_registry.cpp: catalog, tenants, local shards; coordinator.cpp: the
+// cluster's placement, fencing and the metadata store).
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "actors/registry/index_registry.hpp"
+#include "actors/runtime/actor_messages.hpp"
+#include "cluster/cluster_state.hpp"
+
+namespace quiver::registry_detail {
+
+using reload_atom = caf::atom_constant<caf::atom("reload")>;
+using coordinate_atom = caf::atom_constant<caf::atom("coord")>;
+using campaign_atom = caf::atom_constant<caf::atom("campaign")>;
+
+struct shard_slot {
+  caf::actor actor;
+  std::string state = "recovering";  // as reported; "unavailable" once the actor died
+  std::string reason;
+  std::uint64_t replayed = 0;
+  double seconds = 0;
+};
+
+struct index_entry {
+  catalog_entry catalog;
+  std::vector<shard_slot> shards;
+  // create requests waiting for the new index's shards to come up
+  std::vector<caf::response_promise> waiting;
+};
+
+using index_key = std::pair<std::string, std::string>;  // (tenant, index name)
+
+struct registry_state {
+  std::shared_ptr<const index_actor_env> env;
+  bool loaded = false;    // the catalog has been read
+  bool stopping = false;  // waiting for the shards to stop
+  std::map<index_key, index_entry> indexes;
+  std::map<std::string, tenant_record> tenants;
+  std::map<std::string, std::string> tenant_of_key;  // key hash -> tenant
+  // Coordinator mode (storaged of a cluster): shards live on vectord nodes.
+  std::unique_ptr<cluster_state> cluster;
+  coordinator_options coordination;
+  std::map<std::string, caf::actor> node_actors;  // by node name
+  std::map<std::pair<cluster_state::shard_key, std::string>, caf::actor> replica_actors;
+  // etcd mode (coordination.metadata set):
+  bool leading = false;      // holds the controller key and has restored the map
+  bool campaigning = false;  // a campaign is out
+  // Each shard's record as etcd holds it (last read or written), and the
+  // shards whose record is being written.
+  std::map<cluster_state::shard_key, shard_record> written;
+  std::set<cluster_state::shard_key> writing;
+  static inline const char* name = "quiver.registry";
+};
+
+using registry_actor = caf::stateful_actor<registry_state>;
+
+// Metadata worker -> coordinator: work to run in the coordinator's context (a
+// result of a blocking etcd call, an etcd watch event). Local only.
+struct coordinator_call {
+  std::function<void()> run;
+};
+
+caf::error not_found(const std::string& name);
+caf::error loading();
+void answer_waiting(registry_actor* self, index_entry& entry);
+
+// -- coordinator.cpp --
+caf::actor replica_actor(registry_actor* self, const cluster_state::shard_key& key,
+                         const std::string& node);
+void sync_slots(registry_actor* self);
+void coordinate(registry_actor* self);
+std::vector<node_assignment> assignments_of(registry_actor* self, const std::string& node);
+caf::result<std::vector<node_assignment>> on_heartbeat(registry_actor* self, node_heartbeat& hb);
+void forget_node(registry_actor* self, const std::string& node);
+cluster_status cluster_view(registry_actor* self);
+// etcd mode: campaigns for the controller key once the catalog is loaded, then
+// restores the shard map from etcd and follows node registrations.
+void start_metadata(registry_actor* self);
+// Whether this coordinator may place shards now (etcd mode: it leads).
+bool placing(registry_actor* self);
+// etcd mode: one campaign for the controller key (again a second after a loss).
+void campaign(registry_actor* self);
+
+caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_env> env,
+                       std::optional<coordinator_options> coordination);
+
+}  // namespace quiver::registry_detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::registry_detail::coordinator_call)
