@@ -26,11 +26,15 @@ NODE_TIMEOUT_MS = 1000 * SLOW
 
 
 class Cluster:
-    def __init__(self, vectords=3, gateways=2, vectord_args=(), node_timeout_ms=NODE_TIMEOUT_MS):
+    def __init__(self, vectords=3, gateways=2, vectord_args=(), node_timeout_ms=NODE_TIMEOUT_MS,
+                 common_args=()):
         self.dir = tempfile.mkdtemp(prefix="quiver-cluster-")
         self.vectord_args = list(vectord_args)
+        # Every daemon's: e.g. --etcd and a --config with the etcd leases.
+        self.common_args = list(common_args)
         base = [("--log-level", "info")]
-        flat = [x for pair in base for x in pair]
+        flat = [x for pair in base for x in pair] + self.common_args
+        self.node_timeout_ms = node_timeout_ms
         self.storaged = Process("storaged", [os.path.join(BINDIR, "storaged"), *flat,
                                              "--data-dir", os.path.join(self.dir, "data"),
                                              "--listen", "127.0.0.1:0",
@@ -54,7 +58,7 @@ class Cluster:
                                              "--storaged", "127.0.0.1:%d" % self.storaged.port,
                                              "--coordinator", "127.0.0.1:%d" % self.coordinator,
                                              "--listen", "127.0.0.1:0", "--node-name", name,
-                                             *self.vectord_args],
+                                             *self.common_args, *self.vectord_args],
                                       os.path.join(self.dir, name + ".log"), CAF)
 
     def request(self, method, path, body=None, gateway=0, timeout=30):

@@ -1,0 +1,287 @@
+"""The cluster with its metadata in a real 3-member etcd (Debian etcd-server).
+
+Nodes register under leases, the controller (storaged's coordinator) is elected
+through etcd and writes every shard's epoch, primary and replicas there; a
+vectord paused past its lease is fenced and gets no write acknowledged when it
+wakes; one etcd member down changes nothing; two down stop writes with a 503 and
+reads go on; a restarted controller restores the same epochs. Every
+acknowledged write is read back after each case."""
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.request
+
+from test_cluster import SLOW, Cluster, serving, vectors
+
+LEASE_S = 3
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Etcd:
+    """Three etcd members on loopback (no fsync: a test)."""
+
+    def __init__(self, root):
+        self.root = root
+        self.members = []
+        for i in range(3):
+            self.members.append({"name": "e%d" % i, "client": free_port(), "peer": free_port(),
+                                 "proc": None})
+        self.initial = ",".join("%s=http://127.0.0.1:%d" % (m["name"], m["peer"])
+                                for m in self.members)
+        for m in self.members:
+            self.start(m)
+        self.wait_healthy()
+
+    def start(self, m):
+        with open(os.path.join(self.root, m["name"] + ".log"), "a") as log:
+            self._spawn(m, log)
+
+    def _spawn(self, m, log):
+        m["proc"] = subprocess.Popen([
+            "etcd", "--logger=zap", "--log-level=error", "--name", m["name"],
+            "--data-dir", os.path.join(self.root, m["name"]),
+            "--listen-client-urls", "http://127.0.0.1:%d" % m["client"],
+            "--advertise-client-urls", "http://127.0.0.1:%d" % m["client"],
+            "--listen-peer-urls", "http://127.0.0.1:%d" % m["peer"],
+            "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % m["peer"],
+            "--initial-cluster", self.initial, "--initial-cluster-state", "new",
+            "--unsafe-no-fsync", "--experimental-watch-progress-notify-interval=2s"],
+            stdout=log, stderr=subprocess.STDOUT)
+
+    def endpoints(self):
+        return ",".join("127.0.0.1:%d" % m["client"] for m in self.members)
+
+    def call(self, path, body, member=None):
+        ports = [member["client"]] if member else [m["client"] for m in self.members
+                                                   if m["proc"] and m["proc"].poll() is None]
+        last = None
+        for port in ports:
+            try:
+                req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path),
+                                             data=json.dumps(body).encode())
+                with urllib.request.urlopen(req, timeout=3) as r:
+                    return json.load(r)
+            except Exception as e:  # noqa: BLE001 - try the next member
+                last = e
+        raise AssertionError("no etcd member answered: %s" % last)
+
+    def range_prefix(self, prefix):
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        r = self.call("/v3/kv/range", {"key": base64.b64encode(prefix.encode()).decode(),
+                                       "range_end": base64.b64encode(end.encode()).decode()})
+        return {base64.b64decode(kv["key"]).decode(): base64.b64decode(kv.get("value", ""))
+                for kv in r.get("kvs", [])}
+
+    def wait_healthy(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                self.call("/v3/kv/put", {"key": "aGVhbHRo", "value": "eQ=="})
+                return
+            except AssertionError:
+                time.sleep(0.2)
+        raise AssertionError("etcd did not become healthy")
+
+    def stop(self):
+        for m in self.members:
+            if m["proc"] and m["proc"].poll() is None:
+                m["proc"].send_signal(signal.SIGCONT)
+                m["proc"].kill()
+                m["proc"].wait()
+
+
+def epoch_of(record):
+    """The epoch of a shard record: MessagePack [version, kind, epoch, ...]."""
+    import msgpack
+    fields = msgpack.unpackb(record)
+    assert fields[0] == 1 and fields[1] == 2, fields
+    return fields[2], fields[3]
+
+
+class EtcdClusterTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.root = tempfile.mkdtemp(prefix="quiver-etcd-")
+        cls.etcd = Etcd(cls.root)
+        cls.config = os.path.join(cls.root, "quiver.toml")
+        with open(cls.config, "w") as f:
+            f.write('[etcd]\nnode_lease_s = %d\ncontroller_lease_s = %d\nprefix = "/qt/"\n'
+                    'request_timeout_ms = 1000\n' % (LEASE_S, LEASE_S))
+        cls.c = Cluster(common_args=["--config", cls.config, "--etcd", cls.etcd.endpoints()],
+                        node_timeout_ms=1000 * SLOW * 10)  # membership by lease, not beats
+        cls.acked = {}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.stop()
+        cls.etcd.stop()
+        shutil.rmtree(cls.root, ignore_errors=True)
+        shutil.rmtree(cls.c.dir, ignore_errors=True)
+
+    def upsert(self, items, gateway=0):
+        status, data = self.c.request("POST", "/v1/indexes/docs/vectors",
+                                      {"items": [{"id": i, "vector": v} for i, v in items]},
+                                      gateway=gateway)
+        if status == 200:
+            for i, v in items:
+                self.acked[i] = v
+        return status, data
+
+    def check_every_ack(self):
+        for i in sorted(self.acked):
+            status, data = self.c.request("GET", "/v1/indexes/docs/vectors/" + i)
+            self.assertEqual(status, 200, (i, data))
+            self.assertEqual(len(data["vector"]), 8)
+
+    def wait_writable(self, timeout=60 * SLOW):
+        deadline = time.monotonic() + timeout
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            status, _ = self.upsert(vectors(4, 8, 10000 + n))
+            if status == 200:
+                return
+            time.sleep(0.2)
+        self.fail("no write succeeded within %d s:\n%s" % (timeout, self.c.logs()))
+
+    def test_1_the_map_lives_in_etcd(self):
+        status, data = self.c.request("POST", "/v1/indexes",
+                                      {"name": "docs", "dimension": 8, "shards": 2, "replicas": 2})
+        self.assertEqual(status, 201, data)
+        self.c.wait(serving("docs", 2, 2), "docs serving")
+        status, data = self.upsert(vectors(200, 8, 1))
+        self.assertEqual(status, 200, data)
+        nodes = self.etcd.range_prefix("/qt/v1/nodes/")
+        self.assertEqual(sorted(k.rsplit("/", 1)[1] for k in nodes),
+                         ["vectord-1", "vectord-2", "vectord-3"])
+        self.assertIn("/qt/v1/controller", self.etcd.range_prefix("/qt/v1/controller"))
+        deadline = time.monotonic() + 10 * SLOW
+        while time.monotonic() < deadline:
+            shards = self.etcd.range_prefix("/qt/v1/shards/")
+            if len(shards) == 2 and all(epoch_of(v)[1] for v in shards.values()):
+                break
+            time.sleep(0.1)
+        self.assertEqual(len(shards), 2, shards)
+        cluster = self.c.map()
+        for key, record in shards.items():
+            epoch, primary = epoch_of(record)
+            shard = int(key.rsplit("/", 1)[1])
+            mine = [s for s in cluster["shards"] if s["index"] == "docs" and s["shard"] == shard]
+            self.assertEqual(mine[0]["epoch"], epoch)
+            self.assertEqual(mine[0]["primary"], primary)
+        self.check_every_ack()
+
+    def test_2_one_etcd_member_down_changes_nothing(self):
+        victim = self.etcd.members[2]
+        victim["proc"].kill()
+        victim["proc"].wait()
+        try:
+            for round_ in range(5):
+                status, data = self.upsert(vectors(50, 8, 100 + round_), gateway=round_ % 2)
+                self.assertEqual(status, 200, data)
+                time.sleep(0.5)
+        finally:
+            self.etcd.start(victim)
+        self.check_every_ack()
+
+    def test_3_a_vectord_paused_past_its_lease_is_fenced(self):
+        before = {k: epoch_of(v) for k, v in self.etcd.range_prefix("/qt/v1/shards/").items()}
+        victim_name = next(p for _, p in before.values())
+        victim = self.c.vectords[victim_name]
+        os.kill(victim.proc.pid, signal.SIGSTOP)
+        t0 = time.monotonic()
+        try:
+            # Its lease lapses; the controller fences its primaries elsewhere.
+            deadline = t0 + 30 * SLOW
+            while time.monotonic() < deadline:
+                nodes = self.etcd.range_prefix("/qt/v1/nodes/")
+                if "/qt/v1/nodes/" + victim_name not in nodes:
+                    break
+                time.sleep(0.1)
+            self.assertNotIn("/qt/v1/nodes/" + victim_name, nodes)
+            self.wait_writable()
+            print("\n  paused primary: writes back %.1f s after SIGSTOP (lease %d s)"
+                  % (time.monotonic() - t0, LEASE_S))
+        finally:
+            os.kill(victim.proc.pid, signal.SIGCONT)
+        after = {k: epoch_of(v) for k, v in self.etcd.range_prefix("/qt/v1/shards/").items()}
+        for key, (epoch, primary) in before.items():
+            if primary == victim_name:
+                self.assertGreater(after[key][0], epoch)
+                self.assertNotEqual(after[key][1], victim_name)
+        # Awake, it registers again; writes go on and nothing acknowledged is lost.
+        self.c.wait(lambda m: sum(n["status"] == "up" for n in m["nodes"]) == 3, "victim back")
+        for round_ in range(3):
+            status, data = self.upsert(vectors(30, 8, 300 + round_))
+            self.assertEqual(status, 200, data)
+        self.check_every_ack()
+
+    def test_4_no_etcd_quorum_stops_writes_not_reads(self):
+        down = self.etcd.members[1:]
+        for m in down:
+            m["proc"].send_signal(signal.SIGSTOP)
+        try:
+            deadline = time.monotonic() + (LEASE_S * 4 + 20) * SLOW
+            status = 200
+            while time.monotonic() < deadline and status == 200:
+                status, data = self.upsert(vectors(4, 8, 500))
+                time.sleep(0.2)
+            self.assertEqual(status, 503, data)
+            some = sorted(self.acked)[0]
+            status, data = self.c.request("GET", "/v1/indexes/docs/vectors/" + some)
+            self.assertEqual(status, 200, data)
+            status, data = self.c.request("POST", "/v1/indexes/docs/search",
+                                          {"vector": self.acked[some], "k": 3})
+            self.assertEqual(status, 200, data)
+        finally:
+            for m in down:
+                m["proc"].send_signal(signal.SIGCONT)
+        self.wait_writable()
+        self.check_every_ack()
+
+    def test_5_a_restarted_controller_restores_the_same_epochs(self):
+        self.c.wait(serving("docs", 2, 2), "docs serving")
+        before = {k: epoch_of(v) for k, v in self.etcd.range_prefix("/qt/v1/shards/").items()}
+        # Back on the same ports: the vectords and gateways reconnect to them.
+        argv = self.c.storaged.argv
+        argv[argv.index("--listen") + 1] = "127.0.0.1:%d" % self.c.storaged.port
+        argv[argv.index("--coordinator-listen") + 1] = "127.0.0.1:%d" % self.c.coordinator
+        self.c.storaged.kill()
+        self.c.storaged.start()
+        self.c.wait(serving("docs", 2, 2), "docs serving again")
+        self.wait_writable()
+        after = {k: epoch_of(v) for k, v in self.etcd.range_prefix("/qt/v1/shards/").items()}
+        self.assertEqual(before, after)
+        self.check_every_ack()
+
+
+class EtcdStartupTest(unittest.TestCase):
+    def test_unreachable_etcd_is_said_and_fatal(self):
+        from test_cluster import BINDIR
+        port = free_port()
+        t0 = time.monotonic()
+        p = subprocess.run([os.path.join(BINDIR, "storaged"), "--data-dir",
+                            tempfile.mkdtemp(prefix="quiver-noetcd-"), "--listen", "127.0.0.1:0",
+                            "--coordinator-listen", "127.0.0.1:0", "--etcd", "127.0.0.1:%d" % port],
+                           capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("cannot reach etcd at 127.0.0.1:%d" % port, p.stdout + p.stderr)
+        self.assertLess(time.monotonic() - t0, 30)
+
+
+if __name__ == "__main__":
+    unittest.main()
