@@ -1,0 +1,120 @@
+"""Failover and etcd traffic of the cluster on a real 3-member etcd (loopback).
+
+  python3 tests/bench/etcd_cluster_bench.py [--rounds 3]
+
+Per round: SIGKILL and SIGSTOP of the vectord holding a primary (time from the
+signal to the next acknowledged write), SIGKILL + restart of storaged (the
+controller: time to the next acknowledged write), and etcd's committed
+proposals per second at rest with 10 shards per node. Medians printed."""
+import argparse
+import os
+import signal
+import statistics
+import sys
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+os.environ.setdefault("QUIVER_BIN", os.path.join(HERE, "..", "..", "build", "bin", "quiver"))
+
+from test_cluster import Cluster, serving, vectors  # noqa: E402
+from test_cluster_etcd import LEASE_S, Etcd, epoch_of  # noqa: E402
+import tempfile  # noqa: E402
+
+
+def write_ok(c, seed):
+    # 60 ids: every one of the 10 shards gets some, so the write needs every primary.
+    try:
+        status, _ = c.request("POST", "/v1/indexes/bench/vectors",
+                              {"items": [{"id": "w%d-%d" % (seed, i), "vector": v}
+                                         for i, (_, v) in enumerate(vectors(60, 8, seed))]},
+                              timeout=2)
+    except OSError:  # a request caught by the paused node: its answer never comes
+        return False
+    return status == 200
+
+
+def until_write(c, t0, limit=60):
+    n = 0
+    while time.monotonic() - t0 < limit:
+        n += 1
+        if write_ok(c, int(time.monotonic() * 1000) + n):
+            return time.monotonic() - t0
+        time.sleep(0.05)
+    raise SystemExit("no write within %d s" % limit)
+
+
+def counters(etcd):
+    """(raft proposals committed, gRPC requests handled by all members)."""
+    committed, handled = 0.0, 0.0
+    for m in etcd.members:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % m["client"], timeout=3) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith("etcd_server_proposals_committed_total"):
+                    committed = max(committed, float(line.split()[-1]))
+                elif line.startswith("grpc_server_handled_total{"):
+                    handled += float(line.split()[-1])
+    return committed, handled
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    root = tempfile.mkdtemp(prefix="quiver-etcd-bench-")
+    etcd = Etcd(root)
+    config = os.path.join(root, "quiver.toml")
+    with open(config, "w") as f:
+        f.write('[etcd]\nnode_lease_s = %d\ncontroller_lease_s = %d\nprefix = "/qb/"\n'
+                % (LEASE_S, LEASE_S))
+    c = Cluster(common_args=["--config", config, "--etcd", etcd.endpoints()],
+                node_timeout_ms=10000)
+    results = {"kill": [], "stop": [], "controller": [], "proposals_per_s": [],
+               "requests_per_node_per_s": []}
+    try:
+        status, data = c.request("POST", "/v1/indexes", {"name": "bench", "dimension": 8,
+                                                         "shards": 10, "replicas": 3})
+        assert status == 201, data
+        c.wait(serving("bench", 10, 3), "serving", timeout=120)
+        for r in range(args.rounds):
+            time.sleep(3)
+            (p0, h0), t0 = counters(etcd), time.monotonic()
+            time.sleep(10)
+            (p1, h1), dt = counters(etcd), time.monotonic() - t0
+            results["proposals_per_s"].append((p1 - p0) / dt)
+            # Every daemon's requests (4 vectord-side + controller + gateways) per vectord.
+            results["requests_per_node_per_s"].append((h1 - h0) / dt / len(c.vectords))
+            for kind in ("kill", "stop"):
+                c.wait(serving("bench", 10, 3), "serving", timeout=120)
+                shards = etcd.range_prefix("/qb/v1/shards/")
+                victim = epoch_of(next(iter(shards.values())))[1]
+                proc = c.vectords[victim]
+                t0 = time.monotonic()
+                os.kill(proc.proc.pid, signal.SIGKILL if kind == "kill" else signal.SIGSTOP)
+                results[kind].append(until_write(c, t0))
+                if kind == "kill":
+                    proc.proc.wait()
+                    proc.log.close()
+                    proc.start()
+                else:
+                    os.kill(proc.proc.pid, signal.SIGCONT)
+            c.wait(serving("bench", 10, 3), "serving", timeout=120)
+            argv = c.storaged.argv
+            argv[argv.index("--listen") + 1] = "127.0.0.1:%d" % c.storaged.port
+            argv[argv.index("--coordinator-listen") + 1] = "127.0.0.1:%d" % c.coordinator
+            t0 = time.monotonic()
+            c.storaged.kill()
+            c.storaged.start()
+            results["controller"].append(until_write(c, t0))
+            print("round %d: %s" % (r + 1, {k: round(v[-1], 2) for k, v in results.items()}),
+                  flush=True)
+    finally:
+        c.stop()
+        etcd.stop()
+    for k, v in results.items():
+        print("%s: median %.2f (%s)" % (k, statistics.median(v), ", ".join("%.2f" % x for x in v)))
+
+
+if __name__ == "__main__":
+    main()
