@@ -7,7 +7,14 @@
 namespace quiver {
 namespace {
 
-enum class record_kind : std::uint8_t { node = 1, shard = 2, controller = 3 };
+enum class record_kind : std::uint8_t {
+  node = 1,
+  shard = 2,
+  controller = 3,
+  index = 4,
+  tenant = 5,
+  catalog = 6,
+};
 
 class writer {
  public:
@@ -147,6 +154,36 @@ std::string encode(const controller_record& r) {
   return writer(record_kind::controller, 2).str(r.name).str(r.address).take();
 }
 
+std::string encode(const index_record& r) {
+  const auto& p = r.params;
+  return writer(record_kind::index, 9)
+      .str(p.name)
+      .u64(p.dimension)
+      .str(std::string(distance_name(p.distance)))
+      .u64(p.m)
+      .u64(p.ef_construction)
+      .u64(p.ef_search)
+      .u64(p.shards)
+      .u64(p.replicas)
+      .u64(r.incarnation)
+      .take();
+}
+
+std::string encode(const tenant_record& r) {
+  return writer(record_kind::tenant, 6)
+      .str(r.name)
+      .str(r.key_hash)
+      .u64(r.quotas.max_indexes)
+      .u64(r.quotas.max_vectors)
+      .u64(r.quotas.max_bytes)
+      .u64(r.quotas.max_requests_per_s)
+      .take();
+}
+
+std::string encode(const catalog_record& r) {
+  return writer(record_kind::catalog, 1).u64(r.next_incarnation).take();
+}
+
 expected<node_record> decode_node_record(std::string_view bytes) {
   reader in(bytes, record_kind::node, 4, "node record");
   node_record r;
@@ -166,6 +203,38 @@ expected<controller_record> decode_controller_record(std::string_view bytes) {
   reader in(bytes, record_kind::controller, 2, "controller record");
   controller_record r;
   in.str(r.name) && in.str(r.address);
+  return in.result(std::move(r));
+}
+
+expected<index_record> decode_index_record(std::string_view bytes) {
+  reader in(bytes, record_kind::index, 9, "index record");
+  index_record r;
+  auto& p = r.params;
+  std::string distance;
+  bool read = in.str(p.name) && in.u32(p.dimension) && in.str(distance) && in.u32(p.m) &&
+              in.u32(p.ef_construction) && in.u32(p.ef_search) && in.u32(p.shards) &&
+              in.u32(p.replicas) && in.u64(r.incarnation);
+  if (read) {
+    auto d = parse_distance(distance);
+    if (!d) return make_status(errc::invalid_argument, "index record: " + d.error().message);
+    p.distance = *d;
+  }
+  return in.result(std::move(r));
+}
+
+expected<tenant_record> decode_tenant_record(std::string_view bytes) {
+  reader in(bytes, record_kind::tenant, 6, "tenant record");
+  tenant_record r;
+  auto& q = r.quotas;
+  in.str(r.name) && in.str(r.key_hash) && in.u64(q.max_indexes) && in.u64(q.max_vectors) &&
+      in.u64(q.max_bytes) && in.u64(q.max_requests_per_s);
+  return in.result(std::move(r));
+}
+
+expected<catalog_record> decode_catalog_record(std::string_view bytes) {
+  reader in(bytes, record_kind::catalog, 1, "catalog record");
+  catalog_record r;
+  in.u64(r.next_incarnation);
   return in.result(std::move(r));
 }
 

@@ -46,12 +46,36 @@ struct controller_record {
   std::string address;
 };
 
+// /<prefix>/v1/indexes/<tenant>/<name>: an index of the catalog. The incarnation
+// names its shards' files and keys, so a dropped and re-created index never sees
+// its predecessor's.
+struct index_record {
+  index_params params;
+  std::uint64_t incarnation = 0;
+};
+
+// /<prefix>/v1/tenants/<name>: a tenant, its key only as the SHA-256 (hex).
+// (tenant_record itself, the catalog's type; `default` needs no record.)
+
+// /<prefix>/v1/catalog: the catalog's own record. Its presence says the catalog
+// lives in etcd (before it, a storaged's catalog is imported once); `next` is the
+// incarnation the next created index gets.
+struct catalog_record {
+  std::uint64_t next_incarnation = 1;
+};
+
 std::string encode(const node_record& r);
 std::string encode(const shard_record& r);
 std::string encode(const controller_record& r);
+std::string encode(const index_record& r);
+std::string encode(const tenant_record& r);
+std::string encode(const catalog_record& r);
 expected<node_record> decode_node_record(std::string_view bytes);
 expected<shard_record> decode_shard_record(std::string_view bytes);
 expected<controller_record> decode_controller_record(std::string_view bytes);
+expected<index_record> decode_index_record(std::string_view bytes);
+expected<tenant_record> decode_tenant_record(std::string_view bytes);
+expected<catalog_record> decode_catalog_record(std::string_view bytes);
 
 // The key layout under a deployment's prefix (e.g. "/quiver/"; tests use their own).
 class metadata_keys {
@@ -63,6 +87,14 @@ class metadata_keys {
   std::string shards() const { return prefix_ + "v1/shards/"; }
   std::string shard(const shard_ref& ref) const;
   std::string controller() const { return prefix_ + "v1/controller"; }
+  std::string indexes() const { return prefix_ + "v1/indexes/"; }
+  std::string indexes_of(const std::string& tenant) const { return indexes() + tenant + "/"; }
+  std::string index(const std::string& tenant, const std::string& name) const {
+    return indexes_of(tenant) + name;
+  }
+  std::string tenants() const { return prefix_ + "v1/tenants/"; }
+  std::string tenant(const std::string& name) const { return tenants() + name; }
+  std::string catalog() const { return prefix_ + "v1/catalog"; }
 
  private:
   std::string prefix_;

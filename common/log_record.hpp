@@ -30,7 +30,8 @@ enum class log_record_type : std::uint8_t {
 // f32 LE), has_metadata, metadata, tenant, params (array or nil)]; version 1 had
 // the first nine fields only. Metadata "absent" (keep what is stored) is distinct
 // from "{}" (clear). Catalog records carry the tenant, the index name in `id`, and
-// (create) the index parameters.
+// (create) the index parameters. A create's incarnation is its seq, or its epoch
+// when that is set (an incarnation the cluster's catalog assigned).
 struct log_record {
   log_record_type type = log_record_type::upsert;
   shard_id shard;

@@ -230,6 +230,9 @@ struct catalog_tenants_request {
 struct catalog_create_request {
   tenant_id tenant;
   index_params params;
+  // Assigned by the cluster's catalog (etcd): storage mirrors that index. 0:
+  // storage's own catalog decides (and names the incarnation).
+  std::uint64_t incarnation = 0;
 };
 struct catalog_create_reply {
   catalog_entry entry;
@@ -413,7 +416,7 @@ typename Inspector::result_type inspect(Inspector& f, catalog_tenants_request& x
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, catalog_create_request& x) {
-  return f(x.tenant, x.params);
+  return f(x.tenant, x.params, x.incarnation);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, catalog_create_reply& x) {

@@ -59,6 +59,12 @@ operation operation::erase(std::string key) {
   return op;
 }
 
+operation operation::erase_prefix(std::string prefix) {
+  auto op = erase(std::move(prefix));
+  op.range_end = prefix_end(op.key);
+  return op;
+}
+
 std::string prefix_end(const std::string& prefix) {
   std::string end = prefix;
   while (!end.empty()) {

@@ -61,6 +61,7 @@ struct operation {
   static operation get_prefix(std::string prefix);
   static operation put(std::string key, std::string value, std::int64_t lease = 0);
   static operation erase(std::string key);
+  static operation erase_prefix(std::string prefix);
 };
 
 struct txn_result {

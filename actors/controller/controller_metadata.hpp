@@ -3,6 +3,7 @@
 #include <chrono>
 #include <memory>
 
+#include "actors/controller/catalog_store.hpp"
 #include "actors/controller/metadata_store.hpp"
 #include "common/job_pool.hpp"
 #include "etcd/etcd_client.hpp"
@@ -16,6 +17,7 @@ namespace quiver {
 struct controller_metadata {
   std::unique_ptr<etcd::client> etcd;
   std::unique_ptr<metadata_store> store;
+  std::unique_ptr<catalog_store> catalog;  // over `store` (its leadership fences the catalog)
   controller_record me;
   std::chrono::seconds lease_ttl{6};
   // The worker's alone:

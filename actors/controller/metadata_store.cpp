@@ -1,6 +1,17 @@
 #include "actors/controller/metadata_store.hpp"
 
 namespace quiver {
+namespace {
+
+etcd::compare compare_create_revision(std::string key, std::int64_t revision) {
+  etcd::compare c;
+  c.key = std::move(key);
+  c.what = etcd::compare::target::create_revision;
+  c.number = revision;
+  return c;
+}
+
+}  // namespace
 
 metadata_store::metadata_store(etcd::client& etcd, metadata_keys keys)
     : etcd_(etcd), keys_(std::move(keys)) {}
@@ -8,6 +19,18 @@ metadata_store::metadata_store(etcd::client& etcd, metadata_keys keys)
 expected<bool> metadata_store::campaign(const controller_record& me, std::int64_t lease) {
   auto r = etcd::campaign(etcd_, keys_.controller(), encode(me), lease);
   if (!r) return r.error();
+  if (!r->won && r->holder_lease != lease) {
+    auto holder = decode_controller_record(r->holder);
+    if (holder && holder->name == me.name && holder->address == me.address) {
+      // Our own predecessor, killed (its host's data dir lock is ours now): its
+      // key goes now rather than with its lease. Only that key, by revision.
+      auto gone = etcd_.txn({compare_create_revision(keys_.controller(), r->create_revision)},
+                            {etcd::operation::erase(keys_.controller())});
+      if (!gone) return gone.error();
+      r = etcd::campaign(etcd_, keys_.controller(), encode(me), lease);
+      if (!r) return r.error();
+    }
+  }
   leader_revision_ = r->won || r->holder_lease == lease ? r->create_revision : 0;
   return leader_revision_ != 0;
 }
@@ -43,17 +66,23 @@ const metadata_store::shard_entry* metadata_store::shard(const shard_ref& ref) c
   return it == shards_.end() ? nullptr : &it->second;
 }
 
+etcd::compare metadata_store::leadership() const {
+  return compare_create_revision(keys_.controller(), leader_revision_);
+}
+
+bool metadata_store::still_leading(const etcd::range_result& controller_key) {
+  std::int64_t holder = controller_key.kvs.empty() ? 0 : controller_key.kvs.front().create_revision;
+  if (holder != leader_revision_) leader_revision_ = 0;
+  return leading();
+}
+
 expected<metadata_store::shard_entry> metadata_store::write(const std::string& key,
                                                             shard_record record) {
   if (!leading())
     return make_status(errc::stale_epoch, "this process is not the cluster's controller");
   auto known = shards_.count(key) ? shards_[key].revision : 0;
-  etcd::compare held;
-  held.key = keys_.controller();
-  held.what = etcd::compare::target::create_revision;
-  held.number = leader_revision_;
   auto bytes = encode(record);
-  auto r = etcd_.txn({held, etcd::compare::mod_revision_is(key, known)},
+  auto r = etcd_.txn({leadership(), etcd::compare::mod_revision_is(key, known)},
                      {etcd::operation::put(key, bytes)},
                      {etcd::operation::get(keys_.controller()), etcd::operation::get(key)});
   if (!r) return r.error();
@@ -63,13 +92,8 @@ expected<metadata_store::shard_entry> metadata_store::write(const std::string& k
     return e;
   }
   // Which compare failed: the controller key, or the record.
-  std::int64_t holder = 0;
-  if (!r->ranges.empty() && !r->ranges[0].kvs.empty())
-    holder = r->ranges[0].kvs.front().create_revision;
-  if (holder != leader_revision_) {
-    leader_revision_ = 0;
+  if (r->ranges.empty() || !still_leading(r->ranges[0]))
     return make_status(errc::stale_epoch, "this process lost the controller key");
-  }
   if (r->ranges.size() > 1 && !r->ranges[1].kvs.empty()) {
     auto& kv = r->ranges[1].kvs.front();
     auto rec = decode_shard_record(kv.value);
@@ -101,11 +125,7 @@ expected<metadata_store::shard_entry> metadata_store::fence(const shard_ref& ref
 
 status metadata_store::erase_shard(const shard_ref& ref) {
   auto key = keys_.shard(ref);
-  etcd::compare held;
-  held.key = keys_.controller();
-  held.what = etcd::compare::target::create_revision;
-  held.number = leader_revision_;
-  auto r = etcd_.txn({held}, {etcd::operation::erase(key)});
+  auto r = etcd_.txn({leadership()}, {etcd::operation::erase(key)});
   if (!r) return r.error();
   if (!r->succeeded) {
     leader_revision_ = 0;

@@ -36,7 +36,10 @@ class metadata_store {
   metadata_store(etcd::client& etcd, metadata_keys keys);
 
   // Campaigns for the controller key under `lease` (an etcd::session's). True
-  // when this process holds it (it may already have).
+  // when this process holds it (it may already have). A key held by a record
+  // with our name and address is our killed predecessor's (the caller holds
+  // what makes that identity unique: storaged's data dir lock and port) and is
+  // taken over at once instead of waiting out its lease.
   expected<bool> campaign(const controller_record& me, std::int64_t lease);
   bool leading() const { return leader_revision_ != 0; }
   // Who holds the controller key, if anyone.
@@ -60,6 +63,13 @@ class metadata_store {
   expected<node_listing> list_nodes();
 
   const metadata_keys& keys() const { return keys_; }
+
+  // The condition every write of this controller carries: it still holds the
+  // controller key it won.
+  etcd::compare leadership() const;
+  // After a fenced transaction failed: whether the controller key as that
+  // transaction read it is still ours. When not, leading() turns false.
+  bool still_leading(const etcd::range_result& controller_key);
 
  private:
   expected<shard_entry> write(const std::string& key, shard_record record);

@@ -2,6 +2,7 @@
 #include <caf/all.hpp>
 
 #include "actors/controller/controller_metadata.hpp"
+#include "actors/registry/detail/on_worker.hpp"
 #include "actors/registry/detail/registry_state.hpp"
 #include "actors/runtime/caf_error.hpp"
 
@@ -13,6 +14,15 @@ caf::actor replica_actor(registry_actor* self, const cluster_state::shard_key& k
                          const std::string& node) {
   auto it = self->state.replica_actors.find({key, node});
   return it == self->state.replica_actors.end() ? caf::actor{} : it->second;
+}
+
+void lose_lead(registry_actor* self, const std::string& why) {
+  auto& s = self->state;
+  if (!s.leading) return;
+  s.leading = false;
+  s.writing.clear();
+  spdlog::warn("no longer the cluster's controller ({}); placing nothing until elected again", why);
+  self->delayed_send(self, std::chrono::seconds(1), campaign_atom::value);
 }
 
 // Points every shard slot at its serving primary, so that lookups, descriptions
@@ -41,20 +51,6 @@ void sync_slots(registry_actor* self) {
 
 namespace {
 
-// Runs `job` on the metadata worker (it may block on etcd); `done` then runs in
-// the coordinator with its result. The worker outlives the coordinator's jobs:
-// the runtime stops it only after the coordinator has stopped.
-template <class T>
-void on_worker(registry_actor* self, std::function<T(controller_metadata&)> job,
-               std::function<void(T&)> done) {
-  auto* meta = self->state.coordination.metadata.get();
-  auto me = caf::actor_cast<caf::actor>(self);
-  meta->worker.post([meta, me, job = std::move(job), done = std::move(done)] {
-    auto result = std::make_shared<T>(job(*meta));
-    caf::anon_send(me, coordinator_call{[result, done] { done(*result); }});
-  });
-}
-
 std::string describe(const shard_ref& ref) {
   return ref.tenant.value + "/" + ref.index + "/" + std::to_string(ref.shard.value);
 }
@@ -62,15 +58,6 @@ std::string describe(const shard_ref& ref) {
 shard_ref ref_of(const cluster_state::shard_key& k) {
   return shard_ref{tenant_id{std::get<0>(k)}, std::get<1>(k), std::get<2>(k),
                    shard_id{std::get<3>(k)}};
-}
-
-void lose_lead(registry_actor* self, const std::string& why) {
-  auto& s = self->state;
-  if (!s.leading) return;
-  s.leading = false;
-  s.writing.clear();
-  spdlog::warn("no longer the cluster's controller ({}); placing nothing until elected again", why);
-  self->delayed_send(self, std::chrono::seconds(1), campaign_atom::value);
 }
 
 // A storage fence at (at least) the epoch etcd gave the new primary.
@@ -255,6 +242,7 @@ void watch_nodes(registry_actor* self, std::int64_t from) {
 struct campaign_outcome {
   status failure;
   bool won = false;
+  catalog_store::contents catalog;
   std::map<std::string, metadata_store::shard_entry> shards;
   metadata_store::node_listing nodes;
 };
@@ -297,7 +285,8 @@ void campaign(registry_actor* self) {
   auto me = caf::actor_cast<caf::actor>(self);
   on_worker<campaign_outcome>(
       self,
-      [me, self](controller_metadata& m) {
+      [me, self, stored_tenants = s.stored_tenants,
+       stored_catalog = s.stored_catalog](controller_metadata& m) {
         campaign_outcome o;
         if (!m.session || m.session->lost()) {
           m.nodes_watch.reset();
@@ -319,6 +308,18 @@ void campaign(registry_actor* self) {
           return o;
         }
         if (!*won) return o;
+        // The catalog first: etcd's, or (once, for a cluster moving onto etcd)
+        // the one this storaged kept.
+        if (auto st = m.catalog->import(stored_tenants, stored_catalog); !st.ok()) {
+          o.failure = st;
+          return o;
+        }
+        auto catalog = m.catalog->load();
+        if (!catalog) {
+          o.failure = catalog.error();
+          return o;
+        }
+        o.catalog = std::move(*catalog);
         auto shards = m.store->load_shards();
         auto nodes = m.store->list_nodes();
         if (!shards || !nodes) {
@@ -332,8 +333,15 @@ void campaign(registry_actor* self) {
       },
       [self](campaign_outcome& o) {
         auto& s = self->state;
+        if (o.won) {
+          auto won = std::make_shared<campaign_outcome>(std::move(o));
+          adopt_catalog(self, won->catalog, [self, won] {
+            self->state.campaigning = false;
+            take_lead(self, *won);
+          });
+          return;
+        }
         s.campaigning = false;
-        if (o.won) return take_lead(self, o);
         if (!o.failure.ok())
           spdlog::warn("cannot campaign for the controller key: {}", o.failure.message);
         self->delayed_send(self, std::chrono::seconds(1), campaign_atom::value);

@@ -97,56 +97,6 @@ void answer_waiting(registry_actor* self, index_entry& entry) {
   });
 }
 
-index_entry& spawn_shards(registry_actor* self, const catalog_entry& c) {
-  auto& entry = self->state.indexes[{c.tenant.value, c.params.name}];
-  entry.catalog = c;
-  for (std::uint32_t s = 0; s < c.params.shards; ++s) {
-    shard_slot slot;
-    // A cluster's shards are placed on nodes; the slot follows the primary.
-    if (!self->state.cluster) slot.actor = spawn_index_actor(self, c, shard_id{s}, self->state.env);
-    entry.shards.push_back(std::move(slot));
-  }
-  if (self->state.cluster) {
-    self->state.cluster->add_index(c);
-    coordinate(self);
-  }
-  return entry;
-}
-
-void add_tenant(registry_actor* self, const tenant_record& t) {
-  auto& s = self->state;
-  if (auto old = s.tenants.find(t.name); old != s.tenants.end())
-    s.tenant_of_key.erase(old->second.key_hash);
-  s.tenants[t.name] = t;
-  s.tenant_of_key[t.key_hash] = t.name;
-  s.env->usage->set_limits(t.name, t.quotas.max_vectors, t.quotas.max_bytes);
-}
-
-void load_catalog(registry_actor* self) {
-  auto retry = [self](caf::error& e) {
-    spdlog::warn("cannot read the catalog yet ({}); retrying", from_caf_error(e).message);
-    self->delayed_send(self, std::chrono::seconds(1), reload_atom::value);
-  };
-  self->request(self->state.env->persistence, self->state.env->timeout, catalog_tenants_request{})
-      .then(
-          [self, retry](std::vector<tenant_record>& tenants) {
-            self->request(self->state.env->persistence, self->state.env->timeout,
-                          catalog_list_request{})
-                .then(
-                    [self, tenants = std::move(tenants)](std::vector<catalog_entry>& catalog) {
-                      if (self->state.loaded) return;
-                      for (auto& t : tenants) add_tenant(self, t);
-                      for (auto& c : catalog) spawn_shards(self, c);
-                      self->state.loaded = true;
-                      spdlog::info("catalog loaded: {} tenant(s), {} index(es) recovering",
-                                   tenants.size(), catalog.size());
-                      if (self->state.coordination.metadata) start_metadata(self);
-                    },
-                    retry);
-          },
-          retry);
-}
-
 tenant_info info_of(registry_actor* self, const tenant_record& t) {
   tenant_info out;
   out.name = t.name;
@@ -163,10 +113,31 @@ caf::error no_tenant(const std::string& name) {
 }
 
 // Asks storage to make a tenant change durable, then runs `apply` and answers true.
+status change_in(catalog_store& c, const tenant_create_request& r) {
+  return c.create_tenant(r.tenant);
+}
+status change_in(catalog_store& c, const tenant_rotate_request& r) {
+  return c.set_tenant_key(r.name, r.key_hash);
+}
+status change_in(catalog_store& c, const tenant_drop_request& r) { return c.drop_tenant(r.name); }
+
 template <class Request, class Apply>
 caf::result<bool> change_tenant(registry_actor* self, Request r, Apply apply) {
   if (!self->state.loaded) return loading();
   auto rp = self->make_response_promise<bool>();
+  if (catalog_in_etcd(self)) {
+    change_catalog(
+        self, [r](catalog_store& c) { return change_in(c, r); },
+        [self, rp, r, apply](status st) mutable {
+          if (!st.ok()) {
+            rp.deliver(to_caf_error(st));
+            return;
+          }
+          apply(self, r);
+          rp.deliver(true);
+        });
+    return rp;
+  }
   self->request(self->state.env->persistence, self->state.env->timeout, r)
       .then(
           [self, rp, r, apply](bool) mutable {
@@ -311,26 +282,34 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
           });
           return rp;
         }
+        auto created = [self, rp, key](expected<catalog_create_reply> out) mutable {
+          if (!out) {
+            rp.deliver(to_caf_error(out.error()));
+            return;
+          }
+          auto& reply = *out;
+          auto& indexes = self->state.indexes;
+          auto it = indexes.find(key);
+          if (it == indexes.end()) {
+            auto& entry = spawn_shards(self, reply.entry);
+            spdlog::info("created index {}/{} (dimension {}, {} shard(s))", key.first, key.second,
+                         reply.entry.params.dimension, reply.entry.params.shards);
+            entry.waiting.push_back(rp);
+            answer_waiting(self, entry);
+            return;
+          }
+          // A concurrent create of the same index got there first.
+          it->second.waiting.push_back(rp);
+          answer_waiting(self, it->second);
+        };
+        if (catalog_in_etcd(self)) {
+          create_in_catalog(self, r.tenant, r.params, created);
+          return rp;
+        }
         self->request(self->state.env->persistence, self->state.env->timeout,
                       catalog_create_request{r.tenant, r.params})
-            .then(
-                [self, rp, key](catalog_create_reply& reply) mutable {
-                  auto& indexes = self->state.indexes;
-                  auto it = indexes.find(key);
-                  if (it == indexes.end()) {
-                    auto& entry = spawn_shards(self, reply.entry);
-                    spdlog::info("created index {}/{} (dimension {}, {} shard(s))", key.first,
-                                 key.second, reply.entry.params.dimension,
-                                 reply.entry.params.shards);
-                    entry.waiting.push_back(rp);
-                    answer_waiting(self, entry);
-                    return;
-                  }
-                  // A concurrent create of the same index got there first.
-                  it->second.waiting.push_back(rp);
-                  answer_waiting(self, it->second);
-                },
-                [rp](caf::error& e) mutable { rp.deliver(e); });
+            .then([created](catalog_create_reply& reply) mutable { created(reply); },
+                  [created](caf::error& e) mutable { created(from_caf_error(e)); });
         return rp;
       },
       [self](lookup_index_request& r) -> caf::result<index_route> {
@@ -402,28 +381,24 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
         if (!self->state.indexes.count(key)) return not_found(r.name);
         auto rp = self->make_response_promise<bool>();
         // The catalog first: once the drop is durable the index is gone for good.
+        auto dropped = [self, rp, key](status st) mutable {
+          if (!st.ok()) {
+            rp.deliver(to_caf_error(st));
+            return;
+          }
+          auto it = self->state.indexes.find(key);
+          if (it != self->state.indexes.end()) forget_index(self, it);
+          spdlog::info("dropped index {}/{}", key.first, key.second);
+          rp.deliver(true);
+        };
+        if (catalog_in_etcd(self)) {
+          drop_from_catalog(self, r.tenant, r.name, dropped);
+          return rp;
+        }
         self->request(self->state.env->persistence, self->state.env->timeout,
                       catalog_drop_request{r.tenant, r.name})
-            .then(
-                [self, rp, key](bool) mutable {
-                  auto it = self->state.indexes.find(key);
-                  if (it != self->state.indexes.end()) {
-                    if (self->state.cluster) {
-                      // The nodes let go of the shards on their next heartbeat.
-                      self->state.cluster->drop_index(key.first, key.second);
-                    } else {
-                      for (auto& shard : it->second.shards) {
-                        self->demonitor(shard.actor);
-                        self->send_exit(shard.actor, caf::exit_reason::kill);
-                      }
-                    }
-                    for (auto& waiting : it->second.waiting) waiting.deliver(not_found(key.second));
-                    self->state.indexes.erase(it);
-                  }
-                  spdlog::info("dropped index {}/{}", key.first, key.second);
-                  rp.deliver(true);
-                },
-                [rp](caf::error& e) mutable { rp.deliver(e); });
+            .then([dropped](bool) mutable { dropped(status::success()); },
+                  [dropped](caf::error& e) mutable { dropped(from_caf_error(e)); });
         return rp;
       },
       [self](tenant_create_request& r) -> caf::result<bool> {
@@ -455,19 +430,17 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
               s.env->usage->forget_limits(r.name);
               std::size_t dropped = 0;
               for (auto it = s.indexes.begin(); it != s.indexes.end();) {
-                if (it->first.first != r.name) {
-                  ++it;
-                  continue;
+                auto next = std::next(it);
+                if (it->first.first == r.name) {
+                  // etcd dropped them with the tenant; storage's files follow.
+                  if (catalog_in_etcd(self))
+                    self->request(s.env->persistence, s.env->timeout,
+                                  catalog_drop_request{tenant_id{r.name}, it->first.second})
+                        .then([](bool) {}, [](caf::error&) {});
+                  forget_index(self, it);
+                  ++dropped;
                 }
-                for (auto& shard : it->second.shards) {
-                  if (!shard.actor || s.cluster) continue;
-                  self->demonitor(shard.actor);
-                  self->send_exit(shard.actor, caf::exit_reason::kill);
-                }
-                for (auto& waiting : it->second.waiting)
-                  waiting.deliver(not_found(it->first.second));
-                it = s.indexes.erase(it);
-                ++dropped;
+                it = next;
               }
               if (s.cluster) s.cluster->drop_tenant(r.name);
               spdlog::info("dropped tenant {} and its {} index(es)", r.name, dropped);

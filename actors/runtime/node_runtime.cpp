@@ -265,6 +265,7 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
           meta->etcd = std::move(*client);
           meta->store = std::make_unique<metadata_store>(
               *meta->etcd, metadata_keys(options.cluster.etcd.prefix));
+          meta->catalog = std::make_unique<catalog_store>(*meta->etcd, *meta->store);
           meta->me = controller_record{"storaged@" + at.host + ":" + std::to_string(at.port),
                                        at.host + ":" + std::to_string(at.port)};
           meta->lease_ttl = std::chrono::seconds(options.cluster.etcd.controller_lease_s);
@@ -272,7 +273,10 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
           d.controller = std::move(meta);
         }
         d.coordinator = spawn_coordinator(sys, env, co);
-        if (auto st = await_catalog(sys, d.coordinator, timeout); !st.ok()) return st;
+        // On etcd the catalog is read once elected, which may mean waiting out
+        // an earlier controller's lease; until then requests are answered 503.
+        if (!co.metadata)
+          if (auto st = await_catalog(sys, d.coordinator, timeout); !st.ok()) return st;
         auto port = sys.middleman().publish(d.coordinator, at.port, at.host.c_str(), true);
         if (!port)
           return make_status(errc::unavailable,

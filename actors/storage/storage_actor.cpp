@@ -57,7 +57,7 @@ caf::behavior storage_actor(storage_self* self, std::shared_ptr<storage_engine> 
         return self->state.engine->catalog();
       },
       [self](catalog_create_request& r) -> caf::result<catalog_create_reply> {
-        auto out = self->state.engine->create_index(r.tenant, r.params);
+        auto out = self->state.engine->create_index(r.tenant, r.params, r.incarnation);
         if (!out) return to_caf_error(out.error());
         return catalog_create_reply{out->first, out->second};
       },

@@ -50,7 +50,7 @@ expected<std::unique_ptr<storage_engine>> storage_engine::open(env& e, storage_o
   auto st = s->catalog_log_->read(seq_no{}, [&](log_record&& r) {
     index_key key{r.tenant.value, r.id};
     if (r.type == log_record_type::create_index) {
-      s->catalog_[key] = catalog_entry{r.tenant, r.params, r.seq.value};
+      s->catalog_[key] = catalog_entry{r.tenant, r.params, r.epoch != 0 ? r.epoch : r.seq.value};
     } else if (r.type == log_record_type::drop_index) {
       s->catalog_.erase(key);
     } else if (auto applied = s->apply_tenant_record(r); !applied.ok() && bad_record.ok()) {
@@ -198,17 +198,23 @@ status storage_engine::append_catalog(log_record r) {
 }
 
 expected<std::pair<catalog_entry, bool>> storage_engine::create_index(const tenant_id& tenant,
-                                                                      const index_params& params) {
+                                                                      const index_params& params,
+                                                                      std::uint64_t incarnation) {
   if (auto st = check_names(tenant, params.name); !st.ok()) return st;
   if (auto st = validate_params(params); !st.ok()) return st;
   index_key key{tenant.value, params.name};
   if (auto it = catalog_.find(key); it != catalog_.end()) {
-    if (it->second.params != params)
+    if (incarnation != 0 && it->second.incarnation != incarnation) {
+      // The cluster dropped and re-created it while this node did not hear.
+      if (auto st = drop_index(tenant, params.name); !st.ok()) return st;
+    } else if (it->second.params != params) {
       return make_status(errc::index_exists,
                          "index '" + params.name + "' exists with other parameters");
-    return std::make_pair(it->second, false);
+    } else {
+      return std::make_pair(it->second, false);
+    }
   }
-  if (tenant != default_tenant()) {
+  if (tenant != default_tenant() && incarnation == 0) {
     auto t = tenants_.find(tenant.value);
     if (t == tenants_.end())
       return make_status(errc::not_found, "no tenant '" + tenant.value + "'");
@@ -230,8 +236,10 @@ expected<std::pair<catalog_entry, bool>> storage_engine::create_index(const tena
   r.tenant = tenant;
   r.id = params.name;
   r.params = params;
+  r.epoch = incarnation;
   if (auto st = append_catalog(r); !st.ok()) return st;
-  catalog_entry entry{tenant, params, catalog_log_->last_seq().value};
+  catalog_entry entry{tenant, params,
+                      incarnation != 0 ? incarnation : catalog_log_->last_seq().value};
   catalog_[key] = entry;
   return std::make_pair(entry, true);
 }

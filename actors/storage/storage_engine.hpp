@@ -48,9 +48,12 @@ class storage_engine {
   status drop_tenant(const std::string& name);
   // Durable on return. An existing index with the same params is returned as is
   // (created = false); with other params it is `index_exists`. A tenant at its
-  // max_indexes gets `quota_exceeded`.
+  // max_indexes gets `quota_exceeded`. A nonzero `incarnation` mirrors an index
+  // of the cluster's catalog, which checked tenants and quotas: it replaces (drops)
+  // an older incarnation under that name.
   expected<std::pair<catalog_entry, bool>> create_index(const tenant_id& tenant,
-                                                        const index_params& params);
+                                                        const index_params& params,
+                                                        std::uint64_t incarnation = 0);
   // Durable on return; deletes the index's logs and snapshots.
   status drop_index(const tenant_id& tenant, const std::string& name);
 

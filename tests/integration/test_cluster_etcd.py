@@ -1,11 +1,13 @@
 """The cluster with its metadata in a real 3-member etcd (Debian etcd-server).
 
 Nodes register under leases, the controller (storaged's coordinator) is elected
-through etcd and writes every shard's epoch, primary and replicas there; a
-vectord paused past its lease is fenced and gets no write acknowledged when it
-wakes; one etcd member down changes nothing; two down stop writes with a 503 and
-reads go on; a restarted controller restores the same epochs. Every
-acknowledged write is read back after each case."""
+through etcd and writes every shard's epoch, primary and replicas there, and the
+catalog (indexes, tenants) lives there too; a vectord paused past its lease is
+fenced and gets no write acknowledged when it wakes; one etcd member down
+changes nothing; two down stop writes with a 503 and reads go on; a restarted
+or paused controller restores the same epochs; every process killed at once
+comes back with the same catalog and map. Every acknowledged write is read back
+after each case."""
 import base64
 import json
 import os
@@ -110,6 +112,16 @@ def epoch_of(record):
     fields = msgpack.unpackb(record)
     assert fields[0] == 1 and fields[1] == 2, fields
     return fields[2], fields[3]
+
+
+def index_record(record):
+    """An index record: [version, kind 4, name, dimension, distance, m, ef_c, ef_s,
+    shards, replicas, incarnation]."""
+    import msgpack
+    fields = msgpack.unpackb(record)
+    assert fields[0] == 1 and fields[1] == 4, fields
+    return {"name": fields[2], "dimension": fields[3], "shards": fields[8],
+            "replicas": fields[9], "incarnation": fields[10]}
 
 
 class EtcdClusterTest(unittest.TestCase):
@@ -267,6 +279,158 @@ class EtcdClusterTest(unittest.TestCase):
         after = {k: epoch_of(v) for k, v in self.etcd.range_prefix("/qt/v1/shards/").items()}
         self.assertEqual(before, after)
         self.check_every_ack()
+
+
+    def test_6_the_catalog_lives_in_etcd(self):
+        indexes = self.etcd.range_prefix("/qt/v1/indexes/")
+        self.assertIn("/qt/v1/catalog", self.etcd.range_prefix("/qt/v1/catalog"))
+        docs = index_record(indexes["/qt/v1/indexes/default/docs"])
+        self.assertEqual((docs["dimension"], docs["shards"], docs["replicas"]), (8, 2, 2))
+        # The shard records name the index under the catalog's incarnation.
+        for key in self.etcd.range_prefix("/qt/v1/shards/"):
+            self.assertIn("/default/docs@%d/" % docs["incarnation"], key)
+        status, data = self.c.request("POST", "/v1/indexes",
+                                      {"name": "extra", "dimension": 4, "shards": 1})
+        self.assertEqual(status, 201, data)
+        extra = index_record(self.etcd.range_prefix("/qt/v1/indexes/")[
+            "/qt/v1/indexes/default/extra"])
+        self.assertGreater(extra["incarnation"], docs["incarnation"])
+        # The same create again is answered from the catalog, a conflicting one refused.
+        status, data = self.c.request("POST", "/v1/indexes",
+                                      {"name": "extra", "dimension": 4, "shards": 1}, gateway=1)
+        self.assertEqual(status, 200, data)
+        status, data = self.c.request("POST", "/v1/indexes",
+                                      {"name": "extra", "dimension": 5, "shards": 1})
+        self.assertEqual(status, 409, data)
+        status, data = self.c.request("DELETE", "/v1/indexes/extra")
+        self.assertEqual(status, 200, data)
+        self.assertNotIn("/qt/v1/indexes/default/extra", self.etcd.range_prefix("/qt/v1/indexes/"))
+        status, data = self.c.request("GET", "/v1/indexes/extra")
+        self.assertEqual(status, 404, data)
+        self.check_every_ack()
+
+    def test_7_a_paused_controller_host_comes_back_as_the_controller(self):
+        self.c.wait(serving("docs", 2, 2), "docs serving")
+        before = {k: epoch_of(v) for k, v in self.etcd.range_prefix("/qt/v1/shards/").items()}
+        held = self.etcd.call("/v3/kv/range", {"key": base64.b64encode(
+            b"/qt/v1/controller").decode()})["kvs"][0]["create_revision"]
+        os.kill(self.c.storaged.proc.pid, signal.SIGSTOP)
+        try:
+            # Past its controller lease: the key goes; reads go on meanwhile.
+            deadline = time.monotonic() + (LEASE_S * 4 + 10) * SLOW
+            while time.monotonic() < deadline:
+                if not self.etcd.range_prefix("/qt/v1/controller"):
+                    break
+                time.sleep(0.2)
+            self.assertFalse(self.etcd.range_prefix("/qt/v1/controller"))
+            some = sorted(self.acked)[0]
+            status, data = self.c.request("GET", "/v1/indexes/docs/vectors/" + some)
+            self.assertEqual(status, 200, data)
+            status, data = self.c.request("POST", "/v1/indexes/docs/search",
+                                          {"vector": self.acked[some], "k": 3})
+            self.assertEqual(status, 200, data)
+        finally:
+            os.kill(self.c.storaged.proc.pid, signal.SIGCONT)
+        # It hears that its lease lapsed, campaigns again and wins a new key.
+        self.wait_writable()
+        now = self.etcd.call("/v3/kv/range", {"key": base64.b64encode(
+            b"/qt/v1/controller").decode()})["kvs"][0]["create_revision"]
+        self.assertGreater(int(now), int(held))
+        self.c.wait(serving("docs", 2, 2), "docs serving again")
+        after = {k: epoch_of(v) for k, v in self.etcd.range_prefix("/qt/v1/shards/").items()}
+        self.assertEqual(sorted(before), sorted(after))
+        for key, (epoch, _) in before.items():
+            self.assertGreaterEqual(after[key][0], epoch)
+        self.check_every_ack()
+
+    def test_8_every_process_killed_at_once_comes_back_with_the_same_catalog(self):
+        self.c.wait(serving("docs", 2, 2), "docs serving")
+        catalog = self.etcd.range_prefix("/qt/v1/indexes/")
+        shards = {k: epoch_of(v) for k, v in self.etcd.range_prefix("/qt/v1/shards/").items()}
+        c = self.c
+        # Every daemon back on its ports (vectords keep their registrations' addresses).
+        argv = c.storaged.argv
+        argv[argv.index("--listen") + 1] = "127.0.0.1:%d" % c.storaged.port
+        argv[argv.index("--coordinator-listen") + 1] = "127.0.0.1:%d" % c.coordinator
+        for v in c.vectords.values():
+            v.argv[v.argv.index("--listen") + 1] = "127.0.0.1:%d" % v.port
+        daemons = [c.storaged, *c.vectords.values(), *c.gateways]
+        for p in daemons:
+            p.proc.send_signal(signal.SIGKILL)
+        for m in self.etcd.members:
+            m["proc"].kill()
+        for p in daemons:
+            p.kill()
+        for m in self.etcd.members:
+            m["proc"].wait()
+            self.etcd.start(m)
+        self.etcd.wait_healthy()
+        t0 = time.monotonic()
+        for p in daemons:
+            p.start()
+        c.wait(serving("docs", 2, 2), "docs serving after a full restart")
+        self.wait_writable()
+        print("\n  full restart: writable %.1f s after the daemons started (leases %d s)"
+              % (time.monotonic() - t0, LEASE_S))
+        self.assertEqual(self.etcd.range_prefix("/qt/v1/indexes/"), catalog)
+        after = {k: epoch_of(v) for k, v in self.etcd.range_prefix("/qt/v1/shards/").items()}
+        self.assertEqual(sorted(after), sorted(shards))
+        for key, (epoch, _) in shards.items():
+            self.assertGreaterEqual(after[key][0], epoch)
+        status, data = c.request("GET", "/v1/indexes")
+        self.assertEqual(status, 200, data)
+        self.assertEqual([i["name"] for i in data["indexes"]], ["docs"])
+        self.check_every_ack()
+
+
+class EtcdMigrationTest(unittest.TestCase):
+    def test_a_clusters_catalog_and_data_move_onto_etcd(self):
+        root = tempfile.mkdtemp(prefix="quiver-etcd-move-")
+        etcd = Etcd(root)
+        c = Cluster(vectords=2, gateways=1)
+        try:
+            status, data = c.request("POST", "/v1/indexes",
+                                     {"name": "old", "dimension": 8, "shards": 2, "replicas": 2})
+            self.assertEqual(status, 201, data)
+            c.wait(serving("old", 2, 2), "old serving")
+            items = vectors(100, 8, 7)
+            status, data = c.request("POST", "/v1/indexes/old/vectors",
+                                     {"items": [{"id": i, "vector": v} for i, v in items]})
+            self.assertEqual(status, 200, data)
+            config = os.path.join(root, "quiver.toml")
+            with open(config, "w") as f:
+                f.write('[etcd]\nnode_lease_s = %d\ncontroller_lease_s = %d\nprefix = "/qm/"\n'
+                        % (LEASE_S, LEASE_S))
+            argv = c.storaged.argv
+            argv[argv.index("--listen") + 1] = "127.0.0.1:%d" % c.storaged.port
+            argv[argv.index("--coordinator-listen") + 1] = "127.0.0.1:%d" % c.coordinator
+            daemons = [*c.gateways, *c.vectords.values(), c.storaged]
+            for p in daemons:
+                p.stop()
+                p.argv += ["--config", config, "--etcd", etcd.endpoints()]
+            for p in reversed(daemons):
+                p.start()
+            c.wait(serving("old", 2, 2), "old serving on etcd")
+            record = index_record(etcd.range_prefix("/qm/v1/indexes/")["/qm/v1/indexes/default/old"])
+            self.assertEqual((record["dimension"], record["shards"]), (8, 2))
+            for key in etcd.range_prefix("/qm/v1/shards/"):
+                self.assertIn("/default/old@%d/" % record["incarnation"], key)
+            for i, v in items:
+                status, data = c.request("GET", "/v1/indexes/old/vectors/" + i)
+                self.assertEqual(status, 200, (i, data))
+            deadline = time.monotonic() + 30 * SLOW
+            while time.monotonic() < deadline:
+                status, data = c.request("POST", "/v1/indexes/old/vectors",
+                                         {"items": [{"id": "new", "vector": items[0][1]}]})
+                if status == 200:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(status, 200, data)
+        finally:
+            c.stop()
+            etcd.stop()
+            shutil.rmtree(root, ignore_errors=True)
+            shutil.rmtree(c.dir, ignore_errors=True)
 
 
 class EtcdStartupTest(unittest.TestCase):

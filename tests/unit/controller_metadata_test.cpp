@@ -100,6 +100,33 @@ TEST_F(ControllerMetadata, ACompetingWriteIsSeenAndNotOverwritten) {
   EXPECT_TRUE(client->range(keys.shard(ref))->kvs.empty());
 }
 
+TEST_F(ControllerMetadata, ARestartedControllerTakesOverItsPredecessorsKeyAtOnce) {
+  auto old_lease = client->lease_grant(60s);
+  auto new_lease = client->lease_grant(60s);
+  auto other_lease = client->lease_grant(60s);
+  ASSERT_TRUE(old_lease && new_lease && other_lease);
+  controller_record me{"storaged@127.0.0.1:7300", "127.0.0.1:7300"};
+  metadata_store killed(*client, keys);
+  ASSERT_TRUE(*killed.campaign(me, old_lease->id));
+  ASSERT_TRUE(killed.fence(ref, "n1", {"n1"}, 0));
+
+  // Someone else waits for the lease; the same controller back (same name and
+  // address) takes the key now.
+  metadata_store stranger(*client, keys);
+  EXPECT_FALSE(*stranger.campaign({"storaged@127.0.0.1:7301", "127.0.0.1:7301"}, other_lease->id));
+  metadata_store restarted(*client, keys);
+  ASSERT_TRUE(*restarted.campaign(me, new_lease->id));
+  EXPECT_EQ(client->range(keys.controller())->kvs.at(0).lease, new_lease->id);
+  ASSERT_TRUE(restarted.load_shards());
+  auto moved = restarted.fence(ref, "n2", {"n1", "n2"}, 0);
+  ASSERT_TRUE(moved) << moved.error().message;
+  EXPECT_EQ(moved->record.epoch, 2u);
+  // Had the predecessor lived on, it could write nothing more.
+  auto late = killed.fence(ref, "n3", {"n3"}, 0);
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, errc::stale_epoch);
+}
+
 TEST_F(ControllerMetadata, UnreadableRecordsAreAnError) {
   ASSERT_TRUE(client->put(keys.shard(ref), "garbage"));
   metadata_store a(*client, keys);

@@ -40,6 +40,61 @@ TEST(MetadataRecords, RoundTrip) {
   EXPECT_EQ(c2->address, c.address);
 }
 
+TEST(MetadataRecords, CatalogRecordsRoundTrip) {
+  index_record i;
+  i.params = index_params{"docs", 768, distance_kind::dot, 24, 300, 80, 4, 3};
+  i.incarnation = 1234567890123ull;
+  auto i2 = decode_index_record(encode(i));
+  ASSERT_TRUE(i2) << i2.error().message;
+  EXPECT_EQ(i2->params, i.params);
+  EXPECT_EQ(i2->incarnation, i.incarnation);
+  for (auto d : {distance_kind::cosine, distance_kind::euclidean}) {
+    i.params.distance = d;
+    auto again = decode_index_record(encode(i));
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->params.distance, d);
+  }
+
+  tenant_record t{"acme", tenant_quotas{3, 1000000, 1ull << 40, 250}, std::string(64, 'a')};
+  auto t2 = decode_tenant_record(encode(t));
+  ASSERT_TRUE(t2) << t2.error().message;
+  EXPECT_EQ(t2->name, "acme");
+  EXPECT_EQ(t2->key_hash, t.key_hash);
+  EXPECT_EQ(t2->quotas, t.quotas);
+
+  auto c = decode_catalog_record(encode(catalog_record{42}));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->next_incarnation, 42u);
+
+  // Each kind refuses the others and every truncation of itself.
+  auto index_bytes = encode(i);
+  EXPECT_FALSE(decode_tenant_record(index_bytes));
+  EXPECT_FALSE(decode_catalog_record(index_bytes));
+  EXPECT_FALSE(decode_index_record(encode(t)));
+  for (std::size_t n = 0; n < index_bytes.size(); ++n)
+    EXPECT_FALSE(decode_index_record(index_bytes.substr(0, n)));
+}
+
+TEST(MetadataRecords, AnIndexRecordWithAForeignDistanceOrAHugeNumberIsRefused) {
+  auto pack = [](const char* distance, std::uint64_t dimension) {
+    msgpack::sbuffer buf;
+    msgpack::packer<msgpack::sbuffer> pk(buf);
+    pk.pack_array(11);
+    pk.pack_uint32(metadata_record_version);
+    pk.pack_uint8(4);
+    pk.pack(std::string("docs"));
+    pk.pack_uint64(dimension);
+    pk.pack(std::string(distance));
+    for (int f = 0; f < 6; ++f) pk.pack_uint32(1);
+    return std::string(buf.data(), buf.size());
+  };
+  ASSERT_TRUE(decode_index_record(pack("cosine", 8)));
+  auto foreign = decode_index_record(pack("manhattan", 8));
+  ASSERT_FALSE(foreign);
+  EXPECT_EQ(foreign.error().code, errc::invalid_argument);
+  EXPECT_FALSE(decode_index_record(pack("cosine", 1ull << 33)));
+}
+
 TEST(MetadataRecords, RefusesWhatItCannotRead) {
   auto node = encode(node_record{"a", "b", "c", 1});
   // Another kind of record under the wrong key.
@@ -81,6 +136,12 @@ TEST(MetadataRecords, KeysLiveUnderOnePrefixPerKind) {
             "/quiver/v1/shards/acme/docs@7/3");
   EXPECT_EQ(keys.controller(), "/quiver/v1/controller");
   EXPECT_EQ(keys.node("x").rfind(keys.nodes(), 0), 0u);
+  EXPECT_EQ(keys.index("acme", "docs"), "/quiver/v1/indexes/acme/docs");
+  EXPECT_EQ(keys.index("acme", "docs").rfind(keys.indexes_of("acme"), 0), 0u);
+  EXPECT_EQ(keys.tenant("acme"), "/quiver/v1/tenants/acme");
+  EXPECT_EQ(keys.catalog(), "/quiver/v1/catalog");
+  // A tenant's index prefix never covers another tenant whose name extends it.
+  EXPECT_NE(keys.index("acme2", "docs").rfind(keys.indexes_of("acme"), 0), 0u);
 }
 
 }  // namespace

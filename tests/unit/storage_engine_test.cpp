@@ -112,6 +112,49 @@ TEST_F(StorageEngine, RecreatedIndexStartsEmpty) {
   EXPECT_TRUE(read_all(*s, ref2).empty());
 }
 
+TEST_F(StorageEngine, MirrorsIndexesUnderTheIncarnationsTheClustersCatalogAssigns) {
+  const tenant_id t{"acme"};  // no tenant record: the cluster's catalog checked it
+  std::uint64_t first_seq = 0;
+  {
+    auto s = open();
+    auto a = s->create_index(t, params("a", 1), 9001);
+    ASSERT_TRUE(a) << a.error().message;
+    EXPECT_TRUE(a->second);
+    EXPECT_EQ(a->first.incarnation, 9001u);
+    auto again = s->create_index(t, params("a", 1), 9001);
+    ASSERT_TRUE(again);
+    EXPECT_FALSE(again->second);
+    shard_ref ref{t, "a", 9001, shard_id{0}};
+    auto lease = s->open_shard(ref);
+    ASSERT_TRUE(lease);
+    ASSERT_TRUE(s->append(ref, lease->epoch, upserts(1, 3, lease->epoch)).ok());
+    ASSERT_TRUE(s->sync().ok());
+    // Storage's own numbering goes on beside it.
+    auto own = s->create_index(tenant_id{"default"}, params("b", 1));
+    ASSERT_TRUE(own);
+    first_seq = own->first.incarnation;
+    EXPECT_NE(first_seq, 9001u);
+  }
+  auto s = open();
+  auto cat = s->catalog();
+  ASSERT_EQ(cat.size(), 2u);
+  EXPECT_EQ(cat[0].tenant, t);
+  EXPECT_EQ(cat[0].incarnation, 9001u);
+  EXPECT_EQ(cat[1].incarnation, first_seq);
+  EXPECT_EQ(read_all(*s, shard_ref{t, "a", 9001, shard_id{0}}).size(), 3u);
+  // A newer incarnation (dropped and re-created while this node did not hear)
+  // replaces the old one and its files.
+  auto old_dir = s->shard_dir(shard_ref{t, "a", 9001, shard_id{0}});
+  ASSERT_TRUE(fs::exists(old_dir));
+  auto newer = s->create_index(t, params("a", 2), 9100);
+  ASSERT_TRUE(newer) << newer.error().message;
+  EXPECT_TRUE(newer->second);
+  EXPECT_FALSE(fs::exists(old_dir));
+  EXPECT_TRUE(read_all(*s, shard_ref{t, "a", 9100, shard_id{1}}).empty());
+  EXPECT_EQ(s->read(shard_ref{t, "a", 9001, shard_id{0}}, {}, 1 << 20).error().code,
+            errc::index_not_found);
+}
+
 TEST_F(StorageEngine, LeftoverFilesOfDroppedIndexesAreRemovedOnOpen) {
   const tenant_id t{"default"};
   shard_ref live;

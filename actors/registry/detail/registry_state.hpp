@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/controller/catalog_store.hpp"
 #include "actors/registry/index_registry.hpp"
 #include "actors/runtime/actor_messages.hpp"
 #include "cluster/cluster_state.hpp"
@@ -62,6 +63,10 @@ struct registry_state {
   // shards whose record is being written.
   std::map<cluster_state::shard_key, shard_record> written;
   std::set<cluster_state::shard_key> writing;
+  // What storage's own catalog held at start: imported into etcd by the first
+  // controller of a cluster moving onto etcd (etcd's catalog wins after that).
+  std::vector<tenant_record> stored_tenants;
+  std::vector<catalog_entry> stored_catalog;
   static inline const char* name = "quiver.registry";
 };
 
@@ -76,6 +81,31 @@ struct coordinator_call {
 caf::error not_found(const std::string& name);
 caf::error loading();
 void answer_waiting(registry_actor* self, index_entry& entry);
+// -- registry_catalog.cpp --
+// Reads storage's catalog (or, on etcd, starts the campaign that reads etcd's).
+void load_catalog(registry_actor* self);
+index_entry& spawn_shards(registry_actor* self, const catalog_entry& c);
+void add_tenant(registry_actor* self, const tenant_record& t);
+// Forgets an index the catalog no longer holds (its shards stop or are let go).
+void forget_index(registry_actor* self, std::map<index_key, index_entry>::iterator it);
+// Makes the registry hold exactly these tenants and indexes: spawns (or places)
+// the new ones, forgets those gone. Marks the catalog loaded.
+void apply_catalog(registry_actor* self, const std::vector<tenant_record>& tenants,
+                   const std::vector<catalog_entry>& indexes);
+
+// -- etcd_catalog.cpp: the catalog in etcd (coordination.metadata set); storage
+// mirrors its indexes (under etcd's incarnations) because it holds their logs.
+bool catalog_in_etcd(registry_actor* self);
+void create_in_catalog(registry_actor* self, const tenant_id& tenant, const index_params& params,
+                       std::function<void(expected<catalog_create_reply>)> done);
+void drop_from_catalog(registry_actor* self, const tenant_id& tenant, const std::string& name,
+                       std::function<void(status)> done);
+void change_catalog(registry_actor* self, std::function<status(catalog_store&)> job,
+                    std::function<void(status)> done);
+// After winning an election: etcd's catalog (imported from storage's the first
+// time) becomes storage's and the registry's; then `then` runs.
+void adopt_catalog(registry_actor* self, catalog_store::contents catalog,
+                   std::function<void()> then);
 
 // -- coordinator.cpp --
 caf::actor replica_actor(registry_actor* self, const cluster_state::shard_key& key,
@@ -91,6 +121,8 @@ cluster_status cluster_view(registry_actor* self);
 void start_metadata(registry_actor* self);
 // Whether this coordinator may place shards now (etcd mode: it leads).
 bool placing(registry_actor* self);
+// etcd mode: stops placing and campaigns again (a write found the lease gone).
+void lose_lead(registry_actor* self, const std::string& why);
 // etcd mode: one campaign for the controller key (again a second after a loss).
 void campaign(registry_actor* self);
 
