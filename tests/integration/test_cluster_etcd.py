@@ -333,9 +333,14 @@ class EtcdClusterTest(unittest.TestCase):
             os.kill(self.c.storaged.proc.pid, signal.SIGCONT)
         # It hears that its lease lapsed, campaigns again and wins a new key.
         self.wait_writable()
-        now = self.etcd.call("/v3/kv/range", {"key": base64.b64encode(
-            b"/qt/v1/controller").decode()})["kvs"][0]["create_revision"]
-        self.assertGreater(int(now), int(held))
+        deadline = time.monotonic() + 30 * SLOW
+        kvs = []
+        while time.monotonic() < deadline and not kvs:
+            kvs = self.etcd.call("/v3/kv/range", {"key": base64.b64encode(
+                b"/qt/v1/controller").decode()}).get("kvs", [])
+            time.sleep(0.1)
+        self.assertTrue(kvs, "the controller did not campaign again:\n" + self.c.logs())
+        self.assertGreater(int(kvs[0]["create_revision"]), int(held))
         self.c.wait(serving("docs", 2, 2), "docs serving again")
         after = {k: epoch_of(v) for k, v in self.etcd.range_prefix("/qt/v1/shards/").items()}
         self.assertEqual(sorted(before), sorted(after))
