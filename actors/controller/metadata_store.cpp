@@ -1,5 +1,7 @@
 #include "actors/controller/metadata_store.hpp"
 
+#include "common/parse.hpp"
+
 namespace quiver {
 namespace {
 
@@ -9,6 +11,14 @@ etcd::compare compare_create_revision(std::string key, std::int64_t revision) {
   c.what = etcd::compare::target::create_revision;
   c.number = revision;
   return c;
+}
+
+// An address only one live process can hold: a wildcard host or port 0 could be
+// another process's on another host.
+bool names_one_endpoint(const std::string& address) {
+  auto hp = parse_host_port(address, true);
+  return hp && hp->second != 0 && hp->first != "0.0.0.0" && hp->first != "::" &&
+         hp->first != "[::]";
 }
 
 }  // namespace
@@ -21,7 +31,8 @@ expected<bool> metadata_store::campaign(const controller_record& me, std::int64_
   if (!r) return r.error();
   if (!r->won && r->holder_lease != lease) {
     auto holder = decode_controller_record(r->holder);
-    if (holder && holder->name == me.name && holder->address == me.address) {
+    if (holder && holder->name == me.name && holder->address == me.address &&
+        names_one_endpoint(me.address)) {
       // Our own predecessor, killed (its host's data dir lock is ours now): its
       // key goes now rather than with its lease. Only that key, by revision.
       auto gone = etcd_.txn({compare_create_revision(keys_.controller(), r->create_revision)},

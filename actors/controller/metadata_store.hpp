@@ -38,8 +38,9 @@ class metadata_store {
   // Campaigns for the controller key under `lease` (an etcd::session's). True
   // when this process holds it (it may already have). A key held by a record
   // with our name and address is our killed predecessor's (the caller holds
-  // what makes that identity unique: storaged's data dir lock and port) and is
-  // taken over at once instead of waiting out its lease.
+  // what makes that identity unique: storaged's data dir lock and port; not for
+  // a wildcard host or port 0) and is taken over at once instead of waiting out
+  // its lease.
   expected<bool> campaign(const controller_record& me, std::int64_t lease);
   bool leading() const { return leader_revision_ != 0; }
   // Who holds the controller key, if anyone.

@@ -1,11 +1,17 @@
 """Failover and etcd traffic of the cluster on a real 3-member etcd (loopback).
 
   python3 tests/bench/etcd_cluster_bench.py [--rounds 3]
+  python3 tests/bench/etcd_cluster_bench.py --burst [--indexes 4 --shards 250]
 
 Per round: SIGKILL and SIGSTOP of the vectord holding a primary (time from the
 signal to the next acknowledged write), SIGKILL + restart of storaged (the
 controller: time to the next acknowledged write), and etcd's committed
-proposals per second at rest with 10 shards per node. Medians printed."""
+proposals per second at rest with 10 shards per node. Medians printed.
+
+--burst: indexes × shards × 3 replicas on 3 vectords (4 × 250 = 1,000 shards
+per node): etcd traffic at rest, then one vectord SIGKILLed: the time until
+every shard record names a live primary again, the proposals that took, and the
+time until a gateway's map shows it."""
 import argparse
 import os
 import signal
@@ -58,10 +64,72 @@ def counters(etcd):
     return committed, handled
 
 
+def burst(args):
+    root = tempfile.mkdtemp(prefix="quiver-etcd-burst-")
+    etcd = Etcd(root)
+    config = os.path.join(root, "quiver.toml")
+    with open(config, "w") as f:
+        f.write('[etcd]\nnode_lease_s = %d\ncontroller_lease_s = %d\nprefix = "/qb/"\n'
+                % (LEASE_S, LEASE_S))
+    c = Cluster(common_args=["--config", config, "--etcd", etcd.endpoints()],
+                node_timeout_ms=10000)
+    try:
+        t0 = time.monotonic()
+        for i in range(args.indexes):
+            status, data = c.request("POST", "/v1/indexes",
+                                     {"name": "b%d" % i, "dimension": 8, "shards": args.shards,
+                                      "replicas": 3}, timeout=600)
+            assert status == 201, data
+        for i in range(args.indexes):
+            c.wait(serving("b%d" % i, args.shards, 3), "serving", timeout=1800)
+        total = args.indexes * args.shards
+        print("placed %d shards × 3 replicas (%d per node) in %.1f s"
+              % (total, total, time.monotonic() - t0), flush=True)
+        time.sleep(5)
+        (p0, h0), t0 = counters(etcd), time.monotonic()
+        time.sleep(20)
+        (p1, h1), dt = counters(etcd), time.monotonic() - t0
+        print("at rest: %.2f proposals/s, %.2f gRPC requests/s per vectord"
+              % ((p1 - p0) / dt, (h1 - h0) / dt / len(c.vectords)), flush=True)
+        shards = etcd.range_prefix("/qb/v1/shards/")
+        victim = epoch_of(next(iter(shards.values())))[1]
+        moved = sum(1 for v in shards.values() if epoch_of(v)[1] == victim)
+        p0, _ = counters(etcd)
+        t0 = time.monotonic()
+        c.vectords[victim].kill()
+        etcd_done = gateway_done = None
+        while time.monotonic() - t0 < 600 and (etcd_done is None or gateway_done is None):
+            if etcd_done is None:
+                records = etcd.range_prefix("/qb/v1/shards/")
+                if all(epoch_of(v)[1] not in ("", victim) for v in records.values()):
+                    etcd_done = time.monotonic() - t0
+            if gateway_done is None:
+                try:
+                    m = c.map()
+                    if all(s.get("primary") not in (None, "", victim) for s in m["shards"]):
+                        gateway_done = time.monotonic() - t0
+                except AssertionError:
+                    pass
+            time.sleep(0.05)
+        p1, _ = counters(etcd)
+        print("SIGKILL of %s (%d primaries): every record names a live primary after %s s, "
+              "the gateway's map after %s s; %d raft proposals"
+              % (victim, moved, etcd_done and round(etcd_done, 2),
+                 gateway_done and round(gateway_done, 2), p1 - p0), flush=True)
+    finally:
+        c.stop()
+        etcd.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--burst", action="store_true")
+    ap.add_argument("--indexes", type=int, default=4)
+    ap.add_argument("--shards", type=int, default=250)
     args = ap.parse_args()
+    if args.burst:
+        return burst(args)
     root = tempfile.mkdtemp(prefix="quiver-etcd-bench-")
     etcd = Etcd(root)
     config = os.path.join(root, "quiver.toml")
@@ -77,6 +145,14 @@ def main():
                                                          "shards": 10, "replicas": 3})
         assert status == 201, data
         c.wait(serving("bench", 10, 3), "serving", timeout=120)
+        # storaged on fixed ports, as scripts/cluster runs it (its controller key
+        # names its address; one started on port 0 cannot be recognized later).
+        argv = c.storaged.argv
+        argv[argv.index("--listen") + 1] = "127.0.0.1:%d" % c.storaged.port
+        argv[argv.index("--coordinator-listen") + 1] = "127.0.0.1:%d" % c.coordinator
+        c.storaged.stop()
+        c.storaged.start()
+        until_write(c, time.monotonic())
         for r in range(args.rounds):
             time.sleep(3)
             (p0, h0), t0 = counters(etcd), time.monotonic()
@@ -100,9 +176,6 @@ def main():
                 else:
                     os.kill(proc.proc.pid, signal.SIGCONT)
             c.wait(serving("bench", 10, 3), "serving", timeout=120)
-            argv = c.storaged.argv
-            argv[argv.index("--listen") + 1] = "127.0.0.1:%d" % c.storaged.port
-            argv[argv.index("--coordinator-listen") + 1] = "127.0.0.1:%d" % c.coordinator
             t0 = time.monotonic()
             c.storaged.kill()
             c.storaged.start()

@@ -125,6 +125,20 @@ TEST_F(ControllerMetadata, ARestartedControllerTakesOverItsPredecessorsKeyAtOnce
   auto late = killed.fence(ref, "n3", {"n3"}, 0);
   ASSERT_FALSE(late);
   EXPECT_EQ(late.error().code, errc::stale_epoch);
+
+  // An address another host could share (a wildcard, port 0) proves nothing.
+  ASSERT_TRUE(client->lease_revoke(new_lease->id).ok());
+  for (const char* address : {"0.0.0.0:7300", "127.0.0.1:0"}) {
+    auto l1 = client->lease_grant(60s);
+    auto l2 = client->lease_grant(60s);
+    ASSERT_TRUE(l1 && l2);
+    controller_record twin{"storaged@" + std::string(address), address};
+    metadata_store first(*client, keys);
+    metadata_store second(*client, keys);
+    ASSERT_TRUE(*first.campaign(twin, l1->id)) << address;
+    EXPECT_FALSE(*second.campaign(twin, l2->id)) << address;
+    ASSERT_TRUE(client->lease_revoke(l1->id).ok());
+  }
 }
 
 TEST_F(ControllerMetadata, UnreadableRecordsAreAnError) {
