@@ -10,6 +10,7 @@
 #include "actors/registry/detail/registry_state.hpp"
 #include "actors/runtime/actor_messages.hpp"
 #include "actors/runtime/caf_error.hpp"
+#include "actors/runtime/protocol.hpp"
 
 namespace quiver::registry_detail {
 
@@ -207,6 +208,14 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
   load_catalog(self);
   return {
       [self](reload_atom) { load_catalog(self); },
+      [](protocol_hello& peer) -> caf::result<protocol_hello> {
+        auto out = answer_hello(peer);
+        if (!out) {
+          spdlog::warn("refused a peer: {}", out.error().message);
+          return to_caf_error(out.error());
+        }
+        return *out;
+      },
       [self](campaign_atom) { campaign(self); },
       [](coordinator_call& call) { call.run(); },
       [self](coordinate_atom) {

@@ -1,5 +1,7 @@
 #include "actors/runtime/actor_messages.hpp"
 
+#include "actors/runtime/protocol.hpp"
+
 #include <caf/actor_system_config.hpp>
 
 namespace quiver {
@@ -7,6 +9,7 @@ namespace quiver {
 void register_message_types(caf::actor_system_config& cfg) {
   // The details of our errors travel as a vector of int64 (see caf_error.cpp).
   cfg.add_message_type<std::vector<std::int64_t>>("quiver::int64_vector")
+      .add_message_type<protocol_hello>("quiver::protocol_hello")
       .add_message_type<tenant_id>("quiver::tenant_id")
       .add_message_type<seq_no>("quiver::seq_no")
       .add_message_type<index_params>("quiver::index_params")

@@ -18,6 +18,7 @@
 #include "actors/runtime/actor_messages.hpp"
 #include "actors/runtime/caf_error.hpp"
 #include "actors/runtime/link_actor.hpp"
+#include "actors/runtime/protocol.hpp"
 #include "actors/storage/storage_actor.hpp"
 #include "common/job_pool.hpp"
 
@@ -144,7 +145,15 @@ expected<caf::actor> connect(caf::actor_system& sys, const endpoint& to, int att
   std::string last;
   for (int i = 0; i < attempts; ++i) {
     auto h = sys.middleman().remote_actor(to.host, to.port);
-    if (h) return *h;
+    if (h) {
+      auto where = to.host + ":" + std::to_string(to.port);
+      auto st = check_peer_protocol(sys, *h, where);
+      if (st.ok()) return *h;
+      if (st.code == errc::invalid_argument) return st;  // another build: retrying cannot help
+      last = st.message;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      continue;
+    }
     last = sys.render(h.error());
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
@@ -169,9 +178,6 @@ expected<std::unique_ptr<etcd::client>> open_etcd(const etcd_config& c) {
                        "cannot reach etcd at " + c.endpoints + ": " + probe.error().message);
   return client;
 }
-
-// The inter-daemon protocol this build speaks (node records carry it).
-constexpr std::uint32_t protocol_version = 1;
 
 // Waits until the registry has read the catalog, so the first request after start
 // cannot see "no such index" for an index that exists. Indexes recover afterwards.
@@ -341,7 +347,7 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
       if (d.etcd) {
         const auto& e = options.cluster.etcd;
         node_record me{no.name.empty() ? "vectord@" + address : no.name, address, QUIVER_VERSION,
-                       protocol_version};
+                       wire_protocol_version};
         auto ttl = std::chrono::seconds(e.node_lease_s);
         // A namesake's registration (this node before a crash) is waited out
         // for up to two leases.

@@ -7,6 +7,7 @@
 
 #include "actors/runtime/actor_messages.hpp"
 #include "actors/runtime/caf_error.hpp"
+#include "actors/runtime/protocol.hpp"
 
 namespace quiver {
 
@@ -53,6 +54,11 @@ caf::behavior storage_actor(storage_self* self, std::shared_ptr<storage_engine> 
   self->state.options = options;
   return {
       [self](flush_atom) { flush(self); },
+      [](protocol_hello& peer) -> caf::result<protocol_hello> {
+        auto out = answer_hello(peer);
+        if (!out) return to_caf_error(out.error());
+        return *out;
+      },
       [self](catalog_list_request&) -> std::vector<catalog_entry> {
         return self->state.engine->catalog();
       },

@@ -1,0 +1,89 @@
+// The version handshake over CAF's real middleman: a peer of the same protocol
+// is accepted; one of another protocol, or of a build from before the
+// handshake, is refused with an error that names both sides.
+
+#include "actors/runtime/protocol.hpp"
+
+#include <gtest/gtest.h>
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/runtime/actor_messages.hpp"
+
+namespace quiver {
+namespace {
+
+struct system_config : caf::actor_system_config {
+  system_config() {
+    register_message_types(*this);
+    load<caf::io::middleman>();
+    set("logger.verbosity", caf::atom("quiet"));
+  }
+};
+
+class Protocol : public ::testing::Test {
+ protected:
+  // Publishes `a` on loopback and connects to it as another daemon would.
+  caf::actor over_the_wire(const caf::actor& a) {
+    auto port = server.middleman().publish(a, 0, "127.0.0.1", true);
+    EXPECT_TRUE(port);
+    auto remote = client.middleman().remote_actor("127.0.0.1", *port);
+    EXPECT_TRUE(remote);
+    return remote ? *remote : caf::actor{};
+  }
+  system_config server_cfg, client_cfg;
+  caf::actor_system server{server_cfg};
+  caf::actor_system client{client_cfg};
+};
+
+TEST_F(Protocol, TheSameProtocolIsAccepted) {
+  auto daemon = server.spawn([]() -> caf::behavior {
+    return {[](protocol_hello& h) -> caf::result<protocol_hello> {
+      auto out = answer_hello(h);
+      if (!out) return caf::make_error(caf::sec::runtime_error);
+      return *out;
+    }};
+  });
+  auto st = check_peer_protocol(client, over_the_wire(daemon), "storaged at test");
+  EXPECT_TRUE(st.ok()) << st.message;
+  caf::anon_send_exit(daemon, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(Protocol, AnotherProtocolIsRefusedNamingBoth) {
+  auto future = server.spawn([]() -> caf::behavior {
+    return {[](protocol_hello&) { return protocol_hello{wire_protocol_version + 1, "9.9.9"}; }};
+  });
+  auto st = check_peer_protocol(client, over_the_wire(future), "storaged at test");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code, errc::invalid_argument);
+  EXPECT_NE(st.message.find("storaged at test speaks protocol " +
+                            std::to_string(wire_protocol_version + 1) + " (build 9.9.9)"),
+            std::string::npos)
+      << st.message;
+  EXPECT_NE(st.message.find("this daemon protocol " + std::to_string(wire_protocol_version)),
+            std::string::npos)
+      << st.message;
+  caf::anon_send_exit(future, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(Protocol, ABuildFromBeforeTheHandshakeIsRefused) {
+  auto old = server.spawn([]() -> caf::behavior { return {[](readiness_request&) {}}; });
+  auto st = check_peer_protocol(client, over_the_wire(old), "gatewayd's upstream");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code, errc::invalid_argument);
+  EXPECT_NE(st.message.find("does not speak protocol"), std::string::npos) << st.message;
+  caf::anon_send_exit(old, caf::exit_reason::user_shutdown);
+}
+
+TEST(ProtocolHello, ThePublishedSideRefusesAnotherVersionAndNamesBoth) {
+  EXPECT_TRUE(answer_hello(our_hello()));
+  auto refused = answer_hello(protocol_hello{wire_protocol_version + 3, "old"});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, errc::invalid_argument);
+  EXPECT_NE(refused.error().message.find("protocol " + std::to_string(wire_protocol_version + 3) +
+                                         " (build old)"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace quiver
