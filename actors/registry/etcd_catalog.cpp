@@ -129,17 +129,16 @@ void adopt_catalog(registry_actor* self, catalog_store::contents catalog,
               apply_catalog(self, catalog.tenants, catalog.indexes);
               then();
             };
-            std::vector<catalog_entry> gone;
-            for (auto& e : stored) {
-              auto it = wanted.find({e.tenant.value, e.params.name});
-              if (it == wanted.end()) gone.push_back(e);
-            }
-            p->left = 1 + gone.size() + catalog.indexes.size();
-            for (auto& e : gone) {
-              spdlog::info("storage holds index {}/{}@{}, which etcd's catalog does not: dropped",
-                           e.tenant.value, e.params.name, e.incarnation);
-              mirror_drop(self, e.tenant, e.params.name, finish);
-            }
+            // Indexes storage holds and etcd does not are kept, not dropped: a
+            // drop whose mirror failed leaves files behind, but a storaged pointed
+            // at another cluster's etcd (or prefix) must not lose its data.
+            for (auto& e : stored)
+              if (!wanted.count({e.tenant.value, e.params.name}))
+                spdlog::warn(
+                    "storage holds index {}/{}@{}, which etcd's catalog does not: not served, "
+                    "its files kept (is this storaged pointed at its own cluster's etcd prefix?)",
+                    e.tenant.value, e.params.name, e.incarnation);
+            p->left = 1 + catalog.indexes.size();
             // A newer incarnation replaces the older one at storage.
             for (auto& e : catalog.indexes) mirror_create(self, e, finish);
             finish(status::success());
