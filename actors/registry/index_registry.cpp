@@ -113,7 +113,7 @@ caf::error no_tenant(const std::string& name) {
   return to_caf_error(make_status(errc::not_found, "no tenant '" + name + "'"));
 }
 
-// Asks storage to make a tenant change durable, then runs `apply` and answers true.
+// A tenant change as the etcd catalog makes it.
 status change_in(catalog_store& c, const tenant_create_request& r) {
   return c.create_tenant(r.tenant);
 }
@@ -122,6 +122,8 @@ status change_in(catalog_store& c, const tenant_rotate_request& r) {
 }
 status change_in(catalog_store& c, const tenant_drop_request& r) { return c.drop_tenant(r.name); }
 
+// Makes a tenant change durable (in etcd's catalog or storage's), then runs
+// `apply` and answers true.
 template <class Request, class Apply>
 caf::result<bool> change_tenant(registry_actor* self, Request r, Apply apply) {
   if (!self->state.loaded) return loading();
