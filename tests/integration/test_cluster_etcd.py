@@ -431,6 +431,30 @@ class EtcdMigrationTest(unittest.TestCase):
                     break
                 time.sleep(0.2)
             self.assertEqual(status, 200, data)
+            items.append(("new", items[0][1]))
+
+            # etcd loses the index's record (as if pointed at another cluster's
+            # catalog): the index is not served, storage keeps its files; with the
+            # record back, every vector is served again.
+            key = "/qm/v1/indexes/default/old"
+            value = etcd.range_prefix("/qm/v1/indexes/")[key]
+            b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+            etcd.call("/v3/kv/deleterange", {"key": b64(key.encode())})
+            c.storaged.kill()
+            c.storaged.start()
+            c.wait(lambda m: not any(s["index"] == "old" for s in m["shards"]), "old not served")
+            status, data = c.request("GET", "/v1/indexes/old")
+            self.assertEqual(status, 404, data)
+            kept = os.listdir(os.path.join(c.dir, "data", "indexes", "default"))
+            self.assertIn("old@%d" % record["incarnation"], kept)
+            self.assertIn("its files kept", c.storaged.read_log())
+            etcd.call("/v3/kv/put", {"key": b64(key.encode()), "value": b64(value)})
+            c.storaged.kill()
+            c.storaged.start()
+            c.wait(serving("old", 2, 2), "old serving again")
+            for i, v in items:
+                status, data = c.request("GET", "/v1/indexes/old/vectors/" + i)
+                self.assertEqual(status, 200, (i, data))
         finally:
             c.stop()
             etcd.stop()
