@@ -64,8 +64,9 @@ def counters(etcd):
     return committed, handled
 
 
-def burst(args):
-    root = tempfile.mkdtemp(prefix="quiver-etcd-burst-")
+def start():
+    """A 3-member etcd and a cluster on it (leases LEASE_S, keys under /qb/)."""
+    root = tempfile.mkdtemp(prefix="quiver-etcd-bench-")
     etcd = Etcd(root)
     config = os.path.join(root, "quiver.toml")
     with open(config, "w") as f:
@@ -73,6 +74,11 @@ def burst(args):
                 % (LEASE_S, LEASE_S))
     c = Cluster(common_args=["--config", config, "--etcd", etcd.endpoints()],
                 node_timeout_ms=10000)
+    return etcd, c
+
+
+def burst(args):
+    etcd, c = start()
     try:
         t0 = time.monotonic()
         for i in range(args.indexes):
@@ -130,14 +136,7 @@ def main():
     args = ap.parse_args()
     if args.burst:
         return burst(args)
-    root = tempfile.mkdtemp(prefix="quiver-etcd-bench-")
-    etcd = Etcd(root)
-    config = os.path.join(root, "quiver.toml")
-    with open(config, "w") as f:
-        f.write('[etcd]\nnode_lease_s = %d\ncontroller_lease_s = %d\nprefix = "/qb/"\n'
-                % (LEASE_S, LEASE_S))
-    c = Cluster(common_args=["--config", config, "--etcd", etcd.endpoints()],
-                node_timeout_ms=10000)
+    etcd, c = start()
     results = {"kill": [], "stop": [], "controller": [], "proposals_per_s": [],
                "requests_per_node_per_s": []}
     try:

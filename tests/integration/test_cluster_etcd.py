@@ -159,6 +159,14 @@ class EtcdClusterTest(unittest.TestCase):
             self.assertEqual(status, 200, (i, data))
             self.assertEqual(len(data["vector"]), 8)
 
+    def check_reads_go_on(self):
+        some = sorted(self.acked)[0]
+        status, data = self.c.request("GET", "/v1/indexes/docs/vectors/" + some)
+        self.assertEqual(status, 200, data)
+        status, data = self.c.request("POST", "/v1/indexes/docs/search",
+                                      {"vector": self.acked[some], "k": 3})
+        self.assertEqual(status, 200, data)
+
     def wait_writable(self, timeout=60 * SLOW):
         deadline = time.monotonic() + timeout
         n = 0
@@ -253,12 +261,7 @@ class EtcdClusterTest(unittest.TestCase):
                 status, data = self.upsert(vectors(4, 8, 500))
                 time.sleep(0.2)
             self.assertEqual(status, 503, data)
-            some = sorted(self.acked)[0]
-            status, data = self.c.request("GET", "/v1/indexes/docs/vectors/" + some)
-            self.assertEqual(status, 200, data)
-            status, data = self.c.request("POST", "/v1/indexes/docs/search",
-                                          {"vector": self.acked[some], "k": 3})
-            self.assertEqual(status, 200, data)
+            self.check_reads_go_on()
         finally:
             for m in down:
                 m["proc"].send_signal(signal.SIGCONT)
@@ -323,12 +326,7 @@ class EtcdClusterTest(unittest.TestCase):
                     break
                 time.sleep(0.2)
             self.assertFalse(self.etcd.range_prefix("/qt/v1/controller"))
-            some = sorted(self.acked)[0]
-            status, data = self.c.request("GET", "/v1/indexes/docs/vectors/" + some)
-            self.assertEqual(status, 200, data)
-            status, data = self.c.request("POST", "/v1/indexes/docs/search",
-                                          {"vector": self.acked[some], "k": 3})
-            self.assertEqual(status, 200, data)
+            self.check_reads_go_on()
         finally:
             os.kill(self.c.storaged.proc.pid, signal.SIGCONT)
         # It hears that its lease lapsed, campaigns again and wins a new key.
