@@ -78,10 +78,14 @@ struct wire {
   caf::actor_system client{client_cfg};
   caf::actor echo;
   wire() {
-    auto local = server.spawn([](caf::event_based_actor* self) -> caf::behavior {
-      self->set_default_handler(caf::reflect);
-      return {[](caf::unit_t) {}};
-    });
+    // An argument, unused: CAF 0.17 dereferences a null argument tuple for a
+    // function actor spawned without one (UBSan says so).
+    auto local = server.spawn(
+        [](caf::event_based_actor* self, int) -> caf::behavior {
+          self->set_default_handler(caf::reflect);
+          return {[](caf::unit_t) {}};
+        },
+        0);
     auto port = server.middleman().publish(local, 0, "127.0.0.1", true);
     EXPECT_TRUE(port);
     auto remote = client.middleman().remote_actor("127.0.0.1", port ? *port : 0);
