@@ -88,8 +88,8 @@ void drop_from_catalog(registry_actor* self, const tenant_id& tenant, const std:
       self, [tenant, name](catalog_store& c) { return c.drop_index(tenant, name); },
       [self, tenant, name, done](status& st) {
         if (!st.ok()) return done(st);
-        // Dropped for good once etcd says so; storage's files follow (or the next
-        // election's adoption removes them).
+        // Dropped for good once etcd says so; storage's files follow (if that
+        // fails they stay, unserved, until the name is created again).
         mirror_drop(self, tenant, name, [tenant, name](status s) {
           if (!s.ok())
             spdlog::warn("dropped index {}/{}, but storage kept it: {}", tenant.value, name,
