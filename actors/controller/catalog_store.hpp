@@ -53,8 +53,6 @@ class catalog_store {
   // Drops the tenant and every index it owns (one transaction).
   status drop_tenant(const std::string& name);
 
-  const contents& cached() const { return cache_; }
-
  private:
   using index_key = std::pair<std::string, std::string>;
   // Runs `attempt` (which checks against the cache and returns the txn's ops, or

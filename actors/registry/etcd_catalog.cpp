@@ -5,8 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <caf/all.hpp>
 
-#include <map>
 #include <optional>
+#include <set>
 
 #include "actors/registry/detail/on_worker.hpp"
 #include "actors/registry/detail/registry_state.hpp"
@@ -115,8 +115,8 @@ void adopt_catalog(registry_actor* self, catalog_store::contents catalog,
   self->request(self->state.env->persistence, self->state.env->timeout, catalog_list_request{})
       .then(
           [self, catalog, then, retry](std::vector<catalog_entry>& stored) {
-            std::map<std::pair<std::string, std::string>, std::uint64_t> wanted;
-            for (auto& e : catalog.indexes) wanted[{e.tenant.value, e.params.name}] = e.incarnation;
+            std::set<std::pair<std::string, std::string>> wanted;
+            for (auto& e : catalog.indexes) wanted.insert({e.tenant.value, e.params.name});
             struct pending {
               std::size_t left = 0;
               status failure;
