@@ -9,7 +9,8 @@
 #include <vector>
 
 #include "cluster/metadata_records.hpp"
-#include "common/messages.hpp"
+#include "common/wire/cluster.hpp"
+#include "common/wire/storage.hpp"
 
 namespace quiver {
 

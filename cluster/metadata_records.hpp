@@ -5,8 +5,9 @@
 #include <string_view>
 #include <vector>
 
-#include "common/messages.hpp"
 #include "common/status.hpp"
+#include "common/wire/storage.hpp"
+#include "common/wire/tenants.hpp"
 
 namespace quiver {
 

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "common/index_params.hpp"
-#include "common/messages.hpp"
 #include "common/records.hpp"
 #include "common/status.hpp"
+#include "common/wire/tenants.hpp"
 
 namespace quiver {
 

@@ -43,6 +43,10 @@ struct log_record {
   tenant_id tenant;           // catalog records only
   index_params params;        // create_index only
 };
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_record& x) {
+  return f(x.type, x.shard, x.seq, x.epoch, x.id, x.vector, x.metadata, x.tenant, x.params);
+}
 
 // The version this build writes; decode() reads it and every older one.
 inline constexpr std::uint32_t log_record_version = 2;

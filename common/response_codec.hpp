@@ -6,8 +6,10 @@
 #include <vector>
 
 #include "common/body_codec.hpp"
-#include "common/messages.hpp"
 #include "common/status.hpp"
+#include "common/wire/admin.hpp"
+#include "common/wire/cluster.hpp"
+#include "common/wire/tenants.hpp"
 
 namespace quiver {
 

@@ -7,8 +7,9 @@
 #include <vector>
 
 #include "actors/controller/metadata_store.hpp"
-#include "common/messages.hpp"
 #include "common/status.hpp"
+#include "common/wire/storage.hpp"
+#include "common/wire/tenants.hpp"
 #include "etcd/etcd_client.hpp"
 
 namespace quiver {

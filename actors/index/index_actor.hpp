@@ -14,7 +14,9 @@
 #include "common/ids.hpp"
 #include "common/index_params.hpp"
 #include "common/job_pool.hpp"
-#include "common/messages.hpp"
+#include "common/wire/cluster.hpp"
+#include "common/wire/shard.hpp"
+#include "common/wire/storage.hpp"
 
 namespace quiver {
 

@@ -8,7 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "common/messages.hpp"
+#include "common/wire/admin.hpp"
+#include "common/wire/cluster.hpp"
+#include "common/wire/shard.hpp"
+#include "common/wire/storage.hpp"
+#include "common/wire/tenants.hpp"
+#include "common/wire/vectors.hpp"
 
 namespace caf {
 class actor_system_config;

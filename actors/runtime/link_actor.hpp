@@ -9,7 +9,7 @@ namespace quiver {
 
 // Spawns an actor that stands for `target` (usually a remote actor reached through
 // CAF's middleman): it forwards the storage messages and the registry messages of
-// messages.hpp to it, and the target answers the original sender directly. While
+// common/wire/ to it, and the target answers the original sender directly. While
 // the target is down it answers `unavailable` at once and, when `host` is set,
 // reconnects to the actor published at host:port in the background (the
 // middleman's asynchronous connect: no request ever waits on a reconnect).

@@ -3,8 +3,11 @@
 #include <functional>
 #include <vector>
 
-#include "common/messages.hpp"
 #include "common/status.hpp"
+#include "common/wire/admin.hpp"
+#include "common/wire/cluster.hpp"
+#include "common/wire/tenants.hpp"
+#include "common/wire/vectors.hpp"
 
 namespace quiver {
 

@@ -26,7 +26,7 @@ struct storage_actor_options {
 // Spawns the storage actor, which owns the storage engine on a thread of its own
 // (fsync blocks; no scheduler thread waits on a disk). It answers the catalog,
 // shard_open, log_append, log_read, log_release and storage_stats messages of
-// messages.hpp. A log_append is answered once its records are durable under the
+// common/wire/storage.hpp. A log_append is answered once its records are durable under the
 // fsync policy; with `group`, appends that arrive together share one fsync.
 caf::actor spawn_storage_actor(caf::actor_system& system, std::unique_ptr<storage_engine> engine,
                                storage_actor_options options);

@@ -9,8 +9,9 @@
 
 #include "actors/storage/shard_log.hpp"
 #include "common/env.hpp"
-#include "common/messages.hpp"
 #include "common/status.hpp"
+#include "common/wire/storage.hpp"
+#include "common/wire/tenants.hpp"
 
 namespace quiver {
 

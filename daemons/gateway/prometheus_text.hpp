@@ -3,9 +3,11 @@
 #include <string>
 #include <vector>
 
-#include "common/messages.hpp"
 #include "common/metrics.hpp"
 #include "common/status.hpp"
+#include "common/wire/admin.hpp"
+#include "common/wire/cluster.hpp"
+#include "common/wire/tenants.hpp"
 #include "daemons/gateway/tenant_gate.hpp"
 
 namespace quiver {

@@ -8,7 +8,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "common/messages.hpp"
+#include "common/wire/tenants.hpp"
 
 namespace quiver {
 

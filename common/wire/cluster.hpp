@@ -1,0 +1,102 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/log_record.hpp"
+#include "common/wire/storage.hpp"
+
+namespace quiver {
+
+// Between a cluster's nodes and its coordinator, and primary -> replica.
+
+// Node -> coordinator (in its heartbeat): one replica the node hosts.
+struct replica_report {
+  shard_ref ref;
+  bool primary = false;
+  std::uint64_t epoch = 0;
+  std::string state;  // as shard_status_report, or "fenced" (a primary whose epoch passed)
+  std::string reason;
+  seq_no applied;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_report& x) {
+  return f(x.ref, x.primary, x.epoch, x.state, x.reason, x.applied);
+}
+
+// Primary -> replica: committed records, in seq order.
+struct replicate_msg {
+  std::vector<log_record> records;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replicate_msg& x) {
+  return f(x.records);
+}
+
+// GET /v1/cluster.
+struct cluster_status_request {
+  bool all = true;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_status_request& x) {
+  return f(x.all);
+}
+
+struct cluster_version_request {
+  bool all = true;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_version_request& x) {
+  return f(x.all);
+}
+
+struct cluster_node_info {
+  std::string name;
+  std::string address;
+  std::string role;
+  bool up = false;
+  std::uint32_t replicas = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_node_info& x) {
+  return f(x.name, x.address, x.role, x.up, x.replicas);
+}
+
+struct cluster_replica_info {
+  std::string node;
+  bool primary = false;
+  std::string state;
+  std::uint64_t applied_seq = 0;
+  std::uint64_t lag = 0;  // records behind the primary
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_replica_info& x) {
+  return f(x.node, x.primary, x.state, x.applied_seq, x.lag);
+}
+
+struct cluster_shard_info {
+  std::string tenant;
+  std::string index;
+  std::uint32_t shard = 0;
+  std::uint64_t epoch = 0;
+  std::string primary;  // node; empty: none serving
+  std::vector<cluster_replica_info> replicas;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_shard_info& x) {
+  return f(x.tenant, x.index, x.shard, x.epoch, x.primary, x.replicas);
+}
+
+struct cluster_status {
+  std::string mode;  // "standalone", "three-process" or "cluster"
+  std::uint64_t version = 0;
+  std::vector<cluster_node_info> nodes;
+  std::vector<cluster_shard_info> shards;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
+  return f(x.mode, x.version, x.nodes, x.shards);
+}
+
+}  // namespace quiver

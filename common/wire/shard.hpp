@@ -1,0 +1,72 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/ids.hpp"
+#include "common/records.hpp"
+
+namespace quiver {
+
+// Router and registry <-> one index (shard) actor.
+
+struct shard_stats_request {
+  tenant_id tenant;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_stats_request& x) {
+  return f(x.tenant);
+}
+
+struct shard_stats {
+  std::uint64_t count = 0;
+  std::uint64_t memory_bytes = 0;
+  seq_no applied;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_stats& x) {
+  return f(x.count, x.memory_bytes, x.applied);
+}
+
+// One page of a shard's vectors in id order, after `after` (a merge reads the
+// source index page by page).
+struct shard_export_request {
+  tenant_id tenant;
+  std::string after;
+  std::uint32_t limit = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_export_request& x) {
+  return f(x.tenant, x.after, x.limit);
+}
+
+struct shard_export {
+  std::vector<upsert_item> items;
+  bool more = false;
+  std::string last_id;  // where the next page starts
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_export& x) {
+  return f(x.items, x.more, x.last_id);
+}
+
+// Index actor -> registry: the shard's state changed.
+struct shard_status_report {
+  shard_id shard;
+  std::string state;   // "recovering", "ready", "quarantined" or (clustered) "fenced"
+  std::string reason;  // quarantined: why
+  std::uint64_t replayed_records = 0;
+  double recovery_seconds = 0;
+  // Clustered shards: role, epoch, and how far the replica has applied.
+  bool primary = false;
+  std::uint64_t epoch = 0;
+  seq_no applied;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_status_report& x) {
+  return f(x.shard, x.state, x.reason, x.replayed_records, x.recovery_seconds, x.primary, x.epoch,
+           x.applied);
+}
+
+}  // namespace quiver

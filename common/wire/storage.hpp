@@ -1,0 +1,195 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/ids.hpp"
+#include "common/index_params.hpp"
+#include "common/log_record.hpp"
+
+namespace quiver {
+
+// Registry and index actors -> the storage actor: the catalog and the shard logs.
+
+// What a node's storage has done since it opened; exported as metrics.
+struct storage_stats {
+  std::uint64_t appended_records = 0;
+  std::uint64_t syncs = 0;
+  std::uint64_t stale_epoch_rejections = 0;
+  std::uint64_t torn_tails_repaired = 0;
+  std::uint64_t torn_bytes_truncated = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, storage_stats& x) {
+  return f(x.appended_records, x.syncs, x.stale_epoch_rejections, x.torn_tails_repaired,
+           x.torn_bytes_truncated);
+}
+
+// Names one shard's files: the incarnation is the catalog seq of the index's
+// create record, so a re-created index never reads its predecessor's log.
+struct shard_ref {
+  tenant_id tenant;
+  std::string index;
+  std::uint64_t incarnation = 0;
+  shard_id shard;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_ref& x) {
+  return f(x.tenant, x.index, x.incarnation, x.shard);
+}
+
+struct catalog_entry {
+  tenant_id tenant;
+  index_params params;
+  std::uint64_t incarnation = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, catalog_entry& x) {
+  return f(x.tenant, x.params, x.incarnation);
+}
+
+struct catalog_list_request {
+  bool all = true;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, catalog_list_request& x) {
+  return f(x.all);
+}
+
+// Storage -> registry: every tenant of the catalog.
+struct catalog_tenants_request {
+  bool all = true;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, catalog_tenants_request& x) {
+  return f(x.all);
+}
+
+struct catalog_create_request {
+  tenant_id tenant;
+  index_params params;
+  // Assigned by the cluster's catalog (etcd): storage mirrors that index. 0:
+  // storage's own catalog decides (and names the incarnation).
+  std::uint64_t incarnation = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, catalog_create_request& x) {
+  return f(x.tenant, x.params, x.incarnation);
+}
+
+struct catalog_create_reply {
+  catalog_entry entry;
+  bool created = false;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, catalog_create_reply& x) {
+  return f(x.entry, x.created);
+}
+
+struct catalog_drop_request {
+  tenant_id tenant;
+  std::string name;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, catalog_drop_request& x) {
+  return f(x.tenant, x.name);
+}
+
+// How the caller opens a shard.
+enum class open_mode : std::uint8_t {
+  claim,   // become the writer under a new epoch (standalone, three-process)
+  hold,    // be the writer under `epoch`, which the coordinator fenced in for it
+  follow,  // read only (a replica): no epoch changes
+};
+
+struct shard_open_request {
+  shard_ref ref;
+  open_mode mode = open_mode::claim;
+  std::uint64_t epoch = 0;  // hold
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_open_request& x) {
+  return f(x.ref, x.mode, x.epoch);
+}
+
+// Coordinator -> storage: a new epoch for the shard, at least `at_least` (the
+// epoch the cluster's metadata store assigned); appends under every earlier one
+// fail from now on. Replied with the new epoch.
+struct shard_fence_request {
+  shard_ref ref;
+  std::uint64_t at_least = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_fence_request& x) {
+  return f(x.ref, x.at_least);
+}
+
+struct shard_lease {
+  std::uint64_t epoch = 0;
+  seq_no last_seq;   // the newest record in the log
+  seq_no first_seq;  // the oldest record still in the log (last_seq + 1 if none)
+  std::string dir;   // the shard's directory; snapshots go to <dir>/snapshots
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_lease& x) {
+  return f(x.epoch, x.last_seq, x.first_seq, x.dir);
+}
+
+// Replied to once the records are durable (per the fsync policy).
+struct log_append_request {
+  shard_ref ref;
+  std::uint64_t epoch = 0;
+  std::vector<log_record> records;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_append_request& x) {
+  return f(x.ref, x.epoch, x.records);
+}
+
+struct log_append_reply {
+  seq_no last_seq;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_append_reply& x) {
+  return f(x.last_seq);
+}
+
+struct log_read_request {
+  shard_ref ref;
+  seq_no after;
+  std::uint64_t max_bytes = 16u << 20;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_read_request& x) {
+  return f(x.ref, x.after, x.max_bytes);
+}
+
+struct log_chunk {
+  std::vector<log_record> records;
+  bool more = false;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_chunk& x) {
+  return f(x.records, x.more);
+}
+
+// A durable snapshot covers every record below keep_from.
+struct log_release_request {
+  shard_ref ref;
+  seq_no keep_from;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_release_request& x) {
+  return f(x.ref, x.keep_from);
+}
+
+struct storage_stats_request {
+  bool all = true;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, storage_stats_request& x) {
+  return f(x.all);
+}
+
+}  // namespace quiver
