@@ -7,7 +7,7 @@
 
 #include "actors/index/detail/index_state.hpp"
 #include "actors/index/snapshot_files.hpp"
-#include "actors/runtime/caf_error.hpp"
+#include "actors/wire/caf_error.hpp"
 #include "common/vector_validation.hpp"
 
 namespace quiver {

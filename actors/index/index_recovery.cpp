@@ -5,7 +5,7 @@
 
 #include "actors/index/detail/index_state.hpp"
 #include "actors/index/snapshot_files.hpp"
-#include "actors/runtime/caf_error.hpp"
+#include "actors/wire/caf_error.hpp"
 
 namespace quiver::index_detail {
 

@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "actors/index/detail/index_state.hpp"
-#include "actors/runtime/caf_error.hpp"
+#include "actors/wire/caf_error.hpp"
 
 namespace quiver::index_detail {
 

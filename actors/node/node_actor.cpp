@@ -6,8 +6,8 @@
 #include <map>
 #include <tuple>
 
-#include "actors/runtime/actor_messages.hpp"
-#include "actors/runtime/caf_error.hpp"
+#include "actors/wire/actor_messages.hpp"
+#include "actors/wire/caf_error.hpp"
 
 namespace quiver {
 

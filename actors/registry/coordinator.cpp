@@ -4,7 +4,7 @@
 #include "actors/controller/controller_metadata.hpp"
 #include "actors/registry/detail/on_worker.hpp"
 #include "actors/registry/detail/registry_state.hpp"
-#include "actors/runtime/caf_error.hpp"
+#include "actors/wire/caf_error.hpp"
 
 namespace quiver::registry_detail {
 

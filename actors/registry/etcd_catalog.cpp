@@ -10,7 +10,7 @@
 
 #include "actors/registry/detail/on_worker.hpp"
 #include "actors/registry/detail/registry_state.hpp"
-#include "actors/runtime/caf_error.hpp"
+#include "actors/wire/caf_error.hpp"
 
 namespace quiver::registry_detail {
 

@@ -8,9 +8,9 @@
 #include <optional>
 
 #include "actors/registry/detail/registry_state.hpp"
-#include "actors/runtime/actor_messages.hpp"
-#include "actors/runtime/caf_error.hpp"
-#include "actors/runtime/protocol.hpp"
+#include "actors/wire/actor_messages.hpp"
+#include "actors/wire/caf_error.hpp"
+#include "actors/wire/protocol.hpp"
 
 namespace quiver::registry_detail {
 

@@ -8,7 +8,7 @@
 #include <set>
 
 #include "actors/registry/detail/registry_state.hpp"
-#include "actors/runtime/caf_error.hpp"
+#include "actors/wire/caf_error.hpp"
 
 namespace quiver::registry_detail {
 

@@ -7,9 +7,9 @@
 #include <map>
 
 #include "actors/router/search_merge.hpp"
-#include "actors/runtime/actor_messages.hpp"
-#include "actors/runtime/caf_error.hpp"
-#include "actors/runtime/link_actor.hpp"
+#include "actors/wire/actor_messages.hpp"
+#include "actors/wire/caf_error.hpp"
+#include "actors/wire/link_actor.hpp"
 #include "cluster/sharding.hpp"
 #include "common/parse.hpp"
 #include "common/vector_validation.hpp"

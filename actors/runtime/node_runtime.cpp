@@ -15,11 +15,11 @@
 #include "actors/node/node_actor.hpp"
 #include "actors/registry/index_registry.hpp"
 #include "actors/router/router_actor.hpp"
-#include "actors/runtime/actor_messages.hpp"
-#include "actors/runtime/caf_error.hpp"
-#include "actors/runtime/link_actor.hpp"
-#include "actors/runtime/protocol.hpp"
 #include "actors/storage/storage_actor.hpp"
+#include "actors/wire/actor_messages.hpp"
+#include "actors/wire/caf_error.hpp"
+#include "actors/wire/link_actor.hpp"
+#include "actors/wire/protocol.hpp"
 #include "common/job_pool.hpp"
 
 namespace quiver {

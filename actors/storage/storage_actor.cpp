@@ -5,9 +5,9 @@
 
 #include <vector>
 
-#include "actors/runtime/actor_messages.hpp"
-#include "actors/runtime/caf_error.hpp"
-#include "actors/runtime/protocol.hpp"
+#include "actors/wire/actor_messages.hpp"
+#include "actors/wire/caf_error.hpp"
+#include "actors/wire/protocol.hpp"
 
 namespace quiver {
 

@@ -2,13 +2,13 @@
 // is accepted; one of another protocol, or of a build from before the
 // handshake, is refused with an error that names both sides.
 
-#include "actors/runtime/protocol.hpp"
+#include "actors/wire/protocol.hpp"
 
 #include <gtest/gtest.h>
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actors/runtime/actor_messages.hpp"
+#include "actors/wire/actor_messages.hpp"
 
 namespace quiver {
 namespace {

@@ -13,8 +13,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "actors/runtime/actor_messages.hpp"
-#include "actors/runtime/protocol.hpp"
+#include "actors/wire/actor_messages.hpp"
+#include "actors/wire/protocol.hpp"
 
 namespace quiver {
 namespace {

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "actors/index/index_actor.hpp"
-#include "actors/runtime/actor_messages.hpp"
+#include "actors/wire/actor_messages.hpp"
 
 namespace quiver::index_detail {
 

@@ -18,7 +18,7 @@
 
 #include "actors/controller/catalog_store.hpp"
 #include "actors/registry/index_registry.hpp"
-#include "actors/runtime/actor_messages.hpp"
+#include "actors/wire/actor_messages.hpp"
 #include "cluster/cluster_state.hpp"
 
 namespace quiver::registry_detail {

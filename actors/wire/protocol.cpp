@@ -1,8 +1,8 @@
-#include "actors/runtime/protocol.hpp"
+#include "actors/wire/protocol.hpp"
 
 #include <caf/all.hpp>
 
-#include "actors/runtime/caf_error.hpp"
+#include "actors/wire/caf_error.hpp"
 
 namespace quiver {
 

@@ -1,4 +1,4 @@
-#include "actors/runtime/caf_error.hpp"
+#include "actors/wire/caf_error.hpp"
 
 #include <caf/all.hpp>
 

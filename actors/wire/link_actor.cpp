@@ -1,4 +1,4 @@
-#include "actors/runtime/link_actor.hpp"
+#include "actors/wire/link_actor.hpp"
 
 #include <spdlog/spdlog.h>
 #include <caf/all.hpp>
@@ -9,8 +9,8 @@
 #include <map>
 #include <set>
 
-#include "actors/runtime/actor_messages.hpp"
-#include "actors/runtime/caf_error.hpp"
+#include "actors/wire/actor_messages.hpp"
+#include "actors/wire/caf_error.hpp"
 
 namespace quiver {
 

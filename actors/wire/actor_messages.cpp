@@ -1,6 +1,6 @@
-#include "actors/runtime/actor_messages.hpp"
+#include "actors/wire/actor_messages.hpp"
 
-#include "actors/runtime/protocol.hpp"
+#include "actors/wire/protocol.hpp"
 
 #include <caf/actor_system_config.hpp>
 
