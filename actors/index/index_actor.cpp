@@ -25,51 +25,23 @@ bool wrong_tenant(const index_state& s, const Request& r) {
   return true;
 }
 
-// Why the shard cannot answer now; success when it is serving.
-status not_serving(const index_state& s) {
-  switch (s.ph) {
-    case phase::serving:
-      return status::success();
-    case phase::recovering:
-      return make_status(errc::unavailable, "index '" + s.ref.index + "' shard " +
-                                                std::to_string(s.ref.shard.value) +
-                                                " is recovering");
-    case phase::quarantined:
-      return make_status(errc::unavailable, "index '" + s.ref.index + "' shard " +
-                                                std::to_string(s.ref.shard.value) +
-                                                " is quarantined: " + s.reason);
-  }
-  return status::success();
-}
-
 template <class Request>
 status check(const index_state& s, const Request& r) {
   if (wrong_tenant(s, r))
     return make_status(errc::internal, "request routed to another tenant's shard");
-  return not_serving(s);
-}
-
-void counted(index_state& s) {
-  if (!s.uncounted) return;
-  s.uncounted = false;
-  s.env->usage->uncounted_shards(s.ref.tenant.value, -1);
+  return s.control.not_serving();
 }
 
 void report(index_self* self, std::uint64_t replayed, double seconds) {
   auto& s = self->state;
-  const char* state = s.fenced                    ? "fenced"
-                      : s.promoting               ? "recovering"
-                      : s.ph == phase::serving    ? "ready"
-                      : s.ph == phase::recovering ? "recovering"
-                                                  : "quarantined";
   shard_status_report r;
   r.shard = s.ref.shard;
-  r.state = state;
-  r.reason = s.reason;
+  r.state = s.control.state_name();
+  r.reason = s.control.reason();
   r.replayed_records = replayed;
   r.recovery_seconds = seconds;
-  r.primary = s.env->clustered && s.primary;
-  r.epoch = r.primary ? s.held_epoch : 0;
+  r.primary = s.control.reports_primary();
+  r.epoch = s.control.reported_epoch();
   if (s.index) r.applied = s.index->applied_seq();
   self->send(s.registry, std::move(r));
 }
@@ -85,24 +57,15 @@ void report_progress(index_self* self) {
 
 // Why a write is refused here; success for a primary that may write.
 status not_writable(const index_state& s) {
-  if (!s.write_failure.ok()) return s.write_failure;
-  auto shard = "index '" + s.ref.index + "' shard " + std::to_string(s.ref.shard.value);
-  if (s.env->lease_deadline && s.primary &&
-      clock_type::now().time_since_epoch().count() >= s.env->lease_deadline->load())
-    return make_status(errc::unavailable,
-                       shard +
-                           ": this node's etcd lease lapsed; it takes no writes until it "
-                           "is registered again");
-  if (!s.env->clustered || (s.primary && !s.fenced && !s.promoting)) return status::success();
-  if (s.primary && s.promoting)
-    return make_status(errc::unavailable, shard + ": the new primary is catching up");
-  return make_status(errc::unavailable, shard + ": this replica is not the primary");
+  bool lease_lapsed = s.env->lease_deadline &&
+                      clock_type::now().time_since_epoch().count() >= s.env->lease_deadline->load();
+  return s.control.not_writable(lease_lapsed);
 }
 
 // Runs `apply` now, or after the running snapshot (and earlier deferred writes).
 void when_applicable(index_self* self, std::function<void()> apply) {
   auto& s = self->state;
-  if (s.snapshotting || s.applying || !s.deferred.empty()) {
+  if (s.snapshotting || s.busy()) {
     s.deferred.push_back(std::move(apply));
   } else {
     apply();
@@ -120,14 +83,8 @@ void drain_deferred(index_self* self) {
 
 void maybe_snapshot(index_self* self, bool force) {
   auto& s = self->state;
-  if (s.ph != phase::serving || s.snapshotting || s.applying) return;
-  if (s.env->clustered && (!s.primary || s.fenced)) return;  // the primary's job
-  if (!(s.snapshot_seq < s.index->applied_seq())) return;
-  const auto& policy = s.env->snapshots;
-  bool due =
-      force || (policy.every_records > 0 && s.since_snapshot >= policy.every_records) ||
-      (policy.interval.count() > 0 && clock_type::now() - s.last_snapshot >= policy.interval);
-  if (!due) return;
+  if (!s.control.serving() || s.snapshotting || s.applying) return;
+  if (!s.control.snapshot_due(s.index->applied_seq(), clock_type::now(), force)) return;
   s.snapshotting = true;
   auto me = caf::actor_cast<caf::actor>(self);
   auto posted = s.env->jobs->post(
@@ -149,76 +106,10 @@ void maybe_snapshot(index_self* self, bool force) {
 // the last snapshot does not cover: thousands of idle shards cost no timers.
 void schedule_tick(index_self* self) {
   auto& s = self->state;
-  if (s.env->clustered && !s.primary) return;
-  if (s.tick_pending || s.env->snapshots.interval.count() == 0 || s.ph != phase::serving) return;
-  if (!(s.snapshot_seq < s.index->applied_seq())) return;
+  if (s.tick_pending || !s.control.serving()) return;
+  if (!s.control.wants_tick(s.index->applied_seq())) return;
   s.tick_pending = true;
   self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
-}
-
-// What the shard will hold for `id` once the writes in flight are applied.
-index_state::projected projection(const index_state& s, const std::string& id) {
-  if (auto it = s.in_flight.find(id); it != s.in_flight.end()) return it->second;
-  index_state::projected p;
-  if (auto size = s.index->metadata_size(id)) {
-    p.present = true;
-    p.metadata = *size;
-  }
-  return p;
-}
-
-// The exact change `records` make to the tenant's usage after the writes in
-// flight, which it reserves in the usage book; on success the records join the
-// writes in flight.
-expected<stored_usage> admit(index_state& s, const std::vector<log_record>& records) {
-  stored_usage change;
-  const auto vector_bytes = std::int64_t{s.params.dimension} * std::int64_t{sizeof(float)};
-  std::unordered_map<std::string, index_state::projected> after;
-  for (const auto& r : records) {
-    auto it = after.find(r.id);
-    auto before = it != after.end() ? it->second : projection(s, r.id);
-    auto next = before;
-    if (r.type == log_record_type::upsert) {
-      next.present = true;
-      // No metadata keeps what is stored; a new id then has none.
-      next.metadata = !r.metadata.empty() ? r.metadata.size()
-                      : before.present    ? before.metadata
-                                          : 0;
-    } else {
-      next.present = false;
-      next.metadata = 0;
-    }
-    auto bytes = [&](const index_state::projected& p) {
-      return p.present ? vector_bytes + static_cast<std::int64_t>(p.metadata) : 0;
-    };
-    change.vectors += (next.present ? 1 : 0) - (before.present ? 1 : 0);
-    change.bytes += bytes(next) - bytes(before);
-    after[r.id] = next;
-  }
-  if (auto st = s.env->usage->reserve(s.ref.tenant.value, change); !st.ok()) return st;
-  for (auto& [id, p] : after) {
-    auto& slot = s.in_flight[id];
-    auto writes = slot.writes;
-    slot = p;
-    slot.writes = writes + 1;
-  }
-  return change;
-}
-
-// A write admitted by admit() has been applied (or left to a recovery).
-void settle(index_state& s, const std::vector<std::string>& ids, stored_usage change,
-            bool applied) {
-  if (applied) {
-    s.env->usage->commit(s.ref.tenant.value, change);
-    s.contribution.vectors += change.vectors;
-    s.contribution.bytes += change.bytes;
-  } else {
-    s.env->usage->release(s.ref.tenant.value, change);
-  }
-  for (const auto& id : ids) {
-    auto it = s.in_flight.find(id);
-    if (it != s.in_flight.end() && --it->second.writes == 0) s.in_flight.erase(it);
-  }
 }
 
 // Applies durable records to the graph on the write pool: a tenant's inserts
@@ -261,23 +152,20 @@ void forward(index_self* self, const std::shared_ptr<std::vector<log_record>>& r
 template <class Reply, class MakeReply>
 caf::result<Reply> write(index_self* self, std::vector<log_record> records, MakeReply make_reply) {
   auto& s = self->state;
-  auto admitted = admit(s, records);
+  auto admitted = s.admission.admit(
+      records, [&s](const std::string& id) { return s.index->metadata_size(id); });
   if (!admitted) return to_caf_error(admitted.error());
   auto change = *admitted;
   std::vector<std::string> ids;
   ids.reserve(records.size());
   for (auto& r : records) ids.push_back(r.id);
-  for (auto& r : records) {
-    r.shard = s.ref.shard;
-    r.seq = seq_no{s.next_seq++};
-    r.epoch = s.epoch;
-  }
+  s.control.stamp(records, s.ref.shard);
   auto rp = self->make_response_promise<Reply>();
   auto generation = s.generation;
-  auto epoch = s.epoch;
+  auto epoch = s.control.epoch();
   auto kept = std::make_shared<std::vector<log_record>>(records);
   auto append = [self, rp, generation, epoch, kept, make_reply, ids, change,
-                 request = log_append_request{s.ref, s.epoch, std::move(records)}]() mutable {
+                 request = log_append_request{s.ref, epoch, std::move(records)}]() mutable {
     self->request(self->state.env->persistence, self->state.env->timeout, std::move(request))
         .then(
             [self, rp, generation, kept, make_reply, ids, change](log_append_reply& ack) mutable {
@@ -286,9 +174,9 @@ caf::result<Reply> write(index_self* self, std::vector<log_record> records, Make
                                      last = ack.last_seq]() mutable {
                 auto& s = self->state;
                 auto n = kept->size();
-                if (generation != s.generation || s.ph != phase::serving) {
+                if (generation != s.generation || !s.control.serving()) {
                   // Durable, so the recovery under way replays (and counts) it.
-                  s.env->usage->release(s.ref.tenant.value, change);
+                  s.admission.release(change);
                   rp.deliver(make_reply(shard_index::logged_result{n, 0}, last));
                   return;
                 }
@@ -298,21 +186,21 @@ caf::result<Reply> write(index_self* self, std::vector<log_record> records, Make
                         auto& s = self->state;
                         if (stale) {
                           // Durable, so the recovery under way replays (and counts) it.
-                          s.env->usage->release(s.ref.tenant.value, change);
+                          s.admission.release(change);
                           rp.deliver(make_reply(shard_index::logged_result{n, 0}, last));
                           return;
                         }
                         if (!applied) {
                           spdlog::error("shard {}: applying durable records failed: {}; recovering",
                                         describe(s), applied.error().message);
-                          s.env->usage->release(s.ref.tenant.value, change);
+                          s.admission.release(change);
                           rp.deliver(to_caf_error(applied.error()));
                           start_recovery(self);
                           return;
                         }
-                        settle(s, ids, change, true);
+                        s.admission.settle(ids, change, true);
                         report_progress(self);
-                        s.since_snapshot += n;
+                        s.control.applied(n);
                         rp.deliver(make_reply(*applied, last));
                         schedule_tick(self);
                         maybe_snapshot(self);
@@ -322,23 +210,22 @@ caf::result<Reply> write(index_self* self, std::vector<log_record> records, Make
             [self, rp, generation, epoch, ids, change](caf::error& e) mutable {
               auto& s = self->state;
               if (generation == s.generation) {
-                settle(s, ids, change, false);
+                s.admission.settle(ids, change, false);
               } else {
-                s.env->usage->release(s.ref.tenant.value, change);
+                s.admission.release(change);
               }
               rp.deliver(e);
               auto st = from_caf_error(e);
               if (st.code == errc::insufficient_storage) {
                 // Nothing of it is in the log (storage cut what it wrote): the graph
                 // still matches the log, so reads go on; writes wait for space.
-                if (generation == s.generation && s.ph == phase::serving) storage_refused(self, st);
+                if (generation == s.generation && s.control.serving()) storage_refused(self, st);
                 return;
               }
               if (s.env->clustered && st.code == errc::stale_epoch) {
                 // Fenced: the records never reached the log, so the graph still
                 // matches it. Another primary writes now; wait for the node.
-                if (generation == s.generation && epoch == s.epoch && !s.fenced) {
-                  s.fenced = true;
+                if (generation == s.generation && s.control.append_fenced(epoch)) {
                   spdlog::warn("shard {}: fenced ({}); no more writes here", describe(s),
                                st.message);
                   report(self);
@@ -347,7 +234,7 @@ caf::result<Reply> write(index_self* self, std::vector<log_record> records, Make
               }
               // Whether the failed records reached the disk is unknown: rebuild from
               // the log so the graph never differs from it.
-              if (generation == s.generation && s.ph == phase::serving) {
+              if (generation == s.generation && s.control.serving()) {
                 spdlog::error("shard {}: log append failed: {}; recovering", describe(s),
                               from_caf_error(e).message);
                 start_recovery(self);
@@ -369,9 +256,8 @@ namespace {
 using namespace index_detail;
 
 void final_snapshot(index_state& s) {
-  if (s.ph != phase::serving || s.snapshotting || !s.index) return;
-  if (s.env->clustered && (!s.primary || s.fenced)) return;
-  if (!(s.snapshot_seq < s.index->applied_seq())) return;
+  if (!s.control.serving() || s.snapshotting || !s.index) return;
+  if (!s.control.snapshot_due(s.index->applied_seq(), clock_type::now(), true)) return;
   auto dir = s.dir + "/snapshots";
   auto seq = s.index->applied_seq();
   auto st = s.index->save_snapshot(*s.env->files, snapshot_path(dir, seq));
@@ -390,7 +276,10 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
   s.params = std::move(entry.params);
   s.env = std::move(env);
   s.registry = std::move(registry);
-  s.primary = !s.env->clustered;  // clustered shards wait for their role
+  s.control = shard_control("index '" + s.ref.index + "' shard " + std::to_string(shard.value),
+                            s.env->clustered, s.env->snapshots);
+  s.admission = write_admission(s.env->usage.get(), s.ref.tenant.value,
+                                std::int64_t{s.params.dimension} * std::int64_t{sizeof(float)});
   // A drop sends `kill`, which skips this: the files are going away.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     auto& s = self->state;
@@ -431,32 +320,25 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
           return;
         }
         s.index = std::move(m.index);
-        s.contribution = {static_cast<std::int64_t>(s.index->count()),
-                          static_cast<std::int64_t>(s.index->stored_bytes())};
-        s.env->usage->add(s.ref.tenant.value, s.contribution);
-        counted(s);
-        s.next_seq = std::max(s.next_seq, s.index->applied_seq().value + 1);
-        s.snapshot_seq = m.snapshot_seq;
-        s.since_snapshot = m.replayed;
-        s.last_snapshot = clock_type::now();
-        s.ph = phase::serving;
+        s.admission.recovered({static_cast<std::int64_t>(s.index->count()),
+                               static_cast<std::int64_t>(s.index->stored_bytes())});
+        s.control.recovered(s.index->applied_seq());
+        s.control.snapshot_base(m.snapshot_seq, m.replayed, clock_type::now());
         spdlog::info("shard {} ready: {} vectors, {} log records replayed in {:.3f} s", describe(s),
                      s.index->count(), m.replayed, m.seconds);
         report(self, m.replayed, m.seconds);
-        if (!s.write_failure.ok()) schedule_reclaim(self);
+        if (!s.control.write_failure().ok()) schedule_reclaim(self);
         maybe_snapshot(self);
         schedule_tick(self);
         // A replica: what the primary appended while this one loaded.
-        if (s.env->clustered && !s.primary) catch_up(self);
+        if (s.env->clustered && !s.control.primary()) catch_up(self);
       },
       [self](snapshot_done_msg& m) {
         auto& s = self->state;
         if (m.generation != s.generation) return;
         s.snapshotting = false;
         if (m.result.ok()) {
-          s.snapshot_seq = m.seq;
-          s.since_snapshot = 0;
-          s.last_snapshot = clock_type::now();
+          s.control.snapshot_taken(m.seq, clock_type::now());
           spdlog::debug("shard {}: snapshot at seq {}", describe(s), m.seq.value);
           if (0 < m.release_before.value)
             self->request(s.env->persistence, s.env->timeout,
@@ -468,7 +350,7 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
                       });
         } else {
           // Retried at the next trigger; the log still holds everything.
-          s.last_snapshot = clock_type::now();
+          s.control.snapshot_failed(clock_type::now());
           spdlog::error("shard {}: snapshot failed: {}", describe(s), m.result.message);
         }
         drain_deferred(self);

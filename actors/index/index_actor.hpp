@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "actors/index/shard_control.hpp"
 #include "actors/index/shard_index.hpp"
 #include "actors/index/usage_book.hpp"
 #include "common/env.hpp"
@@ -19,12 +20,6 @@
 #include "common/wire/storage.hpp"
 
 namespace quiver {
-
-// When an index actor snapshots its shard (besides on clean shutdown).
-struct snapshot_policy {
-  std::uint64_t every_records = 100000;  // 0: not by count
-  std::chrono::seconds interval{300};    // 0: not by time
-};
 
 // What every index actor of a process shares.
 struct index_actor_env {

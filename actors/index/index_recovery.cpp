@@ -79,34 +79,21 @@ void open_for_recovery(index_self* self, shard_open_request open);
 void start_recovery(index_self* self) {
   auto& s = self->state;
   ++s.generation;
-  s.ph = phase::recovering;
+  s.control.begin_recovery();
   s.index.reset();
   // The rebuilt shard reports what it holds; writes in flight settle as not applied.
-  s.env->usage->add(s.ref.tenant.value, {-s.contribution.vectors, -s.contribution.bytes});
-  s.contribution = {};
-  if (!s.uncounted) {
-    s.uncounted = true;
-    s.env->usage->uncounted_shards(s.ref.tenant.value, 1);
-  }
-  s.in_flight.clear();
+  s.admission.recovering();
   // A running snapshot job's result is now stale (ignored by generation); waiting
   // for it would hold every later write.
   s.snapshotting = false;
   s.applying = false;
-  s.promoting = false;
-  s.catching_up = false;
   // Writes acknowledged by storage but not yet applied are durable: the recovery
   // replays them, so they are answered now (their closures see the new generation).
   auto deferred = std::move(s.deferred);
   s.deferred.clear();
   for (auto& apply : deferred) apply();
   report(self);
-  shard_open_request open{s.ref};
-  if (s.env->clustered) {
-    open.mode = s.primary ? open_mode::hold : open_mode::follow;
-    open.epoch = s.held_epoch;
-  }
-  open_for_recovery(self, open);
+  open_for_recovery(self, s.control.open_request(s.ref));
 }
 
 void open_for_recovery(index_self* self, shard_open_request open) {
@@ -117,13 +104,8 @@ void open_for_recovery(index_self* self, shard_open_request open) {
           [self, generation, mode = open.mode](shard_lease& lease) {
             auto& s = self->state;
             if (generation != s.generation) return;
-            if (mode != open_mode::follow) {
-              s.write_failure = status::success();
-              s.claimed = true;
-            }
-            s.epoch = s.env->clustered ? s.held_epoch : lease.epoch;
+            s.control.opened(mode, lease);
             s.dir = lease.dir;
-            s.next_seq = lease.last_seq.value + 1;
             auto me = caf::actor_cast<caf::actor>(self);
             auto* system = &self->system();
             auto posted = s.env->jobs->post(
@@ -140,15 +122,14 @@ void open_for_recovery(index_self* self, shard_open_request open) {
               // Claiming writes the epoch file: on a full disk, serve reads without
               // one and claim once the disk takes writes again.
               spdlog::warn("shard {}: {}; serving reads only", describe(s), st.message);
-              s.write_failure = st;
-              s.claimed = false;
+              s.control.claim_refused(st);
               auto follow = open;
               follow.mode = open_mode::follow;
               return open_for_recovery(self, follow);
             }
             if (s.env->clustered && st.code == errc::stale_epoch) {
               // A newer primary was fenced in: wait for the node's next word.
-              s.fenced = true;
+              s.control.fence();
               spdlog::warn("shard {}: {}; waiting for a new role", describe(s), st.message);
               report(self);
               return;
@@ -165,10 +146,9 @@ void open_for_recovery(index_self* self, shard_open_request open) {
 
 void quarantine(index_self* self, std::string reason) {
   auto& s = self->state;
-  s.ph = phase::quarantined;
-  counted(s);
+  s.admission.quarantined();
   spdlog::error("shard {} quarantined: {}", describe(s), reason);
-  s.reason = std::move(reason);
+  s.control.quarantine(std::move(reason));
   report(self);
 }
 
@@ -182,10 +162,9 @@ void schedule_reclaim(index_self* self) {
 // Storage refused a write for want of space (or a writable file system).
 void storage_refused(index_self* self, status why) {
   auto& s = self->state;
-  if (s.write_failure.ok())
+  if (s.control.storage_refused(why))
     spdlog::error("shard {}: writes refused until storage takes them again: {}", describe(s),
                   why.message);
-  s.write_failure = std::move(why);
   schedule_reclaim(self);
 }
 
@@ -195,52 +174,35 @@ void storage_refused(index_self* self, status why) {
 void reclaim(index_self* self) {
   auto& s = self->state;
   s.reclaim_pending = false;
-  if (s.write_failure.ok() || s.ph != phase::serving) return;
-  if (s.env->clustered && (!s.primary || s.fenced || s.promoting)) {
-    s.write_failure = status::success();  // the role's own rules decide now
-    return;
-  }
+  // A replica, a fenced or a promoting primary: the role's own rules decide now.
+  if (s.control.reclaim() != shard_control::reclaim_step::reopen) return;
   // Writes still out would race the reopen: wait for their answers.
-  if (!s.in_flight.empty() || s.applying || !s.deferred.empty()) return schedule_reclaim(self);
-  shard_open_request open{s.ref};
-  if (s.env->clustered) {
-    open.mode = open_mode::hold;
-    open.epoch = s.held_epoch;
-  } else if (s.claimed) {
-    open.mode = open_mode::hold;
-    open.epoch = s.epoch;
-  }
+  if (s.admission.writes_in_flight() || s.busy()) return schedule_reclaim(self);
   auto generation = s.generation;
-  self->request(s.env->persistence, s.env->timeout, open)
+  self->request(s.env->persistence, s.env->timeout, s.control.reopen_request(s.ref))
       .then(
           [self, generation](shard_lease& lease) {
             auto& s = self->state;
-            if (generation != s.generation || s.write_failure.ok()) return;
-            s.write_failure = status::success();
-            s.claimed = true;
-            if (!s.env->clustered) s.epoch = lease.epoch;
-            if (lease.last_seq.value != s.index->applied_seq().value) {
+            if (generation != s.generation || !s.control.reclaiming()) return;
+            if (!s.control.reclaimed(lease, s.index->applied_seq())) {
               spdlog::warn("shard {}: the log ends at seq {}, the graph at {}; rebuilding",
                            describe(s), lease.last_seq.value, s.index->applied_seq().value);
               return start_recovery(self);
             }
-            s.next_seq = lease.last_seq.value + 1;
             spdlog::info("shard {}: storage takes writes again, from seq {}", describe(s),
-                         s.next_seq);
+                         s.control.next_seq());
           },
           [self, generation](caf::error& e) {
             auto& s = self->state;
-            if (generation != s.generation || s.write_failure.ok()) return;
-            auto st = from_caf_error(e);
-            if (st.code == errc::stale_epoch) {
-              if (!s.env->clustered) return start_recovery(self);
-              s.fenced = true;
-              s.write_failure = status::success();
-              report(self);
-              return;
+            if (generation != s.generation || !s.control.reclaiming()) return;
+            switch (s.control.reclaim_failed(from_caf_error(e))) {
+              case shard_control::reclaim_failure::recover:
+                return start_recovery(self);
+              case shard_control::reclaim_failure::fenced:
+                return report(self);
+              case shard_control::reclaim_failure::retry:
+                return schedule_reclaim(self);
             }
-            if (st.code == errc::insufficient_storage) s.write_failure = st;  // fresh details
-            schedule_reclaim(self);
           });
 }
 

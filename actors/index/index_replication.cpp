@@ -15,7 +15,7 @@ namespace quiver::index_detail {
 void apply_in_order(index_self* self, std::vector<log_record> records,
                     std::function<void(index_self*)> then) {
   auto& s = self->state;
-  s.next_seq = records.back().seq.value + 1;
+  s.control.following(records.back().seq);
   auto kept = std::make_shared<std::vector<log_record>>(std::move(records));
   auto generation = s.generation;
   when_applicable(self, [self, kept, generation, then] {
@@ -43,15 +43,15 @@ void catch_up_step(index_self* self) {
   auto& s = self->state;
   auto generation = s.generation;
   self->request(s.env->persistence, s.env->timeout,
-                log_read_request{s.ref, seq_no{s.next_seq - 1}, 4u << 20})
+                log_read_request{s.ref, seq_no{s.control.next_seq() - 1}, 4u << 20})
       .then(
           [self, generation](log_chunk& chunk) {
             auto& s = self->state;
             if (generation != s.generation) return;
             if (chunk.records.empty()) return finish_catch_up(self);
-            if (chunk.records.front().seq.value != s.next_seq) {
+            if (chunk.records.front().seq.value != s.control.next_seq()) {
               spdlog::info("shard {}: the log no longer holds seq {}; reloading", describe(s),
-                           s.next_seq);
+                           s.control.next_seq());
               return start_recovery(self);
             }
             auto more = chunk.more;
@@ -70,22 +70,15 @@ void catch_up_step(index_self* self) {
 }
 
 void catch_up(index_self* self) {
-  auto& s = self->state;
-  if (s.catching_up || s.ph != phase::serving) return;
-  s.catching_up = true;
-  catch_up_step(self);
+  if (self->state.control.begin_catch_up()) catch_up_step(self);
 }
 
 void finish_catch_up(index_self* self) {
   auto& s = self->state;
-  s.catching_up = false;
-  // Only a catch-up that ended after the epoch was confirmed has seen the log's
-  // final end (reads and the open are answered in order).
-  if (!s.promoting || !s.epoch_taken) return;
   // The log's end is stable (this primary holds the only valid epoch): writing may start.
-  s.promoting = false;
-  spdlog::info("shard {}: primary under epoch {} from seq {}", describe(s), s.held_epoch,
-               s.next_seq);
+  if (!s.control.finish_catch_up()) return;
+  spdlog::info("shard {}: primary under epoch {} from seq {}", describe(s), s.control.held_epoch(),
+               s.control.next_seq());
   report(self);
   schedule_tick(self);
 }
@@ -94,33 +87,22 @@ void finish_catch_up(index_self* self) {
 // the epoch at storage, then reads the log to its end before accepting writes.
 void promote(index_self* self) {
   auto& s = self->state;
-  s.promoting = true;
-  s.epoch_taken = false;
-  s.fenced = false;
+  s.control.begin_promotion();
   report(self);
   auto generation = s.generation;
   self->request(s.env->persistence, s.env->timeout,
-                shard_open_request{s.ref, open_mode::hold, s.held_epoch})
+                shard_open_request{s.ref, open_mode::hold, s.control.held_epoch()})
       .then(
           [self, generation](shard_lease&) {
             auto& s = self->state;
-            if (generation != s.generation || !s.promoting) return;
-            s.epoch = s.held_epoch;
-            s.write_failure = status::success();
-            s.epoch_taken = true;
-            // A catch-up still running (a replica's) carries on and completes this.
-            if (!s.catching_up) catch_up(self);
+            if (generation != s.generation || !s.control.promoting()) return;
+            if (s.control.epoch_confirmed()) catch_up(self);
           },
           [self, generation](caf::error& e) {
             auto& s = self->state;
-            if (generation != s.generation || !s.promoting) return;
+            if (generation != s.generation || !s.control.promoting()) return;
             auto st = from_caf_error(e);
-            s.promoting = false;
-            if (st.code == errc::stale_epoch) {
-              s.fenced = true;
-              report(self);
-              return;
-            }
+            if (s.control.promotion_refused(st)) return report(self);
             spdlog::warn("shard {}: taking the primary role failed: {}; recovering", describe(s),
                          st.message);
             start_recovery(self);
@@ -130,36 +112,35 @@ void promote(index_self* self) {
 void change_role(index_self* self, shard_role_msg& m) {
   auto& s = self->state;
   s.forward_to = std::move(m.forward_to);
-  bool same = m.primary == s.primary && (!m.primary || m.epoch == s.held_epoch);
-  if (same) {
-    // A replica behind its primary with nothing arriving (it missed the last
-    // forwards) reads the rest from the log.
-    if (!s.primary && s.ph == phase::serving && !s.catching_up && !s.applying &&
-        s.deferred.empty() && s.next_seq <= m.primary_applied.value)
-      catch_up(self);
-    return;
+  auto step = s.control.assign_role(m.primary, m.epoch, m.primary_applied,
+                                    s.admission.writes_in_flight(), s.busy());
+  switch (step) {
+    case shard_control::role_step::none:
+      return;
+    case shard_control::role_step::catch_up:
+      return catch_up(self);
+    case shard_control::role_step::recover:
+    case shard_control::role_step::promote:
+      break;
   }
-  s.primary = m.primary;
-  s.held_epoch = m.epoch;
-  s.fenced = false;
   spdlog::info("shard {}: now {}{}", describe(s), m.primary ? "primary, epoch " : "replica",
                m.primary ? std::to_string(m.epoch) : std::string());
-  // Demoted, or with its own writes in flight: rebuild in the new role (a write
-  // numbered but refused by storage must not shadow the new primary's records).
-  if (s.ph != phase::serving || !m.primary || !s.in_flight.empty()) return start_recovery(self);
+  if (step == shard_control::role_step::recover) return start_recovery(self);
   promote(self);
 }
 
 void on_replicated(index_self* self, replicate_msg& m) {
   auto& s = self->state;
-  if (!s.env->clustered || s.primary || s.ph != phase::serving || s.catching_up ||
-      m.records.empty())
-    return;
-  if (s.next_seq < m.records.front().seq.value) return catch_up(self);  // a gap
-  auto& r = m.records;
-  r.erase(r.begin(), std::find_if(r.begin(), r.end(),
-                                  [&](const log_record& x) { return s.next_seq <= x.seq.value; }));
-  if (!r.empty()) apply_in_order(self, std::move(r), nullptr);
+  switch (s.control.on_forwarded(m.records)) {
+    case shard_control::replica_step::ignore:
+      return;
+    case shard_control::replica_step::catch_up:
+      return catch_up(self);
+    case shard_control::replica_step::apply:
+      break;
+  }
+  s.control.drop_known(m.records);
+  if (!m.records.empty()) apply_in_order(self, std::move(m.records), nullptr);
 }
 
 }  // namespace quiver::index_detail

@@ -19,10 +19,11 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "actors/index/index_actor.hpp"
+#include "actors/index/shard_control.hpp"
+#include "actors/index/write_admission.hpp"
 #include "actors/wire/actor_messages.hpp"
 
 namespace quiver::index_detail {
@@ -80,19 +81,18 @@ using reclaim_atom = caf::atom_constant<caf::atom("reclaim")>;
 // How often a shard whose writes failed for want of storage tries to write again.
 constexpr auto reclaim_interval = std::chrono::seconds(1);
 
-enum class phase { recovering, serving, quarantined };
-
 struct index_state {
   shard_ref ref;
   index_params params;
   std::shared_ptr<const index_actor_env> env;
   caf::actor registry;
-  phase ph = phase::recovering;
-  std::string reason;  // quarantined: why
+  // Phase, role, epoch, numbering and snapshot schedule: the decisions.
+  shard_control control;
+  // The shard's part in its tenant's usage and its writes' quota admission.
+  // After `env`, whose usage book it names: it leaves the book first.
+  write_admission admission;
   std::shared_ptr<shard_index> index;
   std::string dir;  // the shard's directory (snapshots under it)
-  std::uint64_t epoch = 0;
-  std::uint64_t next_seq = 1;
   // Bumped on every (re)recovery: acks and job results of an earlier one are stale.
   std::uint64_t generation = 0;
   bool snapshotting = false;
@@ -105,57 +105,26 @@ struct index_state {
   bool exiting = false;  // clean shutdown waits for the running snapshot
   // Acknowledged writes waiting for a running snapshot to finish, in seq order.
   std::deque<std::function<void()>> deferred;
-  std::uint64_t since_snapshot = 0;
-  clock_type::time_point last_snapshot = clock_type::now();
-  seq_no snapshot_seq;
   bool tick_pending = false;
-  // Not ok: storage refused a write (a full or read-only disk). The shard serves
-  // reads from the graph, which holds only what the log acknowledged, refuses
-  // writes with this status and retries every reclaim_interval until storage
-  // takes them again.
-  status write_failure;
+  // Storage refused a write (control.write_failure()): a retry is scheduled.
   bool reclaim_pending = false;
-  // Standalone: the epoch was claimed (a restart on a full disk opens without).
-  bool claimed = false;
-  // What this shard adds to its tenant's usage (in the usage book), and whether
-  // the book knows it is missing (recovering).
-  stored_usage contribution;
-  bool uncounted = false;
-  // Ids touched by writes still in flight: what those writes leave behind.
-  struct projected {
-    bool present = false;
-    std::size_t metadata = 0;
-    std::uint32_t writes = 0;  // in-flight writes touching the id
-  };
-  std::unordered_map<std::string, projected> in_flight;
-  // Clustered: the role the node gave, and replication.
-  bool primary = true;            // standalone shards are always their own primary
-  std::uint64_t held_epoch = 0;   // a clustered primary's epoch, fenced in for it
-  bool fenced = false;            // a newer primary exists: no writes
-  bool promoting = false;         // reading the log to its end before writing
-  bool epoch_taken = false;       // promoting: storage confirmed the held epoch
-  bool catching_up = false;       // reading missed records from the log
   bool progress_pending = false;  // a progress report is scheduled
+  // Clustered primary: the other replicas, which get its committed records.
   std::vector<caf::actor> forward_to;
   static inline const char* name = "quiver.index";
 
   index_state() = default;
   index_state(const index_state&) = delete;
   index_state& operator=(const index_state&) = delete;
-  ~index_state() {
-    if (!env || !env->usage) return;
-    env->usage->add(ref.tenant.value, {-contribution.vectors, -contribution.bytes});
-    if (uncounted) env->usage->uncounted_shards(ref.tenant.value, -1);
-  }
+
+  // Records are applied, or wait to be.
+  bool busy() const { return applying || !deferred.empty(); }
 };
 
 using index_self = caf::stateful_actor<index_state>;
 
 // index_actor.cpp
 std::string describe(const index_state& s);
-// The shard's contents are in its tenant's usage again (or, quarantined, never
-// will be: it serves nothing, so it holds nothing).
-void counted(index_state& s);
 // Tells the registry (and so the node) the shard's state.
 void report(index_self* self, std::uint64_t replayed = 0, double seconds = 0);
 void report_progress(index_self* self);
