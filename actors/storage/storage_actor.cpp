@@ -15,6 +15,28 @@ namespace {
 
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
+// The storage protocol (common/wire/storage.hpp plus the tenant records it keeps
+// and the version handshake), closed: a handler missing, added or answering
+// another type than this names fails to compile. `flush` is the actor's own
+// timer message (group commit); a typed actor can only send itself what its
+// interface names, and a peer's flush only syncs early.
+using storage_api =
+    caf::typed_actor<caf::reacts_to<flush_atom>,
+                     caf::replies_to<protocol_hello>::with<protocol_hello>,
+                     caf::replies_to<catalog_list_request>::with<std::vector<catalog_entry>>,
+                     caf::replies_to<catalog_create_request>::with<catalog_create_reply>,
+                     caf::replies_to<catalog_tenants_request>::with<std::vector<tenant_record>>,
+                     caf::replies_to<tenant_create_request>::with<bool>,
+                     caf::replies_to<tenant_rotate_request>::with<bool>,
+                     caf::replies_to<tenant_drop_request>::with<bool>,
+                     caf::replies_to<catalog_drop_request>::with<bool>,
+                     caf::replies_to<shard_open_request>::with<shard_lease>,
+                     caf::replies_to<shard_fence_request>::with<std::uint64_t>,
+                     caf::replies_to<log_append_request>::with<log_append_reply>,
+                     caf::replies_to<log_read_request>::with<log_chunk>,
+                     caf::replies_to<log_release_request>::with<bool>,
+                     caf::replies_to<storage_stats_request>::with<storage_stats>>;
+
 struct storage_state {
   std::shared_ptr<storage_engine> engine;
   storage_actor_options options;
@@ -29,9 +51,9 @@ struct storage_state {
   static inline const char* name = "quiver.storage";
 };
 
-using storage_self = caf::stateful_actor<storage_state>;
+using storage_self = storage_api::stateful_pointer<storage_state>;
 
-void flush(storage_self* self) {
+void flush(storage_self self) {
   auto& s = self->state;
   s.flush_scheduled = false;
   if (s.pending.empty()) return;
@@ -47,8 +69,8 @@ void flush(storage_self* self) {
   s.pending.clear();
 }
 
-caf::behavior storage_actor(storage_self* self, std::shared_ptr<storage_engine> engine,
-                            storage_actor_options options) {
+storage_api::behavior_type storage_actor(storage_self self, std::shared_ptr<storage_engine> engine,
+                                         storage_actor_options options) {
   // Handed over as shared_ptr: CAF copies spawn arguments.
   self->state.engine = std::move(engine);
   self->state.options = options;
@@ -59,7 +81,7 @@ caf::behavior storage_actor(storage_self* self, std::shared_ptr<storage_engine> 
         if (!out) return to_caf_error(out.error());
         return *out;
       },
-      [self](catalog_list_request&) -> std::vector<catalog_entry> {
+      [self](catalog_list_request&) -> caf::result<std::vector<catalog_entry>> {
         return self->state.engine->catalog();
       },
       [self](catalog_create_request& r) -> caf::result<catalog_create_reply> {
@@ -67,7 +89,7 @@ caf::behavior storage_actor(storage_self* self, std::shared_ptr<storage_engine> 
         if (!out) return to_caf_error(out.error());
         return catalog_create_reply{out->first, out->second};
       },
-      [self](catalog_tenants_request&) -> std::vector<tenant_record> {
+      [self](catalog_tenants_request&) -> caf::result<std::vector<tenant_record>> {
         return self->state.engine->tenants();
       },
       [self](tenant_create_request& r) -> caf::result<bool> {
@@ -138,7 +160,9 @@ caf::behavior storage_actor(storage_self* self, std::shared_ptr<storage_engine> 
         if (!st.ok()) return to_caf_error(st);
         return true;
       },
-      [self](storage_stats_request&) -> storage_stats { return self->state.engine->counters(); },
+      [self](storage_stats_request&) -> caf::result<storage_stats> {
+        return self->state.engine->counters();
+      },
   };
 }
 
@@ -155,7 +179,11 @@ expected<fsync_policy> parse_fsync_policy(const std::string& name) {
 caf::actor spawn_storage_actor(caf::actor_system& system, std::unique_ptr<storage_engine> engine,
                                storage_actor_options options) {
   std::shared_ptr<storage_engine> shared(std::move(engine));
-  return system.spawn<caf::detached>(storage_actor, std::move(shared), options);
+  // Handed out untyped: it is reached through link actors (which forward several
+  // protocols) and published to peers that connect with an untyped remote_actor,
+  // which CAF 0.17 refuses for a typed published actor.
+  return caf::actor_cast<caf::actor>(
+      system.spawn<caf::detached>(storage_actor, std::move(shared), options));
 }
 
 }  // namespace quiver
