@@ -268,7 +268,8 @@ class ClusterTest(unittest.TestCase):
         self.assert_all_readable("load", acked)
         # The node comes back and catches up.
         self.c.start_vectord(victim)
-        more = vectors(50, 8, 4)
+        # Ids of their own: the count below adds them to the first 200.
+        more = [("more-%02d" % k, v) for k, (_, v) in enumerate(vectors(50, 8, 4))]
         self.upsert_ok("load", more)
         c = self.c.wait(lambda m: caught_up("load")(m) and victim in
                         {r["node"] for s in m["shards"] if s["index"] == "load" for r in s["replicas"]},
