@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -59,8 +60,21 @@ class etcd_process {
     o.watch_idle_timeout = std::chrono::milliseconds(3000);
     return o;
   }
+  // SIGSTOP returns once the process is stopped: kill() only queues the signal,
+  // and a member still running could answer one more request.
   void signal(int sig) const {
-    if (pid_ > 0) ::kill(pid_, sig);
+    if (pid_ <= 0) return;
+    ::kill(pid_, sig);
+    if (sig != SIGSTOP) return;
+    for (int i = 0; i < 200 && !stopped(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  bool stopped() const {
+    std::ifstream stat("/proc/" + std::to_string(pid_) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    auto end = line.rfind(')');
+    return end != std::string::npos && end + 2 < line.size() && line[end + 2] == 'T';
   }
   void kill(int sig) {
     if (pid_ <= 0) return;
