@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 
+#include "common/detail/body_nodes.hpp"
 #include "common/detail/json_writer.hpp"
 #include "common/detail/msgpack_limits.hpp"
 #include "common/vector_validation.hpp"
@@ -16,123 +17,10 @@ namespace quiver {
 
 namespace {
 
-enum class kind { null, boolean, integer, floating, string, array, object, binary, other };
-
-status bad(std::string message) { return make_status(errc::invalid_argument, std::move(message)); }
-
-// -- format adapters: the parsers below are written once over these two views -----
-
-struct json_node {
-  simdjson::dom::element e;
-
-  kind type() const {
-    switch (e.type()) {
-      case simdjson::dom::element_type::ARRAY:
-        return kind::array;
-      case simdjson::dom::element_type::OBJECT:
-        return kind::object;
-      case simdjson::dom::element_type::INT64:
-      case simdjson::dom::element_type::UINT64:
-        return kind::integer;
-      case simdjson::dom::element_type::DOUBLE:
-        return kind::floating;
-      case simdjson::dom::element_type::STRING:
-        return kind::string;
-      case simdjson::dom::element_type::BOOL:
-        return kind::boolean;
-      case simdjson::dom::element_type::NULL_VALUE:
-        return kind::null;
-    }
-    return kind::other;
-  }
-  bool as_bool() const { return bool(e.get_bool().value_unsafe()); }
-  // REQUIRES: type() == integer. Values past int64 saturate (they fail range checks).
-  std::int64_t as_int() const {
-    if (e.type() == simdjson::dom::element_type::UINT64)
-      return std::numeric_limits<std::int64_t>::max();
-    return e.get_int64().value_unsafe();
-  }
-  double as_double() const { return e.get_double().value_unsafe(); }
-  std::string_view as_string() const { return e.get_string().value_unsafe(); }
-  // Copies of the array/object views: value_unsafe() refers into a temporary.
-  std::size_t size() const {
-    simdjson::dom::array a = e.get_array().value_unsafe();
-    return a.size();
-  }
-  template <class F>
-  void each_element(F&& f) const {
-    simdjson::dom::array a = e.get_array().value_unsafe();
-    for (auto child : a) f(json_node{child});
-  }
-  template <class F>
-  status each_field(F&& f) const {
-    simdjson::dom::object o = e.get_object().value_unsafe();
-    for (auto field : o)
-      if (auto st = f(field.key, json_node{field.value}); !st.ok()) return st;
-    return status::success();
-  }
-  std::string_view binary() const { return {}; }
-  expected<std::string> object_text() const { return simdjson::minify(e); }
-};
-
-struct msgpack_node {
-  const msgpack::object* o;
-
-  kind type() const {
-    switch (o->type) {
-      case msgpack::type::NIL:
-        return kind::null;
-      case msgpack::type::BOOLEAN:
-        return kind::boolean;
-      case msgpack::type::POSITIVE_INTEGER:
-      case msgpack::type::NEGATIVE_INTEGER:
-        return kind::integer;
-      case msgpack::type::FLOAT32:
-      case msgpack::type::FLOAT64:
-        return kind::floating;
-      case msgpack::type::STR:
-        return kind::string;
-      case msgpack::type::ARRAY:
-        return kind::array;
-      case msgpack::type::MAP:
-        return kind::object;
-      case msgpack::type::BIN:
-        return kind::binary;
-      default:
-        return kind::other;
-    }
-  }
-  bool as_bool() const { return o->via.boolean; }
-  std::int64_t as_int() const {
-    if (o->type == msgpack::type::NEGATIVE_INTEGER) return o->via.i64;
-    return o->via.u64 > std::uint64_t(std::numeric_limits<std::int64_t>::max())
-               ? std::numeric_limits<std::int64_t>::max()
-               : std::int64_t(o->via.u64);
-  }
-  double as_double() const {
-    if (o->type == msgpack::type::POSITIVE_INTEGER) return double(o->via.u64);
-    if (o->type == msgpack::type::NEGATIVE_INTEGER) return double(o->via.i64);
-    return o->via.f64;
-  }
-  std::string_view as_string() const { return {o->via.str.ptr, o->via.str.size}; }
-  std::size_t size() const { return o->via.array.size; }
-  template <class F>
-  void each_element(F&& f) const {
-    for (std::uint32_t i = 0; i < o->via.array.size; ++i) f(msgpack_node{&o->via.array.ptr[i]});
-  }
-  template <class F>
-  status each_field(F&& f) const {
-    for (std::uint32_t i = 0; i < o->via.map.size; ++i) {
-      const auto& kv = o->via.map.ptr[i];
-      if (kv.key.type != msgpack::type::STR) return bad("map keys must be strings");
-      std::string_view key{kv.key.via.str.ptr, kv.key.via.str.size};
-      if (auto st = f(key, msgpack_node{&kv.val}); !st.ok()) return st;
-    }
-    return status::success();
-  }
-  std::string_view binary() const { return {o->via.bin.ptr, o->via.bin.size}; }
-  expected<std::string> object_text() const;
-};
+using detail::bad;
+using detail::json_node;
+using detail::kind;
+using detail::msgpack_node;
 
 // Writes a MessagePack value as JSON; fails on what JSON cannot hold.
 status write_json(const msgpack::object& o, detail::json_writer& w) {
@@ -178,11 +66,15 @@ status write_json(const msgpack::object& o, detail::json_writer& w) {
   }
 }
 
-expected<std::string> msgpack_node::object_text() const {
+}  // namespace
+
+expected<std::string> detail::msgpack_node::object_text() const {
   detail::json_writer w;
   if (auto st = write_json(*o, w); !st.ok()) return st;
   return w.take();
 }
+
+namespace {
 
 // -- shared field readers ------------------------------------------------------------
 
@@ -391,18 +283,49 @@ expected<std::vector<upsert_item>> upsert_batch_from(const N& root, std::size_t 
 }
 
 template <class N>
-expected<std::vector<std::string>> delete_ids_from(const N& root, std::size_t max_items) {
+status read_filter_field(const N& v, metadata_filter& out) {
+  auto f = detail::read_filter(v);
+  if (!f) return f.error();
+  out = std::move(*f);
+  return status::success();
+}
+
+template <class N>
+expected<delete_body> delete_from(const N& root, std::size_t max_items) {
   if (auto st = expect_object(root, "body"); !st.ok()) return st;
-  std::vector<std::string> ids;
-  bool has_ids = false;
+  delete_body out;
+  bool has_ids = false, has_filter = false;
   auto st = root.each_field([&](std::string_view key, const N& v) -> status {
-    if (key != "ids") return unknown_field(key);
-    has_ids = true;
-    return read_string_list(v, key, max_items, ids);
+    if (key == "ids") {
+      has_ids = true;
+      return read_string_list(v, key, max_items, out.ids);
+    }
+    if (key == "filter") {
+      has_filter = true;
+      return read_filter_field(v, out.filter);
+    }
+    return unknown_field(key);
   });
   if (!st.ok()) return st;
-  if (!has_ids) return missing_field("ids");
-  return ids;
+  if (has_ids && has_filter) return bad("give 'ids' or 'filter', not both");
+  if (!has_ids && !has_filter) return missing_field("ids' or 'filter");
+  // {} matches everything: a delete of the whole index must say so.
+  if (has_filter && out.filter.empty())
+    return bad("'filter' matches every vector; drop the index to delete them all");
+  out.by_filter = has_filter;
+  return out;
+}
+
+template <class N>
+expected<metadata_filter> count_from(const N& root) {
+  if (auto st = expect_object(root, "body"); !st.ok()) return st;
+  metadata_filter out;
+  auto st = root.each_field([&](std::string_view key, const N& v) -> status {
+    if (key == "filter") return read_filter_field(v, out);
+    return unknown_field(key);
+  });
+  if (!st.ok()) return st;
+  return out;
 }
 
 template <class N>
@@ -419,6 +342,7 @@ expected<search_body> search_from(const N& root) {
     if (key == "ef") return read_uint(v, key, 1, index_limits::max_ef, out.options.ef);
     if (key == "exclude_ids")
       return read_string_list(v, key, request_limits::max_exclude_ids, out.options.exclude_ids);
+    if (key == "filter") return read_filter_field(v, out.options.filter);
     if (key == "include_metadata") return read_bool(v, key, out.options.include_metadata);
     if (key == "include_vectors") return read_bool(v, key, out.options.include_vectors);
     if (key == "consistency") {
@@ -568,10 +492,15 @@ expected<std::vector<upsert_item>> parse_upsert_batch(body_format f, const std::
       f, body, [&](const auto& root) { return upsert_batch_from(root, max_items); });
 }
 
-expected<std::vector<std::string>> parse_delete_ids(body_format f, const std::string& body,
-                                                    std::size_t max_items) {
-  return decode<std::vector<std::string>>(
-      f, body, [&](const auto& root) { return delete_ids_from(root, max_items); });
+expected<delete_body> parse_delete(body_format f, const std::string& body, std::size_t max_items) {
+  return decode<delete_body>(f, body,
+                             [&](const auto& root) { return delete_from(root, max_items); });
+}
+
+expected<metadata_filter> parse_count(body_format f, const std::string& body) {
+  // No body counts everything.
+  if (body.empty()) return metadata_filter{};
+  return decode<metadata_filter>(f, body, [](const auto& root) { return count_from(root); });
 }
 
 expected<search_body> parse_search(body_format f, const std::string& body) {

@@ -26,6 +26,13 @@ struct upsert_one_body {
   metadata_json metadata;
 };
 
+// POST .../vectors/delete: ids, or a filter.
+struct delete_body {
+  std::vector<std::string> ids;
+  metadata_filter filter;
+  bool by_filter = false;
+};
+
 struct merge_body {
   std::string source;
   bool delete_source = false;
@@ -45,8 +52,9 @@ expected<index_params> parse_create_index(body_format f, const std::string& body
 expected<upsert_one_body> parse_upsert_one(body_format f, const std::string& body);
 expected<std::vector<upsert_item>> parse_upsert_batch(body_format f, const std::string& body,
                                                       std::size_t max_items);
-expected<std::vector<std::string>> parse_delete_ids(body_format f, const std::string& body,
-                                                    std::size_t max_items);
+expected<delete_body> parse_delete(body_format f, const std::string& body, std::size_t max_items);
+// POST .../count: {"filter"?}; an empty body counts every vector.
+expected<metadata_filter> parse_count(body_format f, const std::string& body);
 expected<search_body> parse_search(body_format f, const std::string& body);
 expected<std::vector<search_body>> parse_search_batch(body_format f, const std::string& body,
                                                       std::size_t max_items);

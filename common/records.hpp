@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "common/filter.hpp"
+
 namespace quiver {
 
 // Metadata travels as the raw text of a JSON object. The empty string means
@@ -35,6 +37,7 @@ struct search_options {
   std::uint32_t k = 10;
   std::uint32_t ef = 0;  // 0: the index's ef_search
   std::vector<std::string> exclude_ids;
+  metadata_filter filter;  // only vectors whose metadata it matches
   bool include_metadata = true;
   bool include_vectors = false;
   bool eventual = false;       // "consistency": "eventual": any serving replica may answer
@@ -61,7 +64,7 @@ typename Inspector::result_type inspect(Inspector& f, search_hit& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, search_options& x) {
-  return f(x.k, x.ef, x.exclude_ids, x.include_metadata, x.include_vectors, x.eventual,
+  return f(x.k, x.ef, x.exclude_ids, x.filter, x.include_metadata, x.include_vectors, x.eventual,
            x.allow_partial);
 }
 template <class Inspector>

@@ -4,6 +4,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/filter.hpp"
+
 namespace quiver {
 
 bool is_valid_utf8(std::string_view s) {
@@ -101,6 +103,8 @@ status validate_search(const std::vector<float>& query, const search_options& op
     return make_status(errc::invalid_argument,
                        "ef must be between 1 and " + std::to_string(index_limits::max_ef),
                        {{"index", idx}});
+  if (auto problem = filter_problem(opts.filter); !problem.empty())
+    return make_status(errc::invalid_argument, problem, {{"index", idx}});
   return validate_vector(query, dimension, d, index);
 }
 

@@ -4,6 +4,8 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <iterator>
+#include <memory>
 
 #include "actors/index/detail/index_state.hpp"
 #include "actors/index/snapshot_files.hpp"
@@ -30,6 +32,53 @@ status check(const index_state& s, const Request& r) {
   if (wrong_tenant(s, r))
     return make_status(errc::internal, "request routed to another tenant's shard");
   return s.control.not_serving();
+}
+
+status valid_filter(const metadata_filter& f) {
+  auto problem = filter_problem(f);
+  if (problem.empty()) return status::success();
+  return make_status(errc::invalid_argument, problem);
+}
+
+// Deletes what the filter matches now, as deletes of those ids: the log holds ids,
+// so a replay removes exactly these. Writes still in flight are concurrent with
+// this delete and may land either side of it. Large matches go as several
+// writes, in order, through this shard's own mailbox.
+caf::result<delete_vectors_reply> delete_by_filter(index_self* self, delete_vectors_request r) {
+  constexpr std::size_t chunk = 10000;
+  auto& s = self->state;
+  if (!r.ids.empty())
+    return to_caf_error(make_status(errc::invalid_argument, "a delete takes ids or a filter"));
+  if (auto st = valid_filter(r.filter); !st.ok()) return to_caf_error(st);
+  auto ids = s.index->ids_matching(r.filter);
+  if (ids.empty()) return delete_vectors_reply{0};
+  struct pending {
+    std::uint64_t deleted = 0;
+    std::size_t remaining = 0;
+    bool failed = false;
+  };
+  auto p = std::make_shared<pending>();
+  auto rp = self->make_response_promise<delete_vectors_reply>();
+  p->remaining = (ids.size() + chunk - 1) / chunk;
+  for (std::size_t at = 0; at < ids.size(); at += chunk) {
+    delete_vectors_request part{r.tenant, r.index, {}, {}};
+    auto end = std::min(ids.size(), at + chunk);
+    part.ids.assign(std::make_move_iterator(ids.begin() + at),
+                    std::make_move_iterator(ids.begin() + end));
+    self->request(caf::actor_cast<caf::actor>(self), caf::infinite, std::move(part))
+        .then(
+            [p, rp](delete_vectors_reply& x) mutable {
+              if (p->failed) return;
+              p->deleted += x.deleted;
+              if (--p->remaining == 0) rp.deliver(delete_vectors_reply{p->deleted});
+            },
+            [p, rp](caf::error& e) mutable {
+              if (p->failed) return;
+              p->failed = true;
+              rp.deliver(e);
+            });
+  }
+  return rp;
 }
 
 void report(index_self* self, std::uint64_t replayed, double seconds) {
@@ -401,6 +450,7 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
         auto& s = self->state;
         if (auto st = check(s, r); !st.ok()) return to_caf_error(st);
         if (auto st = not_writable(s); !st.ok()) return to_caf_error(st);
+        if (!r.filter.empty()) return delete_by_filter(self, std::move(r));
         if (r.ids.empty()) return delete_vectors_reply{0};
         std::vector<log_record> records(r.ids.size());
         for (std::size_t i = 0; i < r.ids.size(); ++i) {
@@ -431,6 +481,12 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
         auto rp = self->make_response_promise<search_reply>();
         rp.delegate(s.env->readers, search_job{s.index, std::move(r)});
         return rp;
+      },
+      [self](count_request& r) -> caf::result<count_reply> {
+        auto& s = self->state;
+        if (auto st = check(s, r); !st.ok()) return to_caf_error(st);
+        if (auto st = valid_filter(r.filter); !st.ok()) return to_caf_error(st);
+        return count_reply{s.index->count_matching(r.filter)};
       },
       [self](shard_stats_request& r) -> caf::result<shard_stats> {
         auto& s = self->state;

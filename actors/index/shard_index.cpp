@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "actors/index/detail/hnsw_graph.hpp"
+#include "common/filter.hpp"
 #include "common/vector_validation.hpp"
 
 namespace quiver {
@@ -276,6 +277,29 @@ expected<std::vector<search_hit>> shard_index::search_locked(const float* q,
   std::size_t want = std::min<std::size_t>(options.k, live);
   if (want == 0) return hits;
 
+  detail::raw_hits raw;
+  if (!options.filter.empty()) {
+    raw = filtered_search(q, options, excluded, want);
+  } else {
+    raw = unfiltered_search(q, options, excluded, want);
+  }
+  if (raw.size() > want) raw.resize(want);
+
+  hits.resize(raw.size());
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    hits[i].distance = to_api_distance(raw[i].first);
+    fill_hit(hits[i], raw[i].second, options);
+  }
+  // Equal distances are ordered by id so that a repeated query gives identical results.
+  std::stable_sort(hits.begin(), hits.end(), [](const search_hit& a, const search_hit& b) {
+    return a.distance < b.distance || (a.distance == b.distance && a.id < b.id);
+  });
+  return hits;
+}
+
+detail::raw_hits shard_index::unfiltered_search(const float* q, const search_options& options,
+                                                const std::unordered_set<label_t>& excluded,
+                                                std::size_t want) const {
   // Over-fetch by the number of excluded live ids so that k results survive the filter.
   std::size_t fetch = want + excluded.size();
   detail::raw_hits raw;
@@ -290,18 +314,62 @@ expected<std::vector<search_hit>> shard_index::search_locked(const float* q,
   // an exact scan keeps the contract "fewer than k only when fewer qualify".
   if (raw.size() < want)
     raw = graph_->exact(q, want, [&](detail::hnsw_label l) { return excluded.count(l) > 0; });
-  if (raw.size() > want) raw.resize(want);
+  return raw;
+}
 
-  hits.resize(raw.size());
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    hits[i].distance = to_api_distance(raw[i].first);
-    fill_hit(hits[i], raw[i].second, options);
+// The plan: a sample of the shard estimates how many live vectors match. Few
+// matches are found faster by testing every vector's metadata and measuring only
+// the matches (no graph walk wades through thousands of misses); many are found by
+// walking the graph, testing each point it reaches. Either way a walk that returns
+// fewer than `want` is redone exactly, so fewer than k results means fewer match.
+detail::raw_hits shard_index::filtered_search(const float* q, const search_options& options,
+                                              const std::unordered_set<label_t>& excluded,
+                                              std::size_t want) const {
+  filter_matcher matcher(options.filter);
+  auto accept = [&](detail::hnsw_label l) {
+    return !excluded.count(l) && l < slots_.size() && slots_[l].id &&
+           matcher.matches(slots_[l].metadata);
+  };
+  std::size_t ef = std::max<std::size_t>(options.ef ? options.ef : params_.ef_search, want);
+  detail::raw_hits raw;
+  if (!graph_->is_flat() && walk_pays(matcher, ef))
+    raw = graph_->search_filtered(q, want, ef, accept);
+  if (raw.size() < want)
+    raw = graph_->exact(q, want, [&](detail::hnsw_label l) { return !accept(l); });
+  return raw;
+}
+
+bool shard_index::walk_pays(filter_matcher& matcher, std::size_t ef) const {
+  constexpr std::size_t samples = 512;
+  std::size_t step = std::max<std::size_t>(1, slots_.size() / samples), seen = 0, matched = 0;
+  for (std::size_t l = 0; l < slots_.size(); l += step) {
+    if (!slots_[l].id) continue;
+    ++seen;
+    if (matcher.matches(slots_[l].metadata)) ++matched;
   }
-  // Equal distances are ordered by id so that a repeated query gives identical results.
-  std::stable_sort(hits.begin(), hits.end(), [](const search_hit& a, const search_hit& b) {
-    return a.distance < b.distance || (a.distance == b.distance && a.id < b.id);
-  });
-  return hits;
+  if (seen == 0 || matched == 0) return false;
+  // A walk reaches about ef / selectivity points; a scan tests every live one.
+  double selectivity = double(matched) / double(seen);
+  return double(ef) / selectivity < 0.25 * double(by_id_.size());
+}
+
+std::size_t shard_index::count_matching(const metadata_filter& filter) const {
+  std::shared_lock lock(mutex_);
+  if (filter.empty()) return by_id_.size();
+  filter_matcher matcher(filter);
+  std::size_t n = 0;
+  for (const auto& s : slots_)
+    if (s.id && matcher.matches(s.metadata)) ++n;
+  return n;
+}
+
+std::vector<std::string> shard_index::ids_matching(const metadata_filter& filter) const {
+  std::shared_lock lock(mutex_);
+  filter_matcher matcher(filter);
+  std::vector<std::string> out;
+  for (const auto& [id, label] : by_id_)
+    if (matcher.matches(slots_[label].metadata)) out.push_back(id);
+  return out;
 }
 
 std::size_t shard_index::count() const {

@@ -7,6 +7,8 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "common/env.hpp"
@@ -20,7 +22,9 @@ namespace quiver {
 
 namespace detail {
 class hnsw_graph;
-}
+using raw_hits = std::vector<std::pair<float, std::size_t>>;
+}  // namespace detail
+class filter_matcher;
 
 // Tuning of one shard_index; the defaults suit a 2-core machine.
 struct shard_index_options {
@@ -90,6 +94,10 @@ class shard_index {
                                                               const search_options& options) const;
 
   std::size_t count() const;
+  // How many live vectors the filter matches (all of them for an empty one).
+  std::size_t count_matching(const metadata_filter& filter) const;
+  // The ids of the live vectors it matches, ascending.
+  std::vector<std::string> ids_matching(const metadata_filter& filter) const;
   std::size_t memory_bytes() const;
   // What quotas count: 4 bytes per vector component plus the metadata text.
   std::uint64_t stored_bytes() const;
@@ -131,6 +139,14 @@ class shard_index {
   expected<std::vector<search_hit>> search_locked(const float* query,
                                                   const search_options& options) const;
   void fill_hit(search_hit& hit, label_t label, const search_options& options) const;
+  detail::raw_hits unfiltered_search(const float* q, const search_options& options,
+                                     const std::unordered_set<label_t>& excluded,
+                                     std::size_t want) const;
+  detail::raw_hits filtered_search(const float* q, const search_options& options,
+                                   const std::unordered_set<label_t>& excluded,
+                                   std::size_t want) const;
+  // Whether walking the graph beats testing every vector, for `ef` matches.
+  bool walk_pays(filter_matcher& matcher, std::size_t ef) const;
 
   const index_params params_;
   const shard_index_options options_;

@@ -527,6 +527,20 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
         auto index = r.index;
         with_route(self, tenant, index, rp,
                    [self, r = std::move(r), rp](const index_route& route) mutable {
+                     auto sum = [](std::vector<delete_vectors_reply> replies,
+                                   const std::vector<std::uint32_t>&, caf::response_promise& rp) {
+                       delete_vectors_reply out;
+                       for (auto& x : replies) out.deleted += x.deleted;
+                       rp.deliver(out);
+                     };
+                     if (!r.filter.empty()) {
+                       // Every shard deletes what the filter matches there.
+                       std::vector<std::pair<std::uint32_t, delete_vectors_request>> work;
+                       for (std::uint32_t s = 0; s < route.shards.size(); ++s)
+                         work.emplace_back(s, r);
+                       return fan_out<delete_vectors_reply>(self, r.tenant, r.index,
+                                                            std::move(work), rp, sum);
+                     }
                      std::vector<delete_vectors_request> parts(route.shards.size());
                      for (auto& id : r.ids)
                        parts[shard_of(id, route.params.shards).value].ids.push_back(std::move(id));
@@ -541,12 +555,26 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
                        rp.deliver(delete_vectors_reply{0});
                        return;
                      }
-                     fan_out<delete_vectors_reply>(
+                     fan_out<delete_vectors_reply>(self, r.tenant, r.index, std::move(work), rp,
+                                                   sum);
+                   });
+        return rp;
+      },
+      [self](count_request& r) -> caf::result<count_reply> {
+        auto rp = self->make_response_promise<count_reply>();
+        auto tenant = r.tenant;
+        auto index = r.index;
+        with_route(self, tenant, index, rp,
+                   [self, r = std::move(r), rp](const index_route& route) mutable {
+                     std::vector<std::pair<std::uint32_t, count_request>> work;
+                     for (std::uint32_t s = 0; s < route.shards.size(); ++s)
+                       work.emplace_back(s, r);
+                     fan_out<count_reply>(
                          self, r.tenant, r.index, std::move(work), rp,
-                         [](std::vector<delete_vectors_reply> replies,
-                            const std::vector<std::uint32_t>&, caf::response_promise& rp) {
-                           delete_vectors_reply out;
-                           for (auto& x : replies) out.deleted += x.deleted;
+                         [](std::vector<count_reply> replies, const std::vector<std::uint32_t>&,
+                            caf::response_promise& rp) {
+                           count_reply out;
+                           for (auto& x : replies) out.count += x.count;
                            rp.deliver(out);
                          });
                    });

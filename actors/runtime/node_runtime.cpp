@@ -68,6 +68,9 @@ class actor_router_client final : public router_client {
   void list_ids(list_ids_request r, callback<id_page> done) override {
     call(std::move(r), std::move(done));
   }
+  void count(count_request r, callback<count_reply> done) override {
+    call(std::move(r), std::move(done));
+  }
   void search(search_request r, callback<search_reply> done) override {
     call(std::move(r), std::move(done));
   }

@@ -34,6 +34,8 @@ void register_message_types(caf::actor_system_config& cfg) {
       .add_message_type<delete_vectors_request>("quiver::delete_vectors_request")
       .add_message_type<delete_vectors_reply>("quiver::delete_vectors_reply")
       .add_message_type<list_ids_request>("quiver::list_ids_request")
+      .add_message_type<count_request>("quiver::count_request")
+      .add_message_type<count_reply>("quiver::count_reply")
       .add_message_type<search_request>("quiver::search_request")
       .add_message_type<search_reply>("quiver::search_reply")
       .add_message_type<search_batch_request>("quiver::search_batch_request")

@@ -187,6 +187,7 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
       [self](delete_vectors_request& r) { return forward<delete_vectors_reply>(self, r); },
       [self](get_vector_request& r) { return forward<vector_record>(self, r); },
       [self](list_ids_request& r) { return forward<id_page>(self, r); },
+      [self](count_request& r) { return forward<count_reply>(self, r); },
       [self](search_request& r) { return forward<search_reply>(self, r); },
       [self](shard_stats_request& r) { return forward<shard_stats>(self, r); },
       [self](shard_export_request& r) { return forward<shard_export>(self, r); },

@@ -40,14 +40,17 @@ typename Inspector::result_type inspect(Inspector& f, get_vector_request& x) {
   return f(x.tenant, x.index, x.id);
 }
 
+// Deletes the ids, or (a non-empty filter, no ids) every vector the filter
+// matches when the shard takes the request.
 struct delete_vectors_request {
   tenant_id tenant;
   std::string index;
   std::vector<std::string> ids;
+  metadata_filter filter;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, delete_vectors_request& x) {
-  return f(x.tenant, x.index, x.ids);
+  return f(x.tenant, x.index, x.ids, x.filter);
 }
 
 struct delete_vectors_reply {
@@ -67,6 +70,25 @@ struct list_ids_request {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, list_ids_request& x) {
   return f(x.tenant, x.index, x.after, x.limit);
+}
+
+// How many vectors the filter matches (every vector without one).
+struct count_request {
+  tenant_id tenant;
+  std::string index;
+  metadata_filter filter;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, count_request& x) {
+  return f(x.tenant, x.index, x.filter);
+}
+
+struct count_reply {
+  std::uint64_t count = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, count_reply& x) {
+  return f(x.count);
 }
 
 struct search_request {

@@ -89,6 +89,7 @@ const std::vector<route>& routes() {
        access::tenant,
        {{"GET", get_vector}, {"PUT", put_vector, true}, {"DELETE", delete_vector}}},
       {"/v1/indexes/{name}/ids", access::tenant, {{"GET", list_ids}}},
+      {"/v1/indexes/{name}/count", access::tenant, {{"POST", count_vectors, true}}},
       {"/v1/indexes/{name}/merge", access::tenant, {{"POST", merge, true}}},
       {"/v1/indexes/{name}/search", access::tenant, {{"POST", search, true}}},
       {"/v1/indexes/{name}/search/batch", access::tenant, {{"POST", search_batch, true}}},

@@ -33,12 +33,21 @@ void upsert_batch(services& s, const context_ptr& ctx, const route_args& a) {
 }
 
 void delete_batch(services& s, const context_ptr& ctx, const route_args& a) {
-  auto ids = parse_delete_ids(ctx->in, ctx->req.body, s.config.max_batch);
-  if (!ids) return ctx->fail(ids.error());
+  auto body = parse_delete(ctx->in, ctx->req.body, s.config.max_batch);
+  if (!body) return ctx->fail(body.error());
   s.router.delete_vectors(
-      {ctx->tenant, a.params[0], std::move(*ids)}, [ctx](expected<delete_vectors_reply> r) {
+      {ctx->tenant, a.params[0], std::move(body->ids), std::move(body->filter)},
+      [ctx](expected<delete_vectors_reply> r) {
         ctx->answer(r, [&](auto& d) { return render_count(ctx->out, "deleted", d.deleted); });
       });
+}
+
+void count_vectors(services& s, const context_ptr& ctx, const route_args& a) {
+  auto filter = parse_count(ctx->in, ctx->req.body);
+  if (!filter) return ctx->fail(filter.error());
+  s.router.count({ctx->tenant, a.params[0], std::move(*filter)}, [ctx](expected<count_reply> r) {
+    ctx->answer(r, [&](auto& c) { return render_count(ctx->out, "count", c.count); });
+  });
 }
 
 void get_vector(services& s, const context_ptr& ctx, const route_args& a) {
@@ -64,7 +73,7 @@ void put_vector(services& s, const context_ptr& ctx, const route_args& a) {
 void delete_vector(services& s, const context_ptr& ctx, const route_args& a) {
   if (!id_ok(ctx, a.params[1])) return;
   s.router.delete_vectors(
-      {ctx->tenant, a.params[0], {a.params[1]}}, [ctx](expected<delete_vectors_reply> r) {
+      {ctx->tenant, a.params[0], {a.params[1]}, {}}, [ctx](expected<delete_vectors_reply> r) {
         ctx->answer(r, [&](auto& d) { return render_flag(ctx->out, "deleted", d.deleted > 0); });
       });
 }

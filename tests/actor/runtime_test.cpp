@@ -76,7 +76,7 @@ class Runtime : public ::testing::Test {
   }
   expected<delete_vectors_reply> remove(const std::string& index, std::vector<std::string> ids) {
     return sync<delete_vectors_reply>([&](auto done) {
-      rt->client().delete_vectors({t, index, std::move(ids)}, done);
+      rt->client().delete_vectors({t, index, std::move(ids), {}}, done);
     });
   }
   expected<vector_record> get(const std::string& index, const std::string& id) {
@@ -341,6 +341,55 @@ void restart(std::unique_ptr<node_runtime>& rt, const std::string& dir,
   rt.reset();
   rt = start(dir);
   await_settled(*rt);
+}
+
+// A count sums the shards; a delete by filter deletes on every shard what matches
+// there, in several writes where a shard matches more than one write takes.
+TEST_F(Runtime, CountAndDeleteByFilterCoverEveryShard) {
+  ASSERT_TRUE(create(params("f", 3, distance_kind::euclidean, 3)));
+  ASSERT_TRUE(create(params("big", 3, distance_kind::euclidean, 1)));
+  ASSERT_TRUE(upsert("f", items(0, 300, R"({"a":1})")));
+  ASSERT_TRUE(upsert("f", items(300, 400, R"({"a":2})")));
+  for (int from = 0; from < 24000; from += 8000)
+    ASSERT_TRUE(upsert("big", items(from, from + 8000, R"({"a":1})")));
+  ASSERT_TRUE(upsert("big", items(24000, 24010, "")));
+  auto count = [&](const std::string& index, metadata_filter f) {
+    return sync<count_reply>([&](auto done) {
+      rt->client().count({t, index, std::move(f)}, done);
+    });
+  };
+  metadata_filter a1;
+  a1.nodes.resize(2);
+  a1.nodes[0].must = {1};
+  a1.nodes[1].kind = filter_node::op::match;
+  a1.nodes[1].key = "a";
+  a1.nodes[1].values = {filter_value{filter_value::type::integer, "", 1, 0, false}};
+  EXPECT_EQ(count("f", {})->count, 400u);
+  EXPECT_EQ(count("f", a1)->count, 300u);
+  auto remove_where = [&](const std::string& index, metadata_filter f) {
+    return sync<delete_vectors_reply>([&](auto done) {
+      rt->client().delete_vectors({t, index, {}, std::move(f)}, done);
+    });
+  };
+  auto gone = remove_where("f", a1);
+  ASSERT_TRUE(gone) << gone.error().message;
+  EXPECT_EQ(gone->deleted, 300u);
+  EXPECT_EQ(count("f", {})->count, 100u);
+  EXPECT_EQ(all_ids("f", 1000).size(), 100u);
+  EXPECT_EQ(get("f", "k0").error().code, errc::vector_not_found);
+  EXPECT_TRUE(get("f", "k300"));
+  gone = remove_where("big", a1);
+  ASSERT_TRUE(gone) << gone.error().message;
+  EXPECT_EQ(gone->deleted, 24000u);
+  EXPECT_EQ(count("big", {})->count, 10u);
+  // A filter that does not hold together is refused where it is checked.
+  auto broken = a1;
+  broken.nodes[0].must = {5};
+  EXPECT_EQ(count("f", broken).error().code, errc::invalid_argument);
+  EXPECT_EQ(remove_where("f", broken).error().code, errc::invalid_argument);
+  restart(rt, dir, &Runtime::start);
+  EXPECT_EQ(count("big", {})->count, 10u);
+  EXPECT_EQ(count("f", {})->count, 100u);
 }
 
 TEST_F(Runtime, RestartKeepsEveryWriteAndCleanShutdownLeavesNothingToReplay) {

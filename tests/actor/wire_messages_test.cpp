@@ -182,6 +182,8 @@ TEST(WireMessages, EveryRegisteredTypeRoundTripsWithEveryFieldSet) {
       {"quiver::delete_vectors_request", round_trip<delete_vectors_request>},
       {"quiver::delete_vectors_reply", round_trip<delete_vectors_reply>},
       {"quiver::list_ids_request", round_trip<list_ids_request>},
+      {"quiver::count_request", round_trip<count_request>},
+      {"quiver::count_reply", round_trip<count_reply>},
       {"quiver::search_request", round_trip<search_request>},
       {"quiver::search_reply", round_trip<search_reply>},
       {"quiver::search_batch_request", round_trip<search_batch_request>},

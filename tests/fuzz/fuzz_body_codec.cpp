@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/body_codec.hpp"
+#include "common/filter.hpp"
 #include "common/response_codec.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -25,12 +26,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       parse_upsert_one(format, body);
       break;
     case 2: {
-      auto ids = parse_delete_ids(format, body, max_batch);
-      if (ids && ids->size() > max_batch) std::abort();
+      auto d = parse_delete(format, body, max_batch);
+      if (d && d->ids.size() > max_batch) std::abort();
+      if (d && !filter_problem(d->filter).empty()) std::abort();
       break;
     }
     case 3:
-      parse_search(format, body);
+      // What the parser accepts, the shard's check accepts too.
+      if (auto q = parse_search(format, body); q && !filter_problem(q->options.filter).empty())
+        std::abort();
       break;
     case 4: {
       auto queries = parse_search_batch(format, body, max_batch);
@@ -43,6 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     case 6:
       parse_merge(format, body);
+      if (auto f = parse_count(format, body); f && !filter_problem(*f).empty()) std::abort();
       break;
     default:
       // Accepted quotas are stored as their JSON rendering: it must read back.

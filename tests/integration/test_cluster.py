@@ -202,6 +202,32 @@ class ClusterTest(unittest.TestCase):
             self.assertEqual((status, body["count"], body["replicas"]), (200, 600, 2))
             status, body = self.c.request("GET", "/v1/indexes/multi/vectors/id-0042", gateway=gateway)
             self.assertEqual((status, body["metadata"]), (200, {"n": "id-0042"}))
+        # Filters go to every shard: the same answers as one shard, counts add up,
+        # and a delete by filter removes what matches on every shard and replica.
+        picked = ["id-%04d" % i for i in range(0, 600, 13)]
+        flt = {"must": [{"key": "n", "in": picked}]}
+        for q in range(5):
+            query = {"vector": [rng.uniform(-1, 1) for _ in range(8)], "k": 10, "filter": flt}
+            answers = [[h["id"] for h in self.c.request("POST", "/v1/indexes/%s/search" % index,
+                                                        dict(query, consistency=cons), gateway)[1]["results"]]
+                       for index, gateway, cons in [("single", 0, "strong"), ("multi", 1, "strong"),
+                                                    ("multi", 0, "eventual")]]
+            self.assertEqual(answers[1], answers[0])
+            self.assertEqual(answers[2], answers[0])
+            self.assertTrue(set(answers[0]) <= set(picked))
+        for index in ("single", "multi"):
+            self.assertEqual(self.c.request("POST", "/v1/indexes/%s/count" % index, {"filter": flt}),
+                             (200, {"count": len(picked)}))
+        self.assertEqual(self.c.request("POST", "/v1/indexes/multi/vectors/delete", {"filter": flt}),
+                         (200, {"deleted": len(picked)}))
+        self.c.wait(caught_up("multi"), "replicas caught up after the delete")
+        for gateway in (0, 1):
+            self.assertEqual(self.c.request("POST", "/v1/indexes/multi/count", {}, gateway=gateway),
+                             (200, {"count": 600 - len(picked)}))
+            status, body = self.c.request("POST", "/v1/indexes/multi/search",
+                                          {"vector": [0.1] * 8, "k": 100, "filter": flt,
+                                           "consistency": "eventual"}, gateway=gateway)
+            self.assertEqual((status, body["results"]), (200, []))
 
     def test_2_sigkill_of_a_vectord_under_load(self):
         self.create("load", 4, 2)

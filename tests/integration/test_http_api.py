@@ -243,6 +243,82 @@ class ApiTest(unittest.TestCase):
             {"vector": [19, 0]}, {"vector": [1]}]}), 400, "dimension_mismatch")
         self.assertEqual(err["details"]["index"], 1)
 
+    def test_filtered_search_count_and_delete_by_filter(self):
+        self.create("flt", 2, distance="euclidean", shards=3)
+        cities = ["Austin", "Dallas", "Houston", "El Paso"]
+        items = []
+        for i in range(400):
+            meta = {"city": cities[i % 4], "years": i % 10, "skills": ["cdl"] if i % 7 == 0 else []}
+            if i % 50 == 0:
+                meta = None  # no metadata: matches only exists: false
+            item = {"id": "w%03d" % i, "vector": [float(i), 0.0]}
+            if meta is not None:
+                item["metadata"] = meta
+            items.append(item)
+        self.assertEqual(self.req("POST", "/v1/indexes/flt/vectors", {"items": items})[0], 200)
+
+        def search(flt, k=10, **extra):
+            st, _, body = self.req("POST", "/v1/indexes/flt/search",
+                                   {"vector": [0, 0], "k": k, "filter": flt, **extra})
+            self.assertEqual(st, 200, body)
+            return [h["id"] for h in body["results"]]
+
+        def expected(pred, k=10, exclude=()):
+            out = [it["id"] for it in items if it["id"] not in exclude and pred(it.get("metadata"))]
+            return out[:k]  # ids are in distance order already
+
+        dallas_cdl = {"must": [{"key": "city", "match": "Dallas"}, {"key": "skills", "contains": "cdl"}]}
+        self.assertEqual(search(dallas_cdl), expected(
+            lambda m: m is not None and m["city"] == "Dallas" and "cdl" in m["skills"]))
+        senior = {"must": [{"key": "years", "range": {"gte": 8}}],
+                  "must_not": [{"key": "city", "in": ["Austin", "Houston"]}]}
+        self.assertEqual(search(senior, k=25), expected(
+            lambda m: m is not None and m["years"] >= 8 and m["city"] not in ("Austin", "Houston"), 25))
+        # Fewer than k only when fewer match: 8 vectors have no metadata.
+        none = {"must": [{"key": "city", "exists": False}]}
+        self.assertEqual(search(none, k=50), expected(lambda m: m is None, 50))
+        self.assertEqual(search(none, k=50, exclude_ids=["w000", "w100"]),
+                         expected(lambda m: m is None, 50, exclude=("w000", "w100")))
+        # Each query of a batch has its own filter.
+        batch = self.req("POST", "/v1/indexes/flt/search/batch", {"queries": [
+            {"vector": [0, 0], "k": 2, "filter": {"must": [{"key": "city", "match": "Houston"}]}},
+            {"vector": [0, 0], "k": 2}]})[2]
+        self.assertEqual([[h["id"] for h in r] for r in batch["results"]], [["w002", "w006"], ["w000", "w001"]])
+        # MessagePack bodies carry the same filter.
+        body = msgpack.packb({"vector": struct.pack("<2f", 0, 0), "k": 3, "filter": dallas_cdl}, use_bin_type=True)
+        st, _, data = self.req("POST", "/v1/indexes/flt/search", body,
+                               {"Content-Type": "application/msgpack", "Accept": "application/json"})
+        self.assertEqual([h["id"] for h in data["results"]], search(dallas_cdl, k=3))
+
+        count = lambda body: self.req("POST", "/v1/indexes/flt/count", body)
+        self.assertEqual(count({})[2], {"count": 400})
+        self.assertEqual(count({"filter": {"must": [{"key": "city", "match": "Dallas"}]}})[2],
+                         {"count": sum(1 for it in items if (it.get("metadata") or {}).get("city") == "Dallas")})
+        err = self.assertError(count({"filter": {"must": [{"key": "a", "match": 1}, {"key": "b", "range": {}}]}}),
+                               400, "invalid_argument")
+        self.assertEqual(err["message"], "filter.must[1].range: needs at least one of gt, gte, lt, lte")
+        err = self.assertError(self.req("POST", "/v1/indexes/flt/search", {"vector": [0, 0], "filter": {
+            "should": [{"key": "a", "regex": "x"}]}}), 400, "invalid_argument")
+        self.assertIn("filter.should[0]", err["message"])
+        self.assertError(count({"filter": {}, "extra": 1}), 400, "invalid_argument")
+        self.assertError(self.req("POST", "/v1/indexes/nope/count", {}), 404, "index_not_found")
+
+        # Delete by filter: what it matches goes, nothing else, durably like any delete.
+        houston = {"must": [{"key": "city", "match": "Houston"}]}
+        n_houston = count({"filter": houston})[2]["count"]
+        self.assertGreater(n_houston, 0)
+        self.assertError(self.req("POST", "/v1/indexes/flt/vectors/delete", {"ids": ["w001"], "filter": houston}),
+                         400, "invalid_argument")
+        self.assertError(self.req("POST", "/v1/indexes/flt/vectors/delete", {"filter": {}}), 400, "invalid_argument")
+        self.assertEqual(count({})[2], {"count": 400})
+        st, _, body = self.req("POST", "/v1/indexes/flt/vectors/delete", {"filter": houston})
+        self.assertEqual((st, body), (200, {"deleted": n_houston}))
+        self.assertEqual(count({"filter": houston})[2], {"count": 0})
+        self.assertEqual(count({})[2], {"count": 400 - n_houston})
+        self.assertEqual(self.req("GET", "/v1/indexes/flt/vectors/w002")[0], 404)
+        self.assertEqual(self.req("GET", "/v1/indexes/flt/vectors/w001")[0], 200)
+        self.assertEqual(self.req("POST", "/v1/indexes/flt/vectors/delete", {"filter": houston})[2], {"deleted": 0})
+
     def test_cosine_and_dot_distances(self):
         self.create("cos", 2)
         self.create("dot", 2, distance="dot")

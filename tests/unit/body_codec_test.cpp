@@ -126,11 +126,11 @@ TEST(BodyCodec, SearchFieldsAndLimits) {
 }
 
 TEST(BodyCodec, DeleteIdsAndMerge) {
-  auto ids = parse_delete_ids(json, R"({"ids":["a","b"]})", 10);
-  EXPECT_EQ(*ids, (std::vector<std::string>{"a", "b"}));
-  EXPECT_EQ(parse_delete_ids(json, R"({"ids":["a","b"]})", 1).error().code,
-            errc::payload_too_large);
-  EXPECT_EQ(parse_delete_ids(json, R"({"id":["a"]})", 10).error().code, errc::invalid_argument);
+  auto ids = parse_delete(json, R"({"ids":["a","b"]})", 10);
+  EXPECT_EQ(ids->ids, (std::vector<std::string>{"a", "b"}));
+  EXPECT_FALSE(ids->by_filter);
+  EXPECT_EQ(parse_delete(json, R"({"ids":["a","b"]})", 1).error().code, errc::payload_too_large);
+  EXPECT_EQ(parse_delete(json, R"({"id":["a"]})", 10).error().code, errc::invalid_argument);
   auto m = parse_merge(json, R"({"source":"s","delete_source":true})");
   EXPECT_EQ(m->source, "s");
   EXPECT_TRUE(m->delete_source);

@@ -78,6 +78,10 @@ class fake_router final : public router_client {
     saw(r);
     answer(done, id_page{});
   }
+  void count(count_request r, callback<count_reply> done) override {
+    saw(r);
+    answer(done, count_reply{});
+  }
   void search(search_request r, callback<search_reply> done) override {
     saw(r);
     answer(done, search_reply{});

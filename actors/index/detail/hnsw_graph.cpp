@@ -7,6 +7,7 @@
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <queue>
 #include <string>
@@ -321,12 +322,10 @@ bool hnsw_graph::read(hnsw_label label, float* out) const {
   return true;
 }
 
-raw_hits hnsw_graph::search(const float* query, std::size_t k, std::size_t ef) const {
-  if (!impl_->graph) return exact(query, k, [](hnsw_label) { return false; });
-  // searchKnn's logic with a per-call ef: setEf() would race between concurrent readers.
-  const auto& g = *impl_->graph;
-  raw_hits out;
-  if (g.cur_element_count == 0) return out;
+namespace {
+
+// The greedy descent through the upper layers: the base layer's entry point.
+hnswlib::tableint descend(const graph_t& g, const float* query) {
   auto dist = g.fstdistfunc_;
   auto* param = g.dist_func_param_;
   hnswlib::tableint current = g.enterpoint_node_;
@@ -348,6 +347,18 @@ raw_hits hnsw_graph::search(const float* query, std::size_t k, std::size_t ef) c
       }
     }
   }
+  return current;
+}
+
+}  // namespace
+
+raw_hits hnsw_graph::search(const float* query, std::size_t k, std::size_t ef) const {
+  if (!impl_->graph) return exact(query, k, [](hnsw_label) { return false; });
+  // searchKnn's logic with a per-call ef: setEf() would race between concurrent readers.
+  const auto& g = *impl_->graph;
+  raw_hits out;
+  if (g.cur_element_count == 0) return out;
+  auto current = descend(g, query);
   ef = std::max(ef, k);
   auto top = g.num_deleted_ ? g.searchBaseLayerST<true>(current, query, ef)
                             : g.searchBaseLayerST<false>(current, query, ef);
@@ -356,6 +367,66 @@ raw_hits hnsw_graph::search(const float* query, std::size_t k, std::size_t ef) c
   for (auto i = top.size(); i > 0; --i) {
     out[i - 1] = {top.top().first, g.getExternalLabel(top.top().second)};
     top.pop();
+  }
+  return out;
+}
+
+// hnswlib's base-layer search with two changes: only accepted points enter the
+// results, and the walk goes on through points that are not accepted (they still
+// lead to ones that are) until `ef` accepted ones bound it or the graph is spent.
+raw_hits hnsw_graph::search_filtered(const float* query, std::size_t k, std::size_t ef,
+                                     const std::function<bool(hnsw_label)>& accept) const {
+  if (!impl_->graph) return exact(query, k, [&](hnsw_label l) { return !accept(l); });
+  const auto& g = *impl_->graph;
+  if (g.cur_element_count == 0) return {};
+  ef = std::max(ef, k);
+  auto dist = g.fstdistfunc_;
+  auto* param = g.dist_func_param_;
+  auto take = [&](hnswlib::tableint id) {
+    return !g.isMarkedDeleted(id) && accept(g.getExternalLabel(id));
+  };
+  using entry = std::pair<float, hnswlib::tableint>;
+  std::priority_queue<entry> results;                                              // worst on top
+  std::priority_queue<entry, std::vector<entry>, std::greater<entry>> candidates;  // nearest on top
+  struct visited_list {
+    hnswlib::VisitedListPool* pool;
+    hnswlib::VisitedList* list = pool->getFreeVisitedList();
+    ~visited_list() { pool->releaseVisitedList(list); }
+  } visited{g.visited_list_pool_};
+  auto* mark = visited.list->mass;
+  auto tag = visited.list->curV;
+  auto bound = [&] {
+    return results.size() < ef ? std::numeric_limits<float>::max() : results.top().first;
+  };
+  auto start = descend(g, query);
+  float d0 = dist(query, g.getDataByInternalId(start), param);
+  candidates.emplace(d0, start);
+  if (take(start)) results.emplace(d0, start);
+  mark[start] = tag;
+  while (!candidates.empty()) {
+    auto [d, id] = candidates.top();
+    if (d > bound()) break;
+    candidates.pop();
+    auto* links = g.get_linklist0(id);
+    auto size = g.getListCount(links);
+    auto* neighbours = reinterpret_cast<hnswlib::tableint*>(links + 1);
+    for (std::size_t j = 0; j < size; ++j) {
+      auto n = neighbours[j];
+      if (mark[n] == tag) continue;
+      mark[n] = tag;
+      float dn = dist(query, g.getDataByInternalId(n), param);
+      if (!(dn < bound())) continue;
+      candidates.emplace(dn, n);
+      if (!take(n)) continue;
+      results.emplace(dn, n);
+      if (results.size() > ef) results.pop();
+    }
+  }
+  while (results.size() > k) results.pop();
+  raw_hits out(results.size());
+  for (auto i = results.size(); i > 0; --i) {
+    out[i - 1] = {results.top().first, g.getExternalLabel(results.top().second)};
+    results.pop();
   }
   return out;
 }

@@ -52,6 +52,11 @@ class hnsw_graph {
   bool read(hnsw_label label, float* out) const;
   // Approximate k nearest with search breadth ef (≥ k), skipping deleted points.
   raw_hits search(const float* query, std::size_t k, std::size_t ef) const;
+  // Approximate k nearest among live points for which accept(label) holds: the
+  // walk crosses points that do not, so selective filters cost more, never
+  // fewer results than the walk reached. Flat: exact.
+  raw_hits search_filtered(const float* query, std::size_t k, std::size_t ef,
+                           const std::function<bool(hnsw_label)>& accept) const;
   // Exact k nearest among live points for which skip(label) is false.
   raw_hits exact(const float* query, std::size_t k,
                  const std::function<bool(hnsw_label)>& skip) const;

@@ -23,6 +23,7 @@ void merge(services&, const context_ptr&, const route_args&);
 // vector_handlers.cpp: /v1/indexes/{name}/vectors..., /ids
 void upsert_batch(services&, const context_ptr&, const route_args&);
 void delete_batch(services&, const context_ptr&, const route_args&);
+void count_vectors(services&, const context_ptr&, const route_args&);
 void get_vector(services&, const context_ptr&, const route_args&);
 void put_vector(services&, const context_ptr&, const route_args&);
 void delete_vector(services&, const context_ptr&, const route_args&);
