@@ -317,6 +317,25 @@ expected<delete_body> delete_from(const N& root, std::size_t max_items) {
 }
 
 template <class N>
+expected<field_type> field_index_from(const N& root) {
+  if (auto st = expect_object(root, "body"); !st.ok()) return st;
+  field_type out = field_type::keyword;
+  bool has_type = false;
+  auto st = root.each_field([&](std::string_view key, const N& v) -> status {
+    if (key != "type") return unknown_field(key);
+    has_type = true;
+    std::string name;
+    if (auto s = read_string(v, key, name); !s.ok()) return s;
+    if (!parse_field_type(name, out))
+      return bad("'type' must be \"keyword\", \"integer\", \"float\" or \"bool\"");
+    return status::success();
+  });
+  if (!st.ok()) return st;
+  if (!has_type) return missing_field("type");
+  return out;
+}
+
+template <class N>
 expected<metadata_filter> count_from(const N& root) {
   if (auto st = expect_object(root, "body"); !st.ok()) return st;
   metadata_filter out;
@@ -495,6 +514,10 @@ expected<std::vector<upsert_item>> parse_upsert_batch(body_format f, const std::
 expected<delete_body> parse_delete(body_format f, const std::string& body, std::size_t max_items) {
   return decode<delete_body>(f, body,
                              [&](const auto& root) { return delete_from(root, max_items); });
+}
+
+expected<field_type> parse_field_index(body_format f, const std::string& body) {
+  return decode<field_type>(f, body, [](const auto& root) { return field_index_from(root); });
 }
 
 expected<metadata_filter> parse_count(body_format f, const std::string& body) {

@@ -53,6 +53,8 @@ expected<upsert_one_body> parse_upsert_one(body_format f, const std::string& bod
 expected<std::vector<upsert_item>> parse_upsert_batch(body_format f, const std::string& body,
                                                       std::size_t max_items);
 expected<delete_body> parse_delete(body_format f, const std::string& body, std::size_t max_items);
+// PUT .../fields/{field}: {"type": "keyword"|"integer"|"float"|"bool"}.
+expected<field_type> parse_field_index(body_format f, const std::string& body);
 // POST .../count: {"filter"?}; an empty body counts every vector.
 expected<metadata_filter> parse_count(body_format f, const std::string& body);
 expected<search_body> parse_search(body_format f, const std::string& body);

@@ -45,14 +45,6 @@ bool equal(const element& e, const filter_value& v) {
   return false;
 }
 
-bool in_range(double x, const filter_node& n) {
-  if ((n.bounds & filter_node::gt) && !(x > n.gt_v)) return false;
-  if ((n.bounds & filter_node::gte) && !(x >= n.gte_v)) return false;
-  if ((n.bounds & filter_node::lt) && !(x < n.lt_v)) return false;
-  if ((n.bounds & filter_node::lte) && !(x <= n.lte_v)) return false;
-  return true;
-}
-
 // `field`: the metadata's value for the node's key, or null when it has none.
 bool condition_holds(const filter_node& n, const element* field) {
   bool present = field && field->type() != etype::NULL_VALUE;
@@ -65,7 +57,7 @@ bool condition_holds(const filter_node& n, const element* field) {
         if (equal(*field, v)) return true;
       return false;
     case filter_node::op::range:
-      return is_number(*field) && in_range(number(*field), n);
+      return is_number(*field) && within_range(n, number(*field));
     case filter_node::op::contains: {
       if (field->type() != etype::ARRAY) return false;
       simdjson::dom::array items = field->get_array().value_unsafe();
@@ -78,23 +70,13 @@ bool condition_holds(const filter_node& n, const element* field) {
   }
 }
 
-bool holds(const metadata_filter& f, std::uint32_t at, const simdjson::dom::object* fields) {
-  const auto& n = f.nodes[at];
-  if (n.kind != filter_node::op::group) {
-    if (!fields) return condition_holds(n, nullptr);
-    auto v = fields->at_key(n.key);
-    if (v.error()) return condition_holds(n, nullptr);
-    element e = v.value_unsafe();
-    return condition_holds(n, &e);
-  }
-  for (auto c : n.must)
-    if (!holds(f, c, fields)) return false;
-  for (auto c : n.must_not)
-    if (holds(f, c, fields)) return false;
-  if (n.should.empty()) return true;
-  for (auto c : n.should)
-    if (holds(f, c, fields)) return true;
-  return false;
+// One condition node on the fields of a document (null: a document without any).
+bool condition_on(const filter_node& n, const simdjson::dom::object* fields) {
+  if (!fields) return condition_holds(n, nullptr);
+  auto v = fields->at_key(n.key);
+  if (v.error()) return condition_holds(n, nullptr);
+  element e = v.value_unsafe();
+  return condition_holds(n, &e);
 }
 
 }  // namespace
@@ -153,23 +135,58 @@ struct filter_matcher::impl {
   const metadata_filter& filter;
   simdjson::dom::parser parser;
   std::string padded;  // the metadata, copied with simdjson's padding (reused)
+  simdjson::dom::object fields;
+  bool has_fields = false;
 };
 
 filter_matcher::filter_matcher(const metadata_filter& f) : impl_(std::make_unique<impl>(f)) {}
 filter_matcher::~filter_matcher() = default;
 
-bool filter_matcher::matches(std::string_view metadata_json) {
-  const auto& f = impl_->filter;
-  if (f.empty()) return true;
-  if (metadata_json.empty()) return holds(f, 0, nullptr);
-  auto& buf = impl_->padded;
-  buf.assign(metadata_json.data(), metadata_json.size());
-  buf.resize(metadata_json.size() + simdjson::SIMDJSON_PADDING);
-  auto doc = impl_->parser.parse(buf.data(), metadata_json.size(), false);
-  simdjson::dom::object fields;
+void filter_matcher::load(std::string_view metadata_json) {
+  auto& d = *impl_;
+  d.has_fields = false;
+  if (metadata_json.empty()) return;
+  d.padded.assign(metadata_json.data(), metadata_json.size());
+  d.padded.resize(metadata_json.size() + simdjson::SIMDJSON_PADDING);
+  auto doc = d.parser.parse(d.padded.data(), metadata_json.size(), false);
   // Stored metadata is always an object; anything else has no fields.
-  if (doc.error() || doc.get_object().get(fields)) return holds(f, 0, nullptr);
-  return holds(f, 0, &fields);
+  d.has_fields = !doc.error() && !doc.get_object().get(d.fields);
+}
+
+bool filter_matcher::holds(std::uint32_t node) const {
+  const auto& d = *impl_;
+  return condition_on(d.filter.nodes[node], d.has_fields ? &d.fields : nullptr);
+}
+
+bool filter_matcher::matches(std::string_view metadata_json) {
+  if (impl_->filter.empty()) return true;
+  load(metadata_json);
+  auto condition = [this](std::uint32_t node) { return holds(node); };
+  return evaluate_filter(impl_->filter, condition);
+}
+
+const char* field_type_name(field_type t) {
+  switch (t) {
+    case field_type::keyword:
+      return "keyword";
+    case field_type::integer:
+      return "integer";
+    case field_type::floating:
+      return "float";
+    case field_type::boolean:
+      return "bool";
+  }
+  return "unknown";
+}
+
+bool parse_field_type(std::string_view name, field_type& out) {
+  for (auto t :
+       {field_type::keyword, field_type::integer, field_type::floating, field_type::boolean})
+    if (name == field_type_name(t)) {
+      out = t;
+      return true;
+    }
+  return false;
 }
 
 }  // namespace quiver

@@ -60,6 +60,49 @@ struct filter_limits {
   static constexpr std::size_t max_conditions = 1024;
 };
 
+// Whether x lies within every bound of a range node.
+inline bool within_range(const filter_node& n, double x) {
+  if ((n.bounds & filter_node::gt) && !(x > n.gt_v)) return false;
+  if ((n.bounds & filter_node::gte) && !(x >= n.gte_v)) return false;
+  if ((n.bounds & filter_node::lt) && !(x < n.lt_v)) return false;
+  if ((n.bounds & filter_node::lte) && !(x <= n.lte_v)) return false;
+  return true;
+}
+
+// Evaluates the filter's groups; `condition(node)` answers each condition node.
+template <class Condition>
+bool evaluate_filter(const metadata_filter& f, Condition& condition, std::uint32_t at = 0) {
+  const auto& n = f.nodes[at];
+  if (n.kind != filter_node::op::group) return condition(at);
+  for (auto c : n.must)
+    if (!evaluate_filter(f, condition, c)) return false;
+  for (auto c : n.must_not)
+    if (evaluate_filter(f, condition, c)) return false;
+  if (n.should.empty()) return true;
+  for (auto c : n.should)
+    if (evaluate_filter(f, condition, c)) return true;
+  return false;
+}
+
+// What a payload index of a metadata field holds (API.md, "Payload indexes").
+enum class field_type : std::uint8_t { keyword = 1, integer = 2, floating = 3, boolean = 4 };
+// "keyword", "integer", "float", "bool".
+const char* field_type_name(field_type t);
+// The type a name gives; false when it names none.
+bool parse_field_type(std::string_view name, field_type& out);
+
+struct field_def {
+  std::string name;
+  field_type type = field_type::keyword;
+};
+inline bool operator==(const field_def& a, const field_def& b) {
+  return a.name == b.name && a.type == b.type;
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, field_def& x) {
+  return f(x.name, x.type);
+}
+
 // Checks what a parser or the wire handed over: indexes in range and pointing
 // forward (so no cycles), depth and size within filter_limits, every condition
 // well formed. Returns an empty string when it holds, else what is wrong.
@@ -75,6 +118,11 @@ class filter_matcher {
   filter_matcher& operator=(const filter_matcher&) = delete;
 
   bool matches(std::string_view metadata_json);
+
+  // For matchers that answer some conditions themselves: loads the metadata, after
+  // which holds(node) answers one condition node of the filter on it.
+  void load(std::string_view metadata_json);
+  bool holds(std::uint32_t node) const;
 
  private:
   struct impl;

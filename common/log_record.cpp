@@ -21,7 +21,11 @@ std::string encode(const log_record& r) {
   msgpack::sbuffer buf;
   msgpack::packer<msgpack::sbuffer> pk(buf);
   pk.pack_array(11);
-  pk.pack_uint32(log_record_version);
+  // Version 3 only adds record types: the others keep version 2, which builds
+  // before it read too.
+  bool field_record =
+      r.type == log_record_type::set_field_index || r.type == log_record_type::drop_field_index;
+  pk.pack_uint32(field_record ? log_record_version : 2);
   pk.pack_uint8(static_cast<std::uint8_t>(r.type));
   pk.pack_uint32(r.shard.value);
   pk.pack_uint64(r.seq.value);
@@ -81,7 +85,7 @@ expected<log_record> decode_log_record(std::string_view bytes) {
     return corrupt("wrong field types");
   log_record r;
   auto type = f[1].via.u64;
-  if (type < 1 || type > (version == 1 ? 2u : 7u))
+  if (type < 1 || type > (version == 1 ? 2u : version == 2 ? 7u : 9u))
     return corrupt("unknown type " + std::to_string(type));
   r.type = static_cast<log_record_type>(type);
   r.shard = shard_id{static_cast<std::uint32_t>(f[2].via.u64)};

@@ -23,12 +23,17 @@ enum class log_record_type : std::uint8_t {
   create_tenant = 5,
   set_tenant_key = 6,
   drop_tenant = 7,
+  // Payload indexes, in a shard's log: `id` names the field, `metadata` (set) the
+  // type ("keyword", "integer", "float", "bool").
+  set_field_index = 8,
+  drop_field_index = 9,
 };
 
 // One mutation of one shard (or of the catalog), as a log persists it. Encoded as a
 // versioned MessagePack array: [version, type, shard, seq, epoch, id, vector (bin,
 // f32 LE), has_metadata, metadata, tenant, params (array or nil)]; version 1 had
-// the first nine fields only. Metadata "absent" (keep what is stored) is distinct
+// the first nine fields only, version 3 (written for the payload-index types
+// only) added those types. Metadata "absent" (keep what is stored) is distinct
 // from "{}" (clear). Catalog records carry the tenant, the index name in `id`, and
 // (create) the index parameters. A create's incarnation is its seq, or its epoch
 // when that is set (an incarnation the cluster's catalog assigned).
@@ -49,7 +54,7 @@ typename Inspector::result_type inspect(Inspector& f, log_record& x) {
 }
 
 // The version this build writes; decode() reads it and every older one.
-inline constexpr std::uint32_t log_record_version = 2;
+inline constexpr std::uint32_t log_record_version = 3;
 
 std::string encode(const log_record& r);
 // Fails (invalid_argument) on garbage, unknown future versions and wrong shapes.

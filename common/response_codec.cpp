@@ -306,6 +306,37 @@ std::string render_count(body_format f, std::string_view key, std::uint64_t n) {
   });
 }
 
+std::string render_field(body_format f, const field_def& d) {
+  return render(f, [&](auto& w) {
+    w.begin_object(2);
+    w.key("name");
+    w.string(d.name);
+    w.key("type");
+    w.string(field_type_name(d.type));
+    w.end_object();
+  });
+}
+
+std::string render_fields(body_format f, const list_fields_reply& r) {
+  return render(f, [&](auto& w) {
+    w.begin_object(1);
+    w.key("fields");
+    w.begin_array(r.fields.size());
+    for (const auto& x : r.fields) {
+      w.begin_object(3);
+      w.key("name");
+      w.string(x.field.name);
+      w.key("type");
+      w.string(field_type_name(x.field.type));
+      w.key("complete");
+      w.boolean(x.shards == r.shards);
+      w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+  });
+}
+
 std::string render_flag(body_format f, std::string_view key, bool value) {
   return render(f, [&](auto& w) {
     w.begin_object(1);

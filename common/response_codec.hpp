@@ -10,6 +10,7 @@
 #include "common/wire/admin.hpp"
 #include "common/wire/cluster.hpp"
 #include "common/wire/tenants.hpp"
+#include "common/wire/vectors.hpp"
 
 namespace quiver {
 
@@ -36,6 +37,10 @@ std::string render_search(body_format f, const std::vector<search_hit>& hits,
 std::string render_cluster(body_format f, const cluster_status& c);
 std::string render_search_batch(body_format f, const std::vector<std::vector<search_hit>>& results,
                                 const std::vector<search_options>& options, double took_ms);
+// {"name", "type"}: a payload index.
+std::string render_field(body_format f, const field_def& d);
+// {"fields": [{"name", "type", "complete"}]}; complete: every shard has it.
+std::string render_fields(body_format f, const list_fields_reply& r);
 // {"<key>": "<value>"}, e.g. {"status": "ok"}
 std::string render_word(body_format f, std::string_view key, std::string_view value);
 // {"status", "missing_shards": ["tenant/index/shard"], "indexes": {"tenant/index": status}}

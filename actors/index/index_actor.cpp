@@ -207,7 +207,8 @@ caf::result<Reply> write(index_self* self, std::vector<log_record> records, Make
   auto change = *admitted;
   std::vector<std::string> ids;
   ids.reserve(records.size());
-  for (auto& r : records) ids.push_back(r.id);
+  for (auto& r : records)
+    if (r.type == log_record_type::upsert || r.type == log_record_type::remove) ids.push_back(r.id);
   s.control.stamp(records, s.ref.shard);
   auto rp = self->make_response_promise<Reply>();
   auto generation = s.generation;
@@ -481,6 +482,33 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
         auto rp = self->make_response_promise<search_reply>();
         rp.delegate(s.env->readers, search_job{s.index, std::move(r)});
         return rp;
+      },
+      [self](field_index_request& r) -> caf::result<field_index_reply> {
+        auto& s = self->state;
+        if (auto st = check(s, r); !st.ok()) return to_caf_error(st);
+        if (auto st = not_writable(s); !st.ok()) return to_caf_error(st);
+        if (r.field.name.empty() || r.field.type < field_type::keyword ||
+            r.field.type > field_type::boolean)
+          return to_caf_error(make_status(errc::invalid_argument, "not a field index"));
+        // Already so: nothing to log.
+        auto now = s.index->field_type_of(r.field.name);
+        if (r.drop ? !now : now && *now == r.field.type) return field_index_reply{false};
+        std::vector<log_record> records(1);
+        records[0].type =
+            r.drop ? log_record_type::drop_field_index : log_record_type::set_field_index;
+        records[0].id = r.field.name;
+        if (!r.drop) records[0].metadata = field_type_name(r.field.type);
+        return write<field_index_reply>(
+            self, std::move(records),
+            [](const shard_index::logged_result&, seq_no) { return field_index_reply{true}; });
+      },
+      [self](list_fields_request& r) -> caf::result<list_fields_reply> {
+        auto& s = self->state;
+        if (auto st = check(s, r); !st.ok()) return to_caf_error(st);
+        list_fields_reply out;
+        out.shards = 1;
+        for (auto& f : s.index->field_indexes()) out.fields.push_back({std::move(f), 1});
+        return out;
       },
       [self](count_request& r) -> caf::result<count_reply> {
         auto& s = self->state;

@@ -119,7 +119,9 @@ status shard_index::apply_section(std::vector<upsert_item>& items, std::size_t b
       s.metadata.clear();
     }
     s.norm = norms[i];
+    bool changed = w.is_new || !w.item->metadata.empty();
     if (!w.item->metadata.empty()) s.metadata = std::move(w.item->metadata);
+    if (changed) payload_.set(w.label, s.metadata);
     ++applied_seq_;
   }
   return first_failure;
@@ -160,6 +162,20 @@ expected<shard_index::logged_result> shard_index::apply_logged(std::vector<log_r
     } else if (r.type == log_record_type::remove) {
       if (auto st = flush_upserts(); !st.ok()) return st;
       removals.push_back(std::move(r.id));
+    } else if (r.type == log_record_type::set_field_index ||
+               r.type == log_record_type::drop_field_index) {
+      if (auto st = flush_upserts(); !st.ok()) return st;
+      flush_removals();
+      field_def def{r.id, field_type::keyword};
+      if (r.type == log_record_type::set_field_index && !parse_field_type(r.metadata, def.type))
+        return make_status(errc::internal, "log record " + std::to_string(r.seq.value) +
+                                               ": unknown field type '" + r.metadata + "'");
+      std::unique_lock lock(mutex_);
+      if (r.type == log_record_type::set_field_index) {
+        set_field_index_locked(def);
+      } else {
+        payload_.drop(def.name);
+      }
     }
   }
   if (auto st = flush_upserts(); !st.ok()) return st;
@@ -167,6 +183,35 @@ expected<shard_index::logged_result> shard_index::apply_logged(std::vector<log_r
   std::unique_lock lock(mutex_);
   applied_seq_ = std::max(applied_seq_, last.value);
   return out;
+}
+
+bool shard_index::set_field_index(const field_def& def) {
+  std::unique_lock lock(mutex_);
+  return set_field_index_locked(def);
+}
+
+bool shard_index::set_field_index_locked(const field_def& def) {
+  if (auto* t = payload_.type_of(def.name); t && *t == def.type) return false;
+  payload_.add(def, slots_.size(), [this](label_t l) -> std::string_view {
+    return slots_[l].id ? std::string_view(slots_[l].metadata) : std::string_view();
+  });
+  return true;
+}
+
+bool shard_index::drop_field_index(const std::string& field) {
+  std::unique_lock lock(mutex_);
+  return payload_.drop(field);
+}
+
+std::optional<field_type> shard_index::field_type_of(const std::string& field) const {
+  std::shared_lock lock(mutex_);
+  if (const auto* t = payload_.type_of(field)) return *t;
+  return std::nullopt;
+}
+
+std::vector<field_def> shard_index::field_indexes() const {
+  std::shared_lock lock(mutex_);
+  return payload_.list();
 }
 
 bool shard_index::remove(const std::string& id) {
@@ -189,6 +234,7 @@ bool shard_index::remove_locked(const std::string& id) {
   // slot must stay free rather than be reused while still searchable.
   graph_->mark_deleted(label);
   slots_[label] = slot{};
+  payload_.clear(label);
   free_labels_.push_back(label);
   by_id_.erase(it);
   ++applied_seq_;
@@ -325,10 +371,10 @@ detail::raw_hits shard_index::unfiltered_search(const float* q, const search_opt
 detail::raw_hits shard_index::filtered_search(const float* q, const search_options& options,
                                               const std::unordered_set<label_t>& excluded,
                                               std::size_t want) const {
-  filter_matcher matcher(options.filter);
+  payload_indexes::matcher matcher(payload_, options.filter);
   auto accept = [&](detail::hnsw_label l) {
     return !excluded.count(l) && l < slots_.size() && slots_[l].id &&
-           matcher.matches(slots_[l].metadata);
+           matcher.matches(l, slots_[l].metadata);
   };
   std::size_t ef = std::max<std::size_t>(options.ef ? options.ef : params_.ef_search, want);
   detail::raw_hits raw;
@@ -339,13 +385,13 @@ detail::raw_hits shard_index::filtered_search(const float* q, const search_optio
   return raw;
 }
 
-bool shard_index::walk_pays(filter_matcher& matcher, std::size_t ef) const {
+bool shard_index::walk_pays(payload_indexes::matcher& matcher, std::size_t ef) const {
   constexpr std::size_t samples = 512;
   std::size_t step = std::max<std::size_t>(1, slots_.size() / samples), seen = 0, matched = 0;
   for (std::size_t l = 0; l < slots_.size(); l += step) {
     if (!slots_[l].id) continue;
     ++seen;
-    if (matcher.matches(slots_[l].metadata)) ++matched;
+    if (matcher.matches(l, slots_[l].metadata)) ++matched;
   }
   if (seen == 0 || matched == 0) return false;
   // A walk reaches about ef / selectivity points; a scan tests every live one.
@@ -356,19 +402,19 @@ bool shard_index::walk_pays(filter_matcher& matcher, std::size_t ef) const {
 std::size_t shard_index::count_matching(const metadata_filter& filter) const {
   std::shared_lock lock(mutex_);
   if (filter.empty()) return by_id_.size();
-  filter_matcher matcher(filter);
+  payload_indexes::matcher matcher(payload_, filter);
   std::size_t n = 0;
-  for (const auto& s : slots_)
-    if (s.id && matcher.matches(s.metadata)) ++n;
+  for (label_t l = 0; l < slots_.size(); ++l)
+    if (slots_[l].id && matcher.matches(l, slots_[l].metadata)) ++n;
   return n;
 }
 
 std::vector<std::string> shard_index::ids_matching(const metadata_filter& filter) const {
   std::shared_lock lock(mutex_);
-  filter_matcher matcher(filter);
+  payload_indexes::matcher matcher(payload_, filter);
   std::vector<std::string> out;
   for (const auto& [id, label] : by_id_)
-    if (matcher.matches(slots_[label].metadata)) out.push_back(id);
+    if (matcher.matches(label, slots_[label].metadata)) out.push_back(id);
   return out;
 }
 
@@ -383,6 +429,7 @@ std::size_t shard_index::memory_bytes() const {
   for (const auto& [id, label] : by_id_) bytes += id.size() + 64;  // map node + key
   for (const auto& s : slots_) bytes += sizeof(slot) + s.metadata.size();
   bytes += free_labels_.capacity() * sizeof(label_t);
+  bytes += payload_.memory_bytes();
   return bytes;
 }
 

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "actors/index/payload_index.hpp"
 #include "common/env.hpp"
 #include "common/ids.hpp"
 #include "common/index_params.hpp"
@@ -24,7 +25,6 @@ namespace detail {
 class hnsw_graph;
 using raw_hits = std::vector<std::pair<float, std::size_t>>;
 }  // namespace detail
-class filter_matcher;
 
 // Tuning of one shard_index; the defaults suit a 2-core machine.
 struct shard_index_options {
@@ -93,6 +93,15 @@ class shard_index {
   std::optional<expected<std::vector<search_hit>>> try_search(const std::vector<float>& query,
                                                               const search_options& options) const;
 
+  // Payload indexes (payload_indexes): a filter reads an indexed field's column
+  // instead of parsing metadata; results are the same. They return whether
+  // anything changed and count as mutations (applied_seq) only through
+  // apply_logged, like every write.
+  bool set_field_index(const field_def& def);
+  bool drop_field_index(const std::string& field);
+  std::vector<field_def> field_indexes() const;
+  std::optional<field_type> field_type_of(const std::string& field) const;
+
   std::size_t count() const;
   // How many live vectors the filter matches (all of them for an empty one).
   std::size_t count_matching(const metadata_filter& filter) const;
@@ -146,7 +155,8 @@ class shard_index {
                                    const std::unordered_set<label_t>& excluded,
                                    std::size_t want) const;
   // Whether walking the graph beats testing every vector, for `ef` matches.
-  bool walk_pays(filter_matcher& matcher, std::size_t ef) const;
+  bool walk_pays(payload_indexes::matcher& matcher, std::size_t ef) const;
+  bool set_field_index_locked(const field_def& def);
 
   const index_params params_;
   const shard_index_options options_;
@@ -155,6 +165,7 @@ class shard_index {
   std::map<std::string, label_t> by_id_;       // ordered: ids_after() pages by key
   std::vector<slot> slots_;                    // indexed by label
   std::vector<label_t> free_labels_;
+  payload_indexes payload_;
   std::uint64_t applied_seq_ = 0;
 };
 

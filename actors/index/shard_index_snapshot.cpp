@@ -1,13 +1,15 @@
 // Snapshots of a shard_index.
 //
-// File format, version 1 (all integers little-endian):
+// File format, version 2 (all integers little-endian):
 //   "QVSNAP\0\0"  magic, 8 bytes
 //   u32           format version
 //   u64 + bytes   envelope: MessagePack array
 //                 [version, name, dimension, distance, m, ef_construction, ef_search,
 //                  shards, replicas, applied_seq, slot_count,
 //                  [[label, id, norm, has_metadata, metadata], ...],   live slots
-//                  [label, ...]]                                        free labels
+//                  [label, ...],                                        free labels
+//                  [[field, type], ...]]                                payload indexes
+//                 (version 1: no payload indexes; their columns are rebuilt on load)
 //   u64 + bytes   hnswlib 0.6.2 graph (saveIndex format); empty for a never-used index
 //   u32           crc32c of every byte before it
 #include <msgpack.hpp>
@@ -24,7 +26,7 @@ namespace quiver {
 namespace {
 
 constexpr char magic[8] = {'Q', 'V', 'S', 'N', 'A', 'P', 0, 0};
-constexpr std::uint32_t snapshot_version = 1;
+constexpr std::uint32_t snapshot_version = 2;
 // Bytes of the graph held in memory at once while a snapshot file is assembled.
 constexpr std::size_t snapshot_copy_chunk = 4 << 20;
 
@@ -48,7 +50,7 @@ status shard_index::save_snapshot(env& e, const std::string& path) const {
   std::shared_lock lock(mutex_);
   msgpack::sbuffer buf;
   msgpack::packer<msgpack::sbuffer> pk(buf);
-  pk.pack_array(13);
+  pk.pack_array(14);
   pk.pack_uint32(snapshot_version);
   pk.pack(params_.name);
   pk.pack_uint32(params_.dimension);
@@ -72,6 +74,13 @@ status shard_index::save_snapshot(env& e, const std::string& path) const {
   }
   pk.pack_array(static_cast<std::uint32_t>(free_labels_.size()));
   for (auto label : free_labels_) pk.pack_uint64(label);
+  auto fields = payload_.list();
+  pk.pack_array(static_cast<std::uint32_t>(fields.size()));
+  for (const auto& f : fields) {
+    pk.pack_array(2);
+    pk.pack(f.name);
+    pk.pack_uint8(static_cast<std::uint8_t>(f.type));
+  }
 
   // hnswlib writes the graph to a scratch file under the lock; the snapshot is then
   // streamed together in chunks, so it costs one chunk of memory, not two copies
@@ -166,12 +175,13 @@ expected<std::unique_ptr<shard_index>> shard_index::load_snapshot(env& e, const 
   std::uint64_t applied = 0, slot_count = 0;
   std::vector<std::tuple<label_t, std::string, float, std::string>> live;
   std::vector<label_t> free_labels;
+  std::vector<field_def> fields;
   try {
     std::size_t offset = 0;
     auto handle = msgpack::unpack(envelope.data(), envelope.size(), offset, nullptr, nullptr,
                                   detail::msgpack_limits(envelope.size()));
     const auto& o = handle.get();
-    if (o.type != msgpack::type::ARRAY || o.via.array.size != 13)
+    if (o.type != msgpack::type::ARRAY || o.via.array.size != (version == 1 ? 13u : 14u))
       return damaged(path, "bad envelope");
     const auto* f = o.via.array.ptr;
     p.name = f[1].as<std::string>();
@@ -196,6 +206,17 @@ expected<std::unique_ptr<shard_index>> shard_index::load_snapshot(env& e, const 
     }
     for (std::uint32_t i = 0; i < f[12].via.array.size; ++i)
       free_labels.push_back(f[12].via.array.ptr[i].as<std::uint64_t>());
+    if (version >= 2) {
+      if (f[13].type != msgpack::type::ARRAY) return damaged(path, "bad payload indexes");
+      for (std::uint32_t i = 0; i < f[13].via.array.size; ++i) {
+        const auto& x = f[13].via.array.ptr[i];
+        if (x.type != msgpack::type::ARRAY || x.via.array.size != 2)
+          return damaged(path, "bad payload index");
+        auto type = x.via.array.ptr[1].as<std::uint8_t>();
+        if (type < 1 || type > 4) return damaged(path, "bad payload index type");
+        fields.push_back({x.via.array.ptr[0].as<std::string>(), static_cast<field_type>(type)});
+      }
+    }
   } catch (const std::exception& ex) {
     return damaged(path, std::string("bad envelope: ") + ex.what());
   }
@@ -228,6 +249,7 @@ expected<std::unique_ptr<shard_index>> shard_index::load_snapshot(env& e, const 
   }
   if (!out->by_id_.empty() && !out->graph_) return damaged(path, "ids without a graph");
   out->applied_seq_ = applied;
+  for (const auto& def : fields) out->set_field_index_locked(def);
   return out;
 }
 

@@ -56,6 +56,8 @@ expected<stored_usage> write_admission::admit(const std::vector<log_record>& rec
     return p.present ? vector_bytes_ + static_cast<std::int64_t>(p.metadata) : 0;
   };
   for (const auto& r : records) {
+    // Payload-index records name a field, not a vector.
+    if (r.type != log_record_type::upsert && r.type != log_record_type::remove) continue;
     auto it = after.find(r.id);
     auto before = it != after.end() ? it->second : projection(r.id, stored);
     auto next = before;

@@ -560,6 +560,44 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
                    });
         return rp;
       },
+      [self](field_index_request& r) -> caf::result<field_index_reply> {
+        auto rp = self->make_response_promise<field_index_reply>();
+        auto tenant = r.tenant;
+        auto index = r.index;
+        with_route(self, tenant, index, rp,
+                   [self, r = std::move(r), rp](const index_route& route) mutable {
+                     std::vector<std::pair<std::uint32_t, field_index_request>> work;
+                     for (std::uint32_t s = 0; s < route.shards.size(); ++s)
+                       work.emplace_back(s, r);
+                     fan_out<field_index_reply>(
+                         self, r.tenant, r.index, std::move(work), rp,
+                         [](std::vector<field_index_reply> replies,
+                            const std::vector<std::uint32_t>&, caf::response_promise& rp) {
+                           field_index_reply out;
+                           for (auto& x : replies) out.changed = out.changed || x.changed;
+                           rp.deliver(out);
+                         });
+                   });
+        return rp;
+      },
+      [self](list_fields_request& r) -> caf::result<list_fields_reply> {
+        auto rp = self->make_response_promise<list_fields_reply>();
+        auto tenant = r.tenant;
+        auto index = r.index;
+        with_route(self, tenant, index, rp,
+                   [self, r = std::move(r), rp](const index_route& route) mutable {
+                     std::vector<std::pair<std::uint32_t, list_fields_request>> work;
+                     for (std::uint32_t s = 0; s < route.shards.size(); ++s)
+                       work.emplace_back(s, r);
+                     fan_out<list_fields_reply>(
+                         self, r.tenant, r.index, std::move(work), rp,
+                         [](std::vector<list_fields_reply> replies,
+                            const std::vector<std::uint32_t>&, caf::response_promise& rp) {
+                           rp.deliver(merge_field_lists(std::move(replies)));
+                         });
+                   });
+        return rp;
+      },
       [self](count_request& r) -> caf::result<count_reply> {
         auto rp = self->make_response_promise<count_reply>();
         auto tenant = r.tenant;

@@ -1,6 +1,7 @@
 #include "actors/router/search_merge.hpp"
 
 #include <algorithm>
+#include <map>
 
 namespace quiver {
 
@@ -23,6 +24,17 @@ std::vector<search_hit> merge_hits(std::vector<std::vector<search_hit>> per_shar
     std::sort(all.begin(), all.end(), closer);
   }
   return all;
+}
+
+list_fields_reply merge_field_lists(std::vector<list_fields_reply> per_shard) {
+  std::map<std::pair<std::string, field_type>, std::uint32_t> seen;
+  list_fields_reply out;
+  for (auto& r : per_shard) {
+    out.shards += r.shards;
+    for (auto& f : r.fields) seen[{f.field.name, f.field.type}] += f.shards;
+  }
+  for (auto& [key, shards] : seen) out.fields.push_back({{key.first, key.second}, shards});
+  return out;
 }
 
 id_page merge_id_pages(std::vector<id_page> per_shard, std::size_t limit) {

@@ -71,6 +71,12 @@ class actor_router_client final : public router_client {
   void count(count_request r, callback<count_reply> done) override {
     call(std::move(r), std::move(done));
   }
+  void field_index(field_index_request r, callback<field_index_reply> done) override {
+    call(std::move(r), std::move(done));
+  }
+  void list_fields(list_fields_request r, callback<list_fields_reply> done) override {
+    call(std::move(r), std::move(done));
+  }
   void search(search_request r, callback<search_reply> done) override {
     call(std::move(r), std::move(done));
   }

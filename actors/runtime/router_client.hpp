@@ -32,6 +32,8 @@ class router_client {
   virtual void delete_vectors(delete_vectors_request r, callback<delete_vectors_reply> done) = 0;
   virtual void list_ids(list_ids_request r, callback<id_page> done) = 0;
   virtual void count(count_request r, callback<count_reply> done) = 0;
+  virtual void field_index(field_index_request r, callback<field_index_reply> done) = 0;
+  virtual void list_fields(list_fields_request r, callback<list_fields_reply> done) = 0;
   virtual void search(search_request r, callback<search_reply> done) = 0;
   virtual void search_batch(search_batch_request r, callback<search_batch_reply> done) = 0;
   virtual void merge(merge_request r, callback<merge_reply> done) = 0;

@@ -188,6 +188,8 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
       [self](get_vector_request& r) { return forward<vector_record>(self, r); },
       [self](list_ids_request& r) { return forward<id_page>(self, r); },
       [self](count_request& r) { return forward<count_reply>(self, r); },
+      [self](field_index_request& r) { return forward<field_index_reply>(self, r); },
+      [self](list_fields_request& r) { return forward<list_fields_reply>(self, r); },
       [self](search_request& r) { return forward<search_reply>(self, r); },
       [self](shard_stats_request& r) { return forward<shard_stats>(self, r); },
       [self](shard_export_request& r) { return forward<shard_export>(self, r); },

@@ -91,6 +91,54 @@ typename Inspector::result_type inspect(Inspector& f, count_reply& x) {
   return f(x.count);
 }
 
+// Indexes a metadata field on every shard, or (drop) removes that index.
+struct field_index_request {
+  tenant_id tenant;
+  std::string index;
+  field_def field;
+  bool drop = false;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, field_index_request& x) {
+  return f(x.tenant, x.index, x.field, x.drop);
+}
+
+struct field_index_reply {
+  bool changed = false;  // false: it was so already
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, field_index_reply& x) {
+  return f(x.changed);
+}
+
+struct list_fields_request {
+  tenant_id tenant;
+  std::string index;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, list_fields_request& x) {
+  return f(x.tenant, x.index);
+}
+
+// A field index and how many shards have it.
+struct field_info {
+  field_def field;
+  std::uint32_t shards = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, field_info& x) {
+  return f(x.field, x.shards);
+}
+
+struct list_fields_reply {
+  std::vector<field_info> fields;  // by name
+  std::uint32_t shards = 0;        // that answered
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, list_fields_reply& x) {
+  return f(x.fields, x.shards);
+}
+
 struct search_request {
   tenant_id tenant;
   std::string index;

@@ -12,6 +12,7 @@ namespace {
 // Largest page of ids one request may ask for; bounds one reply's size.
 constexpr std::uint32_t max_ids_page = 10000;
 constexpr std::uint32_t default_ids_page = 1000;
+constexpr std::size_t max_field_name = 256;
 
 // The id of a /vectors/{id} route, or a 400 (details would name a batch item).
 bool id_ok(const context_ptr& ctx, const std::string& id) {
@@ -40,6 +41,40 @@ void delete_batch(services& s, const context_ptr& ctx, const route_args& a) {
       [ctx](expected<delete_vectors_reply> r) {
         ctx->answer(r, [&](auto& d) { return render_count(ctx->out, "deleted", d.deleted); });
       });
+}
+
+// A field's name: a top-level key of metadata objects.
+static bool field_ok(const context_ptr& ctx, const std::string& field) {
+  if (!field.empty() && field.size() <= max_field_name && is_valid_utf8(field)) return true;
+  ctx->fail(make_status(errc::invalid_argument,
+                        "a field name is 1-" + std::to_string(max_field_name) + " bytes of UTF-8"));
+  return false;
+}
+
+void put_field(services& s, const context_ptr& ctx, const route_args& a) {
+  if (!field_ok(ctx, a.params[1])) return;
+  auto type = parse_field_index(ctx->in, ctx->req.body);
+  if (!type) return ctx->fail(type.error());
+  field_def def{a.params[1], *type};
+  s.router.field_index({ctx->tenant, a.params[0], def, false},
+                       [ctx, def](expected<field_index_reply> r) {
+                         ctx->answer(r, [&](auto&) { return render_field(ctx->out, def); });
+                       });
+}
+
+void drop_field(services& s, const context_ptr& ctx, const route_args& a) {
+  if (!field_ok(ctx, a.params[1])) return;
+  s.router.field_index(
+      {ctx->tenant, a.params[0], {a.params[1], field_type::keyword}, true},
+      [ctx](expected<field_index_reply> r) {
+        ctx->answer(r, [&](auto& d) { return render_flag(ctx->out, "deleted", d.changed); });
+      });
+}
+
+void list_fields(services& s, const context_ptr& ctx, const route_args& a) {
+  s.router.list_fields({ctx->tenant, a.params[0]}, [ctx](expected<list_fields_reply> r) {
+    ctx->answer(r, [&](auto& l) { return render_fields(ctx->out, l); });
+  });
 }
 
 void count_vectors(services& s, const context_ptr& ctx, const route_args& a) {

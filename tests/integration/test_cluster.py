@@ -204,6 +204,13 @@ class ClusterTest(unittest.TestCase):
             self.assertEqual((status, body["metadata"]), (200, {"n": "id-0042"}))
         # Filters go to every shard: the same answers as one shard, counts add up,
         # and a delete by filter removes what matches on every shard and replica.
+        # "multi" reads a payload index (on its primaries and, forwarded, its
+        # replicas); "single" parses metadata: the answers must not differ.
+        self.assertEqual(self.c.request("PUT", "/v1/indexes/multi/fields/n", {"type": "keyword"}),
+                         (200, {"name": "n", "type": "keyword"}))
+        self.assertEqual(self.c.request("GET", "/v1/indexes/multi/fields", gateway=1),
+                         (200, {"fields": [{"name": "n", "type": "keyword", "complete": True}]}))
+        self.c.wait(caught_up("multi"), "replicas caught up with the payload index")
         picked = ["id-%04d" % i for i in range(0, 600, 13)]
         flt = {"must": [{"key": "n", "in": picked}]}
         for q in range(5):

@@ -319,6 +319,42 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(self.req("GET", "/v1/indexes/flt/vectors/w001")[0], 200)
         self.assertEqual(self.req("POST", "/v1/indexes/flt/vectors/delete", {"filter": houston})[2], {"deleted": 0})
 
+    def test_payload_indexes(self):
+        self.create("pix", 2, distance="euclidean", shards=2)
+        items = [{"id": "p%03d" % i, "vector": [float(i), 1.0],
+                  "metadata": {"city": ["Austin", "Dallas", "Houston"][i % 3], "years": i % 12,
+                               "ok": i % 2 == 0}} for i in range(300)]
+        self.assertEqual(self.req("POST", "/v1/indexes/pix/vectors", {"items": items})[0], 200)
+        flt = {"must": [{"key": "city", "match": "Dallas"}, {"key": "years", "range": {"gte": 6}}],
+               "must_not": [{"key": "ok", "match": True}]}
+        search = lambda: [h["id"] for h in self.req("POST", "/v1/indexes/pix/search",
+                                                      {"vector": [0, 1], "k": 20, "filter": flt})[2]["results"]]
+        count = lambda: self.req("POST", "/v1/indexes/pix/count", {"filter": flt})[2]["count"]
+        before, n = search(), count()
+        self.assertEqual(self.req("GET", "/v1/indexes/pix/fields")[2], {"fields": []})
+        for field, kind in (("city", "keyword"), ("years", "integer"), ("ok", "bool")):
+            st, _, body = self.req("PUT", "/v1/indexes/pix/fields/" + field, {"type": kind})
+            self.assertEqual((st, body), (200, {"name": field, "type": kind}))
+        self.assertEqual(self.req("PUT", "/v1/indexes/pix/fields/years", {"type": "integer"})[0], 200)
+        self.assertEqual(self.req("GET", "/v1/indexes/pix/fields")[2], {"fields": [
+            {"name": "city", "type": "keyword", "complete": True},
+            {"name": "ok", "type": "bool", "complete": True},
+            {"name": "years", "type": "integer", "complete": True}]})
+        # Indexed or not, the same answers; writes after the index keep it true.
+        self.assertEqual((search(), count()), (before, n))
+        self.req("PUT", "/v1/indexes/pix/vectors/p001", {"vector": [1, 1], "metadata": {"city": "Dallas", "years": 9}})
+        self.assertIn("p001", search())
+        self.assertError(self.req("PUT", "/v1/indexes/pix/fields/x", {"type": "text"}), 400, "invalid_argument")
+        self.assertError(self.req("PUT", "/v1/indexes/pix/fields/x", {}), 400, "invalid_argument")
+        self.assertError(self.req("PUT", "/v1/indexes/pix/fields/" + "x" * 257, {"type": "bool"}), 400,
+                         "invalid_argument")
+        self.assertError(self.req("PUT", "/v1/indexes/nope/fields/x", {"type": "bool"}), 404, "index_not_found")
+        self.assertEqual(self.req("DELETE", "/v1/indexes/pix/fields/ok")[2], {"deleted": True})
+        self.assertEqual(self.req("DELETE", "/v1/indexes/pix/fields/ok")[2], {"deleted": False})
+        self.assertEqual([f["name"] for f in self.req("GET", "/v1/indexes/pix/fields")[2]["fields"]],
+                         ["city", "years"])
+        self.assertIn("p001", search())
+
     def test_cosine_and_dot_distances(self):
         self.create("cos", 2)
         self.create("dot", 2, distance="dot")

@@ -82,6 +82,14 @@ class fake_router final : public router_client {
     saw(r);
     answer(done, count_reply{});
   }
+  void field_index(field_index_request r, callback<field_index_reply> done) override {
+    saw(r);
+    answer(done, field_index_reply{});
+  }
+  void list_fields(list_fields_request r, callback<list_fields_reply> done) override {
+    saw(r);
+    answer(done, list_fields_reply{});
+  }
   void search(search_request r, callback<search_reply> done) override {
     saw(r);
     answer(done, search_reply{});

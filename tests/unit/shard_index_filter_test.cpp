@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -9,6 +11,8 @@
 #include "actors/index/detail/hnsw_graph.hpp"
 #include "actors/index/shard_index.hpp"
 #include "common/body_codec.hpp"
+#include "common/env.hpp"
+#include "common/log_record.hpp"
 
 namespace quiver {
 namespace {
@@ -186,6 +190,222 @@ TEST(ShardIndexFilter, AMalformedFilterFromTheWireIsRefused) {
   auto hits = c.index.search(c.vectors[0], o);
   ASSERT_FALSE(hits);
   EXPECT_EQ(hits.error().code, errc::invalid_argument);
+}
+
+// Random metadata whose fields take every shape a column meets: the indexed
+// type, another type, arrays, null, absent.
+std::string random_metadata(std::mt19937& rng) {
+  auto pick = [&](int n) { return int(rng() % n); };
+  std::vector<std::string> fields;
+  switch (pick(7)) {
+    case 0:
+      break;
+    case 1:
+      fields.push_back(R"("k":null)");
+      break;
+    case 2:
+      fields.push_back(R"("k":3)");
+      break;
+    case 3:
+      fields.push_back(R"("k":["a","c"])");
+      break;
+    case 4:
+      fields.push_back(R"("k":["b",1])");
+      break;
+    default:
+      fields.push_back(R"("k":")" + std::string(1, char('a' + pick(4))) + "\"");
+  }
+  switch (pick(7)) {
+    case 0:
+      break;
+    case 1:
+      fields.push_back(R"("i":"7")");
+      break;
+    case 2:
+      fields.push_back(R"("i":2.5)");
+      break;
+    case 3:
+      fields.push_back(R"("i":18446744073709551615)");
+      break;
+    case 4:
+      fields.push_back(R"("i":[1,2])");
+      break;
+    default:
+      fields.push_back(R"("i":)" + std::to_string(pick(10) - 3));
+  }
+  switch (pick(5)) {
+    case 0:
+      break;
+    case 1:
+      fields.push_back(R"("f":true)");
+      break;
+    case 2:
+      fields.push_back(R"("f":)" + std::to_string(pick(10)));
+      break;
+    default:
+      fields.push_back(R"("f":)" + std::to_string(pick(100) / 10.0));
+  }
+  switch (pick(4)) {
+    case 0:
+      break;
+    case 1:
+      fields.push_back(R"("b":"yes")");
+      break;
+    default:
+      fields.push_back(pick(2) ? R"("b":true)" : R"("b":false)");
+  }
+  std::string out = "{";
+  for (std::size_t i = 0; i < fields.size(); ++i) out += (i ? "," : "") + fields[i];
+  return out + "}";
+}
+
+// A random condition on one of the fields, of every operator.
+std::string random_condition(std::mt19937& rng) {
+  auto pick = [&](int n) { return int(rng() % n); };
+  const char* keys[] = {"k", "i", "f", "b", "absent"};
+  std::string key = std::string(R"({"key":")") + keys[pick(5)] + "\",";
+  switch (pick(9)) {
+    case 0:
+      return key + R"("match":")" + std::string(1, char('a' + pick(5))) + "\"}";
+    case 1:
+      return key + R"("match":)" + std::to_string(pick(10) - 3) + "}";
+    case 2:
+      return key + (pick(2) ? R"("match":true})" : R"("match":false})");
+    case 3:
+      return key + R"("in":["a","c",3,)" + std::to_string(pick(10)) + "]}";
+    case 4:
+      return key + R"("range":{"gte":)" + std::to_string(pick(8) - 2) + R"(,"lt":)" +
+             std::to_string(pick(8) + 2) + "}}";
+    case 5:
+      return key + R"("range":{"gt":2.4}})";
+    case 6:
+      return key + R"("contains":")" + std::string(1, char('a' + pick(3))) + "\"}";
+    case 7:
+      return key + R"("contains":1})";
+    default:
+      return key + (pick(2) ? R"("exists":true})" : R"("exists":false})");
+  }
+}
+
+std::string random_filter(std::mt19937& rng) {
+  auto list = [&](int n) {
+    std::string out = "[";
+    for (int i = 0; i < n; ++i) out += (i ? "," : "") + random_condition(rng);
+    return out + "]";
+  };
+  return R"({"must":)" + list(1 + int(rng() % 2)) + R"(,"should":)" + list(int(rng() % 3)) +
+         R"(,"must_not":)" + list(int(rng() % 2)) + "}";
+}
+
+// Payload indexes never change an answer: counts, ids and searches with every
+// field indexed equal those without, and a brute-force model, under churn.
+TEST(PayloadIndex, ColumnsAnswerAsTheMetadataDoesUnderChurn) {
+  std::mt19937 rng(11);
+  shard_index plain(corpus::params()), indexed(corpus::params());
+  ASSERT_TRUE(indexed.set_field_index({"k", field_type::keyword}));
+  ASSERT_FALSE(indexed.set_field_index({"k", field_type::keyword}));  // so already
+  ASSERT_TRUE(indexed.set_field_index({"i", field_type::integer}));
+  std::map<std::string, std::string> model;  // id -> metadata
+  auto check = [&](const char* when) {
+    for (int q = 0; q < 40; ++q) {
+      auto f = filter(random_filter(rng));
+      filter_matcher m(f);
+      std::vector<std::string> want;
+      for (auto& [id, meta] : model)
+        if (m.matches(meta)) want.push_back(id);
+      ASSERT_EQ(plain.ids_matching(f), want) << when << " " << q;
+      ASSERT_EQ(indexed.ids_matching(f), want) << when << " " << q;
+      ASSERT_EQ(indexed.count_matching(f), want.size());
+      search_options o;
+      o.k = 7;
+      o.filter = f;
+      auto query = random_vector(rng);
+      ASSERT_EQ(search_ids(indexed, query, o), search_ids(plain, query, o)) << when;
+    }
+  };
+  for (int round = 0; round < 6; ++round) {
+    std::vector<upsert_item> items;
+    for (int i = 0; i < 400; ++i) {
+      auto id = "v" + std::to_string(rng() % 700);
+      // Absent metadata keeps what is stored; "{}" clears it.
+      auto meta = rng() % 6 == 0 ? std::string() : rng() % 7 == 0 ? "{}" : random_metadata(rng);
+      auto v = random_vector(rng);
+      ASSERT_TRUE(plain.upsert({id, v, meta}));
+      ASSERT_TRUE(indexed.upsert({id, v, meta}));
+      if (!meta.empty() || !model.count(id)) model[id] = meta;
+    }
+    for (int i = 0; i < 60; ++i) {
+      auto id = "v" + std::to_string(rng() % 700);
+      EXPECT_EQ(plain.remove(id), indexed.remove(id));
+      model.erase(id);
+    }
+    if (round == 2) {
+      // Indexes added over data, retyped and dropped.
+      ASSERT_TRUE(indexed.set_field_index({"f", field_type::floating}));
+      ASSERT_TRUE(indexed.set_field_index({"b", field_type::boolean}));
+      ASSERT_TRUE(indexed.set_field_index({"i", field_type::floating}));
+    }
+    if (round == 4) {
+      ASSERT_TRUE(indexed.set_field_index({"i", field_type::integer}));
+    }
+    check("round");
+  }
+  EXPECT_EQ((indexed.field_indexes()), (std::vector<field_def>{{"b", field_type::boolean},
+                                                               {"f", field_type::floating},
+                                                               {"i", field_type::integer},
+                                                               {"k", field_type::keyword}}));
+  EXPECT_TRUE(indexed.drop_field_index("b"));
+  EXPECT_FALSE(indexed.drop_field_index("b"));
+  check("after a drop");
+  EXPECT_GT(indexed.memory_bytes(), plain.memory_bytes());
+}
+
+TEST(PayloadIndex, LoggedRecordsSetAndDropIndexesAndSnapshotsKeepThem) {
+  corpus c(1500);
+  std::vector<log_record> records(3);
+  records[0].type = log_record_type::set_field_index;
+  records[0].id = "tag";
+  records[0].metadata = "keyword";
+  records[0].seq = seq_no{c.index.applied_seq().value + 1};
+  records[1].type = log_record_type::set_field_index;
+  records[1].id = "g";
+  records[1].metadata = "integer";
+  records[1].seq = seq_no{records[0].seq.value + 1};
+  records[2].type = log_record_type::upsert;
+  records[2].id = "p1";
+  records[2].vector = c.vectors[1];
+  records[2].metadata = R"({"g":7,"tag":"t7"})";
+  records[2].seq = seq_no{records[1].seq.value + 1};
+  ASSERT_TRUE(c.index.apply_logged(std::vector<log_record>(records)));
+  EXPECT_EQ(c.index.applied_seq(), records[2].seq);
+  EXPECT_EQ(c.index.field_indexes(),
+            (std::vector<field_def>{{"g", field_type::integer}, {"tag", field_type::keyword}}));
+  auto seven = filter(R"({"must":[{"key":"g","match":7},{"key":"tag","in":["t7"]}]})");
+  EXPECT_EQ(c.index.count_matching(seven), 16u);  // i % 100 == 7: 15 points, and p1
+
+  char tmpl[] = "/tmp/quiver-payload-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  auto path = dir + "/snap";
+  ASSERT_TRUE(c.index.save_snapshot(env::posix(), path).ok());
+  auto restored = shard_index::load_snapshot(env::posix(), path);
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(restored) << restored.error().message;
+  EXPECT_EQ((*restored)->field_indexes(), c.index.field_indexes());
+  EXPECT_EQ((*restored)->count_matching(seven), 16u);
+  EXPECT_EQ((*restored)->ids_matching(seven), c.index.ids_matching(seven));
+
+  log_record drop;
+  drop.type = log_record_type::drop_field_index;
+  drop.id = "tag";
+  drop.seq = seq_no{records[2].seq.value + 1};
+  ASSERT_TRUE(c.index.apply_logged({drop}));
+  EXPECT_EQ(c.index.field_indexes(), (std::vector<field_def>{{"g", field_type::integer}}));
+  EXPECT_EQ(c.index.count_matching(seven), 16u);
+  log_record bad = drop;
+  bad.type = log_record_type::set_field_index;
+  bad.metadata = "text";
+  bad.seq = seq_no{drop.seq.value + 1};
+  EXPECT_FALSE(c.index.apply_logged({bad}));
 }
 
 // The graph walk itself: only accepted points, k of them while k are reachable.

@@ -220,11 +220,11 @@ TEST_F(Snapshot, DamagedTruncatedAndFutureSnapshotsAreRejected) {
   write_bytes(path_, good.substr(0, good.size() - 100));
   EXPECT_FALSE(shard_index::load_snapshot(env::posix(), path_));
   auto future = good;
-  future[8] = 2;  // format version 2, from a later build
+  future[8] = 3;  // format version 3, from a later build
   write_bytes(path_, future);
   auto r = shard_index::load_snapshot(env::posix(), path_);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message.find("unknown version 2"), std::string::npos);
+  EXPECT_NE(r.error().message.find("unknown version 3"), std::string::npos);
   write_bytes(path_, "not a snapshot at all, not even close to one");
   EXPECT_FALSE(shard_index::load_snapshot(env::posix(), path_));
 }
@@ -250,30 +250,37 @@ TEST_F(Snapshot, AFailedSnapshotLeavesNoPartialFiles) {
   EXPECT_EQ((*back)->count(), 2u);
 }
 
-TEST(SnapshotFixtures, Version1StaysReadable) {
-  const std::string fixture = std::string(QUIVER_FIXTURE_DIR) + "/snapshot_v1.qsnap";
-  if (std::getenv("QUIVER_WRITE_FIXTURES")) {
+// The fixture of `version`; the current version's is rewritten under
+// QUIVER_WRITE_FIXTURES=1 (from version 2 on, with a payload index on "k").
+std::unique_ptr<shard_index> load_fixture(std::uint32_t version) {
+  const std::string name = "snapshot_v" + std::to_string(version) + ".qsnap";
+  const std::string fixture = std::string(QUIVER_FIXTURE_DIR) + "/" + name;
+  if (std::getenv("QUIVER_WRITE_FIXTURES") && version == 2) {
     index_params p;
     p.name = "fixture";
     p.dimension = 4;
     p.distance = distance_kind::euclidean;
     shard_index idx(p);
-    ASSERT_TRUE(idx.upsert({"a", {0, 0, 0, 1}, R"({"k":1})"}));
-    ASSERT_TRUE(idx.upsert({"b", {0, 0, 2, 0}, "{}"}));
-    ASSERT_TRUE(idx.upsert({"c", {0, 3, 0, 0}, ""}));
-    ASSERT_TRUE(idx.upsert({"d", {4, 0, 0, 0}, ""}));
-    ASSERT_TRUE(idx.remove("c"));
-    ASSERT_TRUE(idx.save_snapshot(env::posix(), fixture).ok());
+    EXPECT_TRUE(idx.set_field_index({"k", field_type::integer}));
+    EXPECT_TRUE(idx.upsert({"a", {0, 0, 0, 1}, R"({"k":1})"}));
+    EXPECT_TRUE(idx.upsert({"b", {0, 0, 2, 0}, "{}"}));
+    EXPECT_TRUE(idx.upsert({"c", {0, 3, 0, 0}, ""}));
+    EXPECT_TRUE(idx.upsert({"d", {4, 0, 0, 0}, ""}));
+    EXPECT_TRUE(idx.remove("c"));
+    EXPECT_TRUE(idx.save_snapshot(env::posix(), fixture).ok());
   }
   // Loaded from a copy: loading writes a temp file beside the snapshot.
   char tmpl[] = "/tmp/quiver-fixture-XXXXXX";
   std::string dir = mkdtemp(tmpl);
-  auto copy = dir + "/snapshot_v1.qsnap";
+  auto copy = dir + "/" + name;
   fs::copy_file(fixture, copy);
   auto r = shard_index::load_snapshot(env::posix(), copy);
   fs::remove_all(dir);
-  ASSERT_TRUE(r) << r.error().message;
-  auto& idx = **r;
+  EXPECT_TRUE(r) << r.error().message;
+  return r ? std::move(*r) : nullptr;
+}
+
+void check_fixture_content(const shard_index& idx) {
   EXPECT_EQ(idx.params().name, "fixture");
   EXPECT_EQ(idx.params().distance, distance_kind::euclidean);
   EXPECT_EQ(all_ids(idx), (std::vector<std::string>{"a", "b", "d"}));
@@ -289,6 +296,27 @@ TEST(SnapshotFixtures, Version1StaysReadable) {
   EXPECT_EQ((*hits)[0].id, "a");
   EXPECT_FLOAT_EQ((*hits)[0].distance, 1);
   EXPECT_EQ((*hits)[2].id, "d");
+}
+
+TEST(SnapshotFixtures, Version1StaysReadable) {
+  auto idx = load_fixture(1);
+  ASSERT_TRUE(idx);
+  check_fixture_content(*idx);
+  EXPECT_TRUE(idx->field_indexes().empty());
+}
+
+TEST(SnapshotFixtures, Version2StaysReadableWithItsPayloadIndexes) {
+  auto idx = load_fixture(2);
+  ASSERT_TRUE(idx);
+  check_fixture_content(*idx);
+  EXPECT_EQ(idx->field_indexes(), (std::vector<field_def>{{"k", field_type::integer}}));
+  metadata_filter f;
+  f.nodes.resize(2);
+  f.nodes[0].must = {1};
+  f.nodes[1].kind = filter_node::op::match;
+  f.nodes[1].key = "k";
+  f.nodes[1].values = {filter_value{filter_value::type::integer, "", 1, 0, false}};
+  EXPECT_EQ(idx->ids_matching(f), (std::vector<std::string>{"a"}));
 }
 
 }  // namespace

@@ -314,6 +314,21 @@ TEST_F(ShardLog, ForeignFileNamesAreNotSegments) {
 std::vector<log_record> fixture_records(std::uint32_t version) {
   std::vector<log_record> records{make_record(1), make_record(2, false), make_record(3)};
   if (version >= 2) records.push_back(catalog_record(4));
+  if (version >= 3) {
+    log_record set;
+    set.type = log_record_type::set_field_index;
+    set.shard = shard_id{2};
+    set.seq = seq_no{5};
+    set.epoch = 7;
+    set.id = "city";
+    set.metadata = "keyword";
+    records.push_back(set);
+    auto drop = set;
+    drop.type = log_record_type::drop_field_index;
+    drop.seq = seq_no{6};
+    drop.metadata.clear();
+    records.push_back(drop);
+  }
   return records;
 }
 
@@ -345,6 +360,7 @@ void check_fixture(std::uint32_t version) {
 
 TEST(ShardLogFixtures, Version1StaysReadable) { check_fixture(1); }
 TEST(ShardLogFixtures, Version2StaysReadable) { check_fixture(2); }
+TEST(ShardLogFixtures, Version3StaysReadable) { check_fixture(3); }
 
 }  // namespace
 }  // namespace quiver
