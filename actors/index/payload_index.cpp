@@ -313,12 +313,33 @@ payload_indexes::matcher::matcher(const payload_indexes& p, const metadata_filte
       if (c != plan.col->code_of.end()) plan.codes[v] = c->second;
     }
   }
+  if (!f.empty() && all_indexed_) {
+    const auto& root = f.nodes[0];
+    conjunction_ = root.should.empty() && root.must_not.empty() &&
+                   std::all_of(root.must.begin(), root.must.end(), [&](std::uint32_t c) {
+                     return f.nodes[c].kind != filter_node::op::group;
+                   });
+  }
 }
 
 payload_indexes::matcher::~matcher() = default;
 
 bool payload_indexes::matcher::matches(label_t label, std::string_view metadata_json) {
   if (filter_.empty()) return true;
+  if (conjunction_) {
+    // The common shape: must [conditions on indexed fields], nothing else.
+    for (auto node : filter_.nodes[0].must) {
+      const auto& plan = plans_[node];
+      auto a = plan.col->test(label, filter_.nodes[node], plan.codes);
+      if (a == answer::no) return false;
+      if (a == answer::unknown) return general(label, metadata_json);
+    }
+    return true;
+  }
+  return general(label, metadata_json);
+}
+
+bool payload_indexes::matcher::general(label_t label, std::string_view metadata_json) {
   bool loaded = false;
   auto condition = [&](std::uint32_t node) {
     const auto& plan = plans_[node];

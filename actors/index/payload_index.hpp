@@ -65,10 +65,13 @@ class payload_indexes {
       const column* col = nullptr;
       std::vector<std::uint32_t> codes;  // keyword: codes of the string values
     };
+    bool general(label_t label, std::string_view metadata_json);
+
     const metadata_filter& filter_;
     filter_matcher json_;
     std::vector<condition_plan> plans_;  // by node
     bool all_indexed_ = true;
+    bool conjunction_ = false;  // must of indexed conditions only
   };
 
  private:
