@@ -380,8 +380,14 @@ detail::raw_hits shard_index::filtered_search(const float* q, const search_optio
   detail::raw_hits raw;
   if (!graph_->is_flat() && walk_pays(matcher, ef))
     raw = graph_->search_filtered(q, want, ef, accept);
-  if (raw.size() < want)
-    raw = graph_->exact(q, want, [&](detail::hnsw_label l) { return !accept(l); });
+  if (raw.size() < want) {
+    // The matches from our own slots (a sequential pass; testing through the
+    // graph would touch every point's block), then their distances.
+    std::vector<detail::hnsw_label> matching;
+    for (label_t l = 0; l < slots_.size(); ++l)
+      if (accept(l)) matching.push_back(l);
+    raw = graph_->exact_among(q, want, matching);
+  }
   return raw;
 }
 
@@ -394,16 +400,17 @@ bool shard_index::walk_pays(payload_indexes::matcher& matcher, std::size_t ef) c
     if (matcher.matches(l, slots_[l].metadata)) ++matched;
   }
   if (seen == 0 || matched == 0) return false;
-  // Costs in nanoseconds, roughly (measured with tests/bench/filter_bench): a
+  // Costs in nanoseconds, roughly (fitted with tests/bench/filter_bench): a
   // distance ~0.15 ns per dimension; a filter test ~5 ns on columns, ~300 ns
   // when it parses metadata. A scan tests every live vector and measures the
-  // matches; a walk expands about ef / selectivity points, measuring and testing
-  // each of their level-0 neighbours (2M).
+  // matches, each a fetch from anywhere in the graph (~350 ns); a walk expands
+  // about ef / selectivity points, measuring and testing each of their level-0
+  // neighbours (2M).
   double selectivity = double(matched) / double(seen);
   double live = double(by_id_.size());
   double distance = 0.15 * params_.dimension;
   double test = matcher.indexed() ? 5 : 300;
-  double scan = live * test + selectivity * live * distance;
+  double scan = live * test + selectivity * live * (distance + 350);
   double walk = double(ef) / selectivity * 2.0 * params_.m * (distance + test);
   return walk < scan;
 }

@@ -431,6 +431,25 @@ raw_hits hnsw_graph::search_filtered(const float* query, std::size_t k, std::siz
   return out;
 }
 
+raw_hits hnsw_graph::exact_among(const float* query, std::size_t k,
+                                 const std::vector<hnsw_label>& labels) const {
+  const auto& d = *impl_;
+  top_k top(k);
+  if (!d.graph) {
+    for (auto label : labels)
+      if (label < d.state.size() && d.state[label] == flat_live)
+        top.offer(d.distance(query, d.flat_vector(label)), label);
+    return top.take();
+  }
+  const auto& g = *d.graph;
+  for (auto label : labels) {
+    auto it = g.label_lookup_.find(label);
+    if (it == g.label_lookup_.end() || g.isMarkedDeleted(it->second)) continue;
+    top.offer(g.fstdistfunc_(query, g.getDataByInternalId(it->second), g.dist_func_param_), label);
+  }
+  return top.take();
+}
+
 raw_hits hnsw_graph::exact(const float* query, std::size_t k,
                            const std::function<bool(hnsw_label)>& skip) const {
   const auto& d = *impl_;

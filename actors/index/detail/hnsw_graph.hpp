@@ -57,6 +57,9 @@ class hnsw_graph {
   // fewer results than the walk reached. Flat: exact.
   raw_hits search_filtered(const float* query, std::size_t k, std::size_t ef,
                            const std::function<bool(hnsw_label)>& accept) const;
+  // Exact k nearest among the given labels (live ones; others are skipped).
+  raw_hits exact_among(const float* query, std::size_t k,
+                       const std::vector<hnsw_label>& labels) const;
   // Exact k nearest among live points for which skip(label) is false.
   raw_hits exact(const float* query, std::size_t k,
                  const std::function<bool(hnsw_label)>& skip) const;
