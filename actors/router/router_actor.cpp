@@ -206,6 +206,24 @@ void fan_out_to(router_actor* self, std::vector<std::pair<caf::actor, Request>> 
   }
 }
 
+// Sends `r` to every shard of its index (each its primary) and delivers
+// combine(replies); the first failure is delivered instead.
+template <class Reply, class Request, class Combine>
+void to_every_shard(router_actor* self, Request r, caf::response_promise rp, Combine combine) {
+  auto tenant = r.tenant;
+  auto index = r.index;
+  with_route(
+      self, tenant, index, rp,
+      [self, r = std::move(r), rp, combine](const index_route& route) mutable {
+        std::vector<std::pair<std::uint32_t, Request>> work;
+        for (std::uint32_t s = 0; s < route.shards.size(); ++s) work.emplace_back(s, r);
+        fan_out<Reply>(
+            self, r.tenant, r.index, std::move(work), rp,
+            [combine](std::vector<Reply> replies, const std::vector<std::uint32_t>&,
+                      caf::response_promise& rp) { rp.deliver(combine(std::move(replies))); });
+      });
+}
+
 void route_upsert(router_actor* self, upsert_request r, caf::response_promise rp) {
   auto tenant = r.tenant;
   auto index = r.index;
@@ -523,6 +541,15 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
       },
       [self](delete_vectors_request& r) -> caf::result<delete_vectors_reply> {
         auto rp = self->make_response_promise<delete_vectors_reply>();
+        if (!r.filter.empty()) {
+          // Every shard deletes what the filter matches there.
+          to_every_shard<delete_vectors_reply>(self, std::move(r), rp, [](auto replies) {
+            delete_vectors_reply out;
+            for (auto& x : replies) out.deleted += x.deleted;
+            return out;
+          });
+          return rp;
+        }
         auto tenant = r.tenant;
         auto index = r.index;
         with_route(self, tenant, index, rp,
@@ -533,14 +560,6 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
                        for (auto& x : replies) out.deleted += x.deleted;
                        rp.deliver(out);
                      };
-                     if (!r.filter.empty()) {
-                       // Every shard deletes what the filter matches there.
-                       std::vector<std::pair<std::uint32_t, delete_vectors_request>> work;
-                       for (std::uint32_t s = 0; s < route.shards.size(); ++s)
-                         work.emplace_back(s, r);
-                       return fan_out<delete_vectors_reply>(self, r.tenant, r.index,
-                                                            std::move(work), rp, sum);
-                     }
                      std::vector<delete_vectors_request> parts(route.shards.size());
                      for (auto& id : r.ids)
                        parts[shard_of(id, route.params.shards).value].ids.push_back(std::move(id));
@@ -562,79 +581,35 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
       },
       [self](field_index_request& r) -> caf::result<field_index_reply> {
         auto rp = self->make_response_promise<field_index_reply>();
-        auto tenant = r.tenant;
-        auto index = r.index;
-        with_route(self, tenant, index, rp,
-                   [self, r = std::move(r), rp](const index_route& route) mutable {
-                     std::vector<std::pair<std::uint32_t, field_index_request>> work;
-                     for (std::uint32_t s = 0; s < route.shards.size(); ++s)
-                       work.emplace_back(s, r);
-                     fan_out<field_index_reply>(
-                         self, r.tenant, r.index, std::move(work), rp,
-                         [](std::vector<field_index_reply> replies,
-                            const std::vector<std::uint32_t>&, caf::response_promise& rp) {
-                           field_index_reply out;
-                           for (auto& x : replies) out.changed = out.changed || x.changed;
-                           rp.deliver(out);
-                         });
-                   });
+        to_every_shard<field_index_reply>(self, std::move(r), rp, [](auto replies) {
+          field_index_reply out;
+          for (auto& x : replies) out.changed = out.changed || x.changed;
+          return out;
+        });
         return rp;
       },
       [self](list_fields_request& r) -> caf::result<list_fields_reply> {
         auto rp = self->make_response_promise<list_fields_reply>();
-        auto tenant = r.tenant;
-        auto index = r.index;
-        with_route(self, tenant, index, rp,
-                   [self, r = std::move(r), rp](const index_route& route) mutable {
-                     std::vector<std::pair<std::uint32_t, list_fields_request>> work;
-                     for (std::uint32_t s = 0; s < route.shards.size(); ++s)
-                       work.emplace_back(s, r);
-                     fan_out<list_fields_reply>(
-                         self, r.tenant, r.index, std::move(work), rp,
-                         [](std::vector<list_fields_reply> replies,
-                            const std::vector<std::uint32_t>&, caf::response_promise& rp) {
-                           rp.deliver(merge_field_lists(std::move(replies)));
-                         });
-                   });
+        to_every_shard<list_fields_reply>(self, std::move(r), rp, [](auto replies) {
+          return merge_field_lists(std::move(replies));
+        });
         return rp;
       },
       [self](count_request& r) -> caf::result<count_reply> {
         auto rp = self->make_response_promise<count_reply>();
-        auto tenant = r.tenant;
-        auto index = r.index;
-        with_route(self, tenant, index, rp,
-                   [self, r = std::move(r), rp](const index_route& route) mutable {
-                     std::vector<std::pair<std::uint32_t, count_request>> work;
-                     for (std::uint32_t s = 0; s < route.shards.size(); ++s)
-                       work.emplace_back(s, r);
-                     fan_out<count_reply>(
-                         self, r.tenant, r.index, std::move(work), rp,
-                         [](std::vector<count_reply> replies, const std::vector<std::uint32_t>&,
-                            caf::response_promise& rp) {
-                           count_reply out;
-                           for (auto& x : replies) out.count += x.count;
-                           rp.deliver(out);
-                         });
-                   });
+        to_every_shard<count_reply>(self, std::move(r), rp, [](auto replies) {
+          count_reply out;
+          for (auto& x : replies) out.count += x.count;
+          return out;
+        });
         return rp;
       },
       [self](list_ids_request& r) -> caf::result<id_page> {
         auto rp = self->make_response_promise<id_page>();
-        auto tenant = r.tenant;
-        auto index = r.index;
-        with_route(self, tenant, index, rp,
-                   [self, r = std::move(r), rp](const index_route& route) mutable {
-                     std::vector<std::pair<std::uint32_t, list_ids_request>> work;
-                     for (std::uint32_t s = 0; s < route.shards.size(); ++s)
-                       work.emplace_back(s, r);
-                     auto limit = r.limit;
-                     fan_out<id_page>(
-                         self, r.tenant, r.index, std::move(work), rp,
-                         [limit](std::vector<id_page> pages, const std::vector<std::uint32_t>&,
-                                 caf::response_promise& rp) {
-                           rp.deliver(merge_id_pages(std::move(pages), limit));
-                         });
-                   });
+        auto limit = r.limit;
+        to_every_shard<id_page>(self, std::move(r), rp, [limit](auto pages) {
+          return merge_id_pages(std::move(pages), limit);
+        });
         return rp;
       },
       [self](search_request& r) -> caf::result<search_reply> {

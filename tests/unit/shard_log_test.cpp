@@ -108,10 +108,10 @@ TEST(LogRecord, RejectsGarbageAndFutureVersions) {
   EXPECT_FALSE(decode_log_record("\xc1"));
   EXPECT_FALSE(decode_log_record("\x93\x01\x02\x03"));
   auto bytes = encode(make_record(1));
-  bytes[1] = 0x03;  // version 3: written by a future build
+  bytes[1] = 0x04;  // version 4: written by a future build
   auto r = decode_log_record(bytes);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message.find("unknown version 3"), std::string::npos);
+  EXPECT_NE(r.error().message.find("unknown version 4"), std::string::npos);
 }
 
 TEST_F(ShardLog, AppendSyncReopenRead) {
