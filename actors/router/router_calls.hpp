@@ -1,0 +1,235 @@
+#pragma once
+// The router actor's state and the calls its routes are made of (look up a
+// route, call a shard with one retry, fan out and combine). Included only by the
+// router's own sources: it brings CAF in.
+
+#include <caf/actor_cast.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "actors/wire/actor_messages.hpp"
+#include "actors/wire/caf_error.hpp"
+
+namespace quiver::routing {
+
+using index_key = std::pair<std::string, std::string>;  // (tenant, index name)
+
+struct router_state {
+  caf::actor registry;
+  std::chrono::milliseconds timeout{};
+  std::map<index_key, index_route> routes;
+  // Cluster: the coordinator's map version the cached routes belong to, and a
+  // direct CAF connection to every node (messages to a node's index actors then
+  // go straight to it, not relayed through the coordinator's daemon).
+  bool clustered = false;
+  bool watched = false;  // told of map changes instead of polling
+  std::uint64_t version = 0;
+  std::map<std::string, caf::actor> node_links;  // by address
+  std::size_t rotation = 0;                      // eventual reads spread over replicas
+  // Shard requests out, by id: the node that has them and how to fail them. A
+  // node's death does not always reach a gateway as a CAF down message (with an
+  // indirect route through storaged, CAF 0.17 keeps the proxies), so the router
+  // fails them itself once the coordinator's map says the node is down.
+  std::map<std::uint64_t, std::pair<std::string, std::function<void()>>> in_flight;
+  std::uint64_t next_request = 0;
+  static inline const char* name = "quiver.router";
+};
+
+using router_actor = caf::stateful_actor<router_state>;
+
+inline void fail(caf::response_promise& rp, const status& st) { rp.deliver(to_caf_error(st)); }
+
+inline status no_replica(const std::string& index, std::uint32_t shard) {
+  return make_status(errc::unavailable, "index '" + index + "' shard " + std::to_string(shard) +
+                                            " has no serving replica");
+}
+
+// Runs `then(route)` once the route of (tenant, index) is known, else `fail(error)`.
+template <class F, class G>
+void lookup(router_actor* self, const tenant_id& tenant, const std::string& index, F then, G fail) {
+  auto key = index_key{tenant.value, index};
+  if (auto it = self->state.routes.find(key); it != self->state.routes.end()) {
+    then(it->second);
+    return;
+  }
+  self->request(self->state.registry, self->state.timeout, lookup_index_request{tenant, index})
+      .then(
+          [self, key, then](index_route& route) mutable {
+            for (auto& shard : route.shards)
+              if (shard) self->monitor(shard);
+            auto& cached = self->state.routes[key] = std::move(route);
+            then(cached);
+          },
+          [fail](caf::error& e) mutable { fail(e); });
+}
+
+// Runs `then(route)` once the route of (tenant, index) is known, or delivers the
+// lookup's error to rp.
+template <class F>
+void with_route(router_actor* self, const tenant_id& tenant, const std::string& index,
+                caf::response_promise rp, F then) {
+  lookup(self, tenant, index, std::move(then), [rp](caf::error& e) mutable { rp.deliver(e); });
+}
+
+// The replica of `shard` to ask and its node: the primary, or (eventual reads)
+// any serving replica in turn; the other one on a retry. Null: none serves.
+inline std::pair<caf::actor, std::string> pick(router_actor* self, const index_route& route,
+                                               std::uint32_t shard, bool eventual, bool retry) {
+  std::vector<std::pair<caf::actor, std::string>> candidates;
+  auto node_of = [](const std::vector<std::string>& nodes, std::size_t i) {
+    return i < nodes.size() ? nodes[i] : std::string();
+  };
+  if (shard < route.shards.size() && route.shards[shard])
+    candidates.emplace_back(route.shards[shard], node_of(route.shard_nodes, shard));
+  if (eventual && shard < route.replicas.size())
+    for (std::size_t i = 0; i < route.replicas[shard].size(); ++i)
+      candidates.emplace_back(route.replicas[shard][i], shard < route.replica_nodes.size()
+                                                            ? node_of(route.replica_nodes[shard], i)
+                                                            : std::string());
+  if (candidates.empty()) return {};
+  auto i = eventual ? self->state.rotation++ : 0;
+  return candidates[(i + (retry ? 1 : 0)) % candidates.size()];
+}
+
+// Sends `r` to shard `shard` of the index and hands the outcome to `done`. A
+// failure that routing explains (the replica is gone, no longer primary, or
+// unreachable) is retried once on a fresh route: on another replica for eventual
+// reads, on the (possibly new) primary otherwise. Writes are idempotent (upsert
+// replaces, delete deletes), so repeating one is safe.
+template <class Reply, class Request, class Done>
+void shard_call(router_actor* self, tenant_id tenant, std::string index, std::uint32_t shard,
+                Request r, bool eventual, bool retried, Done done) {
+  auto again = [self, tenant, index, shard, r, eventual, done]() mutable {
+    self->state.routes.erase({tenant.value, index});
+    shard_call<Reply>(self, tenant, index, shard, std::move(r), eventual, true, std::move(done));
+  };
+  lookup(
+      self, tenant, index,
+      [self, index, shard, r, eventual, retried, done, again](const index_route& route) mutable {
+        auto [target, node] = pick(self, route, shard, eventual, retried);
+        if (!target) {
+          if (!retried && self->state.clustered) return again();
+          return done(expected<Reply>(no_replica(index, shard)));
+        }
+        // Exactly one of: the reply, the error, or the node declared down.
+        auto failed = [retried, done, again](status st) mutable {
+          if (!retried && (st.code == errc::unavailable || st.code == errc::stale_epoch))
+            return again();
+          done(expected<Reply>(std::move(st)));
+        };
+        auto id = self->state.next_request++;
+        self->state.in_flight.emplace(
+            id, std::make_pair(node, [failed, node = node]() mutable {
+              failed(make_status(errc::unavailable, "node " + node + " went down"));
+            }));
+        self->request(target, self->state.timeout, std::move(r))
+            .then(
+                [self, id, done](Reply& x) mutable {
+                  if (self->state.in_flight.erase(id)) done(expected<Reply>(std::move(x)));
+                },
+                [self, id, failed](caf::error& e) mutable {
+                  if (self->state.in_flight.erase(id)) failed(from_caf_error(e));
+                });
+      },
+      [done](caf::error& e) mutable { done(expected<Reply>(from_caf_error(e))); });
+}
+
+// Sends work[i] = (shard, request) to its shard (shard_call) and, once every reply
+// is in, delivers combine(replies, missing shards). Without `partial` the first
+// failure is delivered instead; with it, failed shards are listed as missing.
+template <class Reply, class Request, class Combine>
+void fan_out(router_actor* self, const tenant_id& tenant, const std::string& index,
+             std::vector<std::pair<std::uint32_t, Request>> work, caf::response_promise rp,
+             Combine combine, bool eventual = false, bool partial = false) {
+  struct pending {
+    std::vector<Reply> replies;
+    std::vector<std::uint32_t> missing;
+    std::size_t remaining;
+    bool failed = false;
+  };
+  auto p = std::make_shared<pending>();
+  p->replies.resize(work.size());
+  p->remaining = work.size();
+  for (std::size_t i = 0; i < work.size(); ++i) {
+    auto shard = work[i].first;
+    shard_call<Reply>(self, tenant, index, shard, std::move(work[i].second), eventual, false,
+                      [p, i, shard, rp, combine, partial](expected<Reply> r) mutable {
+                        if (p->failed) return;
+                        if (r) {
+                          p->replies[i] = std::move(*r);
+                        } else if (partial && r.error().code == errc::unavailable) {
+                          p->missing.push_back(shard);
+                        } else {
+                          p->failed = true;
+                          return rp.deliver(to_caf_error(r.error()));
+                        }
+                        if (--p->remaining == 0) combine(std::move(p->replies), p->missing, rp);
+                      });
+  }
+}
+
+// Sends requests[i] to targets[i] (actors, not shards) and, once every reply is
+// in, delivers combine(replies); the first failure is delivered instead.
+template <class Reply, class Request, class Combine>
+void fan_out_to(router_actor* self, std::vector<std::pair<caf::actor, Request>> work,
+                caf::response_promise rp, Combine combine) {
+  struct pending {
+    std::vector<Reply> replies;
+    std::size_t remaining;
+    bool failed = false;
+  };
+  auto p = std::make_shared<pending>();
+  p->replies.resize(work.size());
+  p->remaining = work.size();
+  for (std::size_t i = 0; i < work.size(); ++i) {
+    self->request(work[i].first, self->state.timeout, std::move(work[i].second))
+        .then(
+            [p, i, rp, combine](Reply& r) mutable {
+              if (p->failed) return;
+              p->replies[i] = std::move(r);
+              if (--p->remaining == 0) combine(std::move(p->replies), rp);
+            },
+            [p, rp](caf::error& e) mutable {
+              if (p->failed) return;
+              p->failed = true;
+              rp.deliver(e);
+            });
+  }
+}
+
+// Sends `r` to every shard of its index (each its primary) and delivers
+// combine(replies); the first failure is delivered instead.
+template <class Reply, class Request, class Combine>
+void to_every_shard(router_actor* self, Request r, caf::response_promise rp, Combine combine) {
+  auto tenant = r.tenant;
+  auto index = r.index;
+  with_route(
+      self, tenant, index, rp,
+      [self, r = std::move(r), rp, combine](const index_route& route) mutable {
+        std::vector<std::pair<std::uint32_t, Request>> work;
+        for (std::uint32_t s = 0; s < route.shards.size(); ++s) work.emplace_back(s, r);
+        fan_out<Reply>(
+            self, r.tenant, r.index, std::move(work), rp,
+            [combine](std::vector<Reply> replies, const std::vector<std::uint32_t>&,
+                      caf::response_promise& rp) { rp.deliver(combine(std::move(replies))); });
+      });
+}
+
+// The routes that split a request over shards (routes.cpp).
+void route_upsert(router_actor* self, upsert_request r, caf::response_promise rp);
+void route_search(router_actor* self, search_request r, caf::response_promise rp);
+void route_search_batch(router_actor* self, search_batch_request r, caf::response_promise rp);
+void route_get(router_actor* self, get_vector_request r, caf::response_promise rp);
+void route_delete(router_actor* self, delete_vectors_request r, caf::response_promise rp);
+void route_merge(router_actor* self, merge_request r, caf::response_promise rp);
+
+}  // namespace quiver::routing
