@@ -324,7 +324,7 @@ payload_indexes::matcher::matcher(const payload_indexes& p, const metadata_filte
 
 payload_indexes::matcher::~matcher() = default;
 
-bool payload_indexes::matcher::matches(label_t label, std::string_view metadata_json) {
+bool payload_indexes::matcher::matches(label_t label, const std::string& metadata_json) {
   if (filter_.empty()) return true;
   if (conjunction_) {
     // The common shape: must [conditions on indexed fields], nothing else.
@@ -339,7 +339,7 @@ bool payload_indexes::matcher::matches(label_t label, std::string_view metadata_
   return general(label, metadata_json);
 }
 
-bool payload_indexes::matcher::general(label_t label, std::string_view metadata_json) {
+bool payload_indexes::matcher::general(label_t label, const std::string& metadata_json) {
   bool loaded = false;
   auto condition = [&](std::uint32_t node) {
     const auto& plan = plans_[node];

@@ -56,7 +56,8 @@ class payload_indexes {
    public:
     matcher(const payload_indexes& p, const metadata_filter& f);
     ~matcher();
-    bool matches(label_t label, std::string_view metadata_json);
+    // The metadata is read only when a condition's column cannot answer.
+    bool matches(label_t label, const std::string& metadata_json);
     // Whether every condition's field is indexed (evaluation is then cheap).
     bool indexed() const { return all_indexed_; }
 
@@ -65,7 +66,7 @@ class payload_indexes {
       const column* col = nullptr;
       std::vector<std::uint32_t> codes;  // keyword: codes of the string values
     };
-    bool general(label_t label, std::string_view metadata_json);
+    bool general(label_t label, const std::string& metadata_json);
 
     const metadata_filter& filter_;
     filter_matcher json_;

@@ -372,14 +372,19 @@ detail::raw_hits shard_index::filtered_search(const float* q, const search_optio
                                               const std::unordered_set<label_t>& excluded,
                                               std::size_t want) const {
   payload_indexes::matcher matcher(payload_, options.filter);
+  // The matcher first: on columns it reads a few compact arrays, while a slot is
+  // a cache miss of its own (a free label's columns hold nothing, its metadata is
+  // empty).
   auto accept = [&](detail::hnsw_label l) {
-    return (excluded.empty() || !excluded.count(l)) && l < slots_.size() && slots_[l].id &&
-           matcher.matches(l, slots_[l].metadata);
+    return l < slots_.size() && matcher.matches(l, slots_[l].metadata) && slots_[l].id &&
+           (excluded.empty() || !excluded.count(l));
   };
   std::size_t ef = std::max<std::size_t>(options.ef ? options.ef : params_.ef_search, want);
   detail::raw_hits raw;
+  auto walk = matcher.indexed() ? detail::hnsw_graph::filter_walk::bridged
+                                : detail::hnsw_graph::filter_walk::through;
   if (!graph_->is_flat() && walk_pays(matcher, ef))
-    raw = graph_->search_filtered(q, want, ef, accept);
+    raw = graph_->search_filtered(q, want, ef, accept, walk);
   if (raw.size() < want) {
     // The matches from our own slots (a sequential pass; testing through the
     // graph would touch every point's block), then their distances.
@@ -401,17 +406,26 @@ bool shard_index::walk_pays(payload_indexes::matcher& matcher, std::size_t ef) c
   }
   if (seen == 0 || matched == 0) return false;
   // Costs in nanoseconds, roughly (fitted with tests/bench/filter_bench): a
-  // distance ~0.15 ns per dimension; a filter test ~5 ns on columns, ~300 ns
-  // when it parses metadata. A scan tests every live vector and measures the
-  // matches, each a fetch from anywhere in the graph (~350 ns); a walk expands
-  // about ef / selectivity points, measuring and testing each of their level-0
-  // neighbours (2M).
+  // distance ~0.15 ns per dimension; a filter test ~20 ns on columns (with its
+  // cache misses), ~300 ns when it parses metadata; a link list read ~100 ns. A
+  // scan tests every live vector and measures the matches, each a fetch from
+  // anywhere in the graph (~350 ns). A walk expands about ef points. Through
+  // rejected points (costly tests), it expands ef / selectivity of them, each
+  // measuring and testing its 2M neighbours. Bridged (column tests), each
+  // expansion measures M accepted points and tests about M / selectivity points
+  // (at most the 4M² within two hops) to find them, reading a link list per 2M.
   double selectivity = double(matched) / double(seen);
   double live = double(by_id_.size());
   double distance = 0.15 * params_.dimension;
-  double test = matcher.indexed() ? 5 : 300;
-  double scan = live * test + selectivity * live * (distance + 350);
-  double walk = double(ef) / selectivity * 2.0 * params_.m * (distance + test);
+  double m = params_.m;
+  double scan = live * (matcher.indexed() ? 5 : 300) + selectivity * live * (distance + 350);
+  double walk = 0;
+  if (matcher.indexed()) {
+    double tests = std::min(m / selectivity, 4 * m * m);
+    walk = double(ef) * (m * distance + tests * 20 + tests / (2 * m) * 100);
+  } else {
+    walk = double(ef) / selectivity * 2.0 * m * (distance + 300);
+  }
   return walk < scan;
 }
 

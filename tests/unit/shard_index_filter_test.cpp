@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -408,42 +409,61 @@ TEST(PayloadIndex, LoggedRecordsSetAndDropIndexesAndSnapshotsKeepThem) {
   EXPECT_FALSE(c.index.apply_logged({bad}));
 }
 
-// The graph walk itself: only accepted points, k of them while k are reachable.
-TEST(HnswGraphFilter, TheWalkReturnsOnlyAcceptedPointsAndGoesOnThroughOthers) {
+// The graph walks themselves: only accepted points, nearly the exact ones. Labels
+// are sparse and out of order, so they differ from hnswlib's internal ids.
+TEST(HnswGraphFilter, BothWalksReturnOnlyAcceptedPointsNearlyTheExactOnes) {
+  using walk = detail::hnsw_graph::filter_walk;
   detail::hnsw_graph g(distance_kind::euclidean, dim, 16, 100, 4000, 1.0f);
   std::mt19937 rng(5);
   std::vector<std::vector<float>> v;
+  auto label_of = [](std::size_t i) { return (4000 - i) * 7 + 3; };
   for (std::size_t i = 0; i < 4000; ++i) {
     v.push_back(random_vector(rng));
-    ASSERT_TRUE(g.add(i, v.back().data()).ok());
+    ASSERT_TRUE(g.add(label_of(i), v.back().data()).ok());
   }
   ASSERT_FALSE(g.is_flat());
-  std::size_t found = 0;
-  for (int q = 0; q < 20; ++q) {
-    auto query = random_vector(rng);
-    auto even = [](detail::hnsw_label l) { return l % 2 == 0; };
-    auto got = g.search_filtered(query.data(), 10, 64, even);
-    ASSERT_EQ(got.size(), 10u);
-    auto truth = g.exact(query.data(), 10, [&](detail::hnsw_label l) { return !even(l); });
-    std::set<detail::hnsw_label> t;
-    for (auto& h : truth) t.insert(h.second);
-    for (auto& h : got) {
-      EXPECT_TRUE(even(h.second));
-      found += t.count(h.second);
+  auto even = [](detail::hnsw_label l) { return (l / 7) % 2 == 0; };
+  auto tenth = [](detail::hnsw_label l) { return (l / 7) % 10 == 3; };
+  for (auto mode : {walk::through, walk::bridged}) {
+    for (const auto& accept : std::vector<std::function<bool(detail::hnsw_label)>>{even, tenth}) {
+      std::size_t found = 0;
+      for (int q = 0; q < 20; ++q) {
+        auto query = random_vector(rng);
+        auto got = g.search_filtered(query.data(), 10, 64, accept, mode);
+        ASSERT_EQ(got.size(), 10u);
+        auto truth = g.exact(query.data(), 10, [&](detail::hnsw_label l) { return !accept(l); });
+        std::set<detail::hnsw_label> t;
+        for (auto& h : truth) t.insert(h.second);
+        for (std::size_t i = 0; i < got.size(); ++i) {
+          EXPECT_TRUE(accept(got[i].second));
+          if (i > 0) {
+            EXPECT_LE(got[i - 1].first, got[i].first);
+          }
+          found += t.count(got[i].second);
+        }
+      }
+      EXPECT_GE(found, 180u) << (mode == walk::bridged ? "bridged" : "through");
     }
+    EXPECT_TRUE(g.search_filtered(
+                     v[0].data(), 10, 16, [](detail::hnsw_label) { return false; }, mode)
+                    .empty());
   }
-  EXPECT_GE(found, 180u);
-  // One accepted point among 4,000: the walk crosses the graph to it.
-  auto one =
-      g.search_filtered(v[1234].data(), 10, 16, [](detail::hnsw_label l) { return l == 3999; });
+  // One accepted point among 4,000: walking through the others crosses the graph.
+  auto last = label_of(3999);
+  auto only_last = [last](detail::hnsw_label l) { return l == last; };
+  auto one = g.search_filtered(v[1234].data(), 10, 16, only_last, walk::through);
   ASSERT_EQ(one.size(), 1u);
-  EXPECT_EQ(one[0].second, 3999u);
-  EXPECT_TRUE(
-      g.search_filtered(v[0].data(), 10, 16, [](detail::hnsw_label) { return false; }).empty());
-  ASSERT_TRUE(g.mark_deleted(3999).ok());
-  EXPECT_TRUE(g.search_filtered(v[0].data(), 10, 16, [](detail::hnsw_label l) {
-                 return l == 3999;
-               }).empty());
+  EXPECT_EQ(one[0].second, last);
+  // A deleted point is never returned, even by an accept() that does not know.
+  auto near = g.search_filtered(v[3999].data(), 1, 16, even, walk::bridged);
+  ASSERT_EQ(near.size(), 1u);
+  ASSERT_TRUE(g.mark_deleted(near[0].second).ok());
+  for (auto mode : {walk::through, walk::bridged}) {
+    auto got = g.search_filtered(v[3999].data(), 10, 64, even, mode);
+    for (auto& h : got) EXPECT_NE(h.second, near[0].second);
+  }
+  ASSERT_TRUE(g.mark_deleted(last).ok());
+  EXPECT_TRUE(g.search_filtered(v[0].data(), 10, 16, only_last, walk::through).empty());
 }
 
 }  // namespace

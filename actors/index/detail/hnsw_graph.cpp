@@ -76,6 +76,19 @@ struct hnsw_graph::impl {
   std::size_t flat_capacity = 0;
   std::vector<float> flat;
   std::vector<std::uint8_t> state;
+  // Graph mode: each internal id's label, so that a filtered walk tests
+  // neighbours' neighbours without touching their 3 KB blocks (hnswlib keeps the
+  // label at the end of one). no_label: read it from the block.
+  static constexpr std::uint32_t no_label = std::numeric_limits<std::uint32_t>::max();
+  std::vector<std::uint32_t> label_of;
+
+  void note_label(hnswlib::tableint id, hnsw_label label) {
+    label_of[id] = label < no_label ? static_cast<std::uint32_t>(label) : no_label;
+  }
+  hnsw_label label_at(hnswlib::tableint id) const {
+    auto l = label_of[id];
+    return l != no_label ? l : graph->getExternalLabel(id);
+  }
 
   const float* flat_vector(hnsw_label label) const { return flat.data() + label * dimension; }
   float distance(const float* a, const float* b) const {
@@ -98,6 +111,7 @@ hnsw_graph::hnsw_graph(distance_kind distance, std::uint32_t dimension, std::uin
     impl_->flat_capacity = capacity;
   } else {
     impl_->graph = std::make_unique<graph_t>(impl_->space.get(), capacity, m, ef_construction);
+    impl_->label_of.assign(capacity, impl::no_label);
   }
 }
 
@@ -111,6 +125,7 @@ status hnsw_graph::build_from_flat(std::size_t capacity) {
   auto& d = *impl_;
   try {
     d.graph = std::make_unique<graph_t>(d.space.get(), capacity, d.m, d.ef_construction);
+    d.label_of.assign(capacity, impl::no_label);
   } catch (const std::exception& e) {
     return internal_error("hnsw allocation failed", e);
   }
@@ -206,6 +221,13 @@ expected<std::unique_ptr<hnsw_graph>> hnsw_graph::load(const std::string& path,
   g.num_deleted_ = 0;
   for (hnswlib::tableint id = 0; id < g.cur_element_count; ++id)
     if (g.isMarkedDeleted(id)) ++g.num_deleted_;
+  try {
+    d.label_of.assign(g.max_elements_, impl::no_label);
+  } catch (const std::exception& e) {
+    return internal_error("hnsw load failed", e);
+  }
+  for (hnswlib::tableint id = 0; id < g.cur_element_count; ++id)
+    d.note_label(id, g.getExternalLabel(id));
   return out;
 }
 
@@ -241,6 +263,8 @@ status hnsw_graph::add(hnsw_label label, const float* vector) {
     }
     if (!exists) {
       g.addPoint(vector, label);
+      std::unique_lock<std::mutex> lock(g.cur_element_count_guard_);
+      d.note_label(g.label_lookup_.at(label), label);
       return status::success();
     }
     // addPoint() would re-link every neighbour's neighbourhood (probability 1.0),
@@ -301,6 +325,7 @@ status hnsw_graph::resize(std::size_t capacity) {
   }
   try {
     impl_->graph->resizeIndex(capacity);
+    impl_->label_of.resize(capacity, impl::no_label);
     return status::success();
   } catch (const std::exception& e) {
     return internal_error("hnsw resize failed", e);
@@ -371,19 +396,34 @@ raw_hits hnsw_graph::search(const float* query, std::size_t k, std::size_t ef) c
   return out;
 }
 
+// hnswlib's base-layer search over the accepted points only, bridged ACORN-style
+// (Patel et al., SIGMOD 2024): expanding a point reaches its accepted neighbours
+// and, through each neighbour that is not accepted, that one's accepted
+// neighbours, up to the base layer's degree. Only accepted points are measured
+// and enter the walk, so a selective filter costs tests (a column read each),
+// not distances; the walk ends when `ef` accepted ones bound it, as hnswlib's.
+raw_hits hnsw_graph::search_filtered(const float* query, std::size_t k, std::size_t ef,
+                                     const std::function<bool(hnsw_label)>& accept,
+                                     filter_walk walk) const {
+  if (!impl_->graph) return exact(query, k, [&](hnsw_label l) { return !accept(l); });
+  if (impl_->graph->cur_element_count == 0) return {};
+  return walk == filter_walk::bridged ? walk_bridged(query, k, ef, accept)
+                                      : walk_through(query, k, ef, accept);
+}
+
 // hnswlib's base-layer search with two changes: only accepted points enter the
 // results, and the walk goes on through points that are not accepted (they still
 // lead to ones that are) until `ef` accepted ones bound it or the graph is spent.
-raw_hits hnsw_graph::search_filtered(const float* query, std::size_t k, std::size_t ef,
-                                     const std::function<bool(hnsw_label)>& accept) const {
-  if (!impl_->graph) return exact(query, k, [&](hnsw_label l) { return !accept(l); });
-  const auto& g = *impl_->graph;
+raw_hits hnsw_graph::walk_through(const float* query, std::size_t k, std::size_t ef,
+                                  const std::function<bool(hnsw_label)>& accept) const {
+  const auto& d = *impl_;
+  const auto& g = *d.graph;
   if (g.cur_element_count == 0) return {};
   ef = std::max(ef, k);
   auto dist = g.fstdistfunc_;
   auto* param = g.dist_func_param_;
   auto take = [&](hnswlib::tableint id) {
-    return !g.isMarkedDeleted(id) && accept(g.getExternalLabel(id));
+    return !g.isMarkedDeleted(id) && accept(d.label_at(id));
   };
   using entry = std::pair<float, hnswlib::tableint>;
   std::priority_queue<entry> results;                                              // worst on top
@@ -425,9 +465,110 @@ raw_hits hnsw_graph::search_filtered(const float* query, std::size_t k, std::siz
   while (results.size() > k) results.pop();
   raw_hits out(results.size());
   for (auto i = results.size(); i > 0; --i) {
-    out[i - 1] = {results.top().first, g.getExternalLabel(results.top().second)};
+    out[i - 1] = {results.top().first, d.label_at(results.top().second)};
     results.pop();
   }
+  return out;
+}
+
+raw_hits hnsw_graph::walk_bridged(const float* query, std::size_t k, std::size_t ef,
+                                  const std::function<bool(hnsw_label)>& accept) const {
+  const auto& d = *impl_;
+  const auto& g = *d.graph;
+  if (g.cur_element_count == 0) return {};
+  ef = std::max(ef, k);
+  auto dist = g.fstdistfunc_;
+  auto* param = g.dist_func_param_;
+  auto take = [&](hnswlib::tableint id) { return accept(d.label_at(id)); };
+  using entry = std::pair<float, hnswlib::tableint>;
+  std::priority_queue<entry> results;                                              // worst on top
+  std::priority_queue<entry, std::vector<entry>, std::greater<entry>> candidates;  // nearest on top
+  struct visited_list {
+    hnswlib::VisitedListPool* pool;
+    hnswlib::VisitedList* list = pool->getFreeVisitedList();
+    ~visited_list() { pool->releaseVisitedList(list); }
+  } visited{g.visited_list_pool_}, tested{g.visited_list_pool_};
+  // mark: reached (accepted), or bridged (not accepted, its neighbours tested).
+  // rejected: tested and not accepted. So each point is tested once per query and
+  // bridged at most once.
+  auto* mark = visited.list->mass;
+  auto tag = visited.list->curV;
+  auto* rejected = tested.list->mass;
+  auto rtag = tested.list->curV;
+  auto bound = [&] {
+    return results.size() < ef ? std::numeric_limits<float>::max() : results.top().first;
+  };
+  auto links_of = [&](hnswlib::tableint id) {
+    auto* links = g.get_linklist0(id);
+    return std::make_pair(reinterpret_cast<const hnswlib::tableint*>(links + 1),
+                          std::size_t{g.getListCount(links)});
+  };
+  // The start need not be accepted: it only leads to ones that are.
+  auto start = descend(g, query);
+  float d0 = dist(query, g.getDataByInternalId(start), param);
+  candidates.emplace(d0, start);
+  if (take(start)) results.emplace(d0, start);
+  mark[start] = tag;
+  // Bridging stops at M points an expansion (half the base layer's degree):
+  // filling to 2M measured twice the distances for no better recall.
+  const std::size_t fill = g.maxM_;
+  std::vector<hnswlib::tableint> reached, bridges;
+  reached.reserve(g.maxM0_);
+  bridges.reserve(g.maxM0_);
+  while (!candidates.empty()) {
+    auto [dc, id] = candidates.top();
+    if (dc > bound()) break;
+    candidates.pop();
+    reached.clear();
+    bridges.clear();
+    auto [neighbours, size] = links_of(id);
+    for (std::size_t j = 0; j < size; ++j) {
+      auto n = neighbours[j];
+      if (mark[n] == tag) continue;
+      if (rejected[n] != rtag) {
+        if (take(n)) {
+          mark[n] = tag;
+          reached.push_back(n);
+          continue;
+        }
+        rejected[n] = rtag;
+      }
+      bridges.push_back(n);
+    }
+    for (std::size_t b = 0; b < bridges.size() && reached.size() < fill; ++b) {
+      auto [second, count] = links_of(bridges[b]);
+      std::size_t j = 0;
+      for (; j < count && reached.size() < fill; ++j) {
+        auto n = second[j];
+        if (mark[n] == tag || rejected[n] == rtag) continue;
+        if (take(n)) {
+          mark[n] = tag;
+          reached.push_back(n);
+        } else {
+          rejected[n] = rtag;
+        }
+      }
+      // Cut short: bridged again later for the rest.
+      if (j == count) mark[bridges[b]] = tag;
+    }
+    for (auto n : reached) __builtin_prefetch(g.getDataByInternalId(n));
+    for (auto n : reached) {
+      float dn = dist(query, g.getDataByInternalId(n), param);
+      if (!(dn < bound())) continue;
+      candidates.emplace(dn, n);
+      results.emplace(dn, n);
+      if (results.size() > ef) results.pop();
+    }
+  }
+  // Deleted points are told apart here, not per test: their labels are free, so
+  // accept() rejects them already, and reading the mark is a miss of its own.
+  std::vector<entry> kept;
+  for (; !results.empty(); results.pop())
+    if (!g.isMarkedDeleted(results.top().second)) kept.push_back(results.top());
+  if (kept.size() > k) kept.erase(kept.begin(), kept.end() - static_cast<std::ptrdiff_t>(k));
+  raw_hits out(kept.size());
+  for (std::size_t i = 0; i < kept.size(); ++i)
+    out[kept.size() - 1 - i] = {kept[i].first, d.label_at(kept[i].second)};
   return out;
 }
 

@@ -52,11 +52,20 @@ class hnsw_graph {
   bool read(hnsw_label label, float* out) const;
   // Approximate k nearest with search breadth ef (≥ k), skipping deleted points.
   raw_hits search(const float* query, std::size_t k, std::size_t ef) const;
-  // Approximate k nearest among live points for which accept(label) holds: the
-  // walk crosses points that do not, so selective filters cost more, never
-  // fewer results than the walk reached. Flat: exact.
+  // How a filtered walk gets past points the filter rejects.
+  enum class filter_walk {
+    // Measures them and walks on through them: for costly tests (each one costs
+    // what a distance does), or filters most points pass.
+    through,
+    // Tests their neighbours instead (ACORN-1's two hops) and measures accepted
+    // points only: for cheap tests (payload index columns).
+    bridged,
+  };
+  // Approximate k nearest among live points for which accept(label) holds (it
+  // must reject free labels). Selective filters cost more; the walk may still
+  // return fewer than k when the accepted points it reached are fewer. Flat: exact.
   raw_hits search_filtered(const float* query, std::size_t k, std::size_t ef,
-                           const std::function<bool(hnsw_label)>& accept) const;
+                           const std::function<bool(hnsw_label)>& accept, filter_walk walk) const;
   // Exact k nearest among the given labels (live ones; others are skipped).
   raw_hits exact_among(const float* query, std::size_t k,
                        const std::vector<hnsw_label>& labels) const;
@@ -81,6 +90,10 @@ class hnsw_graph {
   hnsw_graph();
   // Builds the HNSW graph from the flat points (leaving flat mode).
   status build_from_flat(std::size_t capacity);
+  raw_hits walk_through(const float* query, std::size_t k, std::size_t ef,
+                        const std::function<bool(hnsw_label)>& accept) const;
+  raw_hits walk_bridged(const float* query, std::size_t k, std::size_t ef,
+                        const std::function<bool(hnsw_label)>& accept) const;
   struct impl;
   std::unique_ptr<impl> impl_;
 };
