@@ -627,6 +627,7 @@ std::size_t hnsw_graph::memory_bytes() const {
   for (hnswlib::tableint id = 0; id < g.cur_element_count; ++id)
     bytes += static_cast<std::size_t>(g.element_levels_[id]) * g.size_links_per_element_;
   bytes += g.label_lookup_.size() * (sizeof(hnsw_label) + sizeof(hnswlib::tableint) + 16);
+  bytes += d.label_of.capacity() * sizeof(std::uint32_t);
   return bytes;
 }
 
