@@ -349,6 +349,15 @@ bool hnsw_graph::read(hnsw_label label, float* out) const {
 
 namespace {
 
+// A visited list of the graph's pool, given back when the walk ends.
+struct pooled_visits {
+  hnswlib::VisitedListPool* pool;
+  hnswlib::VisitedList* list = pool->getFreeVisitedList();
+  ~pooled_visits() { pool->releaseVisitedList(list); }
+  pooled_visits(const pooled_visits&) = delete;
+  pooled_visits& operator=(const pooled_visits&) = delete;
+};
+
 // The greedy descent through the upper layers: the base layer's entry point.
 hnswlib::tableint descend(const graph_t& g, const float* query) {
   auto dist = g.fstdistfunc_;
@@ -418,7 +427,6 @@ raw_hits hnsw_graph::walk_through(const float* query, std::size_t k, std::size_t
                                   const std::function<bool(hnsw_label)>& accept) const {
   const auto& d = *impl_;
   const auto& g = *d.graph;
-  if (g.cur_element_count == 0) return {};
   ef = std::max(ef, k);
   auto dist = g.fstdistfunc_;
   auto* param = g.dist_func_param_;
@@ -428,11 +436,7 @@ raw_hits hnsw_graph::walk_through(const float* query, std::size_t k, std::size_t
   using entry = std::pair<float, hnswlib::tableint>;
   std::priority_queue<entry> results;                                              // worst on top
   std::priority_queue<entry, std::vector<entry>, std::greater<entry>> candidates;  // nearest on top
-  struct visited_list {
-    hnswlib::VisitedListPool* pool;
-    hnswlib::VisitedList* list = pool->getFreeVisitedList();
-    ~visited_list() { pool->releaseVisitedList(list); }
-  } visited{g.visited_list_pool_};
+  pooled_visits visited{g.visited_list_pool_};
   auto* mark = visited.list->mass;
   auto tag = visited.list->curV;
   auto bound = [&] {
@@ -475,7 +479,6 @@ raw_hits hnsw_graph::walk_bridged(const float* query, std::size_t k, std::size_t
                                   const std::function<bool(hnsw_label)>& accept) const {
   const auto& d = *impl_;
   const auto& g = *d.graph;
-  if (g.cur_element_count == 0) return {};
   ef = std::max(ef, k);
   auto dist = g.fstdistfunc_;
   auto* param = g.dist_func_param_;
@@ -483,11 +486,7 @@ raw_hits hnsw_graph::walk_bridged(const float* query, std::size_t k, std::size_t
   using entry = std::pair<float, hnswlib::tableint>;
   std::priority_queue<entry> results;                                              // worst on top
   std::priority_queue<entry, std::vector<entry>, std::greater<entry>> candidates;  // nearest on top
-  struct visited_list {
-    hnswlib::VisitedListPool* pool;
-    hnswlib::VisitedList* list = pool->getFreeVisitedList();
-    ~visited_list() { pool->releaseVisitedList(list); }
-  } visited{g.visited_list_pool_}, tested{g.visited_list_pool_};
+  pooled_visits visited{g.visited_list_pool_}, tested{g.visited_list_pool_};
   // mark: reached (accepted), or bridged (not accepted, its neighbours tested).
   // rejected: tested and not accepted. So each point is tested once per query and
   // bridged at most once.
