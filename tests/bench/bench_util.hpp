@@ -2,6 +2,7 @@
 // Helpers shared by the benchmark programs: a blocking HTTP client, starting and
 // stopping a server process, timing.
 
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -180,10 +181,34 @@ class load_connection : public std::enable_shared_from_this<load_connection> {
   clock_type::time_point start_;
 };
 
+// A JSON search body for vector `v` with k=10 and `ef`; `extra` adds fields
+// (",\"filter\":{...}").
+inline std::string search_body(const float* v, std::size_t dim, int ef,
+                               const std::string& extra = {}) {
+  std::string s = "{\"k\":10,\"ef\":" + std::to_string(ef) + ",\"include_metadata\":false" + extra +
+                  ",\"vector\":[";
+  for (std::size_t d = 0; d < dim; ++d) {
+    if (d) s += ',';
+    fmt::format_to(std::back_inserter(s), "{}", v[d]);
+  }
+  return s + "]}";
+}
+
+// The ids of a search answer's results (ids are decimal numbers), in order.
+inline std::vector<std::size_t> parse_ids(const std::string& body) {
+  std::vector<std::size_t> out;
+  for (auto pos = body.find("\"id\":\""); pos != std::string::npos;
+       pos = body.find("\"id\":\"", pos + 1))
+    out.push_back(std::stoull(body.substr(pos + 6)));
+  return out;
+}
+
 // Upserts vectors 0..n-1 (ids "0".."n-1") into `index` in batches of 1,000, as
 // MessagePack with bin vectors (the bulk path).
+// `metadata(pk, i)`, when given, packs item i's metadata (one MessagePack object).
+using metadata_packer = std::function<void(msgpack::packer<msgpack::sbuffer>&, std::size_t)>;
 inline void bulk_upsert(sync_client& c, const std::string& index, const float* base,
-                        std::size_t dim, std::size_t n) {
+                        std::size_t dim, std::size_t n, const metadata_packer& metadata = {}) {
   constexpr std::size_t batch = 1000;
   for (std::size_t start = 0; start < n; start += batch) {
     auto end = std::min(n, start + batch);
@@ -193,13 +218,17 @@ inline void bulk_upsert(sync_client& c, const std::string& index, const float* b
     pk.pack(std::string("items"));
     pk.pack_array(static_cast<std::uint32_t>(end - start));
     for (auto i = start; i < end; ++i) {
-      pk.pack_map(2);
+      pk.pack_map(metadata ? 3 : 2);
       pk.pack(std::string("id"));
       pk.pack(std::to_string(i));
       pk.pack(std::string("vector"));
       pk.pack_bin(static_cast<std::uint32_t>(dim * 4));
       pk.pack_bin_body(reinterpret_cast<const char*>(base + i * dim),
                        static_cast<std::uint32_t>(dim * 4));
+      if (metadata) {
+        pk.pack(std::string("metadata"));
+        metadata(pk, i);
+      }
     }
     auto res = c.call(http::verb::post, "/v1/indexes/" + index + "/vectors",
                       std::string(buf.data(), buf.size()), "application/msgpack");

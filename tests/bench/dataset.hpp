@@ -1,8 +1,14 @@
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <queue>
 #include <random>
+#include <thread>
+#include <utility>
 #include <vector>
 
 namespace quiver::bench {
@@ -60,6 +66,76 @@ inline dataset make_dataset(const dataset_recipe& r) {
   for (std::size_t i = 0; i < r.n; ++i) draw(&ds.base[i * r.dim]);
   for (std::size_t i = 0; i < r.queries; ++i) draw(&ds.queries[i * r.dim]);
   return ds;
+}
+
+// Helpers of every benchmark: medians, a thread pool loop, a fixed hash, exact answers.
+
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+inline void parallel_for(std::size_t n, unsigned threads,
+                         const std::function<void(std::size_t)>& f) {
+  std::atomic<std::size_t> next{0};
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t)
+    pool.emplace_back([&] {
+      for (auto i = next++; i < n; i = next++) f(i);
+    });
+  for (auto& t : pool) t.join();
+}
+
+// A fixed 64-bit mix (murmur3's finalizer): metadata values spread evenly over ids.
+inline std::uint64_t mix64(std::uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  return x ^ (x >> 33);
+}
+
+// The exact k nearest base points (cosine on normalized vectors) of query `q` among
+// those `accept` takes, nearest first.
+inline std::vector<std::size_t> exact_top_k(const dataset& ds, const dataset_recipe& r,
+                                            std::size_t q, std::size_t k,
+                                            const std::function<bool(std::size_t)>& accept) {
+  std::priority_queue<std::pair<float, std::size_t>> top;
+  const float* qv = &ds.queries[q * r.dim];
+  for (std::size_t i = 0; i < r.n; ++i) {
+    if (accept && !accept(i)) continue;
+    const float* v = &ds.base[i * r.dim];
+    float dot = 0;
+    for (std::size_t d = 0; d < r.dim; ++d) dot += qv[d] * v[d];
+    float dist = 1 - dot;
+    if (top.size() < k) {
+      top.emplace(dist, i);
+    } else if (dist < top.top().first) {
+      top.pop();
+      top.emplace(dist, i);
+    }
+  }
+  std::vector<std::size_t> out(top.size());
+  for (auto j = out.size(); j-- > 0; top.pop()) out[j] = top.top().second;
+  return out;
+}
+
+// The 1% of base points least similar to the queries' mean direction: filter
+// matches that sit far from every query.
+inline std::vector<bool> far_from_queries(const dataset& ds, const dataset_recipe& r) {
+  std::vector<float> mean(r.dim, 0);
+  for (std::size_t q = 0; q < r.queries; ++q)
+    for (std::size_t d = 0; d < r.dim; ++d) mean[d] += ds.queries[q * r.dim + d];
+  std::vector<std::pair<float, std::size_t>> sim(r.n);
+  for (std::size_t i = 0; i < r.n; ++i) {
+    float s = 0;
+    for (std::size_t d = 0; d < r.dim; ++d) s += ds.base[i * r.dim + d] * mean[d];
+    sim[i] = {s, i};
+  }
+  std::sort(sim.begin(), sim.end());
+  std::vector<bool> far(r.n, false);
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, r.n / 100); ++i) far[sim[i].second] = true;
+  return far;
 }
 
 }  // namespace quiver::bench

@@ -26,11 +26,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
 std::string json_vector(const float* v, std::size_t dim) {
   std::string s = "{\"vector\":[";
   for (std::size_t d = 0; d < dim; ++d) {

@@ -30,14 +30,6 @@ using namespace quiver::bench;
 
 namespace {
 
-std::uint64_t mix(std::uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  return x ^ (x >> 33);
-}
-
 metadata_filter parse_filter(const std::string& json) {
   auto q = parse_search(body_format::json, R"({"vector":[1],"filter":)" + json + "}");
   if (!q) throw std::runtime_error(q.error().message);
@@ -48,11 +40,6 @@ struct filter_case {
   std::string name;
   std::string json;  // empty: no filter
 };
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
 
 }  // namespace
 
@@ -98,19 +85,7 @@ int main(int argc, char** argv) {
       r.n, r.dim, r.queries, k, threads);
   auto ds = make_dataset(r);
 
-  // "c": the 1% least similar to the queries' mean direction.
-  std::vector<float> mean(r.dim, 0);
-  for (std::size_t q = 0; q < r.queries; ++q)
-    for (std::size_t d = 0; d < r.dim; ++d) mean[d] += ds.queries[q * r.dim + d];
-  std::vector<std::pair<float, std::size_t>> sim(r.n);
-  for (std::size_t i = 0; i < r.n; ++i) {
-    float s = 0;
-    for (std::size_t d = 0; d < r.dim; ++d) s += ds.base[i * r.dim + d] * mean[d];
-    sim[i] = {s, i};
-  }
-  std::sort(sim.begin(), sim.end());
-  std::vector<bool> far(r.n, false);
-  for (std::size_t i = 0; i < std::max<std::size_t>(1, r.n / 100); ++i) far[sim[i].second] = true;
+  auto far = far_from_queries(ds, r);
 
   index_params p;
   p.name = "bench";
@@ -124,7 +99,7 @@ int main(int argc, char** argv) {
   for (std::size_t at = 0; at < r.n; at += 1000) {
     std::vector<upsert_item> items;
     for (std::size_t i = at; i < std::min(r.n, at + 1000); ++i) {
-      meta[i] = fmt::format(R"({{"s":{},"c":{}}})", mix(i) % 1000, far[i] ? "true" : "false");
+      meta[i] = fmt::format(R"({{"s":{},"c":{}}})", mix64(i) % 1000, far[i] ? "true" : "false");
       items.push_back({"v" + std::to_string(i),
                        std::vector<float>(&ds.base[i * r.dim], &ds.base[(i + 1) * r.dim]),
                        meta[i]});

@@ -40,45 +40,11 @@ using namespace bench;
 
 namespace {
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-void parallel_for(std::size_t n, unsigned threads, const std::function<void(std::size_t)>& f) {
-  std::atomic<std::size_t> next{0};
-  std::vector<std::thread> pool;
-  for (unsigned t = 0; t < threads; ++t)
-    pool.emplace_back([&] {
-      for (auto i = next++; i < n; i = next++) f(i);
-    });
-  for (auto& t : pool) t.join();
-}
-
 using truth_t = std::vector<std::vector<std::size_t>>;
 
 truth_t ground_truth(const dataset& ds, const dataset_recipe& r, std::size_t k) {
   truth_t truth(r.queries);
-  parallel_for(r.queries, 2, [&](std::size_t q) {
-    std::priority_queue<std::pair<float, std::size_t>> top;
-    const float* qv = &ds.queries[q * r.dim];
-    for (std::size_t i = 0; i < r.n; ++i) {
-      const float* v = &ds.base[i * r.dim];
-      float dot = 0;
-      for (std::size_t d = 0; d < r.dim; ++d) dot += qv[d] * v[d];
-      float dist = 1 - dot;
-      if (top.size() < k) {
-        top.emplace(dist, i);
-      } else if (dist < top.top().first) {
-        top.pop();
-        top.emplace(dist, i);
-      }
-    }
-    while (!top.empty()) {
-      truth[q].push_back(top.top().second);
-      top.pop();
-    }
-  });
+  parallel_for(r.queries, 2, [&](std::size_t q) { truth[q] = exact_top_k(ds, r, q, k, {}); });
   return truth;
 }
 
@@ -148,24 +114,6 @@ raw_result run_raw(const dataset& ds, const dataset_recipe& r, const truth_t& tr
 }
 
 // -- Quiver over HTTP ------------------------------------------------------------
-
-std::string search_body(const float* v, std::size_t dim, int ef) {
-  std::string s =
-      "{\"k\":10,\"ef\":" + std::to_string(ef) + ",\"include_metadata\":false,\"vector\":[";
-  for (std::size_t d = 0; d < dim; ++d) {
-    if (d) s += ',';
-    fmt::format_to(std::back_inserter(s), "{}", v[d]);
-  }
-  return s + "]}";
-}
-
-std::vector<std::size_t> parse_ids(const std::string& body) {
-  std::vector<std::size_t> out;
-  for (auto pos = body.find("\"id\":\""); pos != std::string::npos;
-       pos = body.find("\"id\":\"", pos + 1))
-    out.push_back(std::stoull(body.substr(pos + 6)));
-  return out;
-}
 
 struct quiver_result {
   double upsert_s = 0, qps = 0, p50_ms = 0, p99_ms = 0;
