@@ -115,20 +115,20 @@ struct row {
   unsigned connections = 0, queries_per_request = 1;
   std::vector<wrk_result> runs;
 
-  double qps() const {
+  template <class F>
+  double median_of(F f) const {
     std::vector<double> v;
-    for (auto& r : runs) v.push_back(r.rps * queries_per_request);
+    for (auto& r : runs) v.push_back(f(r));
     return median(v);
+  }
+  double qps() const {
+    return median_of([&](const wrk_result& r) { return r.rps * queries_per_request; });
   }
   double p50() const {
-    std::vector<double> v;
-    for (auto& r : runs) v.push_back(r.p50_ms);
-    return median(v);
+    return median_of([](const wrk_result& r) { return r.p50_ms; });
   }
   double p99() const {
-    std::vector<double> v;
-    for (auto& r : runs) v.push_back(r.p99_ms);
-    return median(v);
+    return median_of([](const wrk_result& r) { return r.p99_ms; });
   }
   std::size_t errors() const {
     std::size_t e = 0;
