@@ -7,7 +7,8 @@
 // points matched.
 // Usage: http_bench --quiver build/bin/quiver [--n 100000] [--queries 500] [--seconds 10]
 //          [--rounds 3] [--connections 50] [--batch-connections 4] [--skip-filters]
-//          [--skip-restart] [--wrk PATH] [--server-arg ARG]...
+//          [--skip-restart] [--wrk PATH] [--perf FILE] [--server-arg ARG]...
+// (--perf FILE: `perf record -g` of the server while wrk runs the first row once)
 //
 // Metadata of point i: {"s": mix64(i) % 1000, "c": bool}; the filters are ranges on
 // "s" (matches spread evenly) and "c" (the 1% of points farthest from the queries).
@@ -38,6 +39,7 @@ struct options {
   double seconds = 10;
   unsigned rounds = 3, connections = 50, batch_connections = 4;
   bool filters = true, restart = true;
+  std::string perf_out;  // perf record of the server during the first row's first round
   std::vector<std::string> server_args;
 };
 
@@ -198,7 +200,15 @@ class quiver_side {
         job.seconds = o_.seconds;
         job.workdir = dir_ + "-wrk";
         job.wrk = o_.wrk;
+        std::FILE* perf = nullptr;
+        if (!o_.perf_out.empty() && round == 0 && &x == &rows.front() && !profiled_) {
+          profiled_ = true;
+          auto cmd = fmt::format("perf record -e cpu-clock -F 1999 -g -p {} -o {} -- sleep {} 2>&1",
+                                 pid(), o_.perf_out, std::max(1.0, o_.seconds - 1));
+          perf = popen(cmd.c_str(), "r");
+        }
         x.runs.push_back(run_wrk(job));
+        if (perf) pclose(perf);
         std::filesystem::remove_all(job.workdir);
         std::cerr << fmt::format("round {} {}: {:.0f} QPS, p50 {:.2f} ms, p99 {:.2f} ms\n", round,
                                  x.name, x.runs.back().rps * x.queries_per_request,
@@ -215,6 +225,7 @@ class quiver_side {
   std::uint16_t port_ = 0;
   std::unique_ptr<server_process> server_;
   std::unique_ptr<sync_client> client_;
+  bool profiled_ = false;
 };
 
 std::size_t json_number(const std::string& body, const std::string& field) {
@@ -257,6 +268,8 @@ options parse(int argc, char** argv) {
       o.filters = false;
     else if (a == "--skip-restart")
       o.restart = false;
+    else if (a == "--perf")
+      o.perf_out = next();
     else if (a == "--server-arg")
       o.server_args.push_back(next());
     else
