@@ -73,6 +73,8 @@ expected<quiver_config> load_config(const std::string& path) {
        [&](auto& n, auto& k) { return read_int(n, k, c.actors.search_workers, 1, 256); }},
       {"actors.write_nice",
        [&](auto& n, auto& k) { return read_int(n, k, c.actors.write_nice, 0, 19); }},
+      {"actors.direct_reads",
+       [&](auto& n, auto& k) { return read_bool(n, k, c.actors.direct_reads); }},
       {"actors.insert_threads",
        [&](auto& n, auto& k) { return read_int(n, k, c.actors.insert_threads, 1, 256); }},
       {"storage.data_dir", [&](auto& n, auto& k) { return read_str(n, k, c.storage.data_dir); }},

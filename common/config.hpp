@@ -36,6 +36,10 @@ struct actor_config {
   // CPU niceness of the threads applying writes to graphs: under contention one
   // tenant's inserts yield to other tenants' searches and to request handling.
   int write_nice = 10;
+  // Standalone: a single-shard index's searches run on the HTTP I/O thread that
+  // read them, skipping the actors (they still take the actors when a write holds
+  // the shard). Off: every search goes through the router and a reader actor.
+  bool direct_reads = true;
 };
 
 // Durability (API.md, "Durability contract").

@@ -320,8 +320,12 @@ void final_snapshot(index_state& s) {
 }
 
 caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
-                          std::shared_ptr<const index_actor_env> env, caf::actor registry) {
+                          std::shared_ptr<const index_actor_env> env, caf::actor registry,
+                          std::shared_ptr<read_slot> reads) {
   auto& s = self->state;
+  s.reads = std::move(reads);
+  // However the actor ends (a drop's kill included), its shard leaves the slot.
+  if (s.reads) self->attach_functor([reads = s.reads] { reads->withdraw(); });
   s.ref = shard_ref{entry.tenant, entry.params.name, entry.incarnation, shard};
   s.params = std::move(entry.params);
   s.env = std::move(env);
@@ -373,6 +377,7 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
         s.admission.recovered({static_cast<std::int64_t>(s.index->count()),
                                static_cast<std::int64_t>(s.index->stored_bytes())});
         s.control.recovered(s.index->applied_seq());
+        if (s.reads) s.reads->serve(s.index);
         s.control.snapshot_base(m.snapshot_seq, m.replayed, clock_type::now());
         spdlog::info("shard {} ready: {} vectors, {} log records replayed in {:.3f} s", describe(s),
                      s.index->count(), m.replayed, m.seconds);
@@ -577,9 +582,10 @@ caf::behavior reader(caf::event_based_actor* self, unsigned /*worker*/) {
 }  // namespace
 
 caf::actor spawn_index_actor(caf::event_based_actor* parent, catalog_entry entry, shard_id shard,
-                             std::shared_ptr<const index_actor_env> shared) {
+                             std::shared_ptr<const index_actor_env> shared,
+                             std::shared_ptr<read_slot> reads) {
   return parent->spawn<caf::monitored>(index_actor, std::move(entry), shard, std::move(shared),
-                                       caf::actor_cast<caf::actor>(parent));
+                                       caf::actor_cast<caf::actor>(parent), std::move(reads));
 }
 
 caf::actor spawn_reader_pool(caf::actor_system& system, unsigned workers) {

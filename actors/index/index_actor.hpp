@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "actors/index/read_board.hpp"
 #include "actors/index/shard_control.hpp"
 #include "actors/index/shard_index.hpp"
 #include "actors/index/usage_book.hpp"
@@ -46,6 +47,9 @@ struct index_actor_env {
   // Fault injection for tests: a primary sends each log append this much later
   // (a write caught in flight by a partition).
   std::chrono::milliseconds append_delay{0};
+  // One process serving HTTP too (the standalone): where single-shard indexes
+  // show their serving shards to the gateway's searches (null: nowhere).
+  std::shared_ptr<read_board> board;
 };
 
 // Spawns, monitored by `parent` (the registry, which also gets its
@@ -76,8 +80,12 @@ struct index_actor_env {
 // when it is admitted (the actor tracks what the writes still in flight will
 // leave behind); growth is reserved in the usage book first, and a write that
 // would pass the tenant's quota is rejected whole before it is logged.
+//
+// With a read slot, the actor shows its shard there while it serves (recovered,
+// not quarantined, not stopped), for searches that skip the actors.
 caf::actor spawn_index_actor(caf::event_based_actor* parent, catalog_entry entry, shard_id shard,
-                             std::shared_ptr<const index_actor_env> shared);
+                             std::shared_ptr<const index_actor_env> shared,
+                             std::shared_ptr<read_slot> reads = nullptr);
 
 // Spawns `workers` reader actors behind one round-robin handle.
 caf::actor spawn_reader_pool(caf::actor_system& system, unsigned workers);

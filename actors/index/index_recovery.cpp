@@ -80,6 +80,7 @@ void start_recovery(index_self* self) {
   auto& s = self->state;
   ++s.generation;
   s.control.begin_recovery();
+  if (s.reads) s.reads->withdraw();
   s.index.reset();
   // The rebuilt shard reports what it holds; writes in flight settle as not applied.
   s.admission.recovering();
@@ -149,6 +150,7 @@ void quarantine(index_self* self, std::string reason) {
   s.admission.quarantined();
   spdlog::error("shard {} quarantined: {}", describe(s), reason);
   s.control.quarantine(std::move(reason));
+  if (s.reads) s.reads->withdraw();
   report(self);
 }
 

@@ -18,7 +18,13 @@ index_entry& spawn_shards(registry_actor* self, const catalog_entry& c) {
   for (std::uint32_t s = 0; s < c.params.shards; ++s) {
     shard_slot slot;
     // A cluster's shards are placed on nodes; the slot follows the primary.
-    if (!self->state.cluster) slot.actor = spawn_index_actor(self, c, shard_id{s}, self->state.env);
+    if (!self->state.cluster) {
+      // One shard in the gateway's process: its searches may skip the actors.
+      std::shared_ptr<read_slot> reads;
+      if (self->state.env->board && c.params.shards == 1)
+        reads = self->state.env->board->open(c.tenant.value, c.params.name);
+      slot.actor = spawn_index_actor(self, c, shard_id{s}, self->state.env, std::move(reads));
+    }
     entry.shards.push_back(std::move(slot));
   }
   if (self->state.cluster) {
@@ -41,6 +47,8 @@ void add_tenant(registry_actor* self, const tenant_record& t) {
 // cluster's nodes let go of theirs on their next heartbeat.
 void forget_index(registry_actor* self, std::map<index_key, index_entry>::iterator it) {
   auto& s = self->state;
+  // Before the drop is acknowledged: no search after it finds the index.
+  if (s.env->board) s.env->board->close(it->first.first, it->first.second);
   for (auto& shard : it->second.shards) {
     if (!shard.actor || s.cluster) continue;
     self->demonitor(shard.actor);

@@ -37,8 +37,11 @@ caf::behavior bridge(caf::event_based_actor* self, unsigned /*number*/) {
 class actor_router_client final : public router_client {
  public:
   actor_router_client(caf::actor router, std::vector<caf::actor> bridges,
-                      std::chrono::milliseconds timeout)
-      : router_(std::move(router)), bridges_(std::move(bridges)), timeout_(timeout) {}
+                      std::chrono::milliseconds timeout, std::shared_ptr<const read_board> board)
+      : router_(std::move(router)),
+        bridges_(std::move(bridges)),
+        timeout_(timeout),
+        board_(std::move(board)) {}
 
   void create_index(create_index_request r, callback<create_index_reply> done) override {
     call(std::move(r), std::move(done));
@@ -77,11 +80,27 @@ class actor_router_client final : public router_client {
   void list_fields(list_fields_request r, callback<list_fields_reply> done) override {
     call(std::move(r), std::move(done));
   }
+  // On the caller's thread when the board has the index and no write holds it.
   void search(search_request r, callback<search_reply> done) override {
+    if (board_)
+      if (auto here = board_->try_search(r)) return done(std::move(*here));
     call(std::move(r), std::move(done));
   }
   void search_batch(search_batch_request r, callback<search_batch_reply> done) override {
-    call(std::move(r), std::move(done));
+    if (!board_) return call(std::move(r), std::move(done));
+    auto here = board_->try_search_batch(r);
+    if (!here || here->done == 0) return call(std::move(r), std::move(done));
+    if (here->done == r.queries.size()) return done(std::move(here->reply));
+    // A write took the shard midway: the rest through the actors, then together.
+    r.queries.erase(r.queries.begin(), r.queries.begin() + here->done);
+    r.options.erase(r.options.begin(), r.options.begin() + here->done);
+    call<search_batch_reply>(std::move(r), [first = std::move(here->reply), done = std::move(done)](
+                                               expected<search_batch_reply> rest) mutable {
+      if (!rest) return done(std::move(rest));
+      auto& all = first->results;
+      for (auto& x : rest->results) all.push_back(std::move(x));
+      done(std::move(first));
+    });
   }
   void merge(merge_request r, callback<merge_reply> done) override {
     // A merge streams the source page by page (each page under the usual
@@ -129,6 +148,7 @@ class actor_router_client final : public router_client {
   caf::actor router_;
   std::vector<caf::actor> bridges_;
   std::chrono::milliseconds timeout_;
+  std::shared_ptr<const read_board> board_;  // null: every search through the actors
   std::atomic<std::size_t> next_{0};
 };
 
@@ -215,6 +235,7 @@ struct node_runtime::impl {
   std::shared_ptr<job_pool> jobs, writers;
   caf::actor storage, persistence, readers, registry, router;
   std::vector<caf::actor> bridges;
+  std::shared_ptr<read_board> board;  // standalone with direct reads
   std::unique_ptr<actor_router_client> client;
   std::uint16_t published = 0;
   caf::actor published_actor;
@@ -325,6 +346,10 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
     env->clustered = options.cluster.enabled;
     env->forward_delay = std::chrono::milliseconds(options.cluster.forward_delay_ms);
     env->append_delay = std::chrono::milliseconds(options.cluster.append_delay_ms);
+    if (role == node_role::standalone && options.actors.direct_reads) {
+      d.board = std::make_shared<read_board>();
+      env->board = d.board;
+    }
     std::shared_ptr<node_registration::deadline> lease_deadline;
     if (options.cluster.enabled && !options.cluster.etcd.endpoints.empty()) {
       auto client = open_etcd(options.cluster.etcd);
@@ -399,7 +424,7 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
   // One bridge per CAF worker: requests from many I/O threads do not queue behind one mailbox.
   for (unsigned i = 0; i < std::max(1u, options.actors.max_threads); ++i)
     d.bridges.push_back(sys.spawn(bridge, i));
-  d.client = std::make_unique<actor_router_client>(d.router, d.bridges, timeout);
+  d.client = std::make_unique<actor_router_client>(d.router, d.bridges, timeout, d.board);
   return rt;
 }
 
@@ -459,6 +484,10 @@ router_client& node_runtime::client() { return *impl_->client; }
 std::uint16_t node_runtime::published_port() const { return impl_->published; }
 
 std::uint16_t node_runtime::coordinator_port() const { return impl_->coordinator_port; }
+
+std::uint64_t node_runtime::direct_searches() const {
+  return impl_->board ? impl_->board->answered() : 0;
+}
 
 std::size_t node_runtime::scheduler_workers() const {
   return impl_->system->scheduler().num_workers();

@@ -77,6 +77,8 @@ class node_runtime {
   std::uint16_t coordinator_port() const;
   // CAF worker threads actually running (checks the scheduler settings took).
   std::size_t scheduler_workers() const;
+  // standalone: searches answered on the caller's thread, skipping the actors.
+  std::uint64_t direct_searches() const;
 
  private:
   node_runtime();

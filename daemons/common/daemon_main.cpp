@@ -111,6 +111,7 @@ int daemon_main(node_role role, int argc, char** argv) {
     add("search-workers", po::value<unsigned>(), "reader actors running searches");
     add("insert-threads", po::value<unsigned>(), "threads inserting one large batch");
     add("write-nice", po::value<int>(), "CPU niceness of graph inserts, 0-19");
+    add("no-direct-reads", "every search through the actors (standalone)");
     add("snapshot-every-records", po::value<std::uint64_t>(), "records between shard snapshots");
     add("snapshot-interval-s", po::value<std::uint32_t>(), "seconds between shard snapshots");
   }
@@ -186,6 +187,7 @@ int daemon_main(node_role role, int argc, char** argv) {
     a.insert_threads = std::max(1u, vm["insert-threads"].as<unsigned>());
   if (vm.count("write-nice")) a.write_nice = vm["write-nice"].as<int>();
   if (vm.count("allow-insecure")) s.allow_insecure = true;
+  if (vm.count("no-direct-reads")) a.direct_reads = false;
   if (vm.count("fsync")) config.storage.fsync = vm["fsync"].as<std::string>();
   if (vm.count("snapshot-every-records"))
     config.storage.snapshot_every_records = vm["snapshot-every-records"].as<std::uint64_t>();

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -456,6 +457,10 @@ TEST_F(Runtime, UnrecoverableIndexIsQuarantinedAndOthersServe) {
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code, errc::unavailable);
   EXPECT_NE(bad.error().message.find("quarantined"), std::string::npos) << bad.error().message;
+  auto bad_search = search("bad", {3, 1, -3}, 1);  // no direct path to a quarantined shard
+  ASSERT_FALSE(bad_search);
+  EXPECT_EQ(bad_search.error().code, errc::unavailable);
+  ASSERT_TRUE(search("good", {3, 1, -3}, 1));
   auto ready = sync<readiness_reply>([&](auto done) { rt->client().readiness({}, done); });
   ASSERT_TRUE(ready);
   EXPECT_EQ(ready->missing, (std::vector<std::string>{"default/bad/0"}));
@@ -474,6 +479,92 @@ TEST_F(Runtime, DroppedIndexStaysDroppedAndItsNameIsReusable) {
   ASSERT_TRUE(create(params("gone", 3, distance_kind::euclidean)));
   EXPECT_EQ(get("gone", "k1").error().code, errc::vector_not_found);
   EXPECT_TRUE(snapshots_of(dir, "gone").empty());
+}
+
+expected<search_batch_reply> search_batch(node_runtime& rt, const std::string& index,
+                                          std::vector<std::vector<float>> queries) {
+  search_options o;
+  o.k = 1;
+  std::vector<search_options> options(queries.size(), o);
+  return sync<search_batch_reply>([&](auto done) {
+    rt.client().search_batch({default_tenant(), index, std::move(queries), std::move(options)},
+                             done);
+  });
+}
+
+TEST_F(Runtime, DirectSearchesServeOneShardIndexesAndEndWithTheDrop) {
+  ASSERT_TRUE(create(params("solo", 3, distance_kind::euclidean)));
+  ASSERT_TRUE(create(params("split", 3, distance_kind::euclidean, 3)));
+  ASSERT_TRUE(upsert("solo", items(0, 50)));
+  ASSERT_TRUE(upsert("split", items(0, 50)));
+  auto before = rt->direct_searches();
+  auto r = search("solo", {7, 1, -7}, 1);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->hits.at(0).id, "k7");
+  EXPECT_EQ(rt->direct_searches(), before + 1);
+  // Several shards: the router merges them.
+  r = search("split", {7, 1, -7}, 1);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->hits.at(0).id, "k7");
+  EXPECT_EQ(rt->direct_searches(), before + 1);
+  auto b = search_batch(*rt, "solo", {{3, 1, -3}, {40, 1, -40}, {9, 1, -9}});
+  ASSERT_TRUE(b) << b.error().message;
+  ASSERT_EQ(b->results.size(), 3u);
+  EXPECT_EQ(b->results[0].at(0).id, "k3");
+  EXPECT_EQ(b->results[1].at(0).id, "k40");
+  EXPECT_EQ(b->results[2].at(0).id, "k9");
+  EXPECT_EQ(rt->direct_searches(), before + 4);
+
+  ASSERT_TRUE(sync<bool>([&](auto done) { rt->client().drop_index({t, "solo"}, done); }));
+  EXPECT_EQ(search("solo", {7, 1, -7}, 1).error().code, errc::index_not_found);
+  EXPECT_EQ(search_batch(*rt, "solo", {{7, 1, -7}}).error().code, errc::index_not_found);
+  EXPECT_EQ(rt->direct_searches(), before + 4);
+
+  // The name again: the new, empty index answers, never the dropped one.
+  ASSERT_TRUE(create(params("solo", 3, distance_kind::euclidean)));
+  r = search("solo", {7, 1, -7}, 1);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->hits.empty());
+  ASSERT_TRUE(upsert("solo", items(99, 100)));
+  r = search("solo", {7, 1, -7}, 5);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->hits.size(), 1u);
+  EXPECT_EQ(r->hits[0].id, "k99");
+}
+
+// Acknowledged writes are visible to the next search, whether it runs on the
+// caller's thread or (a write holding the shard) through the actors.
+TEST_F(Runtime, SearchesSeeEveryAcknowledgedWriteWhileAnotherWriterRuns) {
+  ASSERT_TRUE(create(params("busy", 3, distance_kind::euclidean)));
+  std::atomic<bool> stop{false};
+  std::string writer_error;
+  std::thread writer([&] {
+    for (int round = 0; round < 200 && !stop; ++round) {
+      auto r = upsert("busy", items(1000 + (round % 8) * 400, 1400 + (round % 8) * 400));
+      if (!r) {
+        writer_error = r.error().message;
+        return;
+      }
+    }
+  });
+  std::vector<std::vector<float>> mine;
+  for (int i = 0; i < 40; ++i) {
+    std::vector<float> v{float(i), 5, -float(i)};
+    auto id = "m" + std::to_string(i);
+    ASSERT_TRUE(upsert("busy", {{id, v, ""}}));
+    auto r = search("busy", v, 1);
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_EQ(r->hits.at(0).id, id);
+    mine.push_back(v);
+    auto b = search_batch(*rt, "busy", mine);
+    ASSERT_TRUE(b) << b.error().message;
+    ASSERT_EQ(b->results.size(), mine.size());
+    for (std::size_t j = 0; j < mine.size(); ++j)
+      ASSERT_EQ(b->results[j].at(0).id, "m" + std::to_string(j));
+  }
+  stop = true;
+  writer.join();
+  EXPECT_EQ(writer_error, "");
 }
 
 }  // namespace

@@ -111,6 +111,8 @@ struct index_state {
   bool progress_pending = false;  // a progress report is scheduled
   // Clustered primary: the other replicas, which get its committed records.
   std::vector<caf::actor> forward_to;
+  // Where the shard is shown while it serves (single-shard standalone indexes).
+  std::shared_ptr<read_slot> reads;
   static inline const char* name = "quiver.index";
 
   index_state() = default;
