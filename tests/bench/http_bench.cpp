@@ -7,8 +7,9 @@
 // points matched.
 // Usage: http_bench --quiver build/bin/quiver [--n 100000] [--queries 500] [--seconds 10]
 //          [--rounds 3] [--connections 50] [--batch-connections 4] [--skip-filters]
-//          [--skip-restart] [--wrk PATH] [--perf FILE] [--server-arg ARG]...
-// (--perf FILE: `perf record -g` of the server while wrk runs the first row once)
+//          [--skip-restart] [--wrk PATH] [--perf FILE] [--perf-row N] [--server-arg ARG]...
+// (--perf FILE: `perf record -g` of the server while wrk runs the first row once;
+//  --perf-row N: the Nth row instead, counting from 0)
 //
 // Metadata of point i: {"s": mix64(i) % 1000, "c": bool}; the filters are ranges on
 // "s" (matches spread evenly) and "c" (the 1% of points farthest from the queries).
@@ -39,7 +40,8 @@ struct options {
   double seconds = 10;
   unsigned rounds = 3, connections = 50, batch_connections = 4;
   bool filters = true, restart = true;
-  std::string perf_out;  // perf record of the server during the first row's first round
+  std::string perf_out;    // perf record of the server during one row's first round
+  std::size_t perf_row = 0;  // which row (0: the first)
   std::vector<std::string> server_args;
 };
 
@@ -201,7 +203,8 @@ class quiver_side {
         job.workdir = dir_ + "-wrk";
         job.wrk = o_.wrk;
         std::FILE* perf = nullptr;
-        if (!o_.perf_out.empty() && round == 0 && &x == &rows.front() && !profiled_) {
+        if (!o_.perf_out.empty() && round == 0 &&
+            &x == &rows[std::min(o_.perf_row, rows.size() - 1)] && !profiled_) {
           profiled_ = true;
           auto cmd = fmt::format("perf record -e cpu-clock -F 1999 -g -p {} -o {} -- sleep {} 2>&1",
                                  pid(), o_.perf_out, std::max(1.0, o_.seconds - 1));
@@ -270,6 +273,8 @@ options parse(int argc, char** argv) {
       o.restart = false;
     else if (a == "--perf")
       o.perf_out = next();
+    else if (a == "--perf-row")
+      o.perf_row = std::stoul(next());
     else if (a == "--server-arg")
       o.server_args.push_back(next());
     else
