@@ -28,6 +28,11 @@ std::int64_t free_bytes(std::string path) {
   }
 }
 
+status short_read(const std::string& path, std::uint64_t offset, std::size_t size) {
+  return make_status(errc::internal, path + ": the file ends before " + std::to_string(size) +
+                                         " bytes at offset " + std::to_string(offset));
+}
+
 status os_error(const std::string& what, const std::string& path) {
   int err = errno;
   auto message = what + " " + path + ": " + std::strerror(err);
@@ -75,14 +80,14 @@ class posix_env final : public env {
     return read_range(path, 0, static_cast<std::size_t>(*size));
   }
 
-  expected<std::string> read_range(const std::string& path, std::uint64_t offset,
-                                   std::size_t size) override {
+  // Up to `size` bytes at `offset` into dst; how many (fewer at the end of the file).
+  static expected<std::size_t> read_at(const std::string& path, std::uint64_t offset, char* dst,
+                                       std::size_t size) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return os_error("open", path);
-    std::string out(size, '\0');
     std::size_t used = 0;
     while (used < size) {
-      auto n = ::pread(fd, out.data() + used, size - used, static_cast<off_t>(offset + used));
+      auto n = ::pread(fd, dst + used, size - used, static_cast<off_t>(offset + used));
       if (n < 0) {
         if (errno == EINTR) continue;
         auto failure = os_error("read", path);
@@ -93,8 +98,24 @@ class posix_env final : public env {
       used += static_cast<std::size_t>(n);
     }
     ::close(fd);
-    out.resize(used);
+    return used;
+  }
+
+  expected<std::string> read_range(const std::string& path, std::uint64_t offset,
+                                   std::size_t size) override {
+    std::string out(size, '\0');
+    auto used = read_at(path, offset, out.data(), size);
+    if (!used) return std::move(used).error();
+    out.resize(*used);
     return out;
+  }
+
+  status read_into(const std::string& path, std::uint64_t offset, char* dst,
+                   std::size_t size) override {
+    auto used = read_at(path, offset, dst, size);
+    if (!used) return std::move(used).error();
+    if (*used != size) return short_read(path, offset, size);
+    return status::success();
   }
 
   expected<std::uint64_t> file_size(const std::string& path) override {
@@ -197,6 +218,14 @@ class posix_env final : public env {
 };
 
 }  // namespace
+
+status env::read_into(const std::string& path, std::uint64_t offset, char* dst, std::size_t size) {
+  auto bytes = read_range(path, offset, size);
+  if (!bytes) return std::move(bytes).error();
+  if (bytes->size() != size) return short_read(path, offset, size);
+  if (size > 0) std::memcpy(dst, bytes->data(), size);
+  return status::success();
+}
 
 status storage_error(int err, std::string message, const std::string& path) {
   if (err != ENOSPC && err != EDQUOT && err != EROFS)

@@ -32,6 +32,10 @@ class env {
   // Up to `size` bytes at `offset` (fewer at the end of the file).
   virtual expected<std::string> read_range(const std::string& path, std::uint64_t offset,
                                            std::size_t size) = 0;
+  // Exactly `size` bytes at `offset` into dst (an error when the file ends first).
+  // The default goes through read_range(); the real file system reads in place.
+  virtual status read_into(const std::string& path, std::uint64_t offset, char* dst,
+                           std::size_t size);
   virtual expected<std::uint64_t> file_size(const std::string& path) = 0;
   // Writes `size` bytes of `from` at `offset` to a new file `to`, without fsync
   // (scratch files; in the kernel where it can: copy_file_range).

@@ -14,6 +14,7 @@
 //   u32           crc32c of every byte before it
 #include <msgpack.hpp>
 
+#include <algorithm>
 #include <cstring>
 
 #include "actors/index/detail/hnsw_graph.hpp"
@@ -43,6 +44,71 @@ std::uint64_t get_le(const char* p, int bytes) {
 status damaged(const std::string& path, const std::string& why) {
   return make_status(errc::internal, "snapshot " + path + ": " + why);
 }
+
+// The graph's bytes of a snapshot file, [at, end), in order, with the running
+// checksum of everything read. Small reads come from a buffer; large ones go
+// straight into the caller's memory, a piece at a time so that each piece is
+// checksummed while it is still in the cache.
+class graph_source final : public detail::hnsw_graph::byte_source {
+ public:
+  graph_source(env& e, const std::string& path, std::uint64_t at, std::uint64_t end,
+               std::uint32_t crc)
+      : e_(e), path_(path), at_(at), end_(end), crc_(crc) {}
+
+  status read(char* dst, std::size_t n) override {
+    if (n > remaining()) return damaged(path_, "the graph is cut short");
+    while (n > 0) {
+      if (used_ < buffer_.size()) {
+        auto take = std::min(n, buffer_.size() - used_);
+        std::memcpy(dst, buffer_.data() + used_, take);
+        used_ += take;
+        dst += take;
+        n -= take;
+      } else if (n >= piece) {
+        if (auto st = e_.read_into(path_, at_, dst, piece); !st.ok()) return st;
+        crc_ = crc32c(dst, piece, crc_);
+        at_ += piece;
+        dst += piece;
+        n -= piece;
+      } else if (auto st = refill(); !st.ok()) {
+        return st;
+      }
+    }
+    return status::success();
+  }
+
+  std::uint64_t remaining() const override { return end_ - at_ + (buffer_.size() - used_); }
+
+  // Reads what is left and returns the checksum of everything.
+  expected<std::uint32_t> finish() {
+    used_ = buffer_.size();  // checksummed when it was read
+    while (at_ < end_)
+      if (auto st = refill(); !st.ok()) return st;
+    return crc_;
+  }
+
+ private:
+  static constexpr std::size_t piece = 1 << 20;
+
+  status refill() {
+    auto bytes = e_.read_range(
+        path_, at_, static_cast<std::size_t>(std::min<std::uint64_t>(piece, end_ - at_)));
+    if (!bytes) return std::move(bytes).error();
+    if (bytes->empty()) return damaged(path_, "the file ends inside the graph");
+    crc_ = crc32c(bytes->data(), bytes->size(), crc_);
+    at_ += bytes->size();
+    buffer_ = std::move(*bytes);
+    used_ = 0;
+    return status::success();
+  }
+
+  env& e_;
+  const std::string& path_;
+  std::uint64_t at_, end_;  // the file's bytes not yet read
+  std::uint32_t crc_;
+  std::string buffer_;  // read and checksummed; from used_ on not yet handed out
+  std::size_t used_ = 0;
+};
 
 }  // namespace
 
@@ -135,8 +201,7 @@ status shard_index::save_snapshot(env& e, const std::string& path) const {
 expected<std::unique_ptr<shard_index>> shard_index::load_snapshot(env& e, const std::string& path,
                                                                   shard_index_options options) {
   // Streamed, never the whole file in memory: [magic 8][version 4][envelope length 8]
-  // [envelope][graph length 8][graph][crc32c 4]; the graph goes to hnswlib by a
-  // file copy.
+  // [envelope][graph length 8][graph][crc32c 4]; the file is read once.
   constexpr std::size_t header = sizeof magic + 4 + 8;
   auto size = e.file_size(path);
   if (!size) return std::move(size).error();
@@ -150,92 +215,93 @@ expected<std::unique_ptr<shard_index>> shard_index::load_snapshot(env& e, const 
     return damaged(path, "unknown version " + std::to_string(version) +
                              " (this build reads up to " + std::to_string(snapshot_version) + ")");
   auto body_end = *size - 4;
-  std::uint32_t crc = 0;
-  constexpr std::size_t chunk = 8u << 20;
-  for (std::uint64_t at = 0; at < body_end; at += chunk) {
-    auto part = e.read_range(
-        path, at, static_cast<std::size_t>(std::min<std::uint64_t>(chunk, body_end - at)));
-    if (!part) return std::move(part).error();
-    crc = crc32c(part->data(), part->size(), crc);
-  }
-  auto trailer = e.read_range(path, body_end, 4);
-  if (!trailer) return std::move(trailer).error();
-  if (trailer->size() != 4 || get_le(trailer->data(), 4) != crc)
-    return damaged(path, "checksum mismatch");
   auto envelope_len = get_le(head->data() + 12, 8);
   if (envelope_len > body_end - header - 8) return damaged(path, "envelope length out of range");
   auto envelope_bytes = e.read_range(path, header, envelope_len + 8);
   if (!envelope_bytes) return std::move(envelope_bytes).error();
+  if (envelope_bytes->size() != envelope_len + 8) return damaged(path, "too short");
+  auto crc = crc32c(head->data(), head->size());
+  crc = crc32c(envelope_bytes->data(), envelope_bytes->size(), crc);
   std::string_view envelope(envelope_bytes->data(), envelope_len);
   auto graph_len = get_le(envelope_bytes->data() + envelope_len, 8);
   auto graph_at = header + envelope_len + 8;
   if (graph_len != body_end - graph_at) return damaged(path, "graph length out of range");
-
   index_params p;
   std::uint64_t applied = 0, slot_count = 0;
   std::vector<std::tuple<label_t, std::string, float, std::string>> live;
   std::vector<label_t> free_labels;
   std::vector<field_def> fields;
-  try {
-    std::size_t offset = 0;
-    auto handle = msgpack::unpack(envelope.data(), envelope.size(), offset, nullptr, nullptr,
-                                  detail::msgpack_limits(envelope.size()));
-    const auto& o = handle.get();
-    if (o.type != msgpack::type::ARRAY || o.via.array.size != (version == 1 ? 13u : 14u))
-      return damaged(path, "bad envelope");
-    const auto* f = o.via.array.ptr;
-    p.name = f[1].as<std::string>();
-    p.dimension = f[2].as<std::uint32_t>();
-    p.distance = static_cast<distance_kind>(f[3].as<std::uint8_t>());
-    p.m = f[4].as<std::uint32_t>();
-    p.ef_construction = f[5].as<std::uint32_t>();
-    p.ef_search = f[6].as<std::uint32_t>();
-    p.shards = f[7].as<std::uint32_t>();
-    p.replicas = f[8].as<std::uint32_t>();
-    applied = f[9].as<std::uint64_t>();
-    slot_count = f[10].as<std::uint64_t>();
-    if (f[11].type != msgpack::type::ARRAY || f[12].type != msgpack::type::ARRAY)
-      return damaged(path, "bad envelope");
-    for (std::uint32_t i = 0; i < f[11].via.array.size; ++i) {
-      const auto& s = f[11].via.array.ptr[i];
-      if (s.type != msgpack::type::ARRAY || s.via.array.size != 5) return damaged(path, "bad slot");
-      const auto* sf = s.via.array.ptr;
-      live.emplace_back(sf[0].as<std::uint64_t>(), sf[1].as<std::string>(),
-                        static_cast<float>(sf[2].as<double>()),
-                        sf[3].as<bool>() ? sf[4].as<std::string>() : std::string());
-    }
-    for (std::uint32_t i = 0; i < f[12].via.array.size; ++i)
-      free_labels.push_back(f[12].via.array.ptr[i].as<std::uint64_t>());
-    if (version >= 2) {
-      if (f[13].type != msgpack::type::ARRAY) return damaged(path, "bad payload indexes");
-      for (std::uint32_t i = 0; i < f[13].via.array.size; ++i) {
-        const auto& x = f[13].via.array.ptr[i];
-        if (x.type != msgpack::type::ARRAY || x.via.array.size != 2)
-          return damaged(path, "bad payload index");
-        auto type = x.via.array.ptr[1].as<std::uint8_t>();
-        if (type < 1 || type > 4) return damaged(path, "bad payload index type");
-        fields.push_back({x.via.array.ptr[0].as<std::string>(), static_cast<field_type>(type)});
+  // Read before the checksum is known (the graph's layout needs the dimension),
+  // but nothing read is used unless it holds.
+  auto parse = [&]() -> status {
+    try {
+      std::size_t offset = 0;
+      auto handle = msgpack::unpack(envelope.data(), envelope.size(), offset, nullptr, nullptr,
+                                    detail::msgpack_limits(envelope.size()));
+      const auto& o = handle.get();
+      if (o.type != msgpack::type::ARRAY || o.via.array.size != (version == 1 ? 13u : 14u))
+        return damaged(path, "bad envelope");
+      const auto* f = o.via.array.ptr;
+      p.name = f[1].as<std::string>();
+      p.dimension = f[2].as<std::uint32_t>();
+      p.distance = static_cast<distance_kind>(f[3].as<std::uint8_t>());
+      p.m = f[4].as<std::uint32_t>();
+      p.ef_construction = f[5].as<std::uint32_t>();
+      p.ef_search = f[6].as<std::uint32_t>();
+      p.shards = f[7].as<std::uint32_t>();
+      p.replicas = f[8].as<std::uint32_t>();
+      applied = f[9].as<std::uint64_t>();
+      slot_count = f[10].as<std::uint64_t>();
+      if (f[11].type != msgpack::type::ARRAY || f[12].type != msgpack::type::ARRAY)
+        return damaged(path, "bad envelope");
+      for (std::uint32_t i = 0; i < f[11].via.array.size; ++i) {
+        const auto& s = f[11].via.array.ptr[i];
+        if (s.type != msgpack::type::ARRAY || s.via.array.size != 5)
+          return damaged(path, "bad slot");
+        const auto* sf = s.via.array.ptr;
+        live.emplace_back(sf[0].as<std::uint64_t>(), sf[1].as<std::string>(),
+                          static_cast<float>(sf[2].as<double>()),
+                          sf[3].as<bool>() ? sf[4].as<std::string>() : std::string());
       }
+      for (std::uint32_t i = 0; i < f[12].via.array.size; ++i)
+        free_labels.push_back(f[12].via.array.ptr[i].as<std::uint64_t>());
+      if (version >= 2) {
+        if (f[13].type != msgpack::type::ARRAY) return damaged(path, "bad payload indexes");
+        for (std::uint32_t i = 0; i < f[13].via.array.size; ++i) {
+          const auto& x = f[13].via.array.ptr[i];
+          if (x.type != msgpack::type::ARRAY || x.via.array.size != 2)
+            return damaged(path, "bad payload index");
+          auto type = x.via.array.ptr[1].as<std::uint8_t>();
+          if (type < 1 || type > 4) return damaged(path, "bad payload index type");
+          fields.push_back({x.via.array.ptr[0].as<std::string>(), static_cast<field_type>(type)});
+        }
+      }
+    } catch (const std::exception& ex) {
+      return damaged(path, std::string("bad envelope: ") + ex.what());
     }
-  } catch (const std::exception& ex) {
-    return damaged(path, std::string("bad envelope: ") + ex.what());
-  }
-  if (auto st = validate_params(p); !st.ok() || p.distance > distance_kind::dot)
-    return damaged(path, "bad index parameters");
+    return status::success();
+  };
+  auto parsed = parse();
+  bool params_ok = parsed.ok() && validate_params(p).ok() && p.distance <= distance_kind::dot;
+  // The graph goes from the file into its memory in one pass, checksummed on the way.
+  graph_source source(e, path, graph_at, body_end, crc);
+  expected<std::unique_ptr<detail::hnsw_graph>> graph{std::unique_ptr<detail::hnsw_graph>()};
+  if (params_ok && graph_len > 0)
+    graph = detail::hnsw_graph::load(source, p.distance, p.dimension, options.update_probability,
+                                     options.flat_limit);
+  // What a failed parse or load left unread counts too.
+  auto sum = source.finish();
+  if (!sum) return std::move(sum).error();
+  auto trailer = e.read_range(path, body_end, 4);
+  if (!trailer) return std::move(trailer).error();
+  if (trailer->size() != 4 || get_le(trailer->data(), 4) != *sum)
+    return damaged(path, "checksum mismatch");
+  if (!parsed.ok()) return parsed;
+  if (!params_ok) return damaged(path, "bad index parameters");
+  if (!graph) return std::move(graph).error();
 
   auto out = std::make_unique<shard_index>(p, options);
-  if (graph_len > 0) {
-    // hnswlib 0.6.2 loads from a path only. Scratch: no fsync; a leftover is removed
-    // by the next prune.
-    auto tmp = path + ".load.tmp";
-    e.remove(tmp);
-    if (auto st = e.copy_range(path, graph_at, graph_len, tmp); !st.ok()) return st;
-    auto graph = detail::hnsw_graph::load(tmp, p.distance, p.dimension, options.update_probability,
-                                          options.flat_limit);
-    e.remove(tmp);
-    if (!graph) return std::move(graph).error();
-    out->graph_ = std::move(*graph);
-  }
+  out->graph_ = std::move(*graph);
   out->slots_.resize(slot_count);
   for (auto& [label, id, norm, metadata] : live) {
     if (label >= slot_count || out->slots_[label].id) return damaged(path, "bad slot label");

@@ -40,7 +40,7 @@ struct options {
   double seconds = 10;
   unsigned rounds = 3, connections = 50, batch_connections = 4;
   bool filters = true, restart = true;
-  std::string perf_out;    // perf record of the server during one row's first round
+  std::string perf_out;      // perf record of the server during one row's first round
   std::size_t perf_row = 0;  // which row (0: the first)
   std::vector<std::string> server_args;
 };
@@ -356,6 +356,7 @@ int main(int argc, char** argv) {
   auto dir = fmt::format("/tmp/http-bench-{}", getpid());
   std::filesystem::remove_all(dir);
   quiver_side qv(o, dir);
+  auto rss_empty = rss_of(qv.pid());
   qv.call(http::verb::post, "/v1/indexes",
           fmt::format(R"({{"name":"bench","dimension":{},"m":16,"ef_construction":200}})", r.dim));
   t0 = clock_type::now();
@@ -461,10 +462,15 @@ int main(int argc, char** argv) {
 
   // After a clean restart (shutdown snapshot, then load): the same rows again.
   double ready_s = 0;
+  std::uint64_t rss_restart = 0;
+  double memory_restart = 0;
   std::vector<row> again;
   if (o.restart) {
     qv.stop();
     ready_s = qv.start();
+    rss_restart = rss_of(qv.pid());
+    memory_restart =
+        json_number(qv.call(http::verb::get, "/v1/indexes/bench").body(), "memory_bytes");
     again = {plain[0], plain[1]};
     for (auto& x : again) x.runs.clear();
     qv.measure(again);
@@ -516,8 +522,17 @@ int main(int argc, char** argv) {
         "restart to ready (clean shutdown, snapshot): {:.2f} s; raw loadIndex {:.2f} s "
         "({:.1f}x)\n",
         ready_s, raw.load_s, ready_s / raw.load_s);
-  std::cout << fmt::format("after load: RSS {:.0f} MB, describe's memory_bytes {:.0f} MB\n",
-                           double(rss) / 1e6, double(memory_bytes) / 1e6);
+  // What the index adds to the process, against what describe says it holds.
+  std::cout << fmt::format(
+      "memory: empty server RSS {:.0f} MB; after the load RSS +{:.0f} MB, describe's "
+      "memory_bytes {:.0f} MB ({:.2f}x)\n",
+      double(rss_empty) / 1e6, (double(rss) - double(rss_empty)) / 1e6, double(memory_bytes) / 1e6,
+      double(memory_bytes) / std::max(1.0, double(rss) - double(rss_empty)));
+  if (o.restart)
+    std::cout << fmt::format(
+        "memory after the restart: RSS +{:.0f} MB, describe's memory_bytes {:.0f} MB ({:.2f}x)\n",
+        (double(rss_restart) - double(rss_empty)) / 1e6, memory_restart / 1e6,
+        memory_restart / std::max(1.0, double(rss_restart) - double(rss_empty)));
   std::cout << "\n| ef | recall@10 raw | recall@10 Quiver |\n|---|---|---|\n";
   for (int ef : efs)
     std::cout << fmt::format("| {} | {:.3f} | {:.3f} |\n", ef, raw.recall_by_ef[ef],

@@ -229,6 +229,67 @@ TEST_F(Snapshot, DamagedTruncatedAndFutureSnapshotsAreRejected) {
   EXPECT_FALSE(shard_index::load_snapshot(env::posix(), path_));
 }
 
+// The graph is read straight from the file, before its checksum is known: damage
+// anywhere in it (header, vectors, link lists) and a cut-short file fail cleanly.
+TEST_F(Snapshot, DamagedGraphsAreRejectedAndGoodOnesGrowAfterLoad) {
+  index_params p;
+  p.name = "g";
+  p.dimension = 6;
+  p.distance = distance_kind::euclidean;
+  p.m = 6;
+  p.ef_construction = 30;
+  shard_index_options o;
+  o.flat_limit = 16;
+  shard_index idx(p, o);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1, 1);
+  auto vec = [&] {
+    std::vector<float> v(6);
+    for (auto& x : v) x = u(rng);
+    return v;
+  };
+  std::vector<upsert_item> batch;
+  for (int i = 0; i < 300; ++i) batch.push_back({"p" + std::to_string(i), vec(), ""});
+  ASSERT_TRUE(idx.upsert_batch(batch));
+  ASSERT_TRUE(idx.save_snapshot(env::posix(), path_).ok());
+  auto good = read_bytes(path_);
+  // The graph is the larger part of the file: flip one bit at 300 places across it.
+  for (std::size_t pos = good.size() / 3; pos < good.size(); pos += good.size() / 450 + 1) {
+    auto bad = good;
+    bad[pos] = static_cast<char>(bad[pos] ^ 0x10);
+    write_bytes(path_, bad);
+    auto r = shard_index::load_snapshot(env::posix(), path_, o);
+    ASSERT_FALSE(r) << "flip at " << pos;
+    EXPECT_NE(r.error().message.find("checksum mismatch"), std::string::npos)
+        << pos << ": " << r.error().message;
+  }
+  for (std::size_t cut : {good.size() - 4, good.size() - 5, good.size() / 2 + 7}) {
+    write_bytes(path_, good.substr(0, cut));
+    EXPECT_FALSE(shard_index::load_snapshot(env::posix(), path_, o)) << "cut at " << cut;
+  }
+  write_bytes(path_, good);
+  auto r = shard_index::load_snapshot(env::posix(), path_, o);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_LE((*r)->memory_bytes(), idx.memory_bytes());  // no slack capacity after a load
+  search_options ten;
+  ten.k = 10;
+  auto q = vec();
+  auto a = idx.search(q, ten), b = (*r)->search(q, ten);
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(a->size(), b->size());
+  for (std::size_t j = 0; j < a->size(); ++j) EXPECT_EQ((*a)[j].id, (*b)[j].id);
+  // Past its loaded capacity it grows.
+  std::vector<upsert_item> more;
+  for (int i = 0; i < 100; ++i) more.push_back({"q" + std::to_string(i), vec(), ""});
+  ASSERT_TRUE((*r)->upsert_batch(more));
+  EXPECT_EQ((*r)->count(), 400u);
+  for (auto& it : more) {
+    search_options one;
+    one.k = 1;
+    EXPECT_EQ((*(*r)->search(it.vector, one))[0].id, it.id);
+  }
+}
+
 // Every snapshot version ever written stays readable: one committed fixture per
 // version. QUIVER_WRITE_FIXTURES=1 regenerates the current version's fixture.
 // A full disk fails the snapshot and leaves no partial file to take space.

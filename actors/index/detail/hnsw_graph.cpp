@@ -168,8 +168,126 @@ status hnsw_graph::save(const std::string& path) const {
   return status::success();
 }
 
-expected<std::unique_ptr<hnsw_graph>> hnsw_graph::load(const std::string& path,
-                                                       distance_kind distance,
+namespace {
+
+template <class T>
+status read_pod(hnsw_graph::byte_source& in, T& out) {
+  return in.read(reinterpret_cast<char*>(&out), sizeof out);
+}
+
+status bad_graph(const std::string& why) {
+  return make_status(errc::internal, "hnsw load: " + why);
+}
+
+// The flat format after its magic.
+status load_flat(hnsw_graph::byte_source& in, std::uint32_t dimension, std::uint32_t& m,
+                 std::uint32_t& ef_construction, std::vector<std::uint8_t>& state,
+                 std::vector<float>& flat) {
+  std::uint32_t head[3] = {};
+  std::uint64_t labels = 0;
+  if (auto st = in.read(reinterpret_cast<char*>(head), sizeof head); !st.ok()) return st;
+  if (auto st = read_pod(in, labels); !st.ok()) return st;
+  if (head[0] != dimension)
+    return make_status(errc::internal, "flat graph: the vectors are not " +
+                                           std::to_string(dimension) + "-dimensional");
+  if (labels > in.remaining() ||
+      labels * (1 + std::uint64_t{dimension} * sizeof(float)) != in.remaining())
+    return make_status(errc::internal, "flat graph: its size does not match its length");
+  m = head[1];
+  ef_construction = head[2];
+  state.resize(labels);
+  flat.resize(labels * dimension);
+  if (auto st = in.read(reinterpret_cast<char*>(state.data()), labels); !st.ok()) return st;
+  if (auto st = in.read(reinterpret_cast<char*>(flat.data()), labels * dimension * sizeof(float));
+      !st.ok())
+    return st;
+  for (auto x : state)
+    if (x > flat_deleted) return make_status(errc::internal, "flat graph: bad label state");
+  return status::success();
+}
+
+// hnswlib 0.6.2's saveIndex() layout, read as its loadIndex() reads it.
+status load_hnsw(hnsw_graph::byte_source& in, std::size_t first_word, std::uint32_t dimension,
+                 hnswlib::SpaceInterface<float>& space, graph_t& g) {
+  std::size_t saved_max = 0;
+  g.offsetLevel0_ = first_word;
+  status st;
+  auto pod = [&](auto& x) {
+    if (st.ok()) st = read_pod(in, x);
+  };
+  pod(saved_max);
+  pod(g.cur_element_count);
+  pod(g.size_data_per_element_);
+  pod(g.label_offset_);
+  pod(g.offsetData_);
+  pod(g.maxlevel_);
+  pod(g.enterpoint_node_);
+  pod(g.maxM_);
+  pod(g.maxM0_);
+  pod(g.M_);
+  pod(g.mult_);
+  pod(g.ef_construction_);
+  if (!st.ok()) return st;
+  // The layout follows from M and the dimension; anything else is damage.
+  constexpr std::size_t max_m = 4096;
+  auto links0 = g.maxM0_ * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
+  auto vector_bytes = std::size_t{dimension} * sizeof(float);
+  if (g.offsetLevel0_ != 0 || g.M_ < 2 || g.M_ > max_m || g.maxM_ != g.M_ || g.maxM0_ != 2 * g.M_ ||
+      g.offsetData_ != links0 || g.label_offset_ != links0 + vector_bytes ||
+      g.size_data_per_element_ != links0 + vector_bytes + sizeof(hnswlib::labeltype))
+    return bad_graph("the layout does not match M and the dimension");
+  // An empty graph (maxlevel -1) has no entry point.
+  bool empty = g.cur_element_count == 0;
+  if (!(g.mult_ > 0) || !(g.mult_ < 100) || g.ef_construction_ == 0 || g.maxlevel_ > 64 ||
+      (empty ? g.maxlevel_ != -1 : g.maxlevel_ < 0 || g.enterpoint_node_ >= g.cur_element_count) ||
+      saved_max < g.cur_element_count)
+    return bad_graph("implausible header");
+  if (g.cur_element_count > in.remaining() / g.size_data_per_element_)
+    return bad_graph("more points than bytes");
+  g.max_elements_ = std::max<std::size_t>(g.cur_element_count, 1);
+  g.data_size_ = space.get_data_size();
+  g.fstdistfunc_ = space.get_dist_func();
+  g.dist_func_param_ = space.get_dist_func_param();
+  g.size_links_per_element_ =
+      g.maxM_ * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
+  g.size_links_level0_ = links0;
+  g.revSize_ = 1.0 / g.mult_;
+  g.ef_ = 10;
+  g.num_deleted_ = 0;
+  g.element_levels_.assign(g.max_elements_, 0);
+  g.data_level0_memory_ = static_cast<char*>(malloc(g.max_elements_ * g.size_data_per_element_));
+  g.linkLists_ = static_cast<char**>(calloc(g.max_elements_, sizeof(void*)));
+  if (!g.data_level0_memory_ || !g.linkLists_) return bad_graph("out of memory");
+  std::vector<std::mutex>(g.max_elements_).swap(g.link_list_locks_);
+  std::vector<std::mutex>(graph_t::max_update_element_locks).swap(g.link_list_update_locks_);
+  g.visited_list_pool_ = new hnswlib::VisitedListPool(1, g.max_elements_);
+  if (auto st = in.read(g.data_level0_memory_, g.cur_element_count * g.size_data_per_element_);
+      !st.ok())
+    return st;
+  for (std::size_t i = 0; i < g.cur_element_count; ++i) {
+    hnswlib::linklistsizeint size = 0;
+    if (auto st = read_pod(in, size); !st.ok()) return st;
+    if (size == 0) continue;
+    if (size % g.size_links_per_element_ != 0 || size > in.remaining() ||
+        size / g.size_links_per_element_ > static_cast<std::size_t>(g.maxlevel_))
+      return bad_graph("bad link list size");
+    g.element_levels_[i] = static_cast<int>(size / g.size_links_per_element_);
+    g.linkLists_[i] = static_cast<char*>(malloc(size));
+    if (!g.linkLists_[i]) return bad_graph("out of memory");
+    if (auto st = in.read(g.linkLists_[i], size); !st.ok()) return st;
+  }
+  if (in.remaining() != 0) return bad_graph("bytes after the graph");
+  for (std::size_t i = 0; i < g.cur_element_count; ++i) {
+    g.label_lookup_[g.getExternalLabel(static_cast<hnswlib::tableint>(i))] =
+        static_cast<hnswlib::tableint>(i);
+    if (g.isMarkedDeleted(static_cast<hnswlib::tableint>(i))) ++g.num_deleted_;
+  }
+  return status::success();
+}
+
+}  // namespace
+
+expected<std::unique_ptr<hnsw_graph>> hnsw_graph::load(byte_source& in, distance_kind distance,
                                                        std::uint32_t dimension,
                                                        float update_probability,
                                                        std::size_t flat_limit) {
@@ -179,48 +297,38 @@ expected<std::unique_ptr<hnsw_graph>> hnsw_graph::load(const std::string& path,
   d.dimension = dimension;
   d.update_probability = update_probability;
   d.flat_limit = flat_limit;
-  {
-    std::ifstream in(path, std::ios::binary);
-    char magic[sizeof flat_magic] = {};
-    in.read(magic, sizeof magic);
-    if (in && std::memcmp(magic, flat_magic, sizeof magic) == 0) {
-      std::uint32_t head[3] = {};
-      std::uint64_t labels = 0;
-      in.read(reinterpret_cast<char*>(head), sizeof head);
-      in.read(reinterpret_cast<char*>(&labels), sizeof labels);
-      if (!in || head[0] != dimension)
-        return make_status(errc::internal, "flat graph: the vectors are not " +
-                                               std::to_string(dimension) + "-dimensional");
-      if (labels > (std::uint64_t{1} << 32))
-        return make_status(errc::internal, "flat graph: implausible size");
-      d.m = head[1];
-      d.ef_construction = head[2];
-      d.state.resize(labels);
-      d.flat.resize(labels * dimension);
-      in.read(reinterpret_cast<char*>(d.state.data()), static_cast<std::streamsize>(labels));
-      in.read(reinterpret_cast<char*>(d.flat.data()),
-              static_cast<std::streamsize>(labels * dimension * sizeof(float)));
-      if (!in) return make_status(errc::internal, "flat graph: truncated");
-      for (auto st : d.state)
-        if (st > flat_deleted) return make_status(errc::internal, "flat graph: bad label state");
-      d.flat_capacity = std::max<std::size_t>(labels, 1);
-      return out;
-    }
+  char first[sizeof flat_magic] = {};
+  if (auto st = in.read(first, sizeof first); !st.ok()) return st;
+  if (std::memcmp(first, flat_magic, sizeof first) == 0) {
+    if (auto st = load_flat(in, dimension, d.m, d.ef_construction, d.state, d.flat); !st.ok())
+      return st;
+    d.flat_capacity = std::max<std::size_t>(d.state.size(), 1);
+    return out;
   }
+  // An empty graph whose members the destructor can free at any point of the load.
+  auto graph = std::make_unique<graph_t>(d.space.get());
+  graph->cur_element_count = 0;
+  graph->data_level0_memory_ = nullptr;
+  graph->linkLists_ = nullptr;
+  graph->visited_list_pool_ = nullptr;
+  std::size_t first_word = 0;
+  std::memcpy(&first_word, first, sizeof first_word);
+  status st;
   try {
-    out->impl_->graph = std::make_unique<graph_t>(out->impl_->space.get(), path);
+    st = load_hnsw(in, first_word, dimension, *d.space, *graph);
   } catch (const std::exception& e) {
-    return internal_error("hnsw load failed", e);
+    st = internal_error("hnsw load failed", e);
   }
-  auto& g = *out->impl_->graph;
-  // loadIndex() takes the vector size from the space, not the file: check they agree.
-  if (g.label_offset_ - g.offsetData_ != std::size_t(dimension) * sizeof(float))
-    return make_status(errc::internal, "hnsw load: the graph's vectors are not " +
-                                           std::to_string(dimension) + "-dimensional");
-  // loadIndex() adds to num_deleted_ without initializing it.
-  g.num_deleted_ = 0;
-  for (hnswlib::tableint id = 0; id < g.cur_element_count; ++id)
-    if (g.isMarkedDeleted(id)) ++g.num_deleted_;
+  if (!st.ok()) {
+    // The destructor walks cur_element_count link lists: only once they exist.
+    if (!graph->linkLists_ || graph->element_levels_.size() < graph->cur_element_count)
+      graph->cur_element_count = 0;
+    return st;
+  }
+  d.graph = std::move(graph);
+  auto& g = *d.graph;
+  d.m = static_cast<std::uint32_t>(g.M_);
+  d.ef_construction = static_cast<std::uint32_t>(g.ef_construction_);
   try {
     d.label_of.assign(g.max_elements_, impl::no_label);
   } catch (const std::exception& e) {
@@ -618,10 +726,12 @@ std::size_t hnsw_graph::memory_bytes() const {
   const auto& d = *impl_;
   if (!d.graph) return d.flat.capacity() * sizeof(float) + d.state.capacity();
   const auto& g = *d.graph;
-  std::size_t bytes = g.max_elements_ * g.size_data_per_element_;  // level 0 + vectors
-  bytes += g.max_elements_ * (sizeof(void*) + sizeof(int));        // link list pointers, levels
-  bytes += g.max_elements_ * sizeof(std::mutex);                   // per-element locks
-  bytes += g.max_elements_ * sizeof(hnswlib::vl_type);             // visited list
+  // Level 0 and the vectors: the points'. The capacity past them is allocated but
+  // never touched, so it takes no memory until points arrive.
+  std::size_t bytes = g.cur_element_count * g.size_data_per_element_;
+  bytes += g.max_elements_ * (sizeof(void*) + sizeof(int));  // link list pointers, levels
+  bytes += g.max_elements_ * sizeof(std::mutex);             // per-element locks
+  bytes += g.max_elements_ * sizeof(hnswlib::vl_type);       // visited list
   bytes += graph_t::max_update_element_locks * sizeof(std::mutex);
   for (hnswlib::tableint id = 0; id < g.cur_element_count; ++id)
     bytes += static_cast<std::size_t>(g.element_levels_[id]) * g.size_links_per_element_;

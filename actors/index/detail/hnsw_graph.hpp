@@ -77,11 +77,25 @@ class hnsw_graph {
   std::size_t memory_bytes() const;
   bool is_flat() const;
 
-  // hnswlib 0.6.2 saves and loads through a file path only (no streams). A flat
-  // graph is saved in a format of its own, told apart by its first 8 bytes.
+  // hnswlib 0.6.2 saves through a file path only (no streams). A flat graph is
+  // saved in a format of its own, told apart by its first 8 bytes.
   // REQUIRES (save): no concurrent mutation.
   status save(const std::string& path) const;
-  static expected<std::unique_ptr<hnsw_graph>> load(const std::string& path, distance_kind distance,
+
+  // Where load() reads what save() wrote, in order.
+  class byte_source {
+   public:
+    virtual ~byte_source() = default;
+    // Exactly n bytes into dst; an error when fewer are left or reading fails.
+    virtual status read(char* dst, std::size_t n) = 0;
+    virtual std::uint64_t remaining() const = 0;
+  };
+  // Reads the whole source (save()'s format) straight into the graph's memory:
+  // hnswlib's own loadIndex() takes a file of its own by path. Every size is
+  // checked against what the source holds before it is allocated, so damaged
+  // input fails cleanly; the caller checks the checksum. The graph's capacity is
+  // its point count (it grows on the next insert).
+  static expected<std::unique_ptr<hnsw_graph>> load(byte_source& in, distance_kind distance,
                                                     std::uint32_t dimension,
                                                     float update_probability,
                                                     std::size_t flat_limit = 0);
