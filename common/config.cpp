@@ -89,6 +89,10 @@ expected<quiver_config> load_config(const std::string& path) {
        [&](auto& n, auto& k) {
          return read_int(n, k, c.storage.snapshot_every_records, 0, 1ll << 40);
        }},
+      {"storage.snapshot_replay_budget_ms",
+       [&](auto& n, auto& k) {
+         return read_int(n, k, c.storage.snapshot_replay_budget_ms, 0, 86400000);
+       }},
       {"storage.snapshot_interval_s",
        [&](auto& n, auto& k) {
          return read_int(n, k, c.storage.snapshot_interval_s, 0, 86400 * 7);

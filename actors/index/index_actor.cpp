@@ -135,6 +135,7 @@ void maybe_snapshot(index_self* self, bool force) {
   if (!s.control.serving() || s.snapshotting || s.applying) return;
   if (!s.control.snapshot_due(s.index->applied_seq(), clock_type::now(), force)) return;
   s.snapshotting = true;
+  s.control.snapshot_started(clock_type::now());
   auto me = caf::actor_cast<caf::actor>(self);
   auto posted = s.env->jobs->post(
       [me, index = s.index, env = s.env, dir = s.dir + "/snapshots", generation = s.generation] {
@@ -164,10 +165,19 @@ void schedule_tick(index_self* self) {
 // Applies durable records to the graph on the write pool: a tenant's inserts
 // (milliseconds a batch) do not hold one of the few actor scheduler threads that
 // every tenant's requests need. One apply at a time per shard keeps the log's order.
+// Applies them here and now, counting what it took towards the replay cost.
+expected<shard_index::logged_result> apply_inline(index_state& s,
+                                                  std::vector<log_record>& records) {
+  auto started = clock_type::now();
+  auto result = s.index->apply_logged(std::move(records));
+  s.control.apply_took(std::chrono::duration<double>(clock_type::now() - started).count());
+  return result;
+}
+
 void apply(index_self* self, std::shared_ptr<std::vector<log_record>> records,
            index_state::apply_done done) {
   auto& s = self->state;
-  if (!s.env->writers) return done(s.index->apply_logged(std::move(*records)), false);
+  if (!s.env->writers) return done(apply_inline(s, *records), false);
   auto ticket = s.next_ticket++;
   auto me = caf::actor_cast<caf::actor>(self);
   auto posted =
@@ -175,10 +185,12 @@ void apply(index_self* self, std::shared_ptr<std::vector<log_record>> records,
         applied_msg m;
         m.generation = generation;
         m.ticket = ticket;
+        auto started = clock_type::now();
         m.result = index->apply_logged(std::move(*records));
+        m.seconds = std::chrono::duration<double>(clock_type::now() - started).count();
         caf::anon_send(me, std::move(m));
       });
-  if (!posted) return done(s.index->apply_logged(std::move(*records)), false);
+  if (!posted) return done(apply_inline(s, *records), false);
   s.applying = true;
   s.apply_jobs.emplace(ticket, std::move(done));
 }
@@ -378,7 +390,7 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
                                static_cast<std::int64_t>(s.index->stored_bytes())});
         s.control.recovered(s.index->applied_seq());
         if (s.reads) s.reads->serve(s.index);
-        s.control.snapshot_base(m.snapshot_seq, m.replayed, clock_type::now());
+        s.control.snapshot_base(m.snapshot_seq, m.replayed, clock_type::now(), m.replay_seconds);
         spdlog::info("shard {} ready: {} vectors, {} log records replayed in {:.3f} s", describe(s),
                      s.index->count(), m.replayed, m.seconds);
         report(self, m.replayed, m.seconds);
@@ -425,6 +437,7 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
           return;
         }
         s.applying = false;
+        s.control.apply_took(m.seconds);
         done(std::move(m.result), false);
         drain_deferred(self);
         if (s.exiting && !s.applying && !s.snapshotting) {

@@ -49,7 +49,10 @@ recovered_msg recover(caf::actor_system& system, std::shared_ptr<const index_act
               }
               out.replayed += chunk.records.size();
               after = chunk.records.back().seq;
+              auto applying = clock_type::now();
               auto applied = index->apply_logged(std::move(chunk.records));
+              out.replay_seconds +=
+                  std::chrono::duration<double>(clock_type::now() - applying).count();
               if (!applied) failure = applied.error().message;
             },
             [&](caf::error& e) {

@@ -226,8 +226,10 @@ bool shard_control::snapshots_here() const { return !clustered_ || (primary_ && 
 
 bool shard_control::snapshot_due(seq_no applied, clock::time_point now, bool force) const {
   if (phase_ != phase::serving || !snapshots_here() || covered(applied)) return false;
+  auto budget = std::chrono::duration<double>(snapshots_.replay_budget).count();
   return force || (snapshots_.every_records > 0 && since_snapshot_ >= snapshots_.every_records) ||
-         (snapshots_.interval.count() > 0 && now - last_snapshot_ >= snapshots_.interval);
+         (snapshots_.interval.count() > 0 && now - last_snapshot_ >= snapshots_.interval) ||
+         (budget > 0 && replay_cost_ >= budget && now - last_snapshot_ >= last_snapshot_took_);
 }
 
 bool shard_control::wants_tick(seq_no applied) const {
@@ -235,15 +237,19 @@ bool shard_control::wants_tick(seq_no applied) const {
          !covered(applied);
 }
 
-void shard_control::snapshot_base(seq_no seq, std::uint64_t replayed, clock::time_point now) {
+void shard_control::snapshot_base(seq_no seq, std::uint64_t replayed, clock::time_point now,
+                                  double replay_seconds) {
   snapshot_seq_ = seq;
   since_snapshot_ = replayed;
+  replay_cost_ = replay_seconds;
   last_snapshot_ = now;
 }
 
 void shard_control::snapshot_taken(seq_no seq, clock::time_point now) {
   snapshot_seq_ = seq;
   since_snapshot_ = 0;
+  replay_cost_ = 0;
+  last_snapshot_took_ = now - snapshot_started_;
   last_snapshot_ = now;
 }
 

@@ -16,6 +16,12 @@ namespace quiver {
 struct snapshot_policy {
   std::uint64_t every_records = 100000;  // 0: not by count
   std::chrono::seconds interval{300};    // 0: not by time
+  // Once replaying what the last snapshot does not cover would take this long (as
+  // long as applying it took), a snapshot is due: it bounds the recovery after a
+  // crash, whatever the vectors' size. Paced: the next one waits at least as
+  // long as the last one took, so snapshots take at most half of a shard's time.
+  // 0: not by replay cost.
+  std::chrono::milliseconds replay_budget{5000};
 };
 
 // The decisions of one shard replica, as plain state: its phase (recovering,
@@ -148,9 +154,16 @@ class shard_control {
   // Whether the interval trigger needs checking (there is something the last
   // snapshot does not cover): idle shards cost no timers.
   bool wants_tick(seq_no applied) const;
-  // Recovery started from a snapshot at `seq` and replayed `replayed` records.
-  void snapshot_base(seq_no seq, std::uint64_t replayed, clock::time_point now);
+  // Recovery started from a snapshot at `seq` and replayed `replayed` records in
+  // `replay_seconds`.
+  void snapshot_base(seq_no seq, std::uint64_t replayed, clock::time_point now,
+                     double replay_seconds = 0);
   void applied(std::uint64_t records) { since_snapshot_ += records; }
+  // Applying records took `seconds`: what replaying them will take.
+  void apply_took(double seconds) { replay_cost_ += seconds; }
+  // What replaying the records the last snapshot does not cover would take.
+  double replay_cost() const { return replay_cost_; }
+  void snapshot_started(clock::time_point now) { snapshot_started_ = now; }
   void snapshot_taken(seq_no seq, clock::time_point now);
   // A failed snapshot is retried at the next trigger, not at once.
   void snapshot_failed(clock::time_point now) { last_snapshot_ = now; }
@@ -176,7 +189,10 @@ class shard_control {
   bool catching_up_ = false;
   seq_no snapshot_seq_;
   std::uint64_t since_snapshot_ = 0;
+  double replay_cost_ = 0;  // seconds
   clock::time_point last_snapshot_ = clock::now();
+  clock::time_point snapshot_started_ = last_snapshot_;
+  clock::duration last_snapshot_took_{0};
 };
 
 }  // namespace quiver

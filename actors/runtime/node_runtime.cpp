@@ -360,6 +360,8 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
     }
     env->snapshots.every_records = options.storage.snapshot_every_records;
     env->snapshots.interval = std::chrono::seconds(options.storage.snapshot_interval_s);
+    env->snapshots.replay_budget =
+        std::chrono::milliseconds(options.storage.snapshot_replay_budget_ms);
     // Internal work (log appends, replay, catalog) is bounded by its own deadline,
     // not the client's: a short client deadline must not fail a write that storage
     // is about to make durable and so force a needless recovery.

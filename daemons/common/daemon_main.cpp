@@ -114,6 +114,8 @@ int daemon_main(node_role role, int argc, char** argv) {
     add("no-direct-reads", "every search through the actors (standalone)");
     add("snapshot-every-records", po::value<std::uint64_t>(), "records between shard snapshots");
     add("snapshot-interval-s", po::value<std::uint32_t>(), "seconds between shard snapshots");
+    add("snapshot-replay-budget-ms", po::value<std::uint32_t>(),
+        "snapshot once replaying the log tail would take this long (0: off)");
   }
   if (role == node_role::storaged || role == node_role::vectord)
     add("listen", po::value<std::string>(), "CAF endpoint to serve, host:port (port 0: any free)");
@@ -193,6 +195,8 @@ int daemon_main(node_role role, int argc, char** argv) {
     config.storage.snapshot_every_records = vm["snapshot-every-records"].as<std::uint64_t>();
   if (vm.count("snapshot-interval-s"))
     config.storage.snapshot_interval_s = vm["snapshot-interval-s"].as<std::uint32_t>();
+  if (vm.count("snapshot-replay-budget-ms"))
+    config.storage.snapshot_replay_budget_ms = vm["snapshot-replay-budget-ms"].as<std::uint32_t>();
   if (auto st = validate_config(config); !st.ok()) return usage_error(st.message);
 
   runtime_options ro;

@@ -207,10 +207,12 @@ inline std::vector<std::size_t> parse_ids(const std::string& body) {
 // MessagePack with bin vectors (the bulk path).
 // `metadata(pk, i)`, when given, packs item i's metadata (one MessagePack object).
 using metadata_packer = std::function<void(msgpack::packer<msgpack::sbuffer>&, std::size_t)>;
+// Points [first, n) of base, as ids "first".."n-1".
 inline void bulk_upsert(sync_client& c, const std::string& index, const float* base,
-                        std::size_t dim, std::size_t n, const metadata_packer& metadata = {}) {
+                        std::size_t dim, std::size_t n, const metadata_packer& metadata = {},
+                        std::size_t first = 0) {
   constexpr std::size_t batch = 1000;
-  for (std::size_t start = 0; start < n; start += batch) {
+  for (std::size_t start = first; start < n; start += batch) {
     auto end = std::min(n, start + batch);
     msgpack::sbuffer buf;
     msgpack::packer<msgpack::sbuffer> pk(buf);

@@ -6,6 +6,7 @@
 // Exits 1 when a request failed or a filtered search returned fewer than k while k
 // points matched.
 // Usage: http_bench --quiver build/bin/quiver [--n 100000] [--queries 500] [--seconds 10]
+//          [--crash: only the write-heavy run cut by SIGKILL, and the recoveries]
 //          [--rounds 3] [--connections 50] [--batch-connections 4] [--skip-filters]
 //          [--skip-restart] [--wrk PATH] [--perf FILE] [--perf-row N] [--server-arg ARG]...
 // (--perf FILE: `perf record -g` of the server while wrk runs the first row once;
@@ -40,6 +41,7 @@ struct options {
   double seconds = 10;
   unsigned rounds = 3, connections = 50, batch_connections = 4;
   bool filters = true, restart = true;
+  bool crash = false;        // only the write-heavy crash run
   std::string perf_out;      // perf record of the server during one row's first round
   std::size_t perf_row = 0;  // which row (0: the first)
   std::vector<std::string> server_args;
@@ -160,6 +162,7 @@ class quiver_side {
     return seconds_since(t0);
   }
   void stop() { server_->stop(SIGTERM); }
+  void kill() { server_->stop(SIGKILL); }
 
   http::response<http::string_body> call(http::verb verb, const std::string& target,
                                          std::string body = {},
@@ -237,6 +240,44 @@ std::size_t json_number(const std::string& body, const std::string& field) {
   return std::stoull(body.substr(at + field.size() + 3));
 }
 
+// A write-heavy run cut by SIGKILL: half the points bulk-loaded, SIGKILL right after
+// the last acknowledgement, restart; the other half, SIGKILL, restart. Each restart
+// replays what the last snapshot does not cover; every acknowledged point must be back.
+int crash_run(const options& o, const dataset& ds, const dataset_recipe& r) {
+  auto dir = fmt::format("/tmp/http-bench-{}", getpid());
+  std::filesystem::remove_all(dir);
+  quiver_side qv(o, dir);
+  qv.call(http::verb::post, "/v1/indexes",
+          fmt::format(R"({{"name":"bench","dimension":{},"m":16,"ef_construction":200}})", r.dim));
+  auto snapshots = [&] {
+    std::size_t n = 0;
+    for (auto& e : std::filesystem::recursive_directory_iterator(dir))
+      n += e.path().extension() == ".qsnap" ? 1 : 0;
+    return n;
+  };
+  int failures = 0;
+  double load_s = 0;
+  for (std::size_t first : {std::size_t{0}, r.n / 2}) {
+    auto end = first == 0 ? r.n / 2 : r.n;
+    auto t0 = clock_type::now();
+    bulk_upsert(qv.client(), "bench", ds.base.data(), r.dim, end, {}, first);
+    load_s += seconds_since(t0);
+    auto on_disk = snapshots();
+    qv.kill();
+    auto ready_s = qv.start();
+    auto count = json_number(qv.call(http::verb::get, "/v1/indexes/bench").body(), "count");
+    std::cout << fmt::format(
+        "SIGKILL after {} points acknowledged ({} snapshot file(s) on disk): ready again in "
+        "{:.2f} s, {} points back{}\n",
+        end, on_disk, ready_s, count, count == end ? "" : " (LOST WRITES)");
+    failures += count == end ? 0 : 1;
+  }
+  std::cout << fmt::format("bulk load of {} points in the two halves: {:.1f} s\n", r.n, load_s);
+  qv.stop();
+  std::filesystem::remove_all(dir);
+  return failures == 0 ? 0 : 1;
+}
+
 void print_row(const row& x, double reference, const std::string& reference_name) {
   std::cout << fmt::format("| {} | {} | {:.0f} | {:.2f} / {:.2f} | {} | {:.0f}% of {} |\n", x.name,
                            x.connections, x.qps(), x.p50(), x.p99(), x.errors(),
@@ -271,6 +312,8 @@ options parse(int argc, char** argv) {
       o.filters = false;
     else if (a == "--skip-restart")
       o.restart = false;
+    else if (a == "--crash")
+      o.crash = true;
     else if (a == "--perf")
       o.perf_out = next();
     else if (a == "--perf-row")
@@ -304,6 +347,7 @@ int main(int argc, char** argv) {
       r.n, r.queries, r.dim, r.latent, r.clusters, r.spread, r.ambient, r.seed, o.rounds,
       o.seconds);
   auto ds = make_dataset(r);
+  if (o.crash) return crash_run(o, ds, r);
   auto far = far_from_queries(ds, r);
   auto s_of = [](std::size_t i) { return mix64(i) % 1000; };
   ids_t truth(r.queries);

@@ -300,11 +300,41 @@ TEST(ShardControl, SnapshotsComeByCountOrIntervalOnlyForWhatTheLastOneLacks) {
   EXPECT_TRUE(c.snapshot_due(seq_no{12}, t0 + std::chrono::seconds(60), false));
   c.snapshot_failed(t0 + std::chrono::seconds(60));  // the next try waits an interval
   EXPECT_FALSE(c.snapshot_due(seq_no{12}, t0 + std::chrono::seconds(61), false));
-  shard_control never("s", false, snapshot_policy{0, std::chrono::seconds(0)});
+  shard_control never("s", false,
+                      snapshot_policy{0, std::chrono::seconds(0), std::chrono::milliseconds(0)});
   never.opened(open_mode::claim, lease_at(1, 10));
   never.recovered(seq_no{10});
   EXPECT_FALSE(never.wants_tick(seq_no{10}));
   EXPECT_FALSE(never.snapshot_due(seq_no{10}, t0 + std::chrono::hours(24), false));
+  never.applied(1000);
+  never.apply_took(3600);
+  EXPECT_FALSE(never.snapshot_due(seq_no{11}, t0 + std::chrono::hours(24), false));
+}
+
+TEST(ShardControl, ASnapshotComesOnceTheTailWouldReplayPastTheBudgetPacedByTheLastOne) {
+  snapshot_policy p;
+  p.every_records = 0;
+  p.interval = std::chrono::seconds(0);
+  p.replay_budget = std::chrono::milliseconds(2000);
+  shard_control c("s", false, p);
+  auto t0 = clock_type::now();
+  c.opened(open_mode::claim, lease_at(1, 10));
+  c.recovered(seq_no{10});
+  // The recovery replayed 1.5 s of records: half a second more and it is due.
+  c.snapshot_base(seq_no{4}, 6, t0, 1.5);
+  EXPECT_DOUBLE_EQ(c.replay_cost(), 1.5);
+  EXPECT_FALSE(c.snapshot_due(seq_no{10}, t0, false));
+  c.applied(100);
+  c.apply_took(0.5);
+  EXPECT_TRUE(c.snapshot_due(seq_no{110}, t0, false));
+  // That snapshot took 10 s; the next waits as long after it, however costly the tail.
+  c.snapshot_started(t0);
+  c.snapshot_taken(seq_no{110}, t0 + std::chrono::seconds(10));
+  EXPECT_DOUBLE_EQ(c.replay_cost(), 0);
+  c.applied(1000);
+  c.apply_took(5);
+  EXPECT_FALSE(c.snapshot_due(seq_no{1110}, t0 + std::chrono::seconds(19), false));
+  EXPECT_TRUE(c.snapshot_due(seq_no{1110}, t0 + std::chrono::seconds(20), false));
 }
 
 }  // namespace

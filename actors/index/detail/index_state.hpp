@@ -38,7 +38,8 @@ struct recovered_msg {
   bool transient = false;  // storage unreachable: worth retrying
   std::uint64_t replayed = 0;
   double seconds = 0;
-  seq_no snapshot_seq;  // of the snapshot it started from
+  double replay_seconds = 0;  // of `seconds`, applying the log's records
+  seq_no snapshot_seq;        // of the snapshot it started from
 };
 // Reader -> itself: a search whose shard a write held, tried again.
 struct retry_search {
@@ -51,6 +52,7 @@ struct applied_msg {
   std::uint64_t generation = 0;
   std::uint64_t ticket = 0;
   expected<shard_index::logged_result> result = shard_index::logged_result{};
+  double seconds = 0;  // applying took
 };
 // Index actor -> itself: work to run later (test fault injection).
 struct deferred_call {
