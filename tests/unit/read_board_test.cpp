@@ -118,8 +118,10 @@ TEST(ReadBoard, BatchAnswersAPrefixInOrderWhileWritesRun) {
   std::thread writer([&] {
     for (int round = 0; round < 400 && !stop; ++round) {
       std::vector<upsert_item> items;
-      for (int i = 0; i < 512; ++i)
-        items.push_back({"w" + std::to_string(i), {1000.0f + float(i), float(round)}, ""});
+      for (int i = 0; i < 512; ++i)  // fresh ids: holding the shard is the point
+        items.push_back({"w" + std::to_string(round) + "-" + std::to_string(i),
+                         {1000.0f + float(i), float(round)},
+                         ""});
       ASSERT_TRUE(idx->upsert_batch(std::move(items)));
     }
   });
