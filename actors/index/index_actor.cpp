@@ -162,10 +162,7 @@ void schedule_tick(index_self* self) {
   self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
 }
 
-// Applies durable records to the graph on the write pool: a tenant's inserts
-// (milliseconds a batch) do not hold one of the few actor scheduler threads that
-// every tenant's requests need. One apply at a time per shard keeps the log's order.
-// Applies them here and now, counting what it took towards the replay cost.
+// Applies records here and now, counting what it took towards the replay cost.
 expected<shard_index::logged_result> apply_inline(index_state& s,
                                                   std::vector<log_record>& records) {
   auto started = clock_type::now();
@@ -174,6 +171,10 @@ expected<shard_index::logged_result> apply_inline(index_state& s,
   return result;
 }
 
+// Applies durable records to the graph on the write pool: a tenant's inserts
+// (milliseconds a batch) do not hold one of the few actor scheduler threads that
+// every tenant's requests need. One apply at a time per shard keeps the log's order.
+// What applying took counts towards the replay cost (the snapshot trigger).
 void apply(index_self* self, std::shared_ptr<std::vector<log_record>> records,
            index_state::apply_done done) {
   auto& s = self->state;
