@@ -13,8 +13,10 @@ namespace quiver {
 
 // How code outside the actor system (the HTTP gateway) talks to the router: each
 // call returns at once and `done` runs later on an actor thread with the reply or
-// the failure (a timeout is `unavailable`). Free of CAF headers on purpose: the
-// gateway's translation units stay light.
+// the failure (a timeout is `unavailable`). A search may instead run on the
+// caller's thread and call `done` before returning (the standalone's direct
+// reads), so `done` must not assume it runs elsewhere. Free of CAF headers on
+// purpose: the gateway's translation units stay light.
 class router_client {
  public:
   template <class R>
