@@ -28,7 +28,7 @@ std::shared_ptr<const shard_index> read_slot::current() const {
 std::shared_ptr<read_slot> read_board::open(const std::string& tenant, const std::string& index) {
   auto slot = std::make_shared<read_slot>();
   std::unique_lock lock(mutex_);
-  auto& at = slots_[{tenant, index}];
+  auto& at = slots_[tenant][index];
   if (at) at->close();
   at = slot;
   return slot;
@@ -36,22 +36,29 @@ std::shared_ptr<read_slot> read_board::open(const std::string& tenant, const std
 
 void read_board::close(const std::string& tenant, const std::string& index) {
   std::unique_lock lock(mutex_);
-  auto it = slots_.find({tenant, index});
-  if (it == slots_.end()) return;
+  auto of = slots_.find(tenant);
+  if (of == slots_.end()) return;
+  auto it = of->second.find(index);
+  if (it == of->second.end()) return;
   it->second->close();
-  slots_.erase(it);
+  of->second.erase(it);
+  if (of->second.empty()) slots_.erase(of);
 }
 
 std::size_t read_board::size() const {
   std::shared_lock lock(mutex_);
-  return slots_.size();
+  std::size_t n = 0;
+  for (const auto& [tenant, indexes] : slots_) n += indexes.size();
+  return n;
 }
 
 std::shared_ptr<const shard_index> read_board::find(const tenant_id& tenant,
                                                     const std::string& index) const {
   std::shared_lock lock(mutex_);
-  auto it = slots_.find({tenant.value, index});
-  if (it == slots_.end()) return nullptr;
+  auto of = slots_.find(tenant.value);
+  if (of == slots_.end()) return nullptr;
+  auto it = of->second.find(index);
+  if (it == of->second.end()) return nullptr;
   return it->second->current();
 }
 

@@ -66,7 +66,8 @@ class read_board {
   std::shared_ptr<const shard_index> find(const tenant_id& tenant, const std::string& index) const;
 
   mutable std::shared_mutex mutex_;
-  std::map<std::pair<std::string, std::string>, std::shared_ptr<read_slot>> slots_;
+  // By tenant, then index name: a search's lookup copies neither name.
+  std::map<std::string, std::map<std::string, std::shared_ptr<read_slot>>> slots_;
   mutable std::atomic<std::uint64_t> answered_{0};
 };
 

@@ -114,6 +114,18 @@ TEST(ReadBoard, BatchAnswersAPrefixInOrderWhileWritesRun) {
   read_board board;
   auto idx = shard_with(3000);  // past the flat limit: a graph
   board.open("t", "docs")->serve(idx);
+  search_batch_request b{tenant_id{"t"}, "docs", {}, {}};
+  for (int i = 0; i < 32; ++i) {
+    b.queries.push_back({float(i * 5), 1});
+    b.options.emplace_back();
+    b.options.back().k = 1;
+  }
+  // Nothing holds the shard yet: the whole batch is answered here.
+  auto whole = board.try_search_batch(b);
+  ASSERT_TRUE(whole && whole->reply);
+  ASSERT_EQ(whole->done, b.queries.size());
+  for (std::size_t i = 0; i < whole->done; ++i)
+    EXPECT_EQ(whole->reply->results[i].at(0).id, "k" + std::to_string(i * 5));
   std::atomic<bool> stop{false};
   std::thread writer([&] {
     for (int round = 0; round < 400 && !stop; ++round) {
@@ -125,12 +137,6 @@ TEST(ReadBoard, BatchAnswersAPrefixInOrderWhileWritesRun) {
       ASSERT_TRUE(idx->upsert_batch(std::move(items)));
     }
   });
-  search_batch_request b{tenant_id{"t"}, "docs", {}, {}};
-  for (int i = 0; i < 32; ++i) {
-    b.queries.push_back({float(i * 5), 1});
-    b.options.emplace_back();
-    b.options.back().k = 1;
-  }
   std::size_t partial = 0;
   for (int round = 0; round < 300; ++round) {
     auto out = board.try_search_batch(b);
