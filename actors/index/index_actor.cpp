@@ -111,10 +111,11 @@ status not_writable(const index_state& s) {
   return s.control.not_writable(lease_lapsed);
 }
 
-// Runs `apply` now, or after the running snapshot (and earlier deferred writes).
+// Runs `apply` now, or once the running snapshot no longer reads the shard (and
+// after earlier deferred writes).
 void when_applicable(index_self* self, std::function<void()> apply) {
   auto& s = self->state;
-  if (s.snapshotting || s.busy()) {
+  if (s.capturing || s.busy()) {
     s.deferred.push_back(std::move(apply));
   } else {
     apply();
@@ -123,7 +124,7 @@ void when_applicable(index_self* self, std::function<void()> apply) {
 
 void drain_deferred(index_self* self) {
   auto& s = self->state;
-  while (!s.snapshotting && !s.applying && !s.deferred.empty()) {
+  while (!s.capturing && !s.applying && !s.deferred.empty()) {
     auto next = std::move(s.deferred.front());
     s.deferred.pop_front();
     next();
@@ -135,21 +136,26 @@ void maybe_snapshot(index_self* self, bool force) {
   if (!s.control.serving() || s.snapshotting || s.applying) return;
   if (!s.control.snapshot_due(s.index->applied_seq(), clock_type::now(), force)) return;
   s.snapshotting = true;
+  s.capturing = true;
   s.control.snapshot_started(clock_type::now());
   auto me = caf::actor_cast<caf::actor>(self);
   auto posted = s.env->jobs->post(
       [me, index = s.index, env = s.env, dir = s.dir + "/snapshots", generation = s.generation] {
         snapshot_done_msg out;
         out.generation = generation;
-        out.seq = index->applied_seq();
-        out.result = index->save_snapshot(*env->files, snapshot_path(dir, out.seq));
-        if (out.result.ok()) {
+        auto saved = index->save_snapshot(
+            *env->files, [&](seq_no seq) { return snapshot_path(dir, seq); },
+            [&] { caf::anon_send(me, snapshot_captured_msg{generation}); });
+        if (saved) {
+          out.seq = *saved;
           auto release = prune_snapshots(*env->files, dir);
           if (release) out.release_before = *release;
+        } else {
+          out.result = std::move(saved).error();
         }
         caf::anon_send(me, std::move(out));
       });
-  if (!posted) s.snapshotting = false;
+  if (!posted) s.snapshotting = s.capturing = false;
 }
 
 // The interval trigger checks once a second, but only while there is something
@@ -401,10 +407,16 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
         // A replica: what the primary appended while this one loaded.
         if (s.env->clustered && !s.control.primary()) catch_up(self);
       },
+      [self](snapshot_captured_msg& m) {
+        auto& s = self->state;
+        if (m.generation != s.generation) return;
+        s.capturing = false;
+        drain_deferred(self);
+      },
       [self](snapshot_done_msg& m) {
         auto& s = self->state;
         if (m.generation != s.generation) return;
-        s.snapshotting = false;
+        s.snapshotting = s.capturing = false;
         if (m.result.ok()) {
           s.control.snapshot_taken(m.seq, clock_type::now());
           spdlog::debug("shard {}: snapshot at seq {}", describe(s), m.seq.value);

@@ -89,7 +89,7 @@ void start_recovery(index_self* self) {
   s.admission.recovering();
   // A running snapshot job's result is now stale (ignored by generation); waiting
   // for it would hold every later write.
-  s.snapshotting = false;
+  s.snapshotting = s.capturing = false;
   s.applying = false;
   // Writes acknowledged by storage but not yet applied are durable: the recovery
   // replays them, so they are answered now (their closures see the new generation).

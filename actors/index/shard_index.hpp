@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -118,6 +119,10 @@ class shard_index {
   // fsync, rename). Searches go on meanwhile; mutations wait. Format: see
   // shard_index_snapshot.cpp.
   status save_snapshot(env& e, const std::string& path) const;
+  // The same, to path_for(the seq it covers). Mutations wait only while the shard
+  // is read: `captured` runs once it no longer is, before the copy and the fsync.
+  expected<seq_no> save_snapshot(env& e, const std::function<std::string(seq_no)>& path_for,
+                                 const std::function<void()>& captured) const;
   // Rebuilds a shard from a snapshot. Rejects damaged files (checksum), unknown
   // future versions, and reads every version this code ever wrote.
   static expected<std::unique_ptr<shard_index>> load_snapshot(env& e, const std::string& path,

@@ -113,7 +113,16 @@ class graph_source final : public detail::hnsw_graph::byte_source {
 }  // namespace
 
 status shard_index::save_snapshot(env& e, const std::string& path) const {
+  auto saved = save_snapshot(e, [&](seq_no) { return path; }, {});
+  return saved ? status::success() : saved.error();
+}
+
+expected<seq_no> shard_index::save_snapshot(env& e,
+                                            const std::function<std::string(seq_no)>& path_for,
+                                            const std::function<void()>& captured) const {
   std::shared_lock lock(mutex_);
+  const seq_no covers{applied_seq_};
+  const auto path = path_for(covers);
   msgpack::sbuffer buf;
   msgpack::packer<msgpack::sbuffer> pk(buf);
   pk.pack_array(14);
@@ -163,6 +172,7 @@ status shard_index::save_snapshot(env& e, const std::string& path) const {
     graph_size = *size;
   }
   lock.unlock();
+  if (captured) captured();
 
   std::string head(magic, sizeof magic);
   put_le(head, snapshot_version, 4);
@@ -195,7 +205,9 @@ status shard_index::save_snapshot(env& e, const std::string& path) const {
   }
   if (auto st = e.rename(tmp, path); !st.ok()) return st;
   auto slash = path.find_last_of('/');
-  return e.sync_dir(slash == std::string::npos ? "." : path.substr(0, slash));
+  if (auto st = e.sync_dir(slash == std::string::npos ? "." : path.substr(0, slash)); !st.ok())
+    return st;
+  return covers;
 }
 
 expected<std::unique_ptr<shard_index>> shard_index::load_snapshot(env& e, const std::string& path,

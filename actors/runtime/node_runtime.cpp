@@ -340,7 +340,7 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
     env->persistence = d.persistence;
     env->jobs = d.jobs;
     env->writers = d.writers;
-    env->files = &env::posix();
+    env->files = options.snapshot_files ? options.snapshot_files : &env::posix();
     env->index = options.index;
     env->usage = std::make_shared<usage_book>();
     env->clustered = options.cluster.enabled;

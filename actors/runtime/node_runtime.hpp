@@ -51,6 +51,9 @@ struct runtime_options {
   endpoint publish;        // storaged, vectord: where to serve (port 0: any free one)
   endpoint upstream;       // vectord: storaged; gatewayd: vectord (unused in a cluster)
   cluster_options cluster;
+  // Where shards read and write their snapshots (null: the file system); tests
+  // put one here that holds or fails file operations.
+  env* snapshot_files = nullptr;
 };
 
 // The actor system of one process and the actors of its role. Destroying it stops

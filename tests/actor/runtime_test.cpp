@@ -4,14 +4,19 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <stdexcept>
 #include <thread>
+
+#include "tests/unit/fault_env.hpp"
 
 namespace quiver {
 namespace {
@@ -566,6 +571,78 @@ TEST_F(Runtime, SearchesSeeEveryAcknowledgedWriteWhileAnotherWriterRuns) {
   stop = true;
   writer.join();
   EXPECT_EQ(writer_error, "");
+}
+
+// A snapshot holds writes back only while it reads the shard: with its file's
+// fsync stalled, later writes are acknowledged, applied and searchable, and the
+// snapshot covers what it read, no more.
+TEST_F(Runtime, WritesGoOnWhileASnapshotIsWrittenOut) {
+  rt.reset();
+  std::mutex m;
+  std::condition_variable cv;
+  bool stalled = false, released = false;
+  fault_env files;
+  files.before_sync = [&](const std::string& path) {
+    if (path.find(".qsnap") == std::string::npos) return;
+    std::unique_lock lock(m);
+    stalled = true;
+    cv.notify_all();
+    cv.wait_for(lock, 20s, [&] { return released; });
+  };
+  auto release = [&] {
+    std::lock_guard lock(m);
+    released = true;
+    cv.notify_all();
+  };
+  // However the test ends, nothing is left waiting and no runtime outlives `files`.
+  struct cleanup {
+    std::function<void()> run;
+    ~cleanup() { run(); }
+  } at_exit{[&] {
+    release();
+    rt.reset();
+  }};
+  auto o = options(dir);
+  o.storage.snapshot_every_records = 100;
+  o.snapshot_files = &files;
+  auto started = node_runtime::start(o);
+  ASSERT_TRUE(started) << started.error().message;
+  rt = std::move(*started);
+  ASSERT_TRUE(create(params("live", 3, distance_kind::euclidean)));
+  ASSERT_TRUE(upsert("live", items(0, 100)));  // due: the snapshot starts
+  {
+    std::unique_lock lock(m);
+    ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return stalled; })) << "no snapshot was taken";
+  }
+  auto later = std::async(std::launch::async, [&] { return upsert("live", items(100, 150)); });
+  bool answered = later.wait_for(15s) == std::future_status::ready;
+  if (answered) {
+    auto r = search("live", {120, 1, -120}, 1);
+    EXPECT_TRUE(r && r->hits.at(0).id == "k120");
+  }
+  release();
+  ASSERT_TRUE(answered) << "a write waited for the snapshot's fsync";
+  ASSERT_TRUE(later.get());
+  // It covers the first 100 records: a restart from it replays the other 50.
+  for (int i = 0; i < 400 && snapshots_of(dir, "live").empty(); ++i)
+    std::this_thread::sleep_for(25ms);
+  auto snaps = snapshots_of(dir, "live");
+  ASSERT_EQ(snaps.size(), 1u);
+  auto first = snaps.front().filename().string();
+  rt->stop();
+  rt.reset();
+  files.before_sync = nullptr;
+  std::error_code ec;
+  for (auto& p : snapshots_of(dir, "live"))
+    if (p.filename().string() != first) fs::remove(p, ec);  // the shutdown's snapshot
+  rt = start(dir);
+  await_settled(*rt);
+  auto d = sync<index_description>([&](auto done) {
+    rt->client().describe_index({t, "live"}, done);
+  });
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->count, 150u);
+  EXPECT_EQ(d->replayed_records, 50u);
 }
 
 }  // namespace

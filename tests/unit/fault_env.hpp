@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -11,7 +12,7 @@ namespace quiver {
 
 // The real file system with faults a test turns on: a disk that holds only so
 // many more bytes (a write past them is cut short and fails with ENOSPC, as a
-// full disk's would), and fsyncs that fail. Counts the fsyncs it is asked for.
+// full disk's would), and fsyncs that fail or wait. Counts the fsyncs it is asked for.
 class fault_env final : public env {
  public:
   // Bytes that may still be written (-1: unlimited), and the error past them.
@@ -19,6 +20,8 @@ class fault_env final : public env {
   int full_errno = ENOSPC;
   bool fail_sync = false;
   int syncs = 0;
+  // Runs before each fsync, with the file's path (a test may block in it).
+  std::function<void(const std::string&)> before_sync;
 
   class file final : public writable_file {
    public:
@@ -37,6 +40,7 @@ class fault_env final : public env {
     }
     status sync() override {
       ++owner_.syncs;
+      if (owner_.before_sync) owner_.before_sync(path_);
       if (owner_.fail_sync) return make_status(errc::unavailable, "fdatasync: injected EIO");
       return inner_->sync();
     }

@@ -58,6 +58,10 @@ struct applied_msg {
 struct deferred_call {
   std::function<void()> run;
 };
+// Job pool -> index actor: the running snapshot no longer reads the shard.
+struct snapshot_captured_msg {
+  std::uint64_t generation = 0;
+};
 struct snapshot_done_msg {
   std::uint64_t generation = 0;
   status result;
@@ -69,6 +73,7 @@ struct snapshot_done_msg {
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::index_detail::recovered_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::index_detail::snapshot_done_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::index_detail::snapshot_captured_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::index_detail::applied_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::index_detail::retry_search)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::index_detail::deferred_call)
@@ -98,6 +103,9 @@ struct index_state {
   // Bumped on every (re)recovery: acks and job results of an earlier one are stale.
   std::uint64_t generation = 0;
   bool snapshotting = false;
+  // The running snapshot still reads the shard: applies wait (after that, only
+  // its copy and fsync run, and writes go on).
+  bool capturing = false;
   // An acknowledged write is being applied on the write pool; later ones wait.
   bool applying = false;
   // What to do once each posted apply is done (stale: a recovery took over).
@@ -105,7 +113,7 @@ struct index_state {
   std::map<std::uint64_t, apply_done> apply_jobs;
   std::uint64_t next_ticket = 0;
   bool exiting = false;  // clean shutdown waits for the running snapshot
-  // Acknowledged writes waiting for a running snapshot to finish, in seq order.
+  // Acknowledged writes waiting for a running snapshot's capture, in seq order.
   std::deque<std::function<void()>> deferred;
   bool tick_pending = false;
   // Storage refused a write (control.write_failure()): a retry is scheduled.
