@@ -1,6 +1,7 @@
 #include "daemons/common/daemon_main.hpp"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -82,6 +83,11 @@ int lock_data_dir(const std::string& dir) {
 }  // namespace
 
 int daemon_main(node_role role, int argc, char** argv) {
+  // Blocks of 256 KB and more (request bodies, batches, log buffers) go back to
+  // the system when freed. glibc's default threshold rises to the largest block
+  // freed so far, after which a bulk load's megabyte bodies stay in the free
+  // lists: about 70 MB of RSS no index holds after loading 100k x 768.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   const bool http = role == node_role::standalone || role == node_role::gatewayd;
   const bool storage = role == node_role::standalone || role == node_role::storaged;
   const bool index = role == node_role::standalone || role == node_role::vectord;
