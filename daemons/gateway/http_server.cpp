@@ -6,7 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -33,11 +33,13 @@ constexpr auto drain_timeout = std::chrono::seconds(5);
 // How long a client may take over the TLS handshake and the closing alert.
 constexpr auto tls_timeout = std::chrono::seconds(10);
 
-// Each connection's stream names its strand's concrete type: beast::tcp_stream's
-// type-erased executor is copied, reference-counted and queried on every async
-// operation (~4% of a search request's CPU under load).
-using strand_type = net::strand<net::io_context::executor_type>;
-using plain_stream = beast::basic_stream<tcp, strand_type>;
+// One io_context per I/O thread, each connection on one of them: a connection's
+// handlers never run concurrently without a strand's locking and queueing, and a
+// request's handlers never wake another thread. The stream names the executor's
+// concrete type: beast::tcp_stream's type-erased one is copied, reference-counted
+// and queried on every async operation.
+using executor_type = net::io_context::executor_type;
+using plain_stream = beast::basic_stream<tcp, executor_type>;
 using tls_stream = beast::ssl_stream<plain_stream>;
 
 // One connection. Stream is plain_stream (HTTP) or tls_stream (HTTPS).
@@ -117,8 +119,9 @@ class session : public std::enable_shared_from_this<session<Stream>> {
     request_id_ = request.request_id;
     tcp().expires_never();
     api_.handle(std::move(request), [self = this->shared_from_this(), version](http_reply r) {
-      // Called on an actor or I/O thread: hop onto this connection's strand.
-      net::post(self->stream_.get_executor(), [self, version, r = std::move(r)]() mutable {
+      // Called on an actor thread (onto this connection's thread), or on this very
+      // thread (a search answered here: write now).
+      net::dispatch(self->stream_.get_executor(), [self, version, r = std::move(r)]() mutable {
         if (r.delay.count() <= 0) return self->write(std::move(r), version);
         auto timer = std::make_shared<net::steady_timer>(self->stream_.get_executor(), r.delay);
         timer->async_wait([self, version, timer, r = std::move(r)](beast::error_code) mutable {
@@ -196,13 +199,23 @@ struct http_server::impl {
   tls_config tls;
   std::optional<ssl::context> tls_context;
   http_api& api;
-  net::io_context ioc;
-  tcp::acceptor acceptor{net::make_strand(ioc)};
-  net::signal_set signals{ioc, SIGINT, SIGTERM};
+  // One per I/O thread; the first also runs the acceptor and the signals.
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  // Keep each context's run() going while it has no connection.
+  std::vector<net::executor_work_guard<executor_type>> busy;
+  std::size_t next_context = 0;
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<net::signal_set> signals;
   std::uint16_t port = 0;
 
-  impl(const server_config& c, http_api& a, const tls_config& t)
-      : config(c), tls(t), api(a), ioc(static_cast<int>(c.io_threads)) {}
+  impl(const server_config& c, http_api& a, const tls_config& t) : config(c), tls(t), api(a) {
+    for (unsigned i = 0; i < std::max(1u, c.io_threads); ++i) {
+      contexts.push_back(std::make_unique<net::io_context>(1));
+      busy.push_back(net::make_work_guard(*contexts.back()));
+    }
+    acceptor.emplace(*contexts.front());
+    signals.emplace(*contexts.front(), SIGINT, SIGTERM);
+  }
 
   // Loads the certificate, key and client CA; an unreadable or mismatched file
   // stops the start with a message that names it.
@@ -230,10 +243,12 @@ struct http_server::impl {
     return status::success();
   }
 
+  // Connections go to the threads in turn.
   void accept() {
-    acceptor.async_accept(
-        net::make_strand(ioc), [this](beast::error_code ec, plain_stream::socket_type socket) {
-          if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+    auto& context = *contexts[next_context++ % contexts.size()];
+    acceptor->async_accept(
+        context, [this](beast::error_code ec, plain_stream::socket_type socket) {
+          if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
           if (!ec) {
             socket.set_option(tcp::no_delay(true), ec);
             if (tls_context) {
@@ -262,7 +277,7 @@ status http_server::listen() {
       impl_->config.host == "localhost" ? "127.0.0.1" : impl_->config.host, ec);
   if (ec) return make_status(errc::invalid_argument, "invalid host '" + impl_->config.host + "'");
   tcp::endpoint endpoint{address, impl_->config.port};
-  auto& a = impl_->acceptor;
+  auto& a = *impl_->acceptor;
   a.open(endpoint.protocol(), ec);
   if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) a.bind(endpoint, ec);
@@ -278,25 +293,25 @@ status http_server::listen() {
 std::uint16_t http_server::port() const { return impl_->port; }
 
 void http_server::run() {
-  impl_->signals.async_wait([this](beast::error_code ec, int sig) {
+  impl_->signals->async_wait([this](beast::error_code ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: shutting down", sig);
     stop();
   });
   impl_->accept();
   std::vector<std::thread> threads;
-  for (unsigned i = 1; i < impl_->config.io_threads; ++i)
-    threads.emplace_back([this] { impl_->ioc.run(); });
-  impl_->ioc.run();
+  for (std::size_t i = 1; i < impl_->contexts.size(); ++i)
+    threads.emplace_back([this, i] { impl_->contexts[i]->run(); });
+  impl_->contexts.front()->run();
   for (auto& t : threads) t.join();
 }
 
 void http_server::stop() {
-  net::post(impl_->ioc, [this] {
+  net::post(*impl_->contexts.front(), [this] {
     beast::error_code ec;
-    impl_->acceptor.close(ec);
-    impl_->signals.cancel(ec);
-    impl_->ioc.stop();
+    impl_->acceptor->close(ec);
+    impl_->signals->cancel(ec);
+    for (auto& c : impl_->contexts) c->stop();
   });
 }
 
