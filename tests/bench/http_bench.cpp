@@ -429,12 +429,22 @@ int main(int argc, char** argv) {
   auto json_at = [&](int ef, const std::string& extra = {}) {
     return rendered([&](const float* v) { return search_body(v, r.dim, ef, extra); });
   };
-  std::vector<std::string> batches;
+  std::vector<std::string> batches, bin_batches;
   for (std::size_t q = 0; q < r.queries; q += 32) {
     std::string b = "{\"queries\":[";
-    for (std::size_t j = q; j < std::min(r.queries, q + 32); ++j)
+    auto end = std::min(r.queries, q + 32);
+    msgpack::sbuffer buf;
+    msgpack::packer<msgpack::sbuffer> pk(buf);
+    pk.pack_map(1);
+    pk.pack(std::string("queries"));
+    pk.pack_array(static_cast<std::uint32_t>(end - q));
+    for (std::size_t j = q; j < end; ++j) {
       b += (j > q ? "," : "") + search_body(&ds.queries[j * r.dim], r.dim, ef_star);
+      auto one = msgpack_search_body(&ds.queries[j * r.dim], r.dim, ef_star);
+      buf.write(one.data(), one.size());
+    }
     batches.push_back(b + "]}");
+    bin_batches.emplace_back(buf.data(), buf.size());
   }
   auto star = fmt::format("ef={}", ef_star);
   std::vector<row> plain = {
@@ -452,6 +462,13 @@ int main(int argc, char** argv) {
        search + "/batch",
        "application/json",
        batches,
+       o.batch_connections,
+       32,
+       {}},
+      {"MessagePack bin search/batch of 32, " + star,
+       search + "/batch",
+       "application/msgpack",
+       bin_batches,
        o.batch_connections,
        32,
        {}},
@@ -536,6 +553,7 @@ int main(int argc, char** argv) {
   print_row(plain[2], raw_q64, fmt::format("raw {:.0f} at ef=64", raw_q64));
   print_row(plain[3], raw_q, raw2);
   print_row(plain[4], raw_q, raw2);
+  print_row(plain[5], raw_q, raw2);
   if (!again.empty()) {
     again[0].name += ", after restart";
     again[1].name += ", after restart";
