@@ -28,8 +28,9 @@ namespace {
 
 constexpr char magic[8] = {'Q', 'V', 'S', 'N', 'A', 'P', 0, 0};
 constexpr std::uint32_t snapshot_version = 2;
-// Bytes of the graph held in memory at once while a snapshot file is assembled.
-constexpr std::size_t snapshot_copy_chunk = 4 << 20;
+// What a snapshot's writer gathers before it appends: the graph's many small
+// pieces (a size per point) would otherwise cost a system call each.
+constexpr std::size_t snapshot_write_buffer = 1 << 20;
 
 void put_le(std::string& out, std::uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
@@ -110,6 +111,43 @@ class graph_source final : public detail::hnsw_graph::byte_source {
   std::size_t used_ = 0;
 };
 
+// Appends to a file what the snapshot's writer hands it, checksummed: small
+// pieces gathered, large ones (the graph's points) straight from the caller's
+// memory.
+class file_sink final : public detail::hnsw_graph::byte_sink {
+ public:
+  explicit file_sink(writable_file& file) : file_(file) { buffer_.reserve(snapshot_write_buffer); }
+
+  status write(const char* data, std::size_t n) override {
+    crc_ = crc32c(data, n, crc_);
+    written_ += n;
+    if (buffer_.size() + n <= snapshot_write_buffer) {
+      buffer_.append(data, n);
+      return status::success();
+    }
+    if (auto st = flush(); !st.ok()) return st;
+    if (n < snapshot_write_buffer) {
+      buffer_.append(data, n);
+      return status::success();
+    }
+    return file_.append(std::string_view(data, n));
+  }
+  status flush() {
+    if (buffer_.empty()) return status::success();
+    auto st = file_.append(buffer_);
+    buffer_.clear();
+    return st;
+  }
+  std::uint64_t written() const { return written_; }
+  std::uint32_t crc() const { return crc_; }
+
+ private:
+  writable_file& file_;
+  std::string buffer_;
+  std::uint64_t written_ = 0;
+  std::uint32_t crc_ = 0;
+};
+
 }  // namespace
 
 status shard_index::save_snapshot(env& e, const std::string& path) const {
@@ -157,23 +195,10 @@ expected<seq_no> shard_index::save_snapshot(env& e,
     pk.pack_uint8(static_cast<std::uint8_t>(f.type));
   }
 
-  // hnswlib writes the graph to a scratch file under the lock; the snapshot is then
-  // streamed together in chunks, so it costs one chunk of memory, not two copies
-  // of the graph.
-  std::uint64_t graph_size = 0;
-  auto graph_tmp = path + ".graph.tmp";
-  if (graph_) {
-    if (auto st = graph_->save(graph_tmp); !st.ok()) {
-      e.remove(graph_tmp);  // a full disk keeps no partial scratch file
-      return st;
-    }
-    auto size = e.file_size(graph_tmp);
-    if (!size) return std::move(size).error();
-    graph_size = *size;
-  }
-  lock.unlock();
-  if (captured) captured();
-
+  // The graph goes from its memory into the file under the lock, checksummed on
+  // the way: no scratch copy, one pass. The fsync and the rename come after the
+  // lock, while writes go on.
+  const std::uint64_t graph_size = graph_ ? graph_->saved_size() : 0;
   std::string head(magic, sizeof magic);
   put_le(head, snapshot_version, 4);
   put_le(head, buf.size(), 8);
@@ -181,26 +206,34 @@ expected<seq_no> shard_index::save_snapshot(env& e,
   put_le(head, graph_size, 8);
   auto tmp = path + ".tmp";
   e.remove(tmp);  // a leftover of an earlier crash; absent is fine
+  std::unique_ptr<writable_file> file;
+  std::uint32_t crc = 0;
   auto st = [&]() -> status {
-    auto file = e.open_append(tmp);
-    if (!file) return std::move(file).error();
-    auto crc = crc32c(head.data(), head.size());
-    if (auto st = (*file)->append(head); !st.ok()) return st;
-    for (std::uint64_t at = 0; at < graph_size; at += snapshot_copy_chunk) {
-      auto chunk = e.read_range(graph_tmp, at, snapshot_copy_chunk);
-      if (!chunk) return std::move(chunk).error();
-      if (chunk->empty()) return damaged(graph_tmp, "the graph scratch file shrank while copying");
-      crc = crc32c(chunk->data(), chunk->size(), crc);
-      if (auto st = (*file)->append(*chunk); !st.ok()) return st;
-    }
+    auto opened = e.open_append(tmp);
+    if (!opened) return std::move(opened).error();
+    file = std::move(*opened);
+    file_sink sink(*file);
+    if (auto st = sink.write(head.data(), head.size()); !st.ok()) return st;
+    if (auto st = graph_ ? graph_->save(sink) : status::success(); !st.ok()) return st;
+    if (auto st = sink.flush(); !st.ok()) return st;
+    if (sink.written() != head.size() + graph_size)
+      return make_status(errc::internal,
+                         "the graph wrote " + std::to_string(sink.written() - head.size()) +
+                             " bytes, not the " + std::to_string(graph_size) + " it announced");
+    crc = sink.crc();
+    return status::success();
+  }();
+  lock.unlock();
+  if (st.ok()) {
+    if (captured) captured();
     std::string trailer;
     put_le(trailer, crc, 4);
-    if (auto st = (*file)->append(trailer); !st.ok()) return st;
-    return (*file)->sync();
-  }();
-  if (graph_) e.remove(graph_tmp);
+    st = file->append(trailer);
+    if (st.ok()) st = file->sync();
+  }
+  file.reset();
   if (!st.ok()) {
-    e.remove(tmp);  // nor a partial snapshot
+    e.remove(tmp);  // a full disk keeps no partial snapshot
     return st;
   }
   if (auto st = e.rename(tmp, path); !st.ok()) return st;

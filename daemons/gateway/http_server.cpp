@@ -2,11 +2,11 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -246,22 +246,21 @@ struct http_server::impl {
   // Connections go to the threads in turn.
   void accept() {
     auto& context = *contexts[next_context++ % contexts.size()];
-    acceptor->async_accept(
-        context, [this](beast::error_code ec, plain_stream::socket_type socket) {
-          if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
-          if (!ec) {
-            socket.set_option(tcp::no_delay(true), ec);
-            if (tls_context) {
-              std::make_shared<session<tls_stream>>(tls_stream(std::move(socket), *tls_context),
-                                                    api, config)
-                  ->start();
-            } else {
-              std::make_shared<session<plain_stream>>(plain_stream(std::move(socket)), api, config)
-                  ->start();
-            }
-          }
-          accept();
-        });
+    acceptor->async_accept(context, [this](beast::error_code ec, plain_stream::socket_type socket) {
+      if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
+      if (!ec) {
+        socket.set_option(tcp::no_delay(true), ec);
+        if (tls_context) {
+          std::make_shared<session<tls_stream>>(tls_stream(std::move(socket), *tls_context), api,
+                                                config)
+              ->start();
+        } else {
+          std::make_shared<session<plain_stream>>(plain_stream(std::move(socket)), api, config)
+              ->start();
+        }
+      }
+      accept();
+    });
   }
 };
 

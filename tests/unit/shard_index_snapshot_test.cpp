@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -39,9 +40,10 @@ class Snapshot : public ::testing::Test {
   std::string dir_, path_;
 };
 
-// A graph larger than the 4 MiB copy chunk is streamed into the snapshot in several
-// chunks; the checksum covers all of them and a flipped byte in a later chunk is caught.
-TEST_F(Snapshot, GraphLargerThanOneCopyChunkRoundTrips) {
+// A graph of several MiB goes into the snapshot in several appends (the points
+// straight from the graph's memory, no scratch file); the checksum covers all of
+// them and a flipped byte near the end is caught.
+TEST_F(Snapshot, LargeGraphRoundTripsWithoutAScratchFile) {
   index_params p;
   p.name = "big";
   p.dimension = 1024;
@@ -68,9 +70,58 @@ TEST_F(Snapshot, GraphLargerThanOneCopyChunkRoundTrips) {
     EXPECT_EQ(got->vector, vs[i]);
   }
   auto bytes = read_bytes(path_);
-  bytes[bytes.size() - 100] ^= 0x40;  // inside the last chunk of the graph
+  bytes[bytes.size() - 100] ^= 0x40;  // inside the graph's last link lists
   write_bytes(path_, bytes);
   EXPECT_FALSE(shard_index::load_snapshot(env::posix(), path_));
+}
+
+std::uint64_t get_le(const std::string& s, std::size_t at, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i)
+    v |= std::uint64_t(static_cast<unsigned char>(s.at(at + i))) << (8 * i);
+  return v;
+}
+
+// The graph part of a snapshot (written from the graph's memory) is hnswlib 0.6.2's
+// own saveIndex() layout: hnswlib loads it, counts the points and deletions the
+// shard has, and writes it back byte for byte.
+TEST_F(Snapshot, HnswlibReadsTheGraphAndWritesTheSameBytes) {
+  constexpr std::uint32_t dim = 8;
+  index_params p;
+  p.name = "fmt";
+  p.dimension = dim;
+  p.distance = distance_kind::euclidean;
+  shard_index idx(p);  // past the flat limit: an hnswlib graph
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<upsert_item> batch;
+  for (int i = 0; i < 3000; ++i) {
+    std::vector<float> v(dim);
+    for (auto& x : v) x = u(rng);
+    batch.push_back({"v" + std::to_string(i), v, ""});
+  }
+  ASSERT_TRUE(idx.upsert_batch(batch));
+  std::size_t removed = 0;
+  for (int i = 0; i < 3000; i += 7) removed += idx.remove("v" + std::to_string(i)) ? 1 : 0;
+  ASSERT_EQ(removed, 429u);
+  ASSERT_TRUE(idx.save_snapshot(env::posix(), path_).ok());
+
+  // [magic 8][version 4][envelope length 8][envelope][graph length 8][graph][crc 4]
+  auto bytes = read_bytes(path_);
+  auto envelope = get_le(bytes, 12, 8);
+  auto graph_len = get_le(bytes, 20 + envelope, 8);
+  auto graph_at = 20 + envelope + 8;
+  ASSERT_EQ(graph_at + graph_len + 4, bytes.size());
+  const auto graph = bytes.substr(graph_at, graph_len);
+  write_bytes(dir_ + "/graph.bin", graph);
+  auto command = std::string(QUIVER_HNSW_RESAVE) + " " + std::to_string(dim) + " " + dir_ +
+                 "/graph.bin " + dir_ + "/again.bin";
+  std::unique_ptr<FILE, int (*)(FILE*)> out(popen(command.c_str(), "r"), pclose);
+  ASSERT_TRUE(out);
+  char line[64] = {};
+  ASSERT_TRUE(std::fgets(line, sizeof line, out.get()));
+  EXPECT_EQ(std::string(line), "3000 429\n");
+  EXPECT_TRUE(read_bytes(dir_ + "/again.bin") == graph) << "hnswlib writes the graph otherwise";
 }
 
 // A small shard is flat (no hnswlib graph); its snapshot restores flat, deleted

@@ -165,28 +165,65 @@ status hnsw_graph::build_from_flat(std::size_t capacity) {
   return status::success();
 }
 
-status hnsw_graph::save(const std::string& path) const {
+std::uint64_t hnsw_graph::saved_size() const {
   const auto& d = *impl_;
-  if (d.graph) {
-    try {
-      d.graph->saveIndex(path);
-      return status::success();
-    } catch (const std::exception& e) {
-      return internal_error("hnsw save failed", e);
-    }
+  if (!d.graph) {
+    return sizeof flat_magic + 3 * sizeof(std::uint32_t) + sizeof(std::uint64_t) +
+           d.state.size() * (1 + std::uint64_t{d.dimension} * sizeof(float));
   }
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  std::uint32_t head[3] = {d.dimension, d.m, d.ef_construction};
-  std::uint64_t labels = d.state.size();
-  out.write(flat_magic, sizeof flat_magic);
-  out.write(reinterpret_cast<const char*>(head), sizeof head);
-  out.write(reinterpret_cast<const char*>(&labels), sizeof labels);
-  out.write(reinterpret_cast<const char*>(d.state.data()), static_cast<std::streamsize>(labels));
-  out.write(reinterpret_cast<const char*>(d.flat.data()),
-            static_cast<std::streamsize>(labels * d.dimension * sizeof(float)));
-  out.flush();
-  if (!out) return make_status(errc::internal, "cannot write " + path);
-  return status::success();
+  const auto& g = *d.graph;
+  std::uint64_t size = sizeof g.offsetLevel0_ + sizeof g.max_elements_ +
+                       sizeof g.cur_element_count + sizeof g.size_data_per_element_ +
+                       sizeof g.label_offset_ + sizeof g.offsetData_ + sizeof g.maxlevel_ +
+                       sizeof g.enterpoint_node_ + sizeof g.maxM_ + sizeof g.maxM0_ + sizeof g.M_ +
+                       sizeof g.mult_ + sizeof g.ef_construction_ +
+                       g.cur_element_count * g.size_data_per_element_;
+  for (std::size_t i = 0; i < g.cur_element_count; ++i)
+    size += sizeof(hnswlib::linklistsizeint) +
+            (g.element_levels_[i] > 0 ? g.size_links_per_element_ * g.element_levels_[i] : 0);
+  return size;
+}
+
+status hnsw_graph::save(byte_sink& out) const {
+  const auto& d = *impl_;
+  status st;
+  auto bytes = [&](const void* p, std::size_t n) {
+    if (st.ok()) st = out.write(static_cast<const char*>(p), n);
+  };
+  auto pod = [&](const auto& x) { bytes(&x, sizeof x); };
+  if (!d.graph) {
+    std::uint32_t head[3] = {d.dimension, d.m, d.ef_construction};
+    std::uint64_t labels = d.state.size();
+    bytes(flat_magic, sizeof flat_magic);
+    bytes(head, sizeof head);
+    pod(labels);
+    bytes(d.state.data(), labels);
+    bytes(d.flat.data(), labels * d.dimension * sizeof(float));
+    return st;
+  }
+  // The order and types of saveIndex().
+  const auto& g = *d.graph;
+  pod(g.offsetLevel0_);
+  pod(g.max_elements_);
+  pod(g.cur_element_count);
+  pod(g.size_data_per_element_);
+  pod(g.label_offset_);
+  pod(g.offsetData_);
+  pod(g.maxlevel_);
+  pod(g.enterpoint_node_);
+  pod(g.maxM_);
+  pod(g.maxM0_);
+  pod(g.M_);
+  pod(g.mult_);
+  pod(g.ef_construction_);
+  bytes(g.data_level0_memory_, g.cur_element_count * g.size_data_per_element_);
+  for (std::size_t i = 0; i < g.cur_element_count && st.ok(); ++i) {
+    hnswlib::linklistsizeint size =
+        g.element_levels_[i] > 0 ? g.size_links_per_element_ * g.element_levels_[i] : 0;
+    pod(size);
+    if (size) bytes(g.linkLists_[i], size);
+  }
+  return st;
 }
 
 namespace {

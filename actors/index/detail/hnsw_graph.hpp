@@ -77,10 +77,19 @@ class hnsw_graph {
   std::size_t memory_bytes() const;
   bool is_flat() const;
 
-  // hnswlib 0.6.2 saves through a file path only (no streams). A flat graph is
-  // saved in a format of its own, told apart by its first 8 bytes.
-  // REQUIRES (save): no concurrent mutation.
-  status save(const std::string& path) const;
+  // Where save() writes, in order.
+  class byte_sink {
+   public:
+    virtual ~byte_sink() = default;
+    virtual status write(const char* data, std::size_t n) = 0;
+  };
+  // Writes the graph in hnswlib 0.6.2's saveIndex() layout (which hnswlib's
+  // loadIndex() reads), straight from the graph's memory: hnswlib's own writer
+  // takes a file path only. A flat graph is saved in a format of its own, told
+  // apart by its first 8 bytes. saved_size() is what save() writes now.
+  // REQUIRES: no concurrent mutation.
+  std::uint64_t saved_size() const;
+  status save(byte_sink& out) const;
 
   // Where load() reads what save() wrote, in order.
   class byte_source {
