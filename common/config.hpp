@@ -57,8 +57,9 @@ struct storage_config {
   // that trigger), and on clean shutdown; restart replays only what follows.
   std::uint64_t snapshot_every_records = 100000;
   std::uint32_t snapshot_interval_s = 300;
-  // ...and once replaying what the last snapshot misses would take this long (as
-  // applying it took), paced to at most half the time (0: not by replay cost).
+  // ...and once replaying what the last snapshot misses would take this long (the
+  // CPU time applying it took), paced to at most half the time (0: not by replay
+  // cost).
   // Bounds the recovery after a crash whatever the vectors' size.
   std::uint32_t snapshot_replay_budget_ms = 5000;
 };

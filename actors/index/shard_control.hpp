@@ -159,7 +159,7 @@ class shard_control {
   void snapshot_base(seq_no seq, std::uint64_t replayed, clock::time_point now,
                      double replay_seconds = 0);
   void applied(std::uint64_t records) { since_snapshot_ += records; }
-  // Applying records took `seconds`: what replaying them will take.
+  // Applying records took `seconds` of CPU: what replaying them will take.
   void apply_took(double seconds) { replay_cost_ += seconds; }
   // What replaying the records the last snapshot does not cover would take.
   double replay_cost() const { return replay_cost_; }

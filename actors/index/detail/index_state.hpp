@@ -52,7 +52,7 @@ struct applied_msg {
   std::uint64_t generation = 0;
   std::uint64_t ticket = 0;
   expected<shard_index::logged_result> result = shard_index::logged_result{};
-  double seconds = 0;  // applying took
+  double seconds = 0;  // CPU time applying took
 };
 // Index actor -> itself: work to run later (test fault injection).
 struct deferred_call {
