@@ -65,6 +65,14 @@ caf::result<Reply> forward(link_self* self, Request& r) {
   return rp;
 }
 
+// Answers every forwarded request not yet answered: CAF drops messages in flight
+// to a lost peer without an error, and an actor that quits leaves its promises.
+void fail_in_flight(link_self* self) {
+  auto failed = std::move(self->state.in_flight);
+  self->state.in_flight.clear();
+  for (auto& [id, fail] : failed) fail(unreachable());
+}
+
 void retry_later(link_self* self) {
   self->delayed_send(self, std::chrono::milliseconds(250), retry_atom::value);
 }
@@ -79,6 +87,7 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
   if (!self->state.target && !self->state.host.empty()) self->send(self, retry_atom::value);
   self->set_exit_handler([self](caf::exit_msg& msg) {
     for (auto& [addr, link] : self->state.shard_links) self->send_exit(link, msg.reason);
+    fail_in_flight(self);
     self->quit(msg.reason);
   });
   self->set_down_handler([self](caf::down_msg& msg) {
@@ -93,9 +102,17 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
       spdlog::error("upstream daemon went away ({}); its requests fail until it is back",
                     caf::to_string(msg.reason));
     self->state.target = nullptr;
-    auto failed = std::move(self->state.in_flight);
-    self->state.in_flight.clear();
-    for (auto& [id, fail] : failed) fail(unreachable());
+    // The shards of the daemon that went away go with it, even where a shard's own
+    // down has not arrived (a route read just before the daemon died).
+    for (auto it = links.begin(); it != links.end();) {
+      if (it->first.node() != msg.source.node()) {
+        ++it;
+        continue;
+      }
+      self->send_exit(it->second, msg.reason);
+      it = links.erase(it);
+    }
+    fail_in_flight(self);
     if (self->state.quit_on_down) return self->quit(msg.reason);
     if (!self->state.host.empty()) retry_later(self);
   });
