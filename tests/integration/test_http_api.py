@@ -3,6 +3,7 @@ import json
 import math
 import os
 import random
+import re
 import socket
 import struct
 import sys
@@ -62,6 +63,38 @@ class ApiTest(unittest.TestCase):
         self.assertIn('quiver_http_request_duration_seconds_bucket{route="PUT /v1/indexes/{name}/vectors/{id}",le="+Inf"}', text)
         self.assertIn('quiver_index_vectors{tenant="default",index="metrics-idx"} 1', text)
         self.assertIn("quiver_process_resident_bytes", text)
+
+    def test_every_metric_is_documented(self):
+        """docs/METRICS.md lists every series this server exposes with its type, names
+        only series the gateway's code emits, and the Grafana dashboard queries only
+        documented series."""
+        self.create("documented-idx")
+        self.req("PUT", "/v1/indexes/documented-idx/vectors/a", {"vector": [1, 2, 3]})
+        st, _, text = self.req("GET", "/metrics")
+        self.assertEqual(st, 200)
+        exposed = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text.decode(), re.M))
+        self.assertGreater(len(exposed), 15, exposed)
+        root = os.path.join(os.path.dirname(__file__), "..", "..")
+        with open(os.path.join(root, "docs", "METRICS.md")) as f:
+            documented = dict(re.findall(r"^\| `(quiver_\w+)` \| (\w+) \|", f.read(), re.M))
+        for name, kind in exposed.items():
+            self.assertEqual(documented.get(name), kind, "%s (%s) is not in docs/METRICS.md" % (name, kind))
+        source = ""
+        for path in ("daemons/gateway/prometheus_text.cpp", "common/metrics.cpp"):
+            with open(os.path.join(root, path)) as f:
+                source += f.read()
+        for name in documented:
+            self.assertIn(name, source, "docs/METRICS.md names %s, which no code emits" % name)
+        with open(os.path.join(root, "docs", "grafana", "quiver.json")) as f:
+            dashboard = json.load(f)
+        queried = set()
+        for panel in dashboard["panels"]:
+            for target in panel["targets"]:
+                queried |= set(re.findall(r"quiver_\w+", target["expr"]))
+        self.assertGreater(len(queried), 20, queried)
+        for name in queried:
+            series = re.sub(r"_(bucket|sum|count)$", "", name) if name not in documented else name
+            self.assertIn(series, documented, "the dashboard queries %s, which is not documented" % name)
 
     # -- indexes --
 
