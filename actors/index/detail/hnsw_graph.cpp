@@ -43,6 +43,23 @@ void advise_huge_pages(const graph_t& g) {
   if (begin < end) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
 }
 
+// hnswlib 0.6.2's saveIndex() header after offsetLevel0_ and max_elements_, in its
+// order and types: the one list save(), saved_size() and load() go by.
+template <class Graph, class F>
+void header_fields(Graph& g, F&& f) {
+  f(g.cur_element_count);
+  f(g.size_data_per_element_);
+  f(g.label_offset_);
+  f(g.offsetData_);
+  f(g.maxlevel_);
+  f(g.enterpoint_node_);
+  f(g.maxM_);
+  f(g.maxM0_);
+  f(g.M_);
+  f(g.mult_);
+  f(g.ef_construction_);
+}
+
 status internal_error(const char* what, const std::exception& e) {
   return make_status(errc::internal, std::string(what) + ": " + e.what());
 }
@@ -173,11 +190,8 @@ std::uint64_t hnsw_graph::saved_size() const {
   }
   const auto& g = *d.graph;
   std::uint64_t size = sizeof g.offsetLevel0_ + sizeof g.max_elements_ +
-                       sizeof g.cur_element_count + sizeof g.size_data_per_element_ +
-                       sizeof g.label_offset_ + sizeof g.offsetData_ + sizeof g.maxlevel_ +
-                       sizeof g.enterpoint_node_ + sizeof g.maxM_ + sizeof g.maxM0_ + sizeof g.M_ +
-                       sizeof g.mult_ + sizeof g.ef_construction_ +
                        g.cur_element_count * g.size_data_per_element_;
+  header_fields(g, [&](const auto& x) { size += sizeof x; });
   for (std::size_t i = 0; i < g.cur_element_count; ++i)
     size += sizeof(hnswlib::linklistsizeint) +
             (g.element_levels_[i] > 0 ? g.size_links_per_element_ * g.element_levels_[i] : 0);
@@ -201,21 +215,10 @@ status hnsw_graph::save(byte_sink& out) const {
     bytes(d.flat.data(), labels * d.dimension * sizeof(float));
     return st;
   }
-  // The order and types of saveIndex().
   const auto& g = *d.graph;
   pod(g.offsetLevel0_);
   pod(g.max_elements_);
-  pod(g.cur_element_count);
-  pod(g.size_data_per_element_);
-  pod(g.label_offset_);
-  pod(g.offsetData_);
-  pod(g.maxlevel_);
-  pod(g.enterpoint_node_);
-  pod(g.maxM_);
-  pod(g.maxM0_);
-  pod(g.M_);
-  pod(g.mult_);
-  pod(g.ef_construction_);
+  header_fields(g, pod);
   bytes(g.data_level0_memory_, g.cur_element_count * g.size_data_per_element_);
   for (std::size_t i = 0; i < g.cur_element_count && st.ok(); ++i) {
     hnswlib::linklistsizeint size =
@@ -274,17 +277,7 @@ status load_hnsw(hnsw_graph::byte_source& in, std::size_t first_word, std::uint3
     if (st.ok()) st = read_pod(in, x);
   };
   pod(saved_max);
-  pod(g.cur_element_count);
-  pod(g.size_data_per_element_);
-  pod(g.label_offset_);
-  pod(g.offsetData_);
-  pod(g.maxlevel_);
-  pod(g.enterpoint_node_);
-  pod(g.maxM_);
-  pod(g.maxM0_);
-  pod(g.M_);
-  pod(g.mult_);
-  pod(g.ef_construction_);
+  header_fields(g, pod);
   if (!st.ok()) return st;
   // The layout follows from M and the dimension; anything else is damage.
   constexpr std::size_t max_m = 4096;
