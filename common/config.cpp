@@ -119,6 +119,9 @@ expected<quiver_config> load_config(const std::string& path) {
       {"tls.cert", [&](auto& n, auto& k) { return read_str(n, k, c.tls.cert); }},
       {"tls.key", [&](auto& n, auto& k) { return read_str(n, k, c.tls.key); }},
       {"tls.client_ca", [&](auto& n, auto& k) { return read_str(n, k, c.tls.client_ca); }},
+      {"peer_tls.cert", [&](auto& n, auto& k) { return read_str(n, k, c.peer_tls.cert); }},
+      {"peer_tls.key", [&](auto& n, auto& k) { return read_str(n, k, c.peer_tls.key); }},
+      {"peer_tls.ca", [&](auto& n, auto& k) { return read_str(n, k, c.peer_tls.ca); }},
   };
   for (auto& [section, node] : root) {
     auto* table = node.as_table();
@@ -168,6 +171,10 @@ status validate_config(const quiver_config& c) {
     return config_error("tls.cert and tls.key go together: set both for HTTPS, or neither");
   if (!c.tls.client_ca.empty() && c.tls.cert.empty())
     return config_error("tls.client_ca needs tls.cert and tls.key");
+  if (auto& p = c.peer_tls; (p.cert.empty() != p.key.empty()) || (p.cert.empty() != p.ca.empty()))
+    return config_error(
+        "peer_tls.cert, peer_tls.key and peer_tls.ca go together: set all three "
+        "for mutual TLS between daemons, or none");
   if (!is_loopback_host(c.server.host) && c.auth.admin_key.empty() && !c.server.allow_insecure)
     return config_error("refusing to serve " + c.server.host +
                         " without auth; set auth.admin_key (or QUIVER_ADMIN_KEY), or "

@@ -83,6 +83,18 @@ struct tls_config {
   bool enabled() const { return !cert.empty(); }
 };
 
+// Mutual TLS between daemons (CAF's middleman): all three files (PEM) or none.
+// Every daemon of a cluster presents `cert` and accepts only peers whose
+// certificate `ca` signed. Serving CAF on a non-loopback address needs it (or
+// server.allow_insecure).
+struct peer_tls_config {
+  std::string cert;  // this daemon's certificate chain
+  std::string key;   // its private key
+  std::string ca;    // the cluster's CA certificate(s)
+
+  bool enabled() const { return !cert.empty(); }
+};
+
 // The cluster's metadata store (docs/CLUSTER.md). Used by storaged, vectord and
 // gatewayd when endpoints are set (here or by --etcd).
 struct etcd_config {
@@ -110,6 +122,7 @@ struct quiver_config {
   storage_config storage;
   auth_config auth;
   tls_config tls;
+  peer_tls_config peer_tls;
   etcd_config etcd;
   log_config log;
 };

@@ -19,8 +19,10 @@
 #include "actors/wire/actor_messages.hpp"
 #include "actors/wire/caf_error.hpp"
 #include "actors/wire/link_actor.hpp"
+#include "actors/wire/peer_transport.hpp"
 #include "actors/wire/protocol.hpp"
 #include "common/job_pool.hpp"
+#include "net/tls_tunnel.hpp"
 
 namespace quiver {
 
@@ -173,7 +175,7 @@ void configure(caf::actor_system_config& cfg, const runtime_options& o) {
 expected<caf::actor> connect(caf::actor_system& sys, const endpoint& to, int attempts) {
   std::string last;
   for (int i = 0; i < attempts; ++i) {
-    auto h = sys.middleman().remote_actor(to.host, to.port);
+    auto h = connect_to_peer(sys, to.host, to.port);
     if (h) {
       auto where = to.host + ":" + std::to_string(to.port);
       auto st = check_peer_protocol(sys, *h, where);
@@ -183,7 +185,7 @@ expected<caf::actor> connect(caf::actor_system& sys, const endpoint& to, int att
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
       continue;
     }
-    last = sys.render(h.error());
+    last = h.error().message;
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   return make_status(errc::unavailable,
@@ -230,6 +232,8 @@ status await_catalog(caf::actor_system& sys, const caf::actor& registry,
 }  // namespace
 
 struct node_runtime::impl {
+  // Mutual TLS to peers: outlives the actor system, whose connections it carries.
+  std::shared_ptr<tls_tunnel> tunnel;
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> system;
   std::shared_ptr<job_pool> jobs, writers;
@@ -259,13 +263,18 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
   configure(d.cfg, options);
   d.system = std::make_unique<caf::actor_system>(d.cfg);
   auto& sys = *d.system;
+  if (options.role != node_role::standalone && options.peer_tls.enabled()) {
+    auto tunnel = tls_tunnel::start(options.peer_tls);
+    if (!tunnel) return std::move(tunnel).error();
+    d.tunnel = std::move(*tunnel);
+    attach_peer_tunnel(sys, d.tunnel);
+  }
   auto timeout = std::chrono::milliseconds(options.request_timeout_ms);
   auto role = options.role;
   // Serves `a` to other daemons over CAF's middleman at options.publish.
   auto publish = [&](const caf::actor& a) -> status {
-    auto port =
-        sys.middleman().publish(a, options.publish.port, options.publish.host.c_str(), true);
-    if (!port) return make_status(errc::unavailable, "cannot publish: " + sys.render(port.error()));
+    auto port = publish_to_peers(sys, a, options.publish.host, options.publish.port);
+    if (!port) return make_status(errc::unavailable, "cannot publish: " + port.error().message);
     d.published = *port;
     d.published_actor = a;
     return status::success();
@@ -313,10 +322,10 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
         // an earlier controller's lease; until then requests are answered 503.
         if (!co.metadata)
           if (auto st = await_catalog(sys, d.coordinator, timeout); !st.ok()) return st;
-        auto port = sys.middleman().publish(d.coordinator, at.port, at.host.c_str(), true);
+        auto port = publish_to_peers(sys, d.coordinator, at.host, at.port);
         if (!port)
           return make_status(errc::unavailable,
-                             "cannot publish the coordinator: " + sys.render(port.error()));
+                             "cannot publish the coordinator: " + port.error().message);
         d.coordinator_port = *port;
       }
       return rt;
@@ -432,7 +441,9 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
 
 node_runtime::~node_runtime() {
   stop();
+  const caf::actor_system* sys = impl_->system.get();
   impl_->system.reset();  // waits for every actor to finish
+  detach_peer_tunnel(sys);
 }
 
 void node_runtime::stop() {

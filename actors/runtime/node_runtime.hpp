@@ -51,6 +51,8 @@ struct runtime_options {
   endpoint publish;        // storaged, vectord: where to serve (port 0: any free one)
   endpoint upstream;       // vectord: storaged; gatewayd: vectord (unused in a cluster)
   cluster_options cluster;
+  // Mutual TLS on every CAF connection, in and out (all roles but standalone).
+  peer_tls_config peer_tls;
   // Where shards read and write their snapshots (null: the file system); tests
   // put one here that holds or fails file operations.
   env* snapshot_files = nullptr;

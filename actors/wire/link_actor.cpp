@@ -11,6 +11,7 @@
 
 #include "actors/wire/actor_messages.hpp"
 #include "actors/wire/caf_error.hpp"
+#include "actors/wire/peer_transport.hpp"
 
 namespace quiver {
 
@@ -125,7 +126,7 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
         // actor: that one caches the dead peer's proxy by host:port and parks new
         // connects behind a pending one that can take 30 s to give up.
         auto& mm = self->system().middleman();
-        auto scribe = mm.backend().new_tcp_scribe(s.host, s.port);
+        auto scribe = new_peer_scribe(self->system(), s.host, s.port);
         if (!scribe) {
           s.connecting = false;
           return retry_later(self);

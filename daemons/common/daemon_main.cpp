@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "actors/wire/peer_transport.hpp"
 #include "common/config.hpp"
 #include "common/logging.hpp"
 #include "common/metrics.hpp"
@@ -107,8 +108,9 @@ int daemon_main(node_role role, int argc, char** argv) {
     add("max-body-bytes", po::value<std::size_t>(), "largest accepted request body");
     add("max-batch", po::value<std::size_t>(), "most items per batch request");
     add("request-timeout-ms", po::value<std::uint32_t>(), "actor reply timeout, then 503");
-    add("allow-insecure", "allow a non-loopback address without auth");
   }
+  add("allow-insecure",
+      "allow a non-loopback address without auth (HTTP) or without peer TLS (daemons)");
   if (storage) {
     add("data-dir", po::value<std::string>(), "data directory (default ./quiver-data)");
     add("fsync", po::value<std::string>(), "always|group|none");
@@ -136,9 +138,14 @@ int daemon_main(node_role role, int argc, char** argv) {
   }
   if (role == node_role::vectord || role == node_role::gatewayd)
     add("coordinator", po::value<std::string>(), "cluster mode: the coordinator's host:port");
-  if (role != node_role::standalone)
+  if (role != node_role::standalone) {
     add("etcd", po::value<std::string>(),
         "cluster mode: the metadata store, host:port[,host:port...] (or [etcd] endpoints)");
+    add("peer-cert", po::value<std::string>(),
+        "mutual TLS between daemons: this daemon's certificate (PEM; or [peer_tls] cert)");
+    add("peer-key", po::value<std::string>(), "mutual TLS between daemons: its private key");
+    add("peer-ca", po::value<std::string>(), "mutual TLS between daemons: the cluster's CA");
+  }
   if (role == node_role::vectord) {
     add("node-name", po::value<std::string>(), "cluster: this node's unique name");
     add("debug-forward-delay-ms", po::value<std::uint32_t>(),
@@ -203,7 +210,12 @@ int daemon_main(node_role role, int argc, char** argv) {
     config.storage.snapshot_interval_s = vm["snapshot-interval-s"].as<std::uint32_t>();
   if (vm.count("snapshot-replay-budget-ms"))
     config.storage.snapshot_replay_budget_ms = vm["snapshot-replay-budget-ms"].as<std::uint32_t>();
+  if (vm.count("peer-cert")) config.peer_tls.cert = vm["peer-cert"].as<std::string>();
+  if (vm.count("peer-key")) config.peer_tls.key = vm["peer-key"].as<std::string>();
+  if (vm.count("peer-ca")) config.peer_tls.ca = vm["peer-ca"].as<std::string>();
   if (auto st = validate_config(config); !st.ok()) return usage_error(st.message);
+  if (auto st = check_peer_tls(config.peer_tls); !st.ok()) return usage_error(st.message);
+  const bool peer_tls = config.peer_tls.enabled();
 
   runtime_options ro;
   ro.role = role;
@@ -211,10 +223,16 @@ int daemon_main(node_role role, int argc, char** argv) {
   ro.request_timeout_ms = s.request_timeout_ms;
   ro.index.insert_threads = a.insert_threads;
   ro.storage = config.storage;
+  ro.peer_tls = config.peer_tls;
   if (vm.count("listen") && !parse_endpoint(vm["listen"].as<std::string>(), ro.publish, true))
     return usage_error("--listen takes host:port");
-  if (!is_loopback_host(ro.publish.host) && !s.allow_insecure)
-    return usage_error("refusing to serve CAF on " + ro.publish.host + " (not loopback)");
+  auto insecure_caf = [&](const std::string& host) {
+    return usage_error("refusing to serve CAF on " + host +
+                       " (not loopback) without mutual TLS: set [peer_tls] cert, key and ca "
+                       "(or --peer-cert, --peer-key, --peer-ca), or --allow-insecure");
+  };
+  if (!is_loopback_host(ro.publish.host) && !peer_tls && !s.allow_insecure)
+    return insecure_caf(ro.publish.host);
   auto& cl = ro.cluster;
   const char* coordinator = role == node_role::storaged ? "coordinator-listen" : "coordinator";
   if (vm.count(coordinator)) {
@@ -222,8 +240,8 @@ int daemon_main(node_role role, int argc, char** argv) {
     if (!parse_endpoint(vm[coordinator].as<std::string>(), cl.coordinator,
                         role == node_role::storaged))
       return usage_error(std::string("--") + coordinator + " takes host:port");
-    if (!is_loopback_host(cl.coordinator.host) && !s.allow_insecure)
-      return usage_error("refusing to serve CAF on " + cl.coordinator.host + " (not loopback)");
+    if (!is_loopback_host(cl.coordinator.host) && !peer_tls && !s.allow_insecure)
+      return insecure_caf(cl.coordinator.host);
   }
   if (vm.count("node-timeout-ms"))
     cl.node_timeout_ms = std::max(500u, vm["node-timeout-ms"].as<std::uint32_t>());
@@ -299,9 +317,11 @@ int daemon_main(node_role role, int argc, char** argv) {
     if (runtime->coordinator_port() != 0)
       spdlog::info("coordinator serving on caf://{}:{}", cl.coordinator.host,
                    runtime->coordinator_port());
-    spdlog::info("{} listening on caf://{}:{}{}", name, ro.publish.host, runtime->published_port(),
+    spdlog::info("{} listening on caf://{}:{}{}{}", name, ro.publish.host,
+                 runtime->published_port(),
                  storage ? " (data dir " + ro.storage.data_dir + ", fsync " + ro.storage.fsync + ")"
-                         : std::string());
+                         : std::string(),
+                 peer_tls ? ", peers with mutual TLS only" : "");
     int sig = 0;
     sigwait(&signals, &sig);
     spdlog::info("signal {}: shutting down", sig);

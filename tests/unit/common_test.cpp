@@ -81,6 +81,14 @@ TEST(Config, ReadsTomlOverDefaults) {
   EXPECT_EQ(c->actors.max_threads, 3u);
   EXPECT_EQ(c->storage.data_dir, "/tmp/x");
   std::remove(path.c_str());
+  path =
+      write_temp("[peer_tls]\ncert = \"/c/node.pem\"\nkey = \"/c/node.key\"\nca = \"/c/ca.pem\"\n");
+  c = load_config(path);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->peer_tls.cert, "/c/node.pem");
+  EXPECT_EQ(c->peer_tls.key, "/c/node.key");
+  EXPECT_EQ(c->peer_tls.ca, "/c/ca.pem");
+  std::remove(path.c_str());
 }
 
 TEST(Config, RejectsTyposBadValuesAndInsecureBind) {
@@ -145,6 +153,20 @@ TEST(Config, TlsFilesGoTogether) {
   EXPECT_TRUE(validate_config(c).ok());
   c.tls = {};
   c.tls.client_ca = "/x/ca.pem";
+  EXPECT_FALSE(validate_config(c).ok());
+}
+
+TEST(Config, PeerTlsFilesGoTogether) {
+  quiver_config c;
+  c.peer_tls.cert = "/x/node.pem";
+  c.peer_tls.key = "/x/node.key";
+  EXPECT_NE(validate_config(c).message.find("peer_tls.cert, peer_tls.key and peer_tls.ca"),
+            std::string::npos);
+  c.peer_tls.ca = "/x/ca.pem";
+  EXPECT_TRUE(validate_config(c).ok());
+  EXPECT_TRUE(c.peer_tls.enabled());
+  c.peer_tls = {};
+  c.peer_tls.ca = "/x/ca.pem";
   EXPECT_FALSE(validate_config(c).ok());
 }
 
