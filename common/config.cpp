@@ -116,6 +116,9 @@ expected<quiver_config> load_config(const std::string& path) {
        [&](auto& n, auto& k) { return read_int(n, k, c.etcd.node_lease_s, 2, 3600); }},
       {"etcd.controller_lease_s",
        [&](auto& n, auto& k) { return read_int(n, k, c.etcd.controller_lease_s, 2, 3600); }},
+      {"etcd.ca", [&](auto& n, auto& k) { return read_str(n, k, c.etcd.ca); }},
+      {"etcd.cert", [&](auto& n, auto& k) { return read_str(n, k, c.etcd.cert); }},
+      {"etcd.key", [&](auto& n, auto& k) { return read_str(n, k, c.etcd.key); }},
       {"tls.cert", [&](auto& n, auto& k) { return read_str(n, k, c.tls.cert); }},
       {"tls.key", [&](auto& n, auto& k) { return read_str(n, k, c.tls.key); }},
       {"tls.client_ca", [&](auto& n, auto& k) { return read_str(n, k, c.tls.client_ca); }},
@@ -175,6 +178,10 @@ status validate_config(const quiver_config& c) {
     return config_error(
         "peer_tls.cert, peer_tls.key and peer_tls.ca go together: set all three "
         "for mutual TLS between daemons, or none");
+  if (c.etcd.cert.empty() != c.etcd.key.empty())
+    return config_error("etcd.cert and etcd.key go together");
+  if (!c.etcd.cert.empty() && c.etcd.ca.empty())
+    return config_error("etcd.cert needs etcd.ca (the CA of the members' certificates)");
   if (!is_loopback_host(c.server.host) && c.auth.admin_key.empty() && !c.server.allow_insecure)
     return config_error("refusing to serve " + c.server.host +
                         " without auth; set auth.admin_key (or QUIVER_ADMIN_KEY), or "

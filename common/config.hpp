@@ -110,6 +110,10 @@ struct etcd_config {
   // failover time (a new etcd leader takes ~1-2 s), renewed every third.
   std::uint32_t node_lease_s = 6;
   std::uint32_t controller_lease_s = 6;
+  // HTTPS to etcd (PEM): the CA of the members' certificates, and this daemon's
+  // client certificate and key when etcd requires them (--client-cert-auth).
+  // Talking to a non-loopback etcd needs ca (or server.allow_insecure).
+  std::string ca, cert, key;
 };
 
 struct log_config {

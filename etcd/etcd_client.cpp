@@ -86,6 +86,7 @@ expected<std::vector<endpoint>> parse_endpoints(const std::string& list) {
     std::string_view item(list.data() + start,
                           (comma == std::string::npos ? list.size() : comma) - start);
     if (item.substr(0, 7) == "http://") item.remove_prefix(7);
+    if (item.substr(0, 8) == "https://") item.remove_prefix(8);
     auto hp = parse_host_port(item);
     if (!hp)
       return make_status(errc::invalid_argument,

@@ -113,9 +113,15 @@ struct client_options {
   // or partitioned member would otherwise keep it open forever. Members started
   // by scripts/cluster send progress notices well within it.
   std::chrono::milliseconds watch_idle_timeout{15000};
+  // HTTPS to every member (etcd's --cert-file, --client-cert-auth): the CA that
+  // signed the members' certificates (checked against the endpoint's host or IP),
+  // and this client's certificate and key when etcd requires one. Empty ca:
+  // plain HTTP.
+  std::string ca, cert, key;
 };
 
-// Parses "host:port[,host:port...]" (an optional "http://" before each).
+// Parses "host:port[,host:port...]" (an optional "http://" or "https://" before
+// each; client_options.ca decides the scheme).
 expected<std::vector<endpoint>> parse_endpoints(const std::string& list);
 
 // The key just after every key that starts with `prefix`: a prefix's range end.

@@ -1,12 +1,14 @@
-// The etcd client over the v3 JSON gateway: Beast over one keep-alive TCP
-// connection for the unary calls, and a connection and thread of its own per
-// watch. Every wait is bounded by a timeout of client_options.
+// The etcd client over the v3 JSON gateway: Beast over one keep-alive TCP (or
+// TLS) connection for the unary calls, and a connection and thread of its own
+// per watch. Every wait is bounded by a timeout of client_options.
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <mutex>
 #include <optional>
@@ -21,6 +23,7 @@ namespace {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
 // Largest answer accepted: etcd's own request limit is ~1.5 MiB, a range of many
@@ -51,14 +54,41 @@ bool run_until(net::io_context& ioc, const bool& done, beast::tcp_stream& stream
   return true;
 }
 
-// Connects to `ep` within `timeout`.
-beast::error_code connect(net::io_context& ioc, beast::tcp_stream& stream, const endpoint& ep,
+// One connection to a member: plain TCP, or TLS over it when the client has a CA.
+class connection {
+ public:
+  connection(net::io_context& ioc, ssl::context* tls) {
+    if (tls != nullptr)
+      secure_.emplace(ioc, *tls);
+    else
+      plain_.emplace(ioc);
+  }
+  beast::tcp_stream& tcp() { return secure_ ? beast::get_lowest_layer(*secure_) : *plain_; }
+  beast::ssl_stream<beast::tcp_stream>* secure() { return secure_ ? &*secure_ : nullptr; }
+  // Runs `f` on the stream HTTP goes through.
+  template <class F>
+  void with(F&& f) {
+    if (secure_)
+      f(*secure_);
+    else
+      f(*plain_);
+  }
+
+ private:
+  std::optional<beast::tcp_stream> plain_;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> secure_;
+};
+
+// Connects to `ep` within `timeout` (and completes the TLS handshake, checking
+// the member's certificate against its host name or address).
+beast::error_code connect(net::io_context& ioc, connection& conn, const endpoint& ep,
                           std::chrono::milliseconds timeout, const std::atomic<bool>* stop) {
   beast::error_code ec;
   tcp::resolver resolver(ioc);
   auto results = resolver.resolve(ep.host, std::to_string(ep.port), ec);
   if (ec) return ec;
   bool done = false;
+  auto& stream = conn.tcp();
   stream.expires_after(timeout);
   stream.async_connect(results, [&](beast::error_code e, const tcp::endpoint&) {
     ec = e;
@@ -67,7 +97,39 @@ beast::error_code connect(net::io_context& ioc, beast::tcp_stream& stream, const
   ioc.restart();
   if (!run_until(ioc, done, stream, stop)) return net::error::operation_aborted;
   if (!ec) stream.socket().set_option(tcp::no_delay(true), ec);
+  if (ec || conn.secure() == nullptr) return ec;
+  conn.secure()->set_verify_callback(ssl::host_name_verification(ep.host));
+  done = false;
+  stream.expires_after(timeout);
+  conn.secure()->async_handshake(ssl::stream_base::client, [&](beast::error_code e) {
+    ec = e;
+    done = true;
+  });
+  ioc.restart();
+  if (!run_until(ioc, done, stream, stop)) return net::error::operation_aborted;
   return ec;
+}
+
+// The TLS context of client_options' files; a file that does not load is named.
+expected<std::shared_ptr<ssl::context>> make_tls_context(const client_options& o) {
+  if (o.ca.empty()) return std::shared_ptr<ssl::context>();
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  beast::error_code ec;
+  auto failed = [&](const std::string& what, const std::string& path) {
+    return make_status(errc::invalid_argument, "etcd." + what + " '" + path + "': " + ec.message());
+  };
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  ctx->load_verify_file(o.ca, ec);
+  if (ec) return failed("ca", o.ca);
+  ctx->set_verify_mode(ssl::verify_peer, ec);
+  if (!o.cert.empty()) {
+    ctx->use_certificate_chain_file(o.cert, ec);
+    if (ec) return failed("cert", o.cert);
+    ctx->use_private_key_file(o.key, ssl::context::pem, ec);
+    if (ec) return failed("key", o.key);
+  }
+  return ctx;
 }
 
 http::request<http::string_body> make_request(const endpoint& ep, const std::string& path,
@@ -83,9 +145,13 @@ http::request<http::string_body> make_request(const endpoint& ep, const std::str
 
 class http_watch final : public watch_stream {
  public:
-  http_watch(client_options options, std::string body,
-             std::function<void(const watch_update&)> on_update)
-      : options_(std::move(options)), body_(std::move(body)), on_update_(std::move(on_update)) {
+  http_watch(client_options options, std::shared_ptr<ssl::context> tls, status broken,
+             std::string body, std::function<void(const watch_update&)> on_update)
+      : options_(std::move(options)),
+        tls_(std::move(tls)),
+        broken_(std::move(broken)),
+        body_(std::move(body)),
+        on_update_(std::move(on_update)) {
     thread_ = std::thread([this] { run(); });
   }
   ~http_watch() override {
@@ -95,8 +161,10 @@ class http_watch final : public watch_stream {
 
  private:
   void run() {
-    status ended = make_status(errc::unavailable, "no etcd endpoint is configured");
+    status ended =
+        broken_.ok() ? make_status(errc::unavailable, "no etcd endpoint is configured") : broken_;
     for (const auto& ep : options_.endpoints) {
+      if (!broken_.ok()) break;
       if (stop_) return;
       ended = stream_from(ep);
       if (stop_) return;
@@ -112,16 +180,19 @@ class http_watch final : public watch_stream {
   // Streams from one member; returns why the stream ended.
   status stream_from(const endpoint& ep) {
     net::io_context ioc;
-    beast::tcp_stream stream(ioc);
-    if (auto ec = connect(ioc, stream, ep, options_.dial_timeout, &stop_))
+    connection conn(ioc, tls_.get());
+    auto& stream = conn.tcp();
+    if (auto ec = connect(ioc, conn, ep, options_.dial_timeout, &stop_))
       return transport_failure(ep, "cannot connect", ec);
     auto req = make_request(ep, "/v3/watch", body_);
     beast::error_code ec;
     bool done = false;
     stream.expires_after(options_.request_timeout);
-    http::async_write(stream, req, [&](beast::error_code e, std::size_t) {
-      ec = e;
-      done = true;
+    conn.with([&](auto& s) {
+      http::async_write(s, req, [&](beast::error_code e, std::size_t) {
+        ec = e;
+        done = true;
+      });
     });
     ioc.restart();
     if (!run_until(ioc, done, stream, &stop_)) return status::success();
@@ -131,9 +202,11 @@ class http_watch final : public watch_stream {
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(boost::none);
     done = false;
-    http::async_read_header(stream, buffer, parser, [&](beast::error_code e, std::size_t) {
-      ec = e;
-      done = true;
+    conn.with([&](auto& s) {
+      http::async_read_header(s, buffer, parser, [&](beast::error_code e, std::size_t) {
+        ec = e;
+        done = true;
+      });
     });
     ioc.restart();
     if (!run_until(ioc, done, stream, &stop_)) return status::success();
@@ -146,9 +219,11 @@ class http_watch final : public watch_stream {
       parser.get().body().size = sizeof chunk;
       done = false;
       stream.expires_after(options_.watch_idle_timeout);
-      http::async_read_some(stream, buffer, parser, [&](beast::error_code e, std::size_t) {
-        ec = e;
-        done = true;
+      conn.with([&](auto& s) {
+        http::async_read_some(s, buffer, parser, [&](beast::error_code e, std::size_t) {
+          ec = e;
+          done = true;
+        });
       });
       ioc.restart();
       if (!run_until(ioc, done, stream, &stop_)) return status::success();
@@ -181,6 +256,8 @@ class http_watch final : public watch_stream {
   }
 
   client_options options_;
+  std::shared_ptr<ssl::context> tls_;
+  status broken_;
   std::string body_;
   std::function<void(const watch_update&)> on_update_;
   std::atomic<bool> stop_{false};
@@ -191,7 +268,13 @@ class http_watch final : public watch_stream {
 
 class http_client final : public client {
  public:
-  explicit http_client(client_options options) : options_(std::move(options)) {}
+  explicit http_client(client_options options) : options_(std::move(options)) {
+    auto tls = make_tls_context(options_);
+    if (tls)
+      tls_ = std::move(*tls);
+    else
+      broken_ = tls.error();
+  }
 
   expected<range_result> range(const std::string& key, const std::string& range_end,
                                std::int64_t limit) override {
@@ -237,7 +320,7 @@ class http_client final : public client {
       std::rotate(rotated.endpoints.begin(), rotated.endpoints.begin() + current_,
                   rotated.endpoints.end());
     }
-    return std::make_unique<http_watch>(std::move(rotated),
+    return std::make_unique<http_watch>(std::move(rotated), tls_, broken_,
                                         detail::render_watch(key, range_end, start_revision),
                                         std::move(on_update));
   }
@@ -254,23 +337,26 @@ class http_client final : public client {
     exchange_result r;
     const endpoint& ep = options_.endpoints[current_];
     if (!stream_) {
-      stream_.emplace(ioc_);
+      stream_.emplace(ioc_, tls_.get());
       if (auto ec = connect(ioc_, *stream_, ep, options_.dial_timeout, nullptr)) {
         r.failure = transport_failure(ep, "cannot connect", ec);
         return r;
       }
     }
+    auto& tcp_stream = stream_->tcp();
     auto req = make_request(ep, path, body);
     r.sent = true;
     beast::error_code ec;
     bool done = false;
-    stream_->expires_after(options_.request_timeout);
-    http::async_write(*stream_, req, [&](beast::error_code e, std::size_t) {
-      ec = e;
-      done = true;
+    tcp_stream.expires_after(options_.request_timeout);
+    stream_->with([&](auto& s) {
+      http::async_write(s, req, [&](beast::error_code e, std::size_t) {
+        ec = e;
+        done = true;
+      });
     });
     ioc_.restart();
-    run_until(ioc_, done, *stream_, nullptr);
+    run_until(ioc_, done, tcp_stream, nullptr);
     if (ec) {
       r.failure = transport_failure(ep, "cannot send", ec);
       return r;
@@ -279,12 +365,14 @@ class http_client final : public client {
     http::response_parser<http::string_body> parser;
     parser.body_limit(max_response_bytes);
     done = false;
-    http::async_read(*stream_, buffer, parser, [&](beast::error_code e, std::size_t) {
-      ec = e;
-      done = true;
+    stream_->with([&](auto& s) {
+      http::async_read(s, buffer, parser, [&](beast::error_code e, std::size_t) {
+        ec = e;
+        done = true;
+      });
     });
     ioc_.restart();
-    run_until(ioc_, done, *stream_, nullptr);
+    run_until(ioc_, done, tcp_stream, nullptr);
     if (ec) {
       r.failure = transport_failure(ep, "no answer", ec);
       return r;
@@ -302,6 +390,7 @@ class http_client final : public client {
   auto call(const std::string& path, const std::string& body, bool idempotent, Parse parse)
       -> decltype(parse(std::string_view())) {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (!broken_.ok()) return broken_;
     if (options_.endpoints.empty())
       return make_status(errc::unavailable, "no etcd endpoint is configured");
     status last;
@@ -328,9 +417,11 @@ class http_client final : public client {
   }
 
   client_options options_;
+  std::shared_ptr<ssl::context> tls_;  // null: plain HTTP
+  status broken_;                      // a TLS file that did not load
   std::mutex mutex_;
   net::io_context ioc_;
-  std::optional<beast::tcp_stream> stream_;
+  std::optional<connection> stream_;
   std::size_t current_ = 0;
 };
 

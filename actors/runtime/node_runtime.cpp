@@ -203,10 +203,14 @@ expected<std::unique_ptr<etcd::client>> open_etcd(const etcd_config& c) {
   o.request_timeout = std::chrono::milliseconds(c.request_timeout_ms);
   o.retries = c.retries;
   o.watch_idle_timeout = std::chrono::milliseconds(c.watch_idle_timeout_ms);
+  o.ca = c.ca;
+  o.cert = c.cert;
+  o.key = c.key;
   auto client = etcd::make_http_client(std::move(o));
   if (auto probe = client->range(c.prefix + "v1/controller"); !probe)
-    return make_status(errc::unavailable,
-                       "cannot reach etcd at " + c.endpoints + ": " + probe.error().message);
+    return make_status(
+        probe.error().code == errc::invalid_argument ? errc::invalid_argument : errc::unavailable,
+        "cannot reach etcd at " + c.endpoints + ": " + probe.error().message);
   return client;
 }
 

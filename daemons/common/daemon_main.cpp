@@ -19,6 +19,7 @@
 #include "common/parse.hpp"
 #include "daemons/gateway/http_api.hpp"
 #include "daemons/gateway/http_server.hpp"
+#include "etcd/etcd_client.hpp"
 
 namespace po = boost::program_options;
 
@@ -145,6 +146,9 @@ int daemon_main(node_role role, int argc, char** argv) {
         "mutual TLS between daemons: this daemon's certificate (PEM; or [peer_tls] cert)");
     add("peer-key", po::value<std::string>(), "mutual TLS between daemons: its private key");
     add("peer-ca", po::value<std::string>(), "mutual TLS between daemons: the cluster's CA");
+    add("etcd-ca", po::value<std::string>(), "HTTPS to etcd: the members' CA (or [etcd] ca)");
+    add("etcd-cert", po::value<std::string>(), "HTTPS to etcd: this daemon's client certificate");
+    add("etcd-key", po::value<std::string>(), "HTTPS to etcd: its private key");
   }
   if (role == node_role::vectord) {
     add("node-name", po::value<std::string>(), "cluster: this node's unique name");
@@ -213,6 +217,9 @@ int daemon_main(node_role role, int argc, char** argv) {
   if (vm.count("peer-cert")) config.peer_tls.cert = vm["peer-cert"].as<std::string>();
   if (vm.count("peer-key")) config.peer_tls.key = vm["peer-key"].as<std::string>();
   if (vm.count("peer-ca")) config.peer_tls.ca = vm["peer-ca"].as<std::string>();
+  if (vm.count("etcd-ca")) config.etcd.ca = vm["etcd-ca"].as<std::string>();
+  if (vm.count("etcd-cert")) config.etcd.cert = vm["etcd-cert"].as<std::string>();
+  if (vm.count("etcd-key")) config.etcd.key = vm["etcd-key"].as<std::string>();
   if (auto st = validate_config(config); !st.ok()) return usage_error(st.message);
   if (auto st = check_peer_tls(config.peer_tls); !st.ok()) return usage_error(st.message);
   const bool peer_tls = config.peer_tls.enabled();
@@ -252,6 +259,14 @@ int daemon_main(node_role role, int argc, char** argv) {
     cl.append_delay_ms = vm["debug-append-delay-ms"].as<std::uint32_t>();
   cl.etcd = config.etcd;
   if (vm.count("etcd")) cl.etcd.endpoints = vm["etcd"].as<std::string>();
+  if (!cl.etcd.endpoints.empty() && cl.etcd.ca.empty() && !s.allow_insecure) {
+    auto endpoints = etcd::parse_endpoints(cl.etcd.endpoints);
+    for (auto& ep : endpoints ? *endpoints : std::vector<etcd::endpoint>{})
+      if (!is_loopback_host(ep.host))
+        return usage_error("refusing to talk to etcd at " + ep.host +
+                           " (not loopback) without TLS: set [etcd] ca, cert and key (or "
+                           "--etcd-ca, --etcd-cert, --etcd-key), or --allow-insecure");
+  }
   if (!cl.etcd.endpoints.empty() && !cl.enabled)
     return usage_error(std::string("etcd is for cluster mode: give --") + coordinator + " too");
   const char* upstream = role == node_role::vectord ? "storaged" : "vectord";

@@ -32,9 +32,15 @@ inline std::uint16_t free_port() {
   return ntohs(a.sin_port);
 }
 
+// HTTPS for a test member (PEM files): the member serves `cert`, requires a
+// client certificate `ca` signed, and the fixture's clients present `client_*`.
+struct etcd_tls_files {
+  std::string ca, cert, key, client_cert, client_key;
+};
+
 class etcd_process {
  public:
-  etcd_process() {
+  explicit etcd_process(etcd_tls_files tls = {}) : tls_(std::move(tls)) {
     dir_ = std::filesystem::temp_directory_path() /
            ("quiver-etcd-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
     std::filesystem::remove_all(dir_);
@@ -58,6 +64,9 @@ class etcd_process {
     o.request_timeout = std::chrono::milliseconds(1500);
     o.retries = 1;
     o.watch_idle_timeout = std::chrono::milliseconds(3000);
+    o.ca = tls_.ca;
+    o.cert = tls_.client_cert;
+    o.key = tls_.client_key;
     return o;
   }
   // SIGSTOP returns once the process is stopped: kill() only queues the signal,
@@ -85,7 +94,8 @@ class etcd_process {
   }
   // Starts it again on the same ports and data.
   void start() {
-    std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
+    std::string client = (tls_.ca.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") +
+                         std::to_string(client_port_);
     std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
     std::vector<std::string> args = {"etcd",
                                      "--logger=zap",
@@ -99,6 +109,11 @@ class etcd_process {
                                      "--initial-cluster=t=" + peer,
                                      "--unsafe-no-fsync",
                                      "--experimental-watch-progress-notify-interval=1s"};
+    if (!tls_.ca.empty())
+      for (const std::string& a :
+           {"--cert-file=" + tls_.cert, "--key-file=" + tls_.key, std::string("--client-cert-auth"),
+            "--trusted-ca-file=" + tls_.ca})
+        args.push_back(a);
     pid_ = ::fork();
     if (pid_ == 0) {
       std::string log = (dir_ / "etcd.log").string();
@@ -123,6 +138,7 @@ class etcd_process {
     static int n = 0;
     return n;
   }
+  etcd_tls_files tls_;
   std::filesystem::path dir_;
   std::uint16_t client_port_ = 0;
   std::uint16_t peer_port_ = 0;

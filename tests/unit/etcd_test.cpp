@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
+#include <fstream>
 #include <mutex>
 
 #include "etcd/detail/etcd_json.hpp"
@@ -130,6 +132,9 @@ TEST(EtcdEndpoints, Parse) {
   EXPECT_FALSE(parse_endpoints(""));
   EXPECT_FALSE(parse_endpoints("127.0.0.1"));
   EXPECT_FALSE(parse_endpoints("127.0.0.1:2379,"));
+  auto secure = parse_endpoints("https://10.0.0.3:2379");
+  ASSERT_TRUE(secure);
+  EXPECT_EQ((*secure)[0].host, "10.0.0.3");
 }
 
 class EtcdLive : public ::testing::Test {
@@ -374,6 +379,106 @@ TEST_F(EtcdLive, OneCampaignerWinsUntilItsLeaseGoes) {
   EXPECT_GT(third->create_revision, first->create_revision);  // a newer term
   EXPECT_TRUE(resign(*c, "/controller", b->id).ok());
   EXPECT_TRUE(c->range("/controller")->kvs.empty());
+}
+
+// Certificates for an HTTPS member, made with the openssl tool: the member's
+// (IP 127.0.0.1 only), a client's, and a stranger's from another CA.
+struct tls_certs {
+  std::filesystem::path dir;
+  testing::etcd_tls_files files;
+  std::string other_ca;
+  bool made = false;
+};
+
+const tls_certs& etcd_certs() {
+  static const tls_certs c = [] {
+    tls_certs out;
+    out.dir =
+        std::filesystem::temp_directory_path() / ("quiver-etcd-tls-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(out.dir);
+    auto d = out.dir.string();
+    auto run = [](const std::string& cmd) {
+      return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0;
+    };
+    auto ca = [&](const std::string& n) {
+      return run(
+          "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+          "-subj /CN=" +
+          n + " -keyout " + d + "/" + n + ".key -out " + d + "/" + n + ".pem");
+    };
+    auto cert = [&](const std::string& n, const std::string& by, const std::string& ext) {
+      std::ofstream(d + "/" + n + ".ext") << ext << "\n";
+      return run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=" + n +
+                 " -keyout " + d + "/" + n + ".key -out " + d + "/" + n + ".csr") &&
+             run("openssl x509 -req -days 2 -in " + d + "/" + n + ".csr -CA " + d + "/" + by +
+                 ".pem -CAkey " + d + "/" + by + ".key -CAcreateserial -extfile " + d + "/" + n +
+                 ".ext -out " + d + "/" + n + ".pem");
+    };
+    // etcd's JSON gateway presents the member's certificate to the member itself:
+    // it must allow client use too.
+    out.made = ca("ca") && ca("other-ca") &&
+               cert("member", "ca",
+                    "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth") &&
+               cert("client", "ca", "extendedKeyUsage=clientAuth") &&
+               cert("stranger", "other-ca", "extendedKeyUsage=clientAuth");
+    out.files = {d + "/ca.pem", d + "/member.pem", d + "/member.key", d + "/client.pem",
+                 d + "/client.key"};
+    out.other_ca = d + "/other-ca.pem";
+    return out;
+  }();
+  static const struct cleanup {
+    ~cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(etcd_certs().dir, ec);
+    }
+  } at_exit;
+  return c;
+}
+
+TEST(EtcdTls, OnlyAClientWithTheRightCertificateAndTrustGetsIn) {
+  if (!etcd_certs().made) GTEST_SKIP() << "needs the openssl tool";
+  testing::etcd_process etcd(etcd_certs().files);
+  auto c = make_http_client(etcd.options());
+  auto rev = c->put("/tls/a", "1");
+  ASSERT_TRUE(rev) << rev.error().message;
+  auto got = c->range("/tls/a");
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->kvs.size(), 1u);
+  EXPECT_EQ(got->kvs[0].value, "1");
+  // Watches go over HTTPS too.
+  watch_log log;
+  auto w = c->watch("/tls/", prefix_end("/tls/"), *rev, log.sink());
+  ASSERT_TRUE(c->put("/tls/b", "2"));
+  ASSERT_TRUE(log.wait([&] { return log.events.size() >= 2; }));
+
+  auto refused = [&](etcd::client_options o) {
+    auto r = make_http_client(std::move(o))->range("/tls/a");
+    return r ? std::string("answered") : r.error().message;
+  };
+  auto o = etcd.options();
+  o.cert = o.key = "";
+  EXPECT_NE(refused(o), "answered") << "no client certificate";
+  o = etcd.options();
+  o.cert = (etcd_certs().dir / "stranger.pem").string();
+  o.key = (etcd_certs().dir / "stranger.key").string();
+  EXPECT_NE(refused(o), "answered") << "a certificate another CA signed";
+  o = etcd.options();
+  o.ca = etcd_certs().other_ca;
+  EXPECT_NE(refused(o), "answered") << "a member this client's CA did not sign";
+  o = etcd.options();
+  o.ca = "";
+  EXPECT_NE(refused(o), "answered") << "plain HTTP to an HTTPS member";
+  // The member's certificate names 127.0.0.1 only: another name for it fails.
+  o = etcd.options();
+  o.endpoints = {{"localhost", etcd.endpoint().port}};
+  EXPECT_NE(refused(o), "answered") << "a name the certificate does not carry";
+  // A file that does not load is named, in every call.
+  o = etcd.options();
+  o.key = (etcd_certs().dir / "missing.key").string();
+  auto bad = make_http_client(o)->range("/tls/a");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, errc::invalid_argument);
+  EXPECT_NE(bad.error().message.find("etcd.key"), std::string::npos) << bad.error().message;
 }
 
 }  // namespace
