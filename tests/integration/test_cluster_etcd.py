@@ -34,15 +34,24 @@ def free_port():
 
 
 class Etcd:
-    """Three etcd members on loopback (no fsync: a test)."""
+    """Three etcd members on loopback (no fsync: a test). With `tls` (an object
+    with ca, cert, key: PEM files; the certificate names 127.0.0.1) they serve
+    HTTPS and require client certificates, from clients and from each other."""
 
-    def __init__(self, root):
+    def __init__(self, root, tls=None):
         self.root = root
+        self.tls = tls
+        self.scheme = "https" if tls else "http"
+        self.context = None
+        if tls:
+            import ssl
+            self.context = ssl.create_default_context(cafile=tls.ca)
+            self.context.load_cert_chain(tls.cert, tls.key)
         self.members = []
         for i in range(3):
             self.members.append({"name": "e%d" % i, "client": free_port(), "peer": free_port(),
                                  "proc": None})
-        self.initial = ",".join("%s=http://127.0.0.1:%d" % (m["name"], m["peer"])
+        self.initial = ",".join("%s=%s://127.0.0.1:%d" % (m["name"], self.scheme, m["peer"])
                                 for m in self.members)
         for m in self.members:
             self.start(m)
@@ -53,19 +62,31 @@ class Etcd:
             self._spawn(m, log)
 
     def _spawn(self, m, log):
+        s = self.scheme
+        tls = []
+        if self.tls:
+            t = self.tls
+            tls = ["--cert-file", t.cert, "--key-file", t.key, "--client-cert-auth",
+                   "--trusted-ca-file", t.ca, "--peer-cert-file", t.cert, "--peer-key-file", t.key,
+                   "--peer-client-cert-auth", "--peer-trusted-ca-file", t.ca]
         m["proc"] = subprocess.Popen([
             "etcd", "--logger=zap", "--log-level=error", "--name", m["name"],
             "--data-dir", os.path.join(self.root, m["name"]),
-            "--listen-client-urls", "http://127.0.0.1:%d" % m["client"],
-            "--advertise-client-urls", "http://127.0.0.1:%d" % m["client"],
-            "--listen-peer-urls", "http://127.0.0.1:%d" % m["peer"],
-            "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % m["peer"],
+            "--listen-client-urls", "%s://127.0.0.1:%d" % (s, m["client"]),
+            "--advertise-client-urls", "%s://127.0.0.1:%d" % (s, m["client"]),
+            "--listen-peer-urls", "%s://127.0.0.1:%d" % (s, m["peer"]),
+            "--initial-advertise-peer-urls", "%s://127.0.0.1:%d" % (s, m["peer"]),
             "--initial-cluster", self.initial, "--initial-cluster-state", "new",
-            "--unsafe-no-fsync", "--experimental-watch-progress-notify-interval=2s"],
+            "--unsafe-no-fsync", "--experimental-watch-progress-notify-interval=2s", *tls],
             stdout=log, stderr=subprocess.STDOUT)
 
     def endpoints(self):
-        return ",".join("127.0.0.1:%d" % m["client"] for m in self.members)
+        return ",".join("%s://127.0.0.1:%d" % (self.scheme, m["client"]) for m in self.members)
+
+    def client_args(self):
+        """A daemon's flags for this etcd's TLS (none without)."""
+        t = self.tls
+        return ["--etcd-ca", t.ca, "--etcd-cert", t.cert, "--etcd-key", t.key] if t else []
 
     def call(self, path, body, member=None):
         ports = [member["client"]] if member else [m["client"] for m in self.members
@@ -73,9 +94,9 @@ class Etcd:
         last = None
         for port in ports:
             try:
-                req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path),
+                req = urllib.request.Request("%s://127.0.0.1:%d%s" % (self.scheme, port, path),
                                              data=json.dumps(body).encode())
-                with urllib.request.urlopen(req, timeout=3) as r:
+                with urllib.request.urlopen(req, timeout=3, context=self.context) as r:
                     return json.load(r)
             except Exception as e:  # noqa: BLE001 - try the next member
                 last = e
@@ -125,15 +146,22 @@ def index_record(record):
 
 
 class EtcdClusterTest(unittest.TestCase):
+    # Credentials (ca, cert, key) for etcd's HTTPS and the daemons' mutual TLS;
+    # None: plain.
+    tls = None
+
     @classmethod
     def setUpClass(cls):
         cls.root = tempfile.mkdtemp(prefix="quiver-etcd-")
-        cls.etcd = Etcd(cls.root)
+        cls.etcd = Etcd(cls.root, cls.tls)
         cls.config = os.path.join(cls.root, "quiver.toml")
         with open(cls.config, "w") as f:
             f.write('[etcd]\nnode_lease_s = %d\ncontroller_lease_s = %d\nprefix = "/qt/"\n'
                     'request_timeout_ms = 1000\n' % (LEASE_S, LEASE_S))
-        cls.c = Cluster(common_args=["--config", cls.config, "--etcd", cls.etcd.endpoints()],
+        peer = (["--peer-cert", cls.tls.cert, "--peer-key", cls.tls.key, "--peer-ca", cls.tls.ca]
+                if cls.tls else [])
+        cls.c = Cluster(common_args=["--config", cls.config, "--etcd", cls.etcd.endpoints(),
+                                     *cls.etcd.client_args(), *peer],
                         node_timeout_ms=1000 * SLOW * 10)  # membership by lease, not beats
         cls.acked = {}
 

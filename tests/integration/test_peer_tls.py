@@ -1,15 +1,17 @@
-"""Mutual TLS between daemons ([peer_tls] / --peer-cert, --peer-key, --peer-ca).
+"""Mutual TLS between daemons ([peer_tls] / --peer-cert, --peer-key, --peer-ca)
+and HTTPS to etcd ([etcd] ca, cert, key).
 
 The whole loopback cluster (storaged + coordinator, three vectord, two gatewayd)
-runs the cluster suite with every CAF connection over TLS. A process without the
+runs the cluster suite with every CAF connection over TLS, and the etcd cluster
+suite with etcd's members requiring the cluster's certificate from clients and
+from each other. A process without the
 cluster's credentials gets nothing from any daemon: peer_probe connects as a
 daemon would (plain TCP; TLS with a certificate another CA signed, trusting
 that CA or the cluster's) and gets no actor, and a TLS client without a
 certificate reads not one byte; with the cluster's credentials the same probe
 gets the catalog and the same client reads CAF's handshake, so the refusals are
-the credentials', not the clients'. A daemon
-serving a non-loopback address without peer TLS refuses to start; bad files are
-said at start."""
+the credentials', not the clients'. A daemon serving a non-loopback address
+without peer TLS refuses to start; bad files are said at start."""
 import os
 import shutil
 import socket
@@ -19,6 +21,7 @@ import tempfile
 import unittest
 
 import test_cluster
+import test_cluster_etcd
 from test_cluster import SLOW, Cluster
 
 PROBE = os.path.join(test_cluster.BINDIR, "peer_probe")
@@ -37,14 +40,15 @@ def make_ca(dir, name):
 
 
 def make_signed(dir, name, ca_key, ca_cert):
-    """A daemon's certificate: it serves and connects, so both key usages."""
+    """A daemon's or etcd member's certificate: it serves (on 127.0.0.1) and
+    connects, so both key usages."""
     key, csr, cert = (os.path.join(dir, name + ext) for ext in (".key", ".csr", ".pem"))
     r = run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
             "-subj", "/CN=" + name, "-keyout", key, "-out", csr)
     assert r.returncode == 0, r.stderr
     ext = os.path.join(dir, name + ".ext")
     with open(ext, "w") as f:
-        f.write("extendedKeyUsage=serverAuth,clientAuth\n")
+        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n")
     r = run("openssl", "x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key,
             "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", cert)
     assert r.returncode == 0, r.stderr
@@ -141,6 +145,37 @@ class PeerTlsClusterTest(test_cluster.ClusterTest):  # the suite again, over TLS
         self.c.wait(lambda m: sum(n["status"] == "up" for n in m["nodes"]) == 3, "nodes up")
         status, _ = self.c.request("GET", "/v1/indexes")
         self.assertEqual(status, 200)
+
+
+@unittest.skipUnless(shutil.which("openssl"), "needs openssl")
+class PeerTlsEtcdClusterTest(test_cluster_etcd.EtcdClusterTest):  # the suite again, over TLS
+    """The etcd cluster suite (leases, election, fencing, an etcd member or the
+    quorum lost, restarts) with etcd serving HTTPS to clients and members that
+    must show the cluster's certificate, and mutual TLS between daemons."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.creds = Credentials()
+        cls.tls = cls.creds
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.creds.dir, ignore_errors=True)
+
+    def test_0_etcd_answers_only_the_clusters_certificate(self):
+        import urllib.request
+        port = self.etcd.members[0]["client"]
+        req = urllib.request.Request("https://127.0.0.1:%d/v3/kv/range" % port,
+                                     data=b'{"key":"L3F0Lw==","range_end":"L3F0MA=="}')
+        anonymous = ssl.create_default_context(cafile=self.creds.ca)
+        with self.assertRaises(OSError):
+            urllib.request.urlopen(req, timeout=5, context=anonymous)
+        with urllib.request.urlopen(req, timeout=5, context=self.etcd.context) as r:
+            self.assertEqual(r.status, 200)
+        for p in [self.c.storaged, *self.c.vectords.values()]:
+            self.assertIn("peers with mutual TLS only", p.read_log(), p.name)
 
 
 @unittest.skipUnless(shutil.which("openssl"), "needs openssl")
