@@ -7,6 +7,11 @@
             kill -> every shard serving again (from the searches' view), N rounds
   catchup   a replica 100k records behind (its node down while the primary took
             them): restart -> replica serving with lag 0 (log replay, no snapshot)
+  writes    upsert throughput and per-batch p50/p99 (batches of 100, --clients
+            writers) into 2 shards x 2 replicas
+
+--peer-tls runs every daemon with mutual TLS between daemons (throwaway
+credentials), for the cost of the tunnel against the same run without.
 
 Prints medians and writes JSON (--json). Build first (scripts/build). The client
 runs on the same cores as the cluster.
@@ -84,8 +89,63 @@ def load(c, name, dim, seconds, clients, record=None):
     return len(lat) / seconds, pct(0.5), pct(0.99), statuses
 
 
+def cluster_args(args):
+    """Every daemon's extra flags: the peer TLS credentials with --peer-tls."""
+    if not args.peer_tls:
+        return []
+    global CREDS
+    if CREDS is None:
+        import test_peer_tls
+        CREDS = test_peer_tls.Credentials()
+    return CREDS.args()
+
+
+CREDS = None
+
+
+def writes(args, out):
+    c = Cluster(vectords=3, gateways=1, common_args=cluster_args(args))
+    try:
+        create(c, "w", 2, args.dim)
+        runs = []
+        for rnd in range(args.rounds):
+            lat, lock, stop = [], threading.Lock(), time.monotonic() + args.seconds
+
+            def run(k):
+                rng = random.Random(rnd * 100 + k)
+                conn = http.client.HTTPConnection("127.0.0.1", c.gateways[0].port, timeout=60)
+                n = 0
+                while time.monotonic() < stop:
+                    items = [{"id": "r%d-c%d-%07d" % (rnd, k, n + j),
+                              "vector": [rng.gauss(0, 1) for _ in range(args.dim)]}
+                             for j in range(100)]
+                    n += 100
+                    t0 = time.monotonic()
+                    status, data = post(conn, "/v1/indexes/w/vectors", {"items": items})
+                    assert status == 200, data
+                    with lock:
+                        lat.append((time.monotonic() - t0) * 1000)
+            threads = [threading.Thread(target=run, args=(k,)) for k in range(args.clients)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            lat.sort()
+            runs.append((len(lat) * 100 / args.seconds, lat[len(lat) // 2],
+                         lat[min(len(lat) - 1, int(0.99 * len(lat)))]))
+        row = {"records_per_s": statistics.median(r[0] for r in runs),
+               "batch_p50_ms": statistics.median(r[1] for r in runs),
+               "batch_p99_ms": statistics.median(r[2] for r in runs)}
+        print("writes  %7.0f records/s  batch of 100: p50 %.2f ms  p99 %.2f ms%s" %
+              (row["records_per_s"], row["batch_p50_ms"], row["batch_p99_ms"],
+               "  (peer TLS)" if args.peer_tls else ""), flush=True)
+        out["writes"] = row
+    finally:
+        c.stop()
+
+
 def fanout(args, out):
-    c = Cluster(vectords=3, gateways=1)
+    c = Cluster(vectords=3, gateways=1, common_args=cluster_args(args))
     try:
         rows = {}
         for shards in (1, 2, 4):
@@ -97,9 +157,9 @@ def fanout(args, out):
             rows[shards] = {"qps": statistics.median(r[0] for r in runs),
                             "p50_ms": statistics.median(r[1] for r in runs),
                             "p99_ms": statistics.median(r[2] for r in runs)}
-            print("fanout  %d shard(s): %7.0f searches/s  p50 %.2f ms  p99 %.2f ms" %
-                  (shards, rows[shards]["qps"], rows[shards]["p50_ms"], rows[shards]["p99_ms"]),
-                  flush=True)
+            print("fanout  %d shard(s): %7.0f searches/s  p50 %.2f ms  p99 %.2f ms%s" %
+                  (shards, rows[shards]["qps"], rows[shards]["p50_ms"], rows[shards]["p99_ms"],
+                   "  (peer TLS)" if args.peer_tls else ""), flush=True)
         out["fanout"] = rows
     finally:
         c.stop()
@@ -108,7 +168,7 @@ def fanout(args, out):
 def failover(args, out):
     times, windows = [], []
     for rnd in range(args.rounds):
-        c = Cluster(vectords=3, gateways=1)
+        c = Cluster(vectords=3, gateways=1, common_args=cluster_args(args))
         try:
             create(c, "f", 4, args.dim)
             ingest(c, "f", 5000, args.dim, 2)
@@ -138,7 +198,8 @@ def failover(args, out):
 
 def catchup(args, out):
     c = Cluster(vectords=2, gateways=1, vectord_args=["--snapshot-every-records", "0",
-                                                       "--snapshot-interval-s", "0"])
+                                                       "--snapshot-interval-s", "0"],
+                common_args=cluster_args(args))
     try:
         create(c, "cu", 1, 8)
         m = c.map()
@@ -165,7 +226,8 @@ def catchup(args, out):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--only", choices=["fanout", "failover", "catchup"], action="append")
+    p.add_argument("--only", choices=["fanout", "failover", "catchup", "writes"], action="append")
+    p.add_argument("--peer-tls", action="store_true", help="mutual TLS between the daemons")
     p.add_argument("--vectors", type=int, default=20000)
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--seconds", type=float, default=10)
@@ -175,8 +237,14 @@ def main():
     p.add_argument("--json")
     args = p.parse_args()
     out = {"args": vars(args)}
-    for part in args.only or ["fanout", "failover", "catchup"]:
-        {"fanout": fanout, "failover": failover, "catchup": catchup}[part](args, out)
+    try:
+        for part in args.only or ["fanout", "failover", "catchup", "writes"]:
+            {"fanout": fanout, "failover": failover, "catchup": catchup,
+             "writes": writes}[part](args, out)
+    finally:
+        if CREDS is not None:
+            import shutil
+            shutil.rmtree(CREDS.dir, ignore_errors=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)
