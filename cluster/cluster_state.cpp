@@ -117,6 +117,7 @@ void cluster_state::node_lost(const std::string& node) {
   auto it = nodes_.find(node);
   if (it == nodes_.end() || !it->second.up) return;
   it->second.up = false;
+  it->second.usage.clear();  // its primaries move; their new nodes report them
   for (auto& [key, s] : shards_) unassign(s, node);
   ++version_;
 }
@@ -249,6 +250,40 @@ std::vector<replica_plan> cluster_state::plan_for(const std::string& node) const
       p.primary_applied = it->second.applied;
     }
     out.push_back(std::move(p));
+  }
+  return out;
+}
+
+void cluster_state::record_usage(const std::string& node, std::vector<tenant_stored> usage) {
+  auto it = nodes_.find(node);
+  if (it != nodes_.end()) it->second.usage = std::move(usage);
+}
+
+std::vector<tenant_stored> cluster_state::usage_elsewhere(const std::string& node) const {
+  std::map<std::string, tenant_stored> sum;
+  for (const auto& [name, n] : nodes_) {
+    if (name == node || !n.up) continue;
+    for (const auto& u : n.usage) {
+      auto& t = sum[u.tenant];
+      t.tenant = u.tenant;
+      t.vectors += u.vectors;
+      t.bytes += u.bytes;
+    }
+  }
+  std::vector<tenant_stored> out;
+  for (auto& [tenant, u] : sum) out.push_back(std::move(u));
+  return out;
+}
+
+tenant_stored cluster_state::usage_of(const std::string& tenant) const {
+  tenant_stored out{tenant, 0, 0};
+  for (const auto& [name, n] : nodes_) {
+    if (!n.up) continue;
+    for (const auto& u : n.usage)
+      if (u.tenant == tenant) {
+        out.vectors += u.vectors;
+        out.bytes += u.bytes;
+      }
   }
   return out;
 }

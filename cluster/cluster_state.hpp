@@ -72,6 +72,7 @@ class cluster_state {
     std::string address;
     bool up = false;
     clock::time_point last_seen{};
+    std::vector<tenant_stored> usage;  // what its primaries hold, as its last heartbeat said
   };
   using shard_key = std::tuple<std::string, std::string, std::uint64_t, std::uint32_t>;
 
@@ -94,6 +95,14 @@ class cluster_state {
   // nothing changes) for a node that must register first.
   bool heartbeat(const std::string& node, const std::string& address, clock::time_point now,
                  const std::vector<replica_report>& reports);
+  // Quotas across nodes: a node's primaries hold `usage` (from its heartbeat).
+  void record_usage(const std::string& node, std::vector<tenant_stored> usage);
+  // Per tenant, what the primaries of every other up node hold: a node counts it
+  // against the tenant's quotas beside its own.
+  std::vector<tenant_stored> usage_elsewhere(const std::string& node) const;
+  // A tenant's usage over every up node.
+  tenant_stored usage_of(const std::string& tenant) const;
+
   // A shard's ownership as the metadata store kept it (a new controller picking
   // up): its epoch, primary and replica set, for the nodes registered now. A
   // primary keeps its epoch, so nothing moves when a controller changes.

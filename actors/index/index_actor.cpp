@@ -363,6 +363,8 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
                             s.env->clustered, s.env->snapshots);
   s.admission = write_admission(s.env->usage.get(), s.ref.tenant.value,
                                 std::int64_t{s.params.dimension} * std::int64_t{sizeof(float)});
+  // Clustered, a shard counts in its node's usage only while primary.
+  if (s.env->clustered) s.admission.set_counting(false, {});
   // A drop sends `kill`, which skips this: the files are going away.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     auto& s = self->state;

@@ -114,6 +114,14 @@ void change_role(index_self* self, shard_role_msg& m) {
   s.forward_to = std::move(m.forward_to);
   auto step = s.control.assign_role(m.primary, m.epoch, m.primary_applied,
                                     s.admission.writes_in_flight(), s.busy());
+  if (s.control.primary() != s.admission.counting()) {
+    // A primary counts what it holds now (a replica's count was not kept).
+    stored_usage holds;
+    if (s.index)
+      holds = {static_cast<std::int64_t>(s.index->count()),
+               static_cast<std::int64_t>(s.index->stored_bytes())};
+    s.admission.set_counting(s.control.primary(), holds);
+  }
   switch (step) {
     case shard_control::role_step::none:
       return;

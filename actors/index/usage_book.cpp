@@ -46,20 +46,22 @@ status usage_book::reserve(const std::string& tenant, stored_usage change) {
     return make_status(errc::unavailable, "tenant '" + tenant + "' has " +
                                               std::to_string(a.uncounted) +
                                               " shard(s) recovering; its usage is being recounted");
-  if (over(a.used.vectors, a.reserved.vectors, more.vectors, a.max_vectors))
+  auto used_vectors = a.used.vectors + a.elsewhere.vectors;
+  auto used_bytes = a.used.bytes + a.elsewhere.bytes;
+  if (over(used_vectors, a.reserved.vectors, more.vectors, a.max_vectors))
     return make_status(
         errc::quota_exceeded,
         "tenant '" + tenant + "' would store " +
-            std::to_string(a.used.vectors + a.reserved.vectors + more.vectors) +
+            std::to_string(used_vectors + a.reserved.vectors + more.vectors) +
             " vectors; its quota is " + std::to_string(a.max_vectors),
-        {{"max_vectors", static_cast<std::int64_t>(a.max_vectors)}, {"used", a.used.vectors}});
-  if (over(a.used.bytes, a.reserved.bytes, more.bytes, a.max_bytes))
+        {{"max_vectors", static_cast<std::int64_t>(a.max_vectors)}, {"used", used_vectors}});
+  if (over(used_bytes, a.reserved.bytes, more.bytes, a.max_bytes))
     return make_status(
         errc::quota_exceeded,
         "tenant '" + tenant + "' would store " +
-            std::to_string(a.used.bytes + a.reserved.bytes + more.bytes) + " bytes; its quota is " +
+            std::to_string(used_bytes + a.reserved.bytes + more.bytes) + " bytes; its quota is " +
             std::to_string(a.max_bytes),
-        {{"max_bytes", static_cast<std::int64_t>(a.max_bytes)}, {"used", a.used.bytes}});
+        {{"max_bytes", static_cast<std::int64_t>(a.max_bytes)}, {"used", used_bytes}});
   a.reserved.vectors += more.vectors;
   a.reserved.bytes += more.bytes;
   return status::success();
@@ -94,6 +96,31 @@ stored_usage usage_book::usage(const std::string& tenant) const {
   std::lock_guard lock(mutex_);
   auto it = accounts_.find(tenant);
   return it == accounts_.end() ? stored_usage{} : it->second.used;
+}
+
+void usage_book::set_elsewhere(const std::vector<tenant_stored>& elsewhere) {
+  std::lock_guard lock(mutex_);
+  for (auto& [name, a] : accounts_) a.elsewhere = {};
+  for (const auto& u : elsewhere) accounts_[u.tenant].elsewhere = {u.vectors, u.bytes};
+}
+
+void usage_book::set_all_limits(const std::vector<tenant_limits>& limits) {
+  std::lock_guard lock(mutex_);
+  for (auto& [name, a] : accounts_) a.max_vectors = a.max_bytes = 0;
+  for (const auto& l : limits) {
+    auto& a = accounts_[l.tenant];
+    a.max_vectors = l.max_vectors;
+    a.max_bytes = l.max_bytes;
+  }
+}
+
+std::vector<tenant_stored> usage_book::all_usage() const {
+  std::lock_guard lock(mutex_);
+  std::vector<tenant_stored> out;
+  for (const auto& [name, a] : accounts_)
+    if (a.used.vectors != 0 || a.used.bytes != 0)
+      out.push_back({name, a.used.vectors, a.used.bytes});
+  return out;
 }
 
 }  // namespace quiver

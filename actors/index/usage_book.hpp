@@ -4,8 +4,10 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "common/status.hpp"
+#include "common/wire/cluster.hpp"
 
 namespace quiver {
 
@@ -44,10 +46,21 @@ class usage_book {
 
   stored_usage usage(const std::string& tenant) const;
 
+  // Cluster: what each tenant's primaries on the other nodes hold (a tenant not
+  // named: nothing). reserve() counts it against the limits too, so a quota
+  // holds for the cluster, give or take the writes other nodes take between two
+  // heartbeats.
+  void set_elsewhere(const std::vector<tenant_stored>& elsewhere);
+  // Cluster: the limits of every tenant with a quota (any other: none).
+  void set_all_limits(const std::vector<tenant_limits>& limits);
+  // Every tenant's usage here (tenants with none left out).
+  std::vector<tenant_stored> all_usage() const;
+
  private:
   struct account {
     stored_usage used;
     stored_usage reserved;
+    stored_usage elsewhere;  // on other nodes (cluster)
     std::uint64_t max_vectors = 0;
     std::uint64_t max_bytes = 0;
     int uncounted = 0;  // shards whose contents are not in `used` yet

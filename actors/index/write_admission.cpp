@@ -12,6 +12,7 @@ write_admission::write_admission(write_admission&& other) noexcept
       tenant_(std::move(other.tenant_)),
       vector_bytes_(other.vector_bytes_),
       contribution_(std::exchange(other.contribution_, {})),
+      counting_(other.counting_),
       uncounted_(std::exchange(other.uncounted_, false)),
       in_flight_(std::move(other.in_flight_)) {}
 
@@ -22,6 +23,7 @@ write_admission& write_admission::operator=(write_admission&& other) noexcept {
   tenant_ = std::move(other.tenant_);
   vector_bytes_ = other.vector_bytes_;
   contribution_ = std::exchange(other.contribution_, {});
+  counting_ = other.counting_;
   uncounted_ = std::exchange(other.uncounted_, false);
   in_flight_ = std::move(other.in_flight_);
   return *this;
@@ -31,7 +33,7 @@ write_admission::~write_admission() { leave(); }
 
 void write_admission::leave() {
   if (!book_) return;
-  book_->add(tenant_, {-contribution_.vectors, -contribution_.bytes});
+  if (counting_) book_->add(tenant_, {-contribution_.vectors, -contribution_.bytes});
   contribution_ = {};
   if (uncounted_) book_->uncounted_shards(tenant_, -1);
   uncounted_ = false;
@@ -87,7 +89,11 @@ expected<stored_usage> write_admission::admit(const std::vector<log_record>& rec
 
 void write_admission::settle(const std::vector<std::string>& ids, stored_usage change,
                              bool applied) {
-  if (applied) {
+  if (applied && !counting_) {
+    // The shard stopped counting (a replica now) while the write was out: its
+    // reservation goes, and a later promotion counts what the shard holds.
+    book_->release(tenant_, change);
+  } else if (applied) {
     book_->commit(tenant_, change);
     contribution_.vectors += change.vectors;
     contribution_.bytes += change.bytes;
@@ -103,19 +109,33 @@ void write_admission::settle(const std::vector<std::string>& ids, stored_usage c
 void write_admission::release(stored_usage change) { book_->release(tenant_, change); }
 
 void write_admission::recovering() {
-  book_->add(tenant_, {-contribution_.vectors, -contribution_.bytes});
+  if (counting_) book_->add(tenant_, {-contribution_.vectors, -contribution_.bytes});
   contribution_ = {};
+  in_flight_.clear();
+  if (!counting_) return;
   if (!uncounted_) {
     uncounted_ = true;
     book_->uncounted_shards(tenant_, 1);
   }
-  in_flight_.clear();
 }
 
 void write_admission::recovered(stored_usage contents) {
   contribution_ = contents;
-  book_->add(tenant_, contribution_);
+  if (counting_) book_->add(tenant_, contribution_);
   counted();
+}
+
+void write_admission::set_counting(bool on, stored_usage contents) {
+  if (on == counting_) return;
+  if (on) {
+    contribution_ = contents;
+    book_->add(tenant_, contribution_);
+  } else {
+    book_->add(tenant_, {-contribution_.vectors, -contribution_.bytes});
+    contribution_ = {};
+    counted();
+  }
+  counting_ = on;
 }
 
 void write_admission::counted() {

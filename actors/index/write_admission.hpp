@@ -53,6 +53,12 @@ class write_admission {
   void recovered(stored_usage contents);
   // Quarantined, the shard serves nothing, so it holds nothing.
   void quarantined() { counted(); }
+  // Whether the shard counts in its node's usage book. In a cluster only a
+  // primary does (each shard counted once; the coordinator adds up the nodes):
+  // it starts counting with what it holds then (`contents`: a replica's
+  // contribution is not kept up to date), and a replica stops.
+  void set_counting(bool on, stored_usage contents);
+  bool counting() const { return counting_; }
   stored_usage contribution() const { return contribution_; }
 
  private:
@@ -69,6 +75,7 @@ class write_admission {
   std::string tenant_;
   std::int64_t vector_bytes_ = 0;
   stored_usage contribution_;
+  bool counting_ = true;
   bool uncounted_ = false;
   std::unordered_map<std::string, projected> in_flight_;
 };

@@ -110,14 +110,17 @@ void beat(node_self* self) {
     hb.reports.push_back(std::move(r));
     hb.actors.push_back(h.actor);
   }
+  hb.usage = s.env->usage->all_usage();  // only primaries count in a cluster node's book
   auto done = [self] {
     self->state.beating = false;
     if (self->state.again) beat(self);
   };
   self->request(s.coordinator, std::chrono::seconds(2), std::move(hb))
       .then(
-          [self, done](std::vector<node_assignment>& wanted) {
-            apply_assignments(self, wanted);
+          [self, done](heartbeat_reply& reply) {
+            apply_assignments(self, reply.assignments);
+            self->state.env->usage->set_all_limits(reply.limits);
+            self->state.env->usage->set_elsewhere(reply.elsewhere);
             done();
           },
           [self, done](caf::error& e) {

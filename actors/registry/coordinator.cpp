@@ -407,7 +407,7 @@ std::vector<node_assignment> assignments_of(registry_actor* self, const std::str
   return out;
 }
 
-caf::result<std::vector<node_assignment>> on_heartbeat(registry_actor* self, node_heartbeat& hb) {
+caf::result<heartbeat_reply> on_heartbeat(registry_actor* self, node_heartbeat& hb) {
   auto& s = self->state;
   if (!placing(self))
     return to_caf_error(make_status(errc::unavailable, "this coordinator is not elected (etcd)"));
@@ -423,9 +423,14 @@ caf::result<std::vector<node_assignment>> on_heartbeat(registry_actor* self, nod
   }
   for (std::size_t i = 0; i < hb.reports.size() && i < hb.actors.size(); ++i)
     s.replica_actors[{cluster_state::key_of(hb.reports[i].ref), hb.name}] = hb.actors[i];
-  s.cluster->heartbeat(hb.name, hb.address, cluster_state::clock::now(), hb.reports);
+  if (s.cluster->heartbeat(hb.name, hb.address, cluster_state::clock::now(), hb.reports))
+    s.cluster->record_usage(hb.name, std::move(hb.usage));
   coordinate(self);
-  return assignments_of(self, hb.name);
+  heartbeat_reply reply{assignments_of(self, hb.name), s.cluster->usage_elsewhere(hb.name), {}};
+  for (auto& [name, t] : s.tenants)
+    if (t.quotas.max_vectors > 0 || t.quotas.max_bytes > 0)
+      reply.limits.push_back({name, t.quotas.max_vectors, t.quotas.max_bytes});
+  return reply;
 }
 
 void forget_node(registry_actor* self, const std::string& node) {

@@ -104,6 +104,10 @@ tenant_info info_of(registry_actor* self, const tenant_record& t) {
   out.quotas = t.quotas;
   for (auto& [key, entry] : self->state.indexes) out.usage.indexes += key.first == t.name ? 1 : 0;
   auto used = self->state.env->usage->usage(t.name);
+  if (self->state.cluster) {  // the coordinator: what every node's primaries hold
+    auto u = self->state.cluster->usage_of(t.name);
+    used = {u.vectors, u.bytes};
+  }
   out.usage.vectors = static_cast<std::uint64_t>(std::max<std::int64_t>(used.vectors, 0));
   out.usage.bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(used.bytes, 0));
   return out;
@@ -233,7 +237,7 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
         if (s.loaded) coordinate(self);
         self->delayed_send(self, s.coordination.heartbeat, coordinate_atom::value);
       },
-      [self](node_heartbeat& hb) -> caf::result<std::vector<node_assignment>> {
+      [self](node_heartbeat& hb) -> caf::result<heartbeat_reply> {
         if (!self->state.cluster)
           return to_caf_error(make_status(errc::internal, "not a coordinator"));
         if (!self->state.loaded) return loading();

@@ -97,7 +97,10 @@ void register_message_types(caf::actor_system_config& cfg) {
       .add_message_type<cluster_status>("quiver::cluster_status")
       .add_message_type<node_heartbeat>("quiver::node_heartbeat")
       .add_message_type<node_assignment>("quiver::node_assignment")
-      .add_message_type<std::vector<node_assignment>>("quiver::node_assignments")
+      .add_message_type<tenant_stored>("quiver::tenant_stored")
+      .add_message_type<std::vector<tenant_stored>>("quiver::tenant_stored_list")
+      .add_message_type<tenant_limits>("quiver::tenant_limits")
+      .add_message_type<heartbeat_reply>("quiver::heartbeat_reply")
       .add_message_type<shard_role_msg>("quiver::shard_role_msg");
 }
 

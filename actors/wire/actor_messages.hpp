@@ -52,6 +52,7 @@ struct node_heartbeat {
   caf::actor node;
   std::vector<replica_report> reports;
   std::vector<caf::actor> actors;
+  std::vector<tenant_stored> usage;  // what the node's primaries hold, per tenant
 };
 // One replica the coordinator wants on the node.
 struct node_assignment {
@@ -61,6 +62,12 @@ struct node_assignment {
   std::uint64_t epoch = 0;             // primary: fenced in for it
   std::vector<caf::actor> forward_to;  // primary: the serving replicas' index actors
   seq_no primary_applied;              // replica: how far the primary is
+};
+// Coordinator -> node: the answer to a heartbeat.
+struct heartbeat_reply {
+  std::vector<node_assignment> assignments;
+  std::vector<tenant_stored> elsewhere;  // per tenant, what its primaries on other nodes hold
+  std::vector<tenant_limits> limits;     // every tenant with a vector or byte quota
 };
 // Node -> index actor: its role (clustered shards only).
 struct shard_role_msg {
@@ -80,11 +87,15 @@ typename Inspector::result_type inspect(Inspector& f, index_route& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_heartbeat& x) {
-  return f(x.name, x.address, x.node, x.reports, x.actors);
+  return f(x.name, x.address, x.node, x.reports, x.actors, x.usage);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_assignment& x) {
   return f(x.entry, x.shard, x.primary, x.epoch, x.forward_to, x.primary_applied);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, heartbeat_reply& x) {
+  return f(x.assignments, x.elsewhere, x.limits);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_role_msg& x) {

@@ -25,6 +25,31 @@ typename Inspector::result_type inspect(Inspector& f, replica_report& x) {
   return f(x.ref, x.primary, x.epoch, x.state, x.reason, x.applied);
 }
 
+// A tenant's stored vectors and bytes (usage_book's measure). Node ->
+// coordinator: what the node's primaries hold; coordinator -> node: what the
+// tenant's primaries hold on every other node, so that quotas count the cluster.
+struct tenant_stored {
+  std::string tenant;
+  std::int64_t vectors = 0;
+  std::int64_t bytes = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tenant_stored& x) {
+  return f(x.tenant, x.vectors, x.bytes);
+}
+
+// Coordinator -> node: a tenant's limits on stored vectors and bytes (0:
+// unlimited), which a cluster node's usage book enforces.
+struct tenant_limits {
+  std::string tenant;
+  std::uint64_t max_vectors = 0;
+  std::uint64_t max_bytes = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tenant_limits& x) {
+  return f(x.tenant, x.max_vectors, x.max_bytes);
+}
+
 // Primary -> replica: committed records, in seq order.
 struct replicate_msg {
   std::vector<log_record> records;

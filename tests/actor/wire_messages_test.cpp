@@ -245,7 +245,10 @@ TEST(WireMessages, EveryRegisteredTypeRoundTripsWithEveryFieldSet) {
       {"quiver::cluster_status", round_trip<cluster_status>},
       {"quiver::node_heartbeat", round_trip<node_heartbeat>},
       {"quiver::node_assignment", round_trip<node_assignment>},
-      {"quiver::node_assignments", round_trip<std::vector<node_assignment>>},
+      {"quiver::tenant_stored", round_trip<tenant_stored>},
+      {"quiver::tenant_stored_list", round_trip<std::vector<tenant_stored>>},
+      {"quiver::tenant_limits", round_trip<tenant_limits>},
+      {"quiver::heartbeat_reply", round_trip<heartbeat_reply>},
       {"quiver::shard_role_msg", round_trip<shard_role_msg>},
   };
   std::set<std::string> tested;

@@ -8,6 +8,7 @@ benchmark of record is in docs/BENCHMARKS.md)."""
 import os
 import random
 import re
+import shutil
 import signal
 import tempfile
 import threading
@@ -27,8 +28,10 @@ NODE_TIMEOUT_MS = 1000 * SLOW
 
 class Cluster:
     def __init__(self, vectords=3, gateways=2, vectord_args=(), node_timeout_ms=NODE_TIMEOUT_MS,
-                 common_args=()):
+                 common_args=(), admin_key=None):
         self.dir = tempfile.mkdtemp(prefix="quiver-cluster-")
+        # Sent with every request (the map needs it when auth is on).
+        self.headers = {"Authorization": "Bearer " + admin_key} if admin_key else {}
         self.vectord_args = list(vectord_args)
         # Every daemon's: e.g. --etcd and a --config with the etcd leases.
         self.common_args = list(common_args)
@@ -61,13 +64,15 @@ class Cluster:
                                              *self.common_args, *self.vectord_args],
                                       os.path.join(self.dir, name + ".log"), CAF)
 
-    def request(self, method, path, body=None, gateway=0, timeout=30):
+    def request(self, method, path, body=None, gateway=0, timeout=30, headers=None):
         server = object.__new__(quiver_server.QuiverServer)
         server.port = self.gateways[gateway].port
         import http.client
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
         try:
-            status, _, data = server.request(method, path, body, conn=conn)
+            status, _, data = server.request(method, path, body,
+                                             headers=headers if headers is not None else self.headers,
+                                             conn=conn)
         finally:
             conn.close()
         return status, data
@@ -321,6 +326,67 @@ class ClusterTest(unittest.TestCase):
             if status != 200:
                 missing.append((i, status))
         self.assertEqual(missing, [], "acknowledged writes lost")
+
+
+class QuotaAcrossNodesTest(unittest.TestCase):
+    """A tenant's vector quota counts what its shards hold on every node, not on
+    one: with primaries on several nodes, per-node counting would let each node
+    take the whole quota."""
+
+    def test_a_quota_holds_for_the_cluster(self):
+        root = tempfile.mkdtemp(prefix="quiver-quota-")
+        admin = "admin-key-for-the-quota-test"
+        config = os.path.join(root, "auth.toml")
+        with open(config, "w") as f:
+            f.write('[auth]\nadmin_key = "%s"\nkey_cache_ms = 0\n' % admin)
+        c = Cluster(gateways=1, common_args=["--config", config], admin_key=admin)
+        try:
+            status, body = c.request("POST", "/v1/admin/tenants",
+                                     {"name": "acme", "quotas": {"max_vectors": 60}})
+            self.assertEqual(status, 201, body)
+            tenant = {"Authorization": "Bearer " + body["api_key"]}
+            status, body = c.request("POST", "/v1/indexes",
+                                     {"name": "q", "dimension": 4, "shards": 3, "replicas": 2},
+                                     headers=tenant)
+            self.assertEqual(status, 201, body)
+            c.wait(serving("q", 3, 2), "q serving")
+            primaries = primaries_by_node(c.map(), "q")
+            # Primaries on more than one node: counted per node, none would see 60.
+            self.assertGreater(len(primaries), 1, "primaries: %s" % primaries)
+            rng = random.Random(5)
+
+            def put(ids):
+                items = [{"id": i, "vector": [rng.uniform(-1, 1) for _ in range(4)]} for i in ids]
+                return c.request("POST", "/v1/indexes/q/vectors", {"items": items}, headers=tenant)
+
+            # 54 ids spread over the 3 shards, in batches; each node holds ~18.
+            for b in range(6):
+                status, body = put(["v%03d" % i for i in range(b * 9, b * 9 + 9)])
+                self.assertEqual(status, 200, body)
+            time.sleep(1.0 * SLOW)  # a few heartbeats: every node hears the others' usage
+            # One at a time, so no two nodes admit concurrently: 6 more fit, the 7th
+            # does not, whichever node its shard's primary is on.
+            for i in range(54, 60):
+                status, body = put(["v%03d" % i])
+                self.assertEqual(status, 200, body)
+                time.sleep(0.6 * SLOW)
+            refused = 0
+            for i in range(60, 66):
+                status, body = put(["v%03d" % i])
+                self.assertEqual(status, 429, body)
+                self.assertEqual(body["error"]["code"], "quota_exceeded")
+                refused += 1
+            self.assertEqual(refused, 6)
+            # Replacing an id (no growth) still goes through; usage is the cluster's.
+            status, body = put(["v000"])
+            self.assertEqual(status, 200, body)
+            status, body = c.request("GET", "/v1/admin/tenants/acme")
+            self.assertEqual(status, 200, body)
+            self.assertEqual(body["usage"]["vectors"], 60, body)
+        finally:
+            c.stop()
+            shutil.rmtree(root, ignore_errors=True)
+            shutil.rmtree(c.dir, ignore_errors=True)
 
 
 class FailoverEdgeTest(unittest.TestCase):

@@ -277,6 +277,35 @@ TEST(ClusterState, RegistrationGatesMembership) {
   for (auto& [key, s] : c.shards()) EXPECT_EQ(s.primary, "vectord-1");
 }
 
+// Quotas across nodes: each node hears what the tenant's primaries hold on the
+// other live nodes; a lost node's part goes with it (its primaries move, and
+// their new nodes report them).
+TEST(ClusterState, UsageElsewhereAddsUpTheOtherLiveNodes) {
+  cluster_state c;
+  auto t0 = clock_type::now();
+  for (auto& n : node_names(3)) c.heartbeat(n, n + ":1", t0, {});
+  c.record_usage("vectord-0", {{"acme", 10, 100}, {"solo", 1, 1}});
+  c.record_usage("vectord-1", {{"acme", 20, 200}});
+  c.record_usage("vectord-2", {{"acme", 30, 300}});
+  c.record_usage("vectord-9", {{"acme", 1000, 1000}});  // not a member: ignored
+  auto at0 = c.usage_elsewhere("vectord-0");
+  ASSERT_EQ(at0.size(), 1u);
+  EXPECT_EQ(at0[0].tenant, "acme");
+  EXPECT_EQ(at0[0].vectors, 50);
+  EXPECT_EQ(at0[0].bytes, 500);
+  auto at1 = c.usage_elsewhere("vectord-1");
+  ASSERT_EQ(at1.size(), 2u);
+  EXPECT_EQ(at1[0].vectors, 40);  // acme on 0 and 2
+  EXPECT_EQ(at1[1].tenant, "solo");
+  EXPECT_EQ(c.usage_of("acme").vectors, 60);
+  c.node_lost("vectord-2");
+  EXPECT_EQ(c.usage_of("acme").vectors, 30);
+  EXPECT_EQ(c.usage_elsewhere("vectord-0")[0].vectors, 20);
+  // A newer report replaces the older one.
+  c.record_usage("vectord-1", {{"acme", 25, 250}});
+  EXPECT_EQ(c.usage_of("acme").bytes, 350);
+}
+
 // A new controller restores ownership from the metadata store: nothing moves,
 // no fence is ordered, and the epochs stay as they were.
 TEST(ClusterState, RestoredOwnershipMovesNothing) {

@@ -134,5 +134,64 @@ TEST(WriteAdmission, AQuarantinedShardCountsAgainAndAGoneShardTakesItsPartAlong)
   EXPECT_TRUE(q.admit({upsert("x")}, none.lookup()));
 }
 
+// In a cluster each shard counts once, at its primary: a replica adds nothing to
+// its node's book (even across its recoveries), a promoted one counts what it
+// holds then, and a demoted one takes its part away.
+TEST(WriteAdmission, OnlyAPrimaryCountsInItsNodesBook) {
+  usage_book book;
+  book.set_limits("t", 10, 0);
+  write_admission a(&book, "t", vector_bytes);
+  a.set_counting(false, {});
+  a.recovered({4, 4 * vector_bytes});
+  EXPECT_EQ(book.usage("t").vectors, 0);
+  a.recovering();  // a replica rebuilding blocks nobody's writes
+  stored_map none;
+  write_admission primary_elsewhere(&book, "t", vector_bytes);
+  primary_elsewhere.recovered({0, 0});
+  EXPECT_TRUE(primary_elsewhere.admit({upsert("p")}, none.lookup()));
+  a.recovered({5, 5 * vector_bytes});
+  EXPECT_EQ(book.usage("t").vectors, 0);
+  a.set_counting(true, {6, 6 * vector_bytes});  // promoted, holding 6 by now
+  EXPECT_TRUE(a.counting());
+  EXPECT_EQ(book.usage("t").vectors, 6);
+  auto w = a.admit({upsert("n")}, none.lookup());
+  ASSERT_TRUE(w);
+  // Demoted with the write out: the part goes, the write's reservation too.
+  a.set_counting(false, {});
+  EXPECT_EQ(book.usage("t").vectors, 0);
+  a.settle({"n"}, *w, true);
+  EXPECT_EQ(book.usage("t").vectors, 0);
+  EXPECT_EQ(book.all_usage().size(), 0u) << "nothing held here";
+}
+
+// What the tenant's primaries hold on other nodes counts against its quota,
+// and a later report replaces it.
+TEST(UsageBook, UsageElsewhereCountsAgainstTheQuota) {
+  usage_book book;
+  book.set_limits("t", 10, 100);
+  book.add("t", {4, 40});
+  book.set_elsewhere({{"t", 5, 50}, {"other", 99, 990}});
+  EXPECT_TRUE(book.reserve("t", {1, 10}).ok());
+  auto over = book.reserve("t", {1, 0});
+  EXPECT_EQ(over.code, errc::quota_exceeded);
+  EXPECT_NE(over.message.find("would store 11 vectors"), std::string::npos) << over.message;
+  book.release("t", {1, 10});
+  book.set_elsewhere({{"t", 1, 10}});
+  EXPECT_TRUE(book.reserve("t", {5, 50}).ok());
+  book.set_elsewhere({});  // no other node holds any
+  EXPECT_TRUE(book.reserve("t", {1, 0}).ok());
+  // A cluster node takes every tenant's limits from its coordinator at once: a
+  // tenant not named has none (its quota was lifted, or it is gone).
+  book.set_all_limits({{"u", 1, 0}});
+  EXPECT_TRUE(book.reserve("t", {1000, 0}).ok());
+  EXPECT_EQ(book.reserve("u", {2, 0}).code, errc::quota_exceeded);
+  book.release("t", {1000, 0});
+  auto all = book.all_usage();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].tenant, "t");
+  EXPECT_EQ(all[0].vectors, 4);
+  EXPECT_EQ(all[0].bytes, 40);
+}
+
 }  // namespace
 }  // namespace quiver

@@ -113,7 +113,7 @@ caf::actor replica_actor(registry_actor* self, const cluster_state::shard_key& k
 void sync_slots(registry_actor* self);
 void coordinate(registry_actor* self);
 std::vector<node_assignment> assignments_of(registry_actor* self, const std::string& node);
-caf::result<std::vector<node_assignment>> on_heartbeat(registry_actor* self, node_heartbeat& hb);
+caf::result<heartbeat_reply> on_heartbeat(registry_actor* self, node_heartbeat& hb);
 void forget_node(registry_actor* self, const std::string& node);
 cluster_status cluster_view(registry_actor* self);
 // etcd mode: campaigns for the controller key once the catalog is loaded, then
