@@ -288,4 +288,14 @@ tenant_stored cluster_state::usage_of(const std::string& tenant) const {
   return out;
 }
 
+void cluster_state::gateway_beat(const std::string& name, clock::time_point now) {
+  gateways_[name] = now;
+}
+
+std::uint32_t cluster_state::gateways(clock::time_point now, std::chrono::milliseconds window) {
+  for (auto it = gateways_.begin(); it != gateways_.end();)
+    it = now - it->second > window ? gateways_.erase(it) : std::next(it);
+  return static_cast<std::uint32_t>(std::max<std::size_t>(1, gateways_.size()));
+}
+
 }  // namespace quiver

@@ -103,6 +103,11 @@ class cluster_state {
   // A tenant's usage over every up node.
   tenant_stored usage_of(const std::string& tenant) const;
 
+  // Gateways share a tenant's request rate: one beat now; how many beat within
+  // `window` (forgetting the others).
+  void gateway_beat(const std::string& name, clock::time_point now);
+  std::uint32_t gateways(clock::time_point now, std::chrono::milliseconds window);
+
   // A shard's ownership as the metadata store kept it (a new controller picking
   // up): its epoch, primary and replica set, for the nodes registered now. A
   // primary keeps its epoch, so nothing moves when a controller changes.
@@ -140,6 +145,7 @@ class cluster_state {
   std::uint64_t version_ = 1;
   bool by_registration_ = false;
   std::set<std::string> registered_;
+  std::map<std::string, clock::time_point> gateways_;
 };
 
 }  // namespace quiver

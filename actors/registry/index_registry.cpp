@@ -237,6 +237,13 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
         if (s.loaded) coordinate(self);
         self->delayed_send(self, s.coordination.heartbeat, coordinate_atom::value);
       },
+      [self](gateway_beat& b) -> std::uint32_t {
+        if (!self->state.cluster) return 1;
+        auto now = cluster_state::clock::now();
+        self->state.cluster->gateway_beat(b.name, now);
+        // Three missed beats and a gateway no longer takes a share.
+        return self->state.cluster->gateways(now, std::chrono::seconds(3));
+      },
       [self](node_heartbeat& hb) -> caf::result<heartbeat_reply> {
         if (!self->state.cluster)
           return to_caf_error(make_status(errc::internal, "not a coordinator"));

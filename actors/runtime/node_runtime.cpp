@@ -1,11 +1,13 @@
 #include "actors/runtime/node_runtime.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
 #include <algorithm>
 #include <atomic>
+#include <random>
 #include <thread>
 
 #include "actors/controller/controller_metadata.hpp"
@@ -39,11 +41,15 @@ caf::behavior bridge(caf::event_based_actor* self, unsigned /*number*/) {
 class actor_router_client final : public router_client {
  public:
   actor_router_client(caf::actor router, std::vector<caf::actor> bridges,
-                      std::chrono::milliseconds timeout, std::shared_ptr<const read_board> board)
+                      std::chrono::milliseconds timeout, std::shared_ptr<const read_board> board,
+                      std::shared_ptr<const std::atomic<std::uint32_t>> gateways)
       : router_(std::move(router)),
         bridges_(std::move(bridges)),
         timeout_(timeout),
-        board_(std::move(board)) {}
+        board_(std::move(board)),
+        gateways_(std::move(gateways)) {}
+
+  std::uint32_t gateways() const override { return gateways_ ? gateways_->load() : 1; }
 
   void create_index(create_index_request r, callback<create_index_reply> done) override {
     call(std::move(r), std::move(done));
@@ -151,8 +157,25 @@ class actor_router_client final : public router_client {
   std::vector<caf::actor> bridges_;
   std::chrono::milliseconds timeout_;
   std::shared_ptr<const read_board> board_;  // null: every search through the actors
+  // A cluster's gateway: how many gateways share a tenant's rate (null: one).
+  std::shared_ptr<const std::atomic<std::uint32_t>> gateways_;
   std::atomic<std::size_t> next_{0};
 };
+
+using beat_atom = caf::atom_constant<caf::atom("gwbeat")>;
+
+// A cluster's gateway beats the coordinator every second and keeps the count of
+// gateways it answers, which divides each tenant's request rate among them.
+caf::behavior gateway_beater(caf::event_based_actor* self, caf::actor coordinator, std::string name,
+                             std::shared_ptr<std::atomic<std::uint32_t>> count) {
+  self->send(self, beat_atom::value);
+  return {[=](beat_atom) {
+    self->request(coordinator, std::chrono::seconds(2), gateway_beat{name})
+        .then([count](std::uint32_t n) { count->store(std::max<std::uint32_t>(1, n)); },
+              [](caf::error&) {});  // keeps the last count until the coordinator answers
+    self->delayed_send(self, std::chrono::seconds(1), beat_atom::value);
+  }};
+}
 
 void configure(caf::actor_system_config& cfg, const runtime_options& o) {
   register_message_types(cfg);
@@ -249,6 +272,7 @@ struct node_runtime::impl {
   caf::actor published_actor;
   std::uint16_t coordinator_port = 0;
   caf::actor coordinator;  // storaged of a cluster; stopped before storage
+  caf::actor beater;       // a cluster's gateway: its beats to the coordinator
   // etcd (cluster with etcd endpoints): the controller's store and worker
   // (storaged), the node's client and registration (vectord), the gateway's
   // client and map follower (gatewayd).
@@ -439,7 +463,14 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
   // One bridge per CAF worker: requests from many I/O threads do not queue behind one mailbox.
   for (unsigned i = 0; i < std::max(1u, options.actors.max_threads); ++i)
     d.bridges.push_back(sys.spawn(bridge, i));
-  d.client = std::make_unique<actor_router_client>(d.router, d.bridges, timeout, d.board);
+  std::shared_ptr<std::atomic<std::uint32_t>> gateways;
+  if (role == node_role::gatewayd && options.cluster.enabled) {
+    gateways = std::make_shared<std::atomic<std::uint32_t>>(1);
+    std::random_device rd;
+    auto name = "gatewayd-" + std::to_string(::getpid()) + "-" + std::to_string(rd());
+    d.beater = sys.spawn(gateway_beater, registry, std::move(name), gateways);
+  }
+  d.client = std::make_unique<actor_router_client>(d.router, d.bridges, timeout, d.board, gateways);
   return rt;
 }
 
@@ -477,6 +508,7 @@ void node_runtime::stop() {
     a = nullptr;
   };
   d.follower.reset();
+  stop(d.beater);
   for (auto& b : d.bridges) stop(b);
   d.bridges.clear();
   stop(d.router);

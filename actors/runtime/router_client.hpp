@@ -46,6 +46,9 @@ class router_client {
   virtual void get_tenant(tenant_get_request r, callback<tenant_info> done) = 0;
   virtual void authenticate(tenant_auth_request r, callback<tenant_auth_reply> done) = 0;
   virtual void cluster(cluster_status_request r, callback<cluster_status> done) = 0;
+  // The gateways of the cluster that share each tenant's request rate (1 unless
+  // a cluster's coordinator counts more).
+  virtual std::uint32_t gateways() const { return 1; }
 };
 
 }  // namespace quiver

@@ -100,6 +100,7 @@ void register_message_types(caf::actor_system_config& cfg) {
       .add_message_type<tenant_stored>("quiver::tenant_stored")
       .add_message_type<std::vector<tenant_stored>>("quiver::tenant_stored_list")
       .add_message_type<tenant_limits>("quiver::tenant_limits")
+      .add_message_type<gateway_beat>("quiver::gateway_beat")
       .add_message_type<heartbeat_reply>("quiver::heartbeat_reply")
       .add_message_type<shard_role_msg>("quiver::shard_role_msg");
 }

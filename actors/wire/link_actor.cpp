@@ -171,6 +171,7 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
       [self](readiness_request& r) { return forward<readiness_reply>(self, r); },
       // coordinator
       [self](node_heartbeat& r) { return forward<heartbeat_reply>(self, r); },
+      [self](gateway_beat& r) { return forward<std::uint32_t>(self, r); },
       [self](cluster_status_request& r) { return forward<cluster_status>(self, r); },
       [self](cluster_version_request& r) { return forward<std::uint64_t>(self, r); },
       // The route's shards are remote: each is put behind a shard link, so a request

@@ -50,6 +50,16 @@ typename Inspector::result_type inspect(Inspector& f, tenant_limits& x) {
   return f(x.tenant, x.max_vectors, x.max_bytes);
 }
 
+// Gateway -> coordinator, every second: the gateway is up (it shares each
+// tenant's request rate). Answered with how many gateways are.
+struct gateway_beat {
+  std::string name;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, gateway_beat& x) {
+  return f(x.name);
+}
+
 // Primary -> replica: committed records, in seq order.
 struct replicate_msg {
   std::vector<log_record> records;

@@ -311,7 +311,8 @@ bool http_api::admit(const std::shared_ptr<context>& ctx, gateway::access who) {
     return false;
   }
   ctx->tenant_route = true;
-  auto wait = gate_.admit(ctx->tenant.value, ctx->rate, tenant_gate::clock::now());
+  auto wait =
+      gate_.admit(ctx->tenant.value, ctx->rate, tenant_gate::clock::now(), router_.gateways());
   if (wait <= 0) return true;
   // Answered once a token would be there (at most 1 s): a client that retries at
   // once sends no faster than its limit, and a flood of rejections does not become

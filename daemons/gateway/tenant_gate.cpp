@@ -31,24 +31,29 @@ void tenant_gate::forget_tenant(const std::string& tenant) {
   buckets_.erase(tenant);
 }
 
-double tenant_gate::admit(const std::string& tenant, std::uint64_t rate, clock::time_point now) {
+double tenant_gate::admit(const std::string& tenant, std::uint64_t rate, clock::time_point now,
+                          std::uint32_t share) {
   if (rate == 0) return 0;
+  // This gateway's part of the rate, and a second of it as the burst (at least
+  // one request).
+  double mine = static_cast<double>(rate) / std::max<std::uint32_t>(share, 1);
+  double capacity = std::max(1.0, mine);
   std::lock_guard lock(mutex_);
   auto [it, fresh] = buckets_.try_emplace(tenant);
   auto& b = it->second;
   if (fresh || b.rate != rate) {
-    b.tokens = static_cast<double>(rate);  // a full second's burst
+    b.tokens = capacity;
     b.rate = rate;
     b.last = now;
   }
   double elapsed = std::chrono::duration<double>(now - b.last).count();
-  b.tokens = std::min(static_cast<double>(rate), b.tokens + std::max(elapsed, 0.0) * rate);
+  b.tokens = std::min(capacity, b.tokens + std::max(elapsed, 0.0) * mine);
   b.last = now;
   if (b.tokens >= 1) {
     b.tokens -= 1;
     return 0;
   }
-  return (1 - b.tokens) / static_cast<double>(rate);
+  return (1 - b.tokens) / mine;
 }
 
 void tenant_gate::count(const std::string& tenant, bool rate_limited, bool over_quota) {

@@ -29,8 +29,10 @@ class tenant_gate {
   void forget_tenant(const std::string& tenant);
 
   // Takes one token from the tenant's bucket (capacity and refill: rate per
-  // second). Returns 0 when the request may go, else the seconds to wait.
-  double admit(const std::string& tenant, std::uint64_t rate, clock::time_point now);
+  // second). Returns 0 when the request may go, else the seconds to wait. With
+  // `share` gateways in a cluster, each takes rate / share of it.
+  double admit(const std::string& tenant, std::uint64_t rate, clock::time_point now,
+               std::uint32_t share = 1);
 
   struct counters {
     std::uint64_t requests = 0;

@@ -248,6 +248,7 @@ TEST(WireMessages, EveryRegisteredTypeRoundTripsWithEveryFieldSet) {
       {"quiver::tenant_stored", round_trip<tenant_stored>},
       {"quiver::tenant_stored_list", round_trip<std::vector<tenant_stored>>},
       {"quiver::tenant_limits", round_trip<tenant_limits>},
+      {"quiver::gateway_beat", round_trip<gateway_beat>},
       {"quiver::heartbeat_reply", round_trip<heartbeat_reply>},
       {"quiver::shard_role_msg", round_trip<shard_role_msg>},
   };

@@ -329,64 +329,96 @@ class ClusterTest(unittest.TestCase):
 
 
 class QuotaAcrossNodesTest(unittest.TestCase):
-    """A tenant's vector quota counts what its shards hold on every node, not on
-    one: with primaries on several nodes, per-node counting would let each node
-    take the whole quota."""
+    """Tenants' limits hold for the cluster. A vector quota counts what the
+    tenant's shards hold on every node, not on one: with primaries on several
+    nodes, per-node counting would let each node take the whole quota. A request
+    rate is shared by the gateways: two gateways do not admit twice the rate."""
 
-    def test_a_quota_holds_for_the_cluster(self):
-        root = tempfile.mkdtemp(prefix="quiver-quota-")
-        admin = "admin-key-for-the-quota-test"
-        config = os.path.join(root, "auth.toml")
+    ADMIN = "admin-key-for-the-quota-test"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.root = tempfile.mkdtemp(prefix="quiver-quota-")
+        config = os.path.join(cls.root, "auth.toml")
         with open(config, "w") as f:
-            f.write('[auth]\nadmin_key = "%s"\nkey_cache_ms = 0\n' % admin)
-        c = Cluster(gateways=1, common_args=["--config", config], admin_key=admin)
-        try:
-            status, body = c.request("POST", "/v1/admin/tenants",
-                                     {"name": "acme", "quotas": {"max_vectors": 60}})
-            self.assertEqual(status, 201, body)
-            tenant = {"Authorization": "Bearer " + body["api_key"]}
-            status, body = c.request("POST", "/v1/indexes",
-                                     {"name": "q", "dimension": 4, "shards": 3, "replicas": 2},
-                                     headers=tenant)
-            self.assertEqual(status, 201, body)
-            c.wait(serving("q", 3, 2), "q serving")
-            primaries = primaries_by_node(c.map(), "q")
-            # Primaries on more than one node: counted per node, none would see 60.
-            self.assertGreater(len(primaries), 1, "primaries: %s" % primaries)
-            rng = random.Random(5)
+            f.write('[auth]\nadmin_key = "%s"\nkey_cache_ms = 0\n' % cls.ADMIN)
+        cls.c = Cluster(gateways=2, common_args=["--config", config], admin_key=cls.ADMIN)
 
-            def put(ids):
-                items = [{"id": i, "vector": [rng.uniform(-1, 1) for _ in range(4)]} for i in ids]
-                return c.request("POST", "/v1/indexes/q/vectors", {"items": items}, headers=tenant)
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.stop()
+        shutil.rmtree(cls.root, ignore_errors=True)
+        shutil.rmtree(cls.c.dir, ignore_errors=True)
 
-            # 54 ids spread over the 3 shards, in batches; each node holds ~18.
-            for b in range(6):
-                status, body = put(["v%03d" % i for i in range(b * 9, b * 9 + 9)])
-                self.assertEqual(status, 200, body)
-            time.sleep(1.0 * SLOW)  # a few heartbeats: every node hears the others' usage
-            # One at a time, so no two nodes admit concurrently: 6 more fit, the 7th
-            # does not, whichever node its shard's primary is on.
-            for i in range(54, 60):
-                status, body = put(["v%03d" % i])
-                self.assertEqual(status, 200, body)
-                time.sleep(0.6 * SLOW)
-            refused = 0
-            for i in range(60, 66):
-                status, body = put(["v%03d" % i])
-                self.assertEqual(status, 429, body)
-                self.assertEqual(body["error"]["code"], "quota_exceeded")
-                refused += 1
-            self.assertEqual(refused, 6)
-            # Replacing an id (no growth) still goes through; usage is the cluster's.
-            status, body = put(["v000"])
+    def tenant(self, name, **quotas):
+        status, body = self.c.request("POST", "/v1/admin/tenants", {"name": name, "quotas": quotas})
+        self.assertEqual(status, 201, body)
+        return {"Authorization": "Bearer " + body["api_key"]}
+
+    def test_a_vector_quota_holds_for_the_cluster(self):
+        c = self.c
+        tenant = self.tenant("acme", max_vectors=60)
+        status, body = c.request("POST", "/v1/indexes",
+                                 {"name": "q", "dimension": 4, "shards": 3, "replicas": 2},
+                                 headers=tenant)
+        self.assertEqual(status, 201, body)
+        c.wait(serving("q", 3, 2), "q serving")
+        # Primaries on more than one node: counted per node, none would see 60.
+        primaries = primaries_by_node(c.map(), "q")
+        self.assertGreater(len(primaries), 1, "primaries: %s" % primaries)
+        rng = random.Random(5)
+
+        def put(ids):
+            items = [{"id": i, "vector": [rng.uniform(-1, 1) for _ in range(4)]} for i in ids]
+            return c.request("POST", "/v1/indexes/q/vectors", {"items": items}, headers=tenant)
+
+        # 54 ids spread over the 3 shards, in batches.
+        for b in range(6):
+            status, body = put(["v%03d" % i for i in range(b * 9, b * 9 + 9)])
             self.assertEqual(status, 200, body)
-            status, body = c.request("GET", "/v1/admin/tenants/acme")
+        time.sleep(1.0 * SLOW)  # a few heartbeats: every node hears the others' usage
+        # One at a time, so no two nodes admit concurrently: 6 more fit, then no
+        # more, whichever node a shard's primary is on.
+        for i in range(54, 60):
+            status, body = put(["v%03d" % i])
             self.assertEqual(status, 200, body)
-            self.assertEqual(body["usage"]["vectors"], 60, body)
-        finally:
-            c.stop()
-            shutil.rmtree(root, ignore_errors=True)
-            shutil.rmtree(c.dir, ignore_errors=True)
+            time.sleep(0.6 * SLOW)
+        for i in range(60, 66):
+            status, body = put(["v%03d" % i])
+            self.assertEqual(status, 429, body)
+            self.assertEqual(body["error"]["code"], "quota_exceeded")
+        # Replacing an id (no growth) still goes through; usage is the cluster's.
+        status, body = put(["v000"])
+        self.assertEqual(status, 200, body)
+        status, body = c.request("GET", "/v1/admin/tenants/acme")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["usage"]["vectors"], 60, body)
+
+    def test_a_request_rate_holds_across_gateways(self):
+        rate, seconds = 20, 3.0
+        tenant = self.tenant("rated", max_requests_per_s=rate)
+        time.sleep(2.0)  # both gateways have beaten: each takes half the rate
+        admitted, lock = [0, 0], threading.Lock()
+        stop = time.monotonic() + seconds
+
+        def hammer(g):
+            while time.monotonic() < stop:
+                status, _ = self.c.request("GET", "/v1/indexes", gateway=g, headers=tenant)
+                if status == 200:
+                    with lock:
+                        admitted[g] += 1
+        threads = [threading.Thread(target=hammer, args=(g,)) for g in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        total = sum(admitted)
+        print("\nrate %d/s over 2 gateways for %.0f s: %s admitted" % (rate, seconds, admitted))
+        # The rate for the time, plus each gateway's burst of a second of its share;
+        # two unshared buckets would admit about twice that.
+        bound = rate * seconds + rate
+        self.assertLessEqual(total, bound * 1.15, admitted)
+        self.assertGreaterEqual(min(admitted), rate * seconds / 2 * 0.5, admitted)
 
 
 class FailoverEdgeTest(unittest.TestCase):

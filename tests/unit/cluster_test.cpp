@@ -306,6 +306,19 @@ TEST(ClusterState, UsageElsewhereAddsUpTheOtherLiveNodes) {
   EXPECT_EQ(c.usage_of("acme").bytes, 350);
 }
 
+TEST(ClusterState, GatewaysCountWhileTheyBeat) {
+  cluster_state c;
+  auto t0 = clock_type::now();
+  auto window = std::chrono::milliseconds(3000);
+  EXPECT_EQ(c.gateways(t0, window), 1u);  // never fewer than one: the asking gateway
+  c.gateway_beat("g1", t0);
+  c.gateway_beat("g2", t0);
+  c.gateway_beat("g1", t0 + std::chrono::seconds(1));
+  EXPECT_EQ(c.gateways(t0 + std::chrono::seconds(2), window), 2u);
+  EXPECT_EQ(c.gateways(t0 + std::chrono::milliseconds(3500), window), 1u);  // g2 went quiet
+  EXPECT_EQ(c.gateways(t0 + std::chrono::seconds(5), window), 1u);
+}
+
 // A new controller restores ownership from the metadata store: nothing moves,
 // no fence is ordered, and the epochs stay as they were.
 TEST(ClusterState, RestoredOwnershipMovesNothing) {

@@ -81,6 +81,19 @@ TEST(TenantGate, TokenBucketAllowsOneSecondOfBurstThenRefills) {
   EXPECT_EQ(gate.admit("a", 5, t0 + std::chrono::milliseconds(250)), 0);
 }
 
+// In a cluster each of the gateways takes its share of a tenant's rate, so that
+// together they admit the rate; a share below one request still admits one.
+TEST(TenantGate, GatewaysShareATenantsRate) {
+  tenant_gate gate(std::chrono::milliseconds(1000));
+  auto t0 = tenant_gate::clock::now();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(gate.admit("a", 20, t0, 4), 0) << i;
+  EXPECT_NEAR(gate.admit("a", 20, t0, 4), 0.2, 1e-9);  // 5 per second here
+  EXPECT_EQ(gate.admit("a", 20, t0 + std::chrono::milliseconds(200), 4), 0);
+  EXPECT_GT(gate.admit("a", 20, t0 + std::chrono::milliseconds(200), 4), 0);
+  EXPECT_EQ(gate.admit("b", 1, t0, 3), 0);
+  EXPECT_NEAR(gate.admit("b", 1, t0, 3), 3.0, 1e-9);  // a third of a request per second
+}
+
 TEST(TenantGate, CachedKeysExpireAndAreForgottenPerTenant) {
   tenant_gate gate(std::chrono::milliseconds(1000));
   auto t0 = tenant_gate::clock::now();
