@@ -50,6 +50,12 @@ int main(int argc, char** argv) {
     tunnel = std::move(*t);
     quiver::attach_peer_tunnel(sys, tunnel);
   }
+  // The tunnel's thread ends before exit() (OpenSSL cleans up at exit and would
+  // leave a running thread's state behind).
+  struct detach {
+    caf::actor_system* sys;
+    ~detach() { quiver::detach_peer_tunnel(sys); }
+  } detached{&sys};
   auto h = quiver::connect_to_peer(sys, host, port);
   if (!h) {
     std::cout << "no actor: " << h.error().message << "\n";
@@ -74,6 +80,5 @@ int main(int argc, char** argv) {
   auto hello = quiver::check_peer_protocol(sys, *h, host + ":" + std::to_string(port));
   std::cout << "hello: " << (hello.ok() ? "ok" : hello.message) << "\n";
   answers += hello.ok();
-  quiver::detach_peer_tunnel(&sys);
   return answers > 0 ? 0 : 3;
 }
