@@ -1,5 +1,8 @@
 #include "net/tls_tunnel.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -95,6 +98,17 @@ std::string endpoint_text(const tcp::socket& s) {
   error_code ec;
   auto ep = s.remote_endpoint(ec);
   return ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+std::string openssl_errors() {
+  std::string out;
+  while (auto e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out;
 }
 
 // A daemon killed with SIGKILL leaves its directory behind; the next start
@@ -221,6 +235,34 @@ struct tls_tunnel::impl {
         });
   }
 };
+
+status check_peer_tls(const peer_tls_config& tls) {
+  if (!tls.enabled()) return status::success();
+  using ctx_ptr = std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)>;
+  auto failed = [](const std::string& what) {
+    return make_status(errc::invalid_argument, "peer_tls." + what + ": " + openssl_errors());
+  };
+  ctx_ptr ctx(SSL_CTX_new(TLS_method()), SSL_CTX_free);
+  ctx_ptr key_only(SSL_CTX_new(TLS_method()), SSL_CTX_free);
+  if (!ctx || !key_only) return failed("context");
+  ERR_clear_error();
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), tls.cert.c_str()) != 1)
+    return failed("cert '" + tls.cert + "'");
+  // Read alone first: a file that is no key and a key of another certificate
+  // are different mistakes.
+  if (SSL_CTX_use_PrivateKey_file(key_only.get(), tls.key.c_str(), SSL_FILETYPE_PEM) != 1)
+    return failed("key '" + tls.key + "'");
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), tls.key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(ctx.get()) != 1)
+    return failed("key '" + tls.key + "' does not belong to cert '" + tls.cert + "'");
+  if (SSL_CTX_load_verify_locations(ctx.get(), tls.ca.c_str(), nullptr) != 1)
+    return failed("ca '" + tls.ca + "'");
+  // An expired certificate fails every handshake later, with no word why.
+  if (auto* cert = SSL_CTX_get0_certificate(ctx.get());
+      cert != nullptr && X509_cmp_current_time(X509_get0_notAfter(cert)) < 0)
+    return make_status(errc::invalid_argument, "peer_tls.cert '" + tls.cert + "' has expired");
+  return status::success();
+}
 
 tls_tunnel::tls_tunnel() : impl_(std::make_unique<impl>()) {}
 

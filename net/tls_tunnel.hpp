@@ -33,6 +33,11 @@ struct tls_tunnel_options {
   std::size_t max_connections = 1024;  // inbound and outbound together
 };
 
+// Checks the files of `tls` the way a handshake will use them (the certificate
+// chain and key load and match, the CA file loads, the certificate has not
+// expired), so that a bad file fails the start with its name.
+status check_peer_tls(const peer_tls_config& tls);
+
 class tls_tunnel {
  public:
   // Loads the credentials (a bad file fails here, with its name) and starts the

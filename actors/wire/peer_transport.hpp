@@ -19,11 +19,6 @@ namespace quiver {
 
 class tls_tunnel;
 
-// Checks the files of `tls` the way a handshake will use them (the certificate
-// chain and key load and match, the CA file loads, the certificate has not
-// expired), so that a bad file fails the start with its name.
-status check_peer_tls(const peer_tls_config& tls);
-
 // With `tunnel` set, `sys` talks to its peers through it until detached (before
 // `sys` goes).
 void attach_peer_tunnel(caf::actor_system& sys, std::shared_ptr<tls_tunnel> tunnel);

@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <iostream>
 
-#include "actors/wire/peer_transport.hpp"
 #include "common/config.hpp"
 #include "common/logging.hpp"
 #include "common/metrics.hpp"
@@ -20,6 +19,7 @@
 #include "daemons/gateway/http_api.hpp"
 #include "daemons/gateway/http_server.hpp"
 #include "etcd/etcd_client.hpp"
+#include "net/tls_tunnel.hpp"
 
 namespace po = boost::program_options;
 

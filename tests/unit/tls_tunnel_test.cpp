@@ -269,6 +269,28 @@ TEST_F(TlsTunnel, ADialToNowhereEndsInEndOfFile) {
   ::close(*fd);
 }
 
+TEST_F(TlsTunnel, TheCredentialsAreCheckedBeforeAnythingStarts) {
+  EXPECT_TRUE(check_peer_tls(certs().node).ok());
+  EXPECT_TRUE(check_peer_tls({}).ok()) << "no TLS: nothing to check";
+  auto mismatched = check_peer_tls({certs().node.cert, certs().stranger.key, certs().node.ca});
+  EXPECT_EQ(mismatched.code, errc::invalid_argument);
+  EXPECT_NE(mismatched.message.find("does not belong to cert"), std::string::npos)
+      << mismatched.message;
+  auto not_a_key = check_peer_tls({certs().node.cert, certs().node.ca, certs().node.ca});
+  EXPECT_NE(not_a_key.message.find("peer_tls.key '" + certs().node.ca + "'"), std::string::npos)
+      << not_a_key.message;
+  // A certificate that expired a day ago (self-signed: only the date is wrong).
+  auto d = certs().dir.string();
+  ASSERT_TRUE(run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=old "
+                  "-keyout " +
+                  d + "/old.key -out " + d + "/old.csr") &&
+              run("openssl x509 -req -in " + d + "/old.csr -signkey " + d + "/old.key " +
+                  "-days -1 -out " + d + "/old.pem"));
+  auto expired = check_peer_tls({d + "/old.pem", d + "/old.key", d + "/old.pem"});
+  EXPECT_EQ(expired.code, errc::invalid_argument);
+  EXPECT_NE(expired.message.find("has expired"), std::string::npos) << expired.message;
+}
+
 TEST_F(TlsTunnel, BadFilesAreNamed) {
   auto missing = (certs().dir / "missing.key").string();
   auto t = tls_tunnel::start({certs().node.cert, missing, certs().node.ca});
