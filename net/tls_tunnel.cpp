@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -144,6 +145,7 @@ struct tls_tunnel::impl {
   net::io_context ioc{1};
   net::executor_work_guard<net::io_context::executor_type> work{ioc.get_executor()};
   std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
+  std::map<net::ip::address, std::size_t> handshaking;  // inbound, by the peer's address
   std::chrono::steady_clock::time_point last_refusal_log;
   std::thread thread;
 
@@ -178,34 +180,54 @@ struct tls_tunnel::impl {
         });
         return;
       }
+      error_code ignored;
+      auto from = socket.remote_endpoint(ignored).address();
       if (self->live.load() >= self->options.max_connections) {
-        spdlog::warn("peer {} refused: {} connections are carried already", endpoint_text(socket),
-                     self->options.max_connections);
+        self->refused("peer " + endpoint_text(socket) +
+                      " refused: " + std::to_string(self->options.max_connections) +
+                      " connections are carried already");
+      } else if (self->handshaking[from] >= self->options.max_handshakes_per_address) {
+        self->refused("peer " + endpoint_text(socket) +
+                      " refused: " + std::to_string(self->options.max_handshakes_per_address) +
+                      " handshakes from its address are under way");
       } else {
-        self->handshake(std::move(socket), path);
+        self->handshake(std::move(socket), from, path);
       }
       self->accept(acceptor, path);
     });
   }
 
-  void handshake(tcp::socket socket, const std::string& path) {
+  // At most one line a second: a flood of connections must not flood the log.
+  void refused(const std::string& why) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_refusal_log < std::chrono::seconds(1)) return;
+    last_refusal_log = now;
+    spdlog::warn("{}", why);
+  }
+
+  void handshake(tcp::socket socket, net::ip::address from, const std::string& path) {
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     auto who = endpoint_text(socket);
     auto p = std::make_shared<pipe>(ioc, server_ctx, live);
     p->tls.next_layer() = std::move(socket);
     p->arm(options.handshake_timeout);
-    p->tls.async_handshake(ssl::stream_base::server, [p, path, who](const error_code& ec) {
-      if (ec) {
-        // Debug only: a stranger must not be able to fill the log.
-        spdlog::debug("peer {} refused: TLS handshake: {}", who, ec.message());
-        return p->close();
-      }
-      p->local.async_connect(unix_stream::endpoint(path), [p](const error_code& ec) {
-        if (ec) return p->close();
-        p->start_pumping();
-      });
-    });
+    ++handshaking[from];
+    // The handler runs once whatever happens (the deadline closes the socket).
+    p->tls.async_handshake(
+        ssl::stream_base::server, [this, p, path, who, from](const error_code& ec) {
+          if (auto it = handshaking.find(from); it != handshaking.end() && --it->second == 0)
+            handshaking.erase(it);
+          if (ec) {
+            // Debug only: a stranger must not be able to fill the log.
+            spdlog::debug("peer {} refused: TLS handshake: {}", who, ec.message());
+            return p->close();
+          }
+          p->local.async_connect(unix_stream::endpoint(path), [p](const error_code& ec) {
+            if (ec) return p->close();
+            p->start_pumping();
+          });
+        });
   }
 
   void dial(int local_fd, const std::string& host, std::uint16_t port) {

@@ -31,6 +31,9 @@ namespace quiver {
 struct tls_tunnel_options {
   std::chrono::milliseconds handshake_timeout{5000};
   std::size_t max_connections = 1024;  // inbound and outbound together
+  // Inbound handshakes under way from one address: one host cannot take every
+  // connection slot with connections that never finish their handshake.
+  std::size_t max_handshakes_per_address = 32;
 };
 
 // Checks the files of `tls` the way a handshake will use them (the certificate

@@ -256,6 +256,41 @@ TEST_F(TlsTunnel, CarriedConnectionsAreBounded) {
   ::close(*d2);
 }
 
+TEST_F(TlsTunnel, OneAddressCannotHoldEveryHandshake) {
+  tls_tunnel_options o;
+  o.max_handshakes_per_address = 2;
+  auto server = start(certs().node, o);
+  auto path = server->socket_dir() + "/caf.sock";
+  local_listener caf(path);
+  auto port = server->serve("127.0.0.1", 0, path);
+  ASSERT_TRUE(port);
+  int a = tcp_connect(*port), b = tcp_connect(*port);
+  for (int i = 0; i < 100 && server->connections() != 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_EQ(server->connections(), 2u);
+  int c = tcp_connect(*port);
+  EXPECT_TRUE(closed_within(c, 5000)) << "a third silent handshake from one address";
+  ::close(c);
+  // Once those end, the address may try again.
+  ::close(a);
+  ::close(b);
+  for (int i = 0; i < 100 && server->connections() != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  int d = tcp_connect(*port);
+  EXPECT_FALSE(closed_within(d, 300)) << "a new handshake is let in";
+  ::close(d);
+  // A holder of the credentials completes its handshake from that address too.
+  auto client = start(certs().node);
+  auto fd = client->dial("127.0.0.1", *port);
+  ASSERT_TRUE(fd);
+  write_all(*fd, "ping");
+  int accepted = caf.accept_within(10000);
+  ASSERT_GE(accepted, 0);
+  EXPECT_EQ(read_n(accepted, 4), "ping");
+  ::close(accepted);
+  ::close(*fd);
+}
+
 TEST_F(TlsTunnel, ADialToNowhereEndsInEndOfFile) {
   auto client = start(certs().node);
   auto server = start(certs().node);
