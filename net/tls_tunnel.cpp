@@ -60,32 +60,23 @@ struct pipe : std::enable_shared_from_this<pipe> {
   void start_pumping() {
     error_code ignored;
     deadline.cancel(ignored);
-    from_peer();
-    to_peer();
+    pump(tls, local, in);   // peer -> CAF
+    pump(local, tls, out);  // CAF -> peer
   }
 
-  void from_peer() {
-    tls.async_read_some(net::buffer(in),
-                        [self = shared_from_this()](const error_code& ec, std::size_t n) {
-                          if (ec) return self->close();
-                          net::async_write(self->local, net::buffer(self->in, n),
-                                           [self](const error_code& ec, std::size_t) {
-                                             if (ec) return self->close();
-                                             self->from_peer();
-                                           });
-                        });
-  }
-
-  void to_peer() {
-    local.async_read_some(net::buffer(out),
-                          [self = shared_from_this()](const error_code& ec, std::size_t n) {
-                            if (ec) return self->close();
-                            net::async_write(self->tls, net::buffer(self->out, n),
-                                             [self](const error_code& ec, std::size_t) {
-                                               if (ec) return self->close();
-                                               self->to_peer();
-                                             });
-                          });
+  // Reads from `from` and writes all of it to `to`, until either fails. The
+  // streams and the buffer are members: `self` keeps them alive.
+  template <class From, class To>
+  void pump(From& from, To& to, std::array<char, 16384>& buf) {
+    from.async_read_some(net::buffer(buf), [self = shared_from_this(), &from, &to, &buf](
+                                               const error_code& ec, std::size_t n) {
+      if (ec) return self->close();
+      net::async_write(to, net::buffer(buf, n),
+                       [self, &from, &to, &buf](const error_code& ec, std::size_t) {
+                         if (ec) return self->close();
+                         self->pump(from, to, buf);
+                       });
+    });
   }
 
   ssl::stream<tcp::socket> tls;

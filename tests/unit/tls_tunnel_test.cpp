@@ -153,29 +153,50 @@ class TlsTunnel : public ::testing::Test {
     EXPECT_TRUE(t) << (t ? "" : t.error().message);
     return t ? std::move(*t) : nullptr;
   }
+
+  // A tunnel serving 127.0.0.1 in front of a stand-in for CAF's listener.
+  struct served {
+    std::unique_ptr<tls_tunnel> tunnel;
+    std::unique_ptr<local_listener> caf;
+    std::uint16_t port = 0;
+  };
+  served serve(const peer_tls_config& c, tls_tunnel_options o = {}) {
+    served out;
+    out.tunnel = start(c, o);
+    if (!out.tunnel) return out;
+    auto path = out.tunnel->socket_dir() + "/caf.sock";
+    out.caf = std::make_unique<local_listener>(path);
+    auto port = out.tunnel->serve("127.0.0.1", 0, path);
+    EXPECT_TRUE(port) << (port ? "" : port.error().message);
+    out.port = port ? *port : 0;
+    return out;
+  }
 };
 
+// Waits (bounded) until `t` carries `n` connections.
+void wait_for_connections(const tls_tunnel& t, std::size_t n) {
+  for (int i = 0; i < 100 && t.connections() != n; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
 TEST_F(TlsTunnel, BytesCrossBothWaysBetweenHoldersOfTheClustersCredentials) {
-  auto server = start(certs().node);
+  auto server = serve(certs().node);
   auto client = start(certs().node);
-  auto path = server->socket_dir() + "/caf.sock";
-  local_listener caf(path);
-  auto port = server->serve("127.0.0.1", 0, path);
-  ASSERT_TRUE(port) << port.error().message;
-  auto fd = client->dial("127.0.0.1", *port);
+  ASSERT_NE(server.port, 0);
+  auto fd = client->dial("127.0.0.1", server.port);
   ASSERT_TRUE(fd);
   // Larger than any buffer on the way: every partial write must be carried on.
   std::string up(3u << 20, '\0'), down(2u << 20, '\0');
   for (std::size_t i = 0; i < up.size(); ++i) up[i] = static_cast<char>(i * 7 + 1);
   for (std::size_t i = 0; i < down.size(); ++i) down[i] = static_cast<char>(i * 13 + 5);
   std::thread writer([&] { write_all(*fd, up); });
-  int accepted = caf.accept_within(10000);
+  int accepted = server.caf->accept_within(10000);
   ASSERT_GE(accepted, 0);
   EXPECT_EQ(read_n(accepted, up.size()), up);
   writer.join();
   write_all(accepted, down);
   EXPECT_EQ(read_n(*fd, down.size()), down);
-  EXPECT_EQ(server->connections(), 1u);
+  EXPECT_EQ(server.tunnel->connections(), 1u);
   EXPECT_EQ(client->connections(), 1u);
   // Either end closing ends the other.
   ::close(accepted);
@@ -184,73 +205,58 @@ TEST_F(TlsTunnel, BytesCrossBothWaysBetweenHoldersOfTheClustersCredentials) {
 }
 
 TEST_F(TlsTunnel, AStrangersTunnelNeverReachesTheLocalSocket) {
-  auto server = start(certs().node);
+  auto server = serve(certs().node);
   auto stranger = start(certs().stranger);
-  auto path = server->socket_dir() + "/caf.sock";
-  local_listener caf(path);
-  auto port = server->serve("127.0.0.1", 0, path);
-  ASSERT_TRUE(port);
-  auto fd = stranger->dial("127.0.0.1", *port);
+  ASSERT_NE(server.port, 0);
+  auto fd = stranger->dial("127.0.0.1", server.port);
   ASSERT_TRUE(fd);
   write_all(*fd, "hello, any actor there?");
   EXPECT_TRUE(closed_within(*fd, 10000));
-  EXPECT_EQ(caf.accept_within(500), -1);
+  EXPECT_EQ(server.caf->accept_within(500), -1);
   ::close(*fd);
   // And a node does not talk to a server the stranger's CA signed.
   auto stranger_server =
-      start({certs().stranger.cert, certs().stranger.key, (certs().dir / "other-ca.pem").string()});
-  auto path2 = stranger_server->socket_dir() + "/caf.sock";
-  local_listener fake(path2);
-  auto port2 = stranger_server->serve("127.0.0.1", 0, path2);
-  ASSERT_TRUE(port2);
+      serve({certs().stranger.cert, certs().stranger.key, (certs().dir / "other-ca.pem").string()});
+  ASSERT_NE(stranger_server.port, 0);
   auto node = start(certs().node);
-  auto fd2 = node->dial("127.0.0.1", *port2);
+  auto fd2 = node->dial("127.0.0.1", stranger_server.port);
   ASSERT_TRUE(fd2);
   EXPECT_TRUE(closed_within(*fd2, 10000));
-  EXPECT_EQ(fake.accept_within(500), -1);
+  EXPECT_EQ(stranger_server.caf->accept_within(500), -1);
   ::close(*fd2);
 }
 
 TEST_F(TlsTunnel, ASilentConnectionIsDroppedAtTheHandshakeDeadline) {
   tls_tunnel_options o;
   o.handshake_timeout = std::chrono::milliseconds(300);
-  auto server = start(certs().node, o);
-  auto path = server->socket_dir() + "/caf.sock";
-  local_listener caf(path);
-  auto port = server->serve("127.0.0.1", 0, path);
-  ASSERT_TRUE(port);
-  int fd = tcp_connect(*port);
+  auto server = serve(certs().node, o);
+  ASSERT_NE(server.port, 0);
+  int fd = tcp_connect(server.port);
   EXPECT_TRUE(closed_within(fd, 10000));
   ::close(fd);
-  for (int i = 0; i < 100 && server->connections() != 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(server->connections(), 0u);
+  wait_for_connections(*server.tunnel, 0);
+  EXPECT_EQ(server.tunnel->connections(), 0u);
 }
 
 TEST_F(TlsTunnel, CarriedConnectionsAreBounded) {
   tls_tunnel_options o;
   o.max_connections = 2;
-  auto server = start(certs().node, o);
-  auto path = server->socket_dir() + "/caf.sock";
-  local_listener caf(path);
-  auto port = server->serve("127.0.0.1", 0, path);
-  ASSERT_TRUE(port);
-  int a = tcp_connect(*port), b = tcp_connect(*port);
-  for (int i = 0; i < 100 && server->connections() != 2; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  ASSERT_EQ(server->connections(), 2u);
-  int c = tcp_connect(*port);
+  auto server = serve(certs().node, o);
+  ASSERT_NE(server.port, 0);
+  int a = tcp_connect(server.port), b = tcp_connect(server.port);
+  wait_for_connections(*server.tunnel, 2);
+  ASSERT_EQ(server.tunnel->connections(), 2u);
+  int c = tcp_connect(server.port);
   EXPECT_TRUE(closed_within(c, 5000)) << "a third connection is refused";
   EXPECT_FALSE(closed_within(a, 200)) << "the first two wait out their handshake";
-  EXPECT_EQ(server->connections(), 2u);
+  EXPECT_EQ(server.tunnel->connections(), 2u);
   for (int fd : {a, b, c}) ::close(fd);
   // Outbound dials count too.
   auto client = start(certs().node, o);
-  auto d1 = client->dial("127.0.0.1", *port), d2 = client->dial("127.0.0.1", *port);
+  auto d1 = client->dial("127.0.0.1", server.port), d2 = client->dial("127.0.0.1", server.port);
   ASSERT_TRUE(d1 && d2);
-  for (int i = 0; i < 100 && client->connections() != 2; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  auto d3 = client->dial("127.0.0.1", *port);
+  wait_for_connections(*client, 2);
+  auto d3 = client->dial("127.0.0.1", server.port);
   EXPECT_FALSE(d3);
   ::close(*d1);
   ::close(*d2);
@@ -259,32 +265,27 @@ TEST_F(TlsTunnel, CarriedConnectionsAreBounded) {
 TEST_F(TlsTunnel, OneAddressCannotHoldEveryHandshake) {
   tls_tunnel_options o;
   o.max_handshakes_per_address = 2;
-  auto server = start(certs().node, o);
-  auto path = server->socket_dir() + "/caf.sock";
-  local_listener caf(path);
-  auto port = server->serve("127.0.0.1", 0, path);
-  ASSERT_TRUE(port);
-  int a = tcp_connect(*port), b = tcp_connect(*port);
-  for (int i = 0; i < 100 && server->connections() != 2; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  ASSERT_EQ(server->connections(), 2u);
-  int c = tcp_connect(*port);
+  auto server = serve(certs().node, o);
+  ASSERT_NE(server.port, 0);
+  int a = tcp_connect(server.port), b = tcp_connect(server.port);
+  wait_for_connections(*server.tunnel, 2);
+  ASSERT_EQ(server.tunnel->connections(), 2u);
+  int c = tcp_connect(server.port);
   EXPECT_TRUE(closed_within(c, 5000)) << "a third silent handshake from one address";
   ::close(c);
   // Once those end, the address may try again.
   ::close(a);
   ::close(b);
-  for (int i = 0; i < 100 && server->connections() != 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  int d = tcp_connect(*port);
+  wait_for_connections(*server.tunnel, 0);
+  int d = tcp_connect(server.port);
   EXPECT_FALSE(closed_within(d, 300)) << "a new handshake is let in";
   ::close(d);
   // A holder of the credentials completes its handshake from that address too.
   auto client = start(certs().node);
-  auto fd = client->dial("127.0.0.1", *port);
+  auto fd = client->dial("127.0.0.1", server.port);
   ASSERT_TRUE(fd);
   write_all(*fd, "ping");
-  int accepted = caf.accept_within(10000);
+  int accepted = server.caf->accept_within(10000);
   ASSERT_GE(accepted, 0);
   EXPECT_EQ(read_n(accepted, 4), "ping");
   ::close(accepted);
@@ -293,12 +294,10 @@ TEST_F(TlsTunnel, OneAddressCannotHoldEveryHandshake) {
 
 TEST_F(TlsTunnel, ADialToNowhereEndsInEndOfFile) {
   auto client = start(certs().node);
-  auto server = start(certs().node);
-  auto path = server->socket_dir() + "/caf.sock";
-  auto port = server->serve("127.0.0.1", 0, path);
-  ASSERT_TRUE(port);
-  server.reset();  // the port is closed now
-  auto fd = client->dial("127.0.0.1", *port);
+  auto server = serve(certs().node);
+  ASSERT_NE(server.port, 0);
+  server.tunnel.reset();  // the port is closed now
+  auto fd = client->dial("127.0.0.1", server.port);
   ASSERT_TRUE(fd);
   EXPECT_TRUE(closed_within(*fd, 10000));
   ::close(*fd);
