@@ -312,4 +312,46 @@ status shard_log::drop_before(seq_no before) {
   return env_.sync_dir(dir_);
 }
 
+status shard_log::truncate_after(seq_no after) {
+  if (!failure_.ok()) return failure_;
+  if (!(after < last_seq_)) return status::success();
+  cursor_ = {};
+  // Whole segments past the cut go; so does every segment when the cut falls
+  // below the log's first record.
+  while (!segments_.empty() && !(segments_.back().first.value <= after.value)) {
+    if (auto st = env_.remove(path_of(segments_.back().name)); !st.ok()) return failure_ = st;
+    segments_.pop_back();
+  }
+  current_.reset();
+  if (!segments_.empty()) {
+    auto& seg = segments_.back();
+    auto path = path_of(seg.name);
+    auto data = env_.read_file(path);
+    if (!data) return failure_ = std::move(data).error();
+    // One record per step: the cut lands just before the first record past `after`.
+    std::size_t pos = 0;
+    seq_no last{seg.first.value - 1};
+    while (pos < data->size()) {
+      seq_no seen = last;
+      auto step = scan(
+          *data, seq_no{}, last, [&](log_record&& r) { seen = r.seq; }, pos, 1);
+      if (!step.problem.empty())
+        return failure_ = make_status(errc::internal,
+                                      "shard log " + seg.name + " damaged: " + step.problem);
+      if (after < seen) break;
+      pos = step.good_end;
+    }
+    if (auto st = env_.truncate(path, pos); !st.ok()) return failure_ = st;
+    auto file = env_.open_append(path);
+    if (!file) return failure_ = std::move(file).error();
+    current_ = std::move(*file);
+    if (auto st = current_->sync(); !st.ok()) return failure_ = st;
+    seg.bytes = pos;
+    seg.last = after;
+    synced_bytes_ = pos;
+  }
+  last_seq_ = after;
+  return env_.sync_dir(dir_);
+}
+
 }  // namespace quiver

@@ -61,6 +61,10 @@ class shard_log {
   expected<bool> read_chunk(seq_no after, std::size_t max_bytes, std::vector<log_record>& out);
   // Removes whole segments whose records all have seq < before.
   status drop_before(seq_no before);
+  // Cuts every record with seq > after off the end, durably (a replica dropping
+  // a tail its new primary never had). Records below first_seq() stay gone: an
+  // `after` below it leaves an empty log ending at `after`.
+  status truncate_after(seq_no after);
 
   seq_no last_seq() const { return last_seq_; }
   // The lowest seq the log still holds records from (last_seq() + 1 when empty);

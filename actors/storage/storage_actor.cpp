@@ -35,6 +35,8 @@ using storage_api =
                      caf::replies_to<log_append_request>::with<log_append_reply>,
                      caf::replies_to<log_read_request>::with<log_chunk>,
                      caf::replies_to<log_release_request>::with<bool>,
+                     caf::replies_to<log_truncate_request>::with<shard_lease>,
+                     caf::replies_to<epoch_end_request>::with<epoch_end>,
                      caf::replies_to<storage_stats_request>::with<storage_stats>>;
 
 struct storage_state {
@@ -159,6 +161,16 @@ storage_api::behavior_type storage_actor(storage_self self, std::shared_ptr<stor
         auto st = self->state.engine->release_before(r.ref, r.keep_from);
         if (!st.ok()) return to_caf_error(st);
         return true;
+      },
+      [self](log_truncate_request& r) -> caf::result<shard_lease> {
+        auto out = self->state.engine->truncate_after(r.ref, r.after);
+        if (!out) return to_caf_error(out.error());
+        return std::move(*out);
+      },
+      [self](epoch_end_request& r) -> caf::result<epoch_end> {
+        auto out = self->state.engine->end_of_epoch(r.ref, r.epoch);
+        if (!out) return to_caf_error(out.error());
+        return *out;
       },
       [self](storage_stats_request&) -> caf::result<storage_stats> {
         return self->state.engine->counters();

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <set>
+#include <sstream>
 
 #include "common/body_codec.hpp"
 #include "common/parse.hpp"
@@ -292,6 +293,18 @@ expected<storage_engine::shard_state*> storage_engine::shard(const shard_ref& re
     if (!epoch) return make_status(errc::internal, dir + "/EPOCH is damaged");
     state.epoch = *epoch;
   }
+  if (auto text = env_.read_file(dir + "/EPOCHS")) {
+    std::istringstream in(*text);
+    std::string e, first;
+    while (in >> e >> first) {
+      auto ev = parse_u64(e);
+      auto fv = parse_u64(first);
+      if (!ev || !fv) return make_status(errc::internal, dir + "/EPOCHS is damaged");
+      state.epochs.push_back({*ev, seq_no{*fv}});
+    }
+  } else {
+    state.epochs_known = state.log->last_seq().value == 0;
+  }
   return &shards_.emplace(key, std::move(state)).first->second;
 }
 
@@ -319,6 +332,33 @@ status storage_engine::bump_epoch(const shard_ref& ref, shard_state& state,
   return status::success();
 }
 
+// A log from before EPOCHS: its records say where each epoch starts (read once).
+status storage_engine::load_epochs(const shard_ref& ref, shard_state& state) {
+  if (state.epochs_known) return status::success();
+  std::vector<epoch_start> found;
+  auto st = state.log->read(seq_no{}, [&](log_record&& r) {
+    if (found.empty() || found.back().epoch < r.epoch) found.push_back({r.epoch, r.seq});
+  });
+  if (!st.ok()) return st;
+  state.epochs = std::move(found);
+  state.epochs_known = true;
+  return save_epochs(ref, state);
+}
+
+status storage_engine::save_epochs(const shard_ref& ref, const shard_state& state) {
+  std::string text;
+  for (auto& e : state.epochs)
+    text += std::to_string(e.epoch) + " " + std::to_string(e.first.value) + "\n";
+  return write_file_atomically(env_, shard_dir(ref) + "/EPOCHS", text);
+}
+
+shard_lease storage_engine::lease_of(const shard_ref& ref, const shard_state& state) const {
+  shard_lease out{state.epoch, state.log->last_seq(), state.log->first_seq(), shard_dir(ref), 0};
+  for (auto& e : state.epochs)
+    if (e.first.value <= out.last_seq.value) out.last_epoch = e.epoch;
+  return out;
+}
+
 expected<shard_lease> storage_engine::open_shard(const shard_ref& ref, open_mode mode,
                                                  std::uint64_t epoch) {
   auto s = shard(ref);
@@ -336,7 +376,7 @@ expected<shard_lease> storage_engine::open_shard(const shard_ref& ref, open_mode
   }
   // The writer knows where the log really ends now: its next append follows it.
   if (mode != open_mode::follow) state.failure = status::success();
-  return shard_lease{state.epoch, state.log->last_seq(), state.log->first_seq(), shard_dir(ref)};
+  return lease_of(ref, state);
 }
 
 expected<std::uint64_t> storage_engine::fence(const shard_ref& ref, std::uint64_t at_least) {
@@ -370,6 +410,21 @@ status storage_engine::append(const shard_ref& ref, std::uint64_t epoch,
     return st;
   }
   state.dirty = true;
+  if (state.epochs_known) {
+    bool changed = false;
+    for (auto& r : records) {
+      if (!state.epochs.empty() && !(state.epochs.back().epoch < r.epoch)) continue;
+      state.epochs.push_back({r.epoch, r.seq});
+      changed = true;
+    }
+    // Before the records' fsync: the history may name records a crash cuts,
+    // never miss ones that stay.
+    if (changed)
+      if (auto st = save_epochs(ref, state); !st.ok()) {
+        state.failure = st;
+        return st;
+      }
+  }
   counters_.appended_records += records.size();
   return status::success();
 }
@@ -411,6 +466,43 @@ status storage_engine::release_before(const shard_ref& ref, seq_no keep_from) {
   auto s = shard(ref);
   if (!s) return std::move(s).error();
   return (*s)->log->drop_before(keep_from);
+}
+
+expected<shard_lease> storage_engine::truncate_after(const shard_ref& ref, seq_no after) {
+  auto s = shard(ref);
+  if (!s) return std::move(s).error();
+  auto& state = **s;
+  if (state.dirty) {
+    // Appends that await the group's fsync: make them durable first, so the cut
+    // is the only change the log sees.
+    state.dirty = false;
+    if (auto st = state.log->sync(); !st.ok()) {
+      state.failure = st;
+      return st;
+    }
+  }
+  if (auto st = load_epochs(ref, state); !st.ok()) return st;
+  if (auto st = state.log->truncate_after(after); !st.ok()) return st;
+  auto before = state.epochs.size();
+  while (!state.epochs.empty() && after < state.epochs.back().first) state.epochs.pop_back();
+  if (state.epochs.size() != before)
+    if (auto st = save_epochs(ref, state); !st.ok()) return st;
+  return lease_of(ref, state);
+}
+
+expected<epoch_end> storage_engine::end_of_epoch(const shard_ref& ref, std::uint64_t epoch) {
+  auto s = shard(ref);
+  if (!s) return std::move(s).error();
+  auto& state = **s;
+  if (auto st = load_epochs(ref, state); !st.ok()) return st;
+  auto& epochs = state.epochs;
+  auto last = state.log->last_seq();
+  if (epochs.empty()) return epoch_end{0, last};
+  if (epoch < epochs.front().epoch) return epoch_end{0, seq_no{epochs.front().first.value - 1}};
+  std::size_t i = 0;
+  while (i + 1 < epochs.size() && !(epoch < epochs[i + 1].epoch)) ++i;
+  auto end = i + 1 < epochs.size() ? seq_no{epochs[i + 1].first.value - 1} : last;
+  return epoch_end{epochs[i].epoch, end};
 }
 
 }  // namespace quiver

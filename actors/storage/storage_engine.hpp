@@ -81,16 +81,31 @@ class storage_engine {
   expected<log_chunk> read(const shard_ref& ref, seq_no after, std::size_t max_bytes);
   // A snapshot covers everything below `keep_from`: older log segments may go.
   status release_before(const shard_ref& ref, seq_no keep_from);
+  // Cuts the records after `after` off the log (durable on return).
+  expected<shard_lease> truncate_after(const shard_ref& ref, seq_no after);
+  // How far this log agrees with one whose newest record has `epoch` (see
+  // epoch_end in common/wire/storage.hpp).
+  expected<epoch_end> end_of_epoch(const shard_ref& ref, std::uint64_t epoch);
 
   const storage_stats& counters() const { return counters_; }
   std::string shard_dir(const shard_ref& ref) const;
 
  private:
+  // Where each epoch's records start in the log (the file EPOCHS): a replica
+  // following a new primary learns from it which of its records no primary
+  // after their epoch wrote.
+  struct epoch_start {
+    std::uint64_t epoch = 0;
+    seq_no first;
+  };
   struct shard_state {
     std::unique_ptr<shard_log> log;
     std::uint64_t epoch = 0;
     bool dirty = false;
     status failure;  // of the last append or sync, until the writer reopens
+    std::vector<epoch_start> epochs;
+    // False for a log written before EPOCHS existed: read from the log when needed.
+    bool epochs_known = true;
   };
   using index_key = std::pair<std::string, std::string>;  // (tenant, index)
   using shard_key = std::tuple<std::string, std::string, std::uint64_t, std::uint32_t>;
@@ -108,6 +123,9 @@ class storage_engine {
   status apply_tenant_record(log_record& r);
   status remove_stale_dirs();
   status bump_epoch(const shard_ref& ref, shard_state& state, std::uint64_t at_least = 0);
+  status load_epochs(const shard_ref& ref, shard_state& state);
+  status save_epochs(const shard_ref& ref, const shard_state& state);
+  shard_lease lease_of(const shard_ref& ref, const shard_state& state) const;
 
   env& env_;
   storage_options options_;

@@ -130,10 +130,49 @@ struct shard_lease {
   seq_no last_seq;   // the newest record in the log
   seq_no first_seq;  // the oldest record still in the log (last_seq + 1 if none)
   std::string dir;   // the shard's directory; snapshots go to <dir>/snapshots
+  // The epoch the record at last_seq was written under (0: none, or a log from
+  // before epochs were tracked).
+  std::uint64_t last_epoch = 0;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_lease& x) {
-  return f(x.epoch, x.last_seq, x.first_seq, x.dir);
+  return f(x.epoch, x.last_seq, x.first_seq, x.dir, x.last_epoch);
+}
+
+// A replica -> its primary (and the primary -> its storage): how far the log
+// agrees with a replica whose newest record was written under `epoch`. Replied
+// with an epoch_end.
+struct epoch_end_request {
+  shard_ref ref;
+  std::uint64_t epoch = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, epoch_end_request& x) {
+  return f(x.ref, x.epoch);
+}
+
+// The newest epoch of the log at or below the one asked for, and the last seq
+// written under it: a replica keeps its records up to `end` (at most) and cuts
+// the rest, which no primary after that epoch wrote. epoch 0: none at or below
+// it; `end` is then where the log's oldest epoch starts, less one.
+struct epoch_end {
+  std::uint64_t epoch = 0;
+  seq_no end;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, epoch_end& x) {
+  return f(x.epoch, x.end);
+}
+
+// Cuts the shard log's records after `after` (a replica's divergent tail).
+// Replied with the shard's lease as it stands then.
+struct log_truncate_request {
+  shard_ref ref;
+  seq_no after;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_truncate_request& x) {
+  return f(x.ref, x.after);
 }
 
 // Replied to once the records are durable (per the fsync policy).

@@ -301,6 +301,51 @@ TEST(StorageError, FullQuotaAndReadOnlyAreInsufficientStorageWithDetails) {
   EXPECT_EQ(storage_error(EIO, "write: I/O error", "/tmp/x").code, errc::unavailable);
 }
 
+TEST_F(ShardLog, TruncateAfterCutsTheTailDurablyAcrossSegments) {
+  shard_log_options small;
+  small.segment_bytes = 200;  // a few records per segment
+  {
+    auto log = open(nullptr, small);
+    for (std::uint64_t i = 1; i <= 30; ++i) ASSERT_TRUE(log->append({make_record(i)}).ok());
+    ASSERT_TRUE(log->sync().ok());
+    ASSERT_GT(log->segment_count(), 3u);
+    auto segments = log->segment_count();
+    ASSERT_TRUE(log->truncate_after(seq_no{12}).ok());
+    EXPECT_EQ(log->last_seq(), seq_no{12});
+    EXPECT_LT(log->segment_count(), segments);
+    // The next append follows the cut; a cut at or past the end changes nothing.
+    ASSERT_TRUE(log->append({make_record(13)}).ok());
+    ASSERT_TRUE(log->sync().ok());
+    ASSERT_TRUE(log->truncate_after(seq_no{40}).ok());
+    EXPECT_EQ(log->last_seq(), seq_no{13});
+  }
+  auto log = open(nullptr, small);
+  EXPECT_EQ(log->last_seq(), seq_no{13});
+  auto all = read_all(*log);
+  ASSERT_EQ(all.size(), 13u);
+  for (std::uint64_t i = 1; i <= 13; ++i) EXPECT_TRUE(same(all[i - 1], make_record(i))) << i;
+}
+
+TEST_F(ShardLog, TruncateBelowTheFirstRecordLeavesAnEmptyLogAtTheCut) {
+  shard_log_options small;
+  small.segment_bytes = 200;
+  auto log = open(nullptr, small);
+  for (std::uint64_t i = 1; i <= 30; ++i) ASSERT_TRUE(log->append({make_record(i)}).ok());
+  ASSERT_TRUE(log->sync().ok());
+  ASSERT_TRUE(log->drop_before(seq_no{20}).ok());
+  auto first = log->first_seq();
+  ASSERT_GT(first.value, 5u);
+  ASSERT_TRUE(log->truncate_after(seq_no{first.value - 2}).ok());
+  EXPECT_EQ(log->last_seq(), seq_no{first.value - 2});
+  EXPECT_EQ(log->first_seq(), seq_no{first.value - 1});
+  EXPECT_TRUE(read_all(*log).empty());
+  ASSERT_TRUE(log->append({make_record(first.value - 1)}).ok());
+  ASSERT_TRUE(log->sync().ok());
+  auto reopened = open(nullptr, small);
+  EXPECT_EQ(reopened->last_seq(), seq_no{first.value - 1});
+  EXPECT_EQ(read_all(*reopened).size(), 1u);
+}
+
 TEST_F(ShardLog, ForeignFileNamesAreNotSegments) {
   // 20 digits can exceed 64 bits: such a name is skipped, not a crash.
   std::ofstream(dir_ + "/99999999999999999999.log") << "x";

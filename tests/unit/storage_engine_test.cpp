@@ -244,6 +244,87 @@ TEST_F(StorageEngine, FenceHoldAndFollowAcrossRestarts) {
   EXPECT_EQ(s->append(ref, second - 1, upserts(4, 1, second - 1)).code, errc::stale_epoch);
 }
 
+// A replica's log keeps where each epoch starts; a new primary's answer to
+// "how far do we agree?" cuts exactly the tail no later primary wrote.
+TEST_F(StorageEngine, EpochHistoryAnswersWhereALogAgreesAndTruncationFollowsIt) {
+  const tenant_id t{"default"};
+  shard_ref ref;
+  {
+    auto s = open(256);  // several segments
+    auto a = s->create_index(t, params("a", 1));
+    ref = {t, "a", a->first.incarnation, shard_id{0}};
+    // Epoch 2 writes 1..5, epoch 3 writes 6..8, epoch 5 writes 9..12.
+    ASSERT_TRUE(s->open_shard(ref, open_mode::hold, 2));
+    ASSERT_TRUE(s->append(ref, 2, upserts(1, 5, 2)).ok());
+    ASSERT_TRUE(s->open_shard(ref, open_mode::hold, 3));
+    ASSERT_TRUE(s->append(ref, 3, upserts(6, 3, 3)).ok());
+    ASSERT_TRUE(s->open_shard(ref, open_mode::hold, 5));
+    ASSERT_TRUE(s->append(ref, 5, upserts(9, 4, 5)).ok());
+    ASSERT_TRUE(s->sync().ok());
+    auto lease = s->open_shard(ref, open_mode::follow);
+    ASSERT_TRUE(lease);
+    EXPECT_EQ(lease->last_epoch, 5u);
+    using pair = std::pair<std::uint64_t, std::uint64_t>;
+    auto at = [&](std::uint64_t e) {
+      auto r = s->end_of_epoch(ref, e);
+      EXPECT_TRUE(r) << (r ? "" : r.error().message);
+      return r ? pair{r->epoch, r->end.value} : pair{~0ull, ~0ull};
+    };
+    EXPECT_EQ(at(1), (pair{0, 0}));  // before every epoch here
+    EXPECT_EQ(at(2), (pair{2, 5}));
+    EXPECT_EQ(at(3), (pair{3, 8}));
+    EXPECT_EQ(at(4), (pair{3, 8}));  // never written here: the one below
+    EXPECT_EQ(at(5), (pair{5, 12}));
+    EXPECT_EQ(at(9), (pair{5, 12}));
+    // Cutting into epoch 3 forgets epoch 5 and keeps 6..7.
+    auto cut = s->truncate_after(ref, seq_no{7});
+    ASSERT_TRUE(cut) << cut.error().message;
+    EXPECT_EQ(cut->last_seq.value, 7u);
+    EXPECT_EQ(cut->last_epoch, 3u);
+    EXPECT_EQ(at(5), (pair{3, 7}));
+    // A primary of epoch 6 continues from there.
+    ASSERT_TRUE(s->open_shard(ref, open_mode::hold, 6));
+    ASSERT_TRUE(s->append(ref, 6, upserts(8, 2, 6)).ok());
+    ASSERT_TRUE(s->sync().ok());
+  }
+  auto s = open(256);  // the history is durable
+  auto lease = s->open_shard(ref, open_mode::follow);
+  ASSERT_TRUE(lease);
+  EXPECT_EQ(lease->last_seq.value, 9u);
+  EXPECT_EQ(lease->last_epoch, 6u);
+  auto five = s->end_of_epoch(ref, 5);
+  ASSERT_TRUE(five);
+  EXPECT_EQ(five->epoch, 3u);
+  EXPECT_EQ(five->end.value, 7u);
+  auto records = read_all(*s, ref);
+  ASSERT_EQ(records.size(), 9u);
+  EXPECT_EQ(records[6].epoch, 3u);
+  EXPECT_EQ(records[7].epoch, 6u);
+}
+
+// A log written before the history existed: its records say where epochs start.
+TEST_F(StorageEngine, EpochHistoryOfAnOlderLogIsReadFromItsRecords) {
+  const tenant_id t{"default"};
+  shard_ref ref;
+  {
+    auto s = open();
+    auto a = s->create_index(t, params("a", 1));
+    ref = {t, "a", a->first.incarnation, shard_id{0}};
+    ASSERT_TRUE(s->open_shard(ref, open_mode::hold, 4));
+    ASSERT_TRUE(s->append(ref, 4, upserts(1, 3, 4)).ok());
+    ASSERT_TRUE(s->open_shard(ref, open_mode::hold, 7));
+    ASSERT_TRUE(s->append(ref, 7, upserts(4, 3, 7)).ok());
+    ASSERT_TRUE(s->sync().ok());
+    fs::remove(s->shard_dir(ref) + "/EPOCHS");
+  }
+  auto s = open();
+  auto four = s->end_of_epoch(ref, 5);
+  ASSERT_TRUE(four) << four.error().message;
+  EXPECT_EQ(four->epoch, 4u);
+  EXPECT_EQ(four->end.value, 3u);
+  EXPECT_TRUE(fs::exists(s->shard_dir(ref) + "/EPOCHS"));
+}
+
 // An epoch assigned by the metadata store is adopted when it is ahead of
 // storage's; storage never goes back.
 TEST_F(StorageEngine, FenceAdoptsAHigherAssignedEpoch) {
