@@ -70,7 +70,51 @@ void cluster_state::restore(const shard_ref& ref, const shard_record& record) {
       s.assigned.push_back(node);
   }
   if (contains(s.assigned, record.primary)) s.primary = record.primary;
+  s.in_sync = record.in_sync;
+  // A record written by the fence before its in-sync set was: its primary had
+  // every acknowledged write.
+  if (replica_logs_ && s.in_sync.empty() && record.epoch > 0 && !record.primary.empty())
+    s.in_sync.push_back(record.primary);
   ++version_;
+}
+
+bool cluster_state::may_lead(const shard_view& s, const std::string& node) const {
+  if (!replica_logs_ || s.epoch == 0) return true;
+  return contains(s.in_sync, node);
+}
+
+status cluster_state::update_in_sync(const shard_ref& ref, std::uint64_t epoch,
+                                     const std::string& primary, const std::string& node,
+                                     bool in_sync) {
+  auto it = shards_.find(key_of(ref));
+  if (it == shards_.end())
+    return make_status(errc::index_not_found, "no shard " + placement_key(ref));
+  auto& s = it->second;
+  if (s.epoch != epoch || s.primary != primary)
+    return make_status(errc::stale_epoch, placement_key(ref) + ": " + primary + " under epoch " +
+                                              std::to_string(epoch) +
+                                              " is not the shard's primary (epoch " +
+                                              std::to_string(s.epoch) + ")");
+  if (s.fencing)
+    return make_status(errc::unavailable, placement_key(ref) + ": a primary change is under way");
+  auto at = std::find(s.in_sync.begin(), s.in_sync.end(), node);
+  if (in_sync) {
+    if (!contains(s.assigned, node))
+      return make_status(errc::invalid_argument,
+                         placement_key(ref) + ": " + node + " hosts no replica of it");
+    if (at == s.in_sync.end()) {
+      s.in_sync.push_back(node);
+      ++version_;
+    }
+    return status::success();
+  }
+  if (node == primary)
+    return make_status(errc::invalid_argument, "a primary never leaves its own in-sync set");
+  if (at != s.in_sync.end()) {
+    s.in_sync.erase(at);
+    ++version_;
+  }
+  return status::success();
 }
 
 shard_record cluster_state::record_of(const shard_view& s) const {
@@ -79,9 +123,13 @@ shard_record cluster_state::record_of(const shard_view& s) const {
   r.primary = s.primary;
   r.replicas = s.assigned;
   bool serving = primary_serving(s);
-  if (serving) r.in_sync.push_back(s.primary);
-  for (auto& node : s.assigned)
-    if (node != s.primary && replica_serving(s, node)) r.in_sync.push_back(node);
+  if (replica_logs_) {
+    r.in_sync = s.in_sync;
+  } else {
+    if (serving) r.in_sync.push_back(s.primary);
+    for (auto& node : s.assigned)
+      if (node != s.primary && replica_serving(s, node)) r.in_sync.push_back(node);
+  }
   r.state = serving ? "serving" : s.primary.empty() ? "no_primary" : "promoting";
   return r;
 }
@@ -118,7 +166,11 @@ void cluster_state::node_lost(const std::string& node) {
   if (it == nodes_.end() || !it->second.up) return;
   it->second.up = false;
   it->second.usage.clear();  // its primaries move; their new nodes report them
-  for (auto& [key, s] : shards_) unassign(s, node);
+  for (auto& [key, s] : shards_) {
+    unassign(s, node);
+    auto at = std::find(s.in_sync.begin(), s.in_sync.end(), node);
+    if (at != s.in_sync.end() && s.in_sync.size() > 1) s.in_sync.erase(at);
+  }
   ++version_;
 }
 
@@ -178,16 +230,23 @@ std::vector<fence_order> cluster_state::reconcile() {
     // The first serving replica in desired order, then in assignment order.
     auto pick_serving = [&](bool desired_only) -> std::string {
       for (auto& d : desired)
-        if (d != s.primary && replica_serving(s, d)) return d;
+        if (d != s.primary && replica_serving(s, d) && may_lead(s, d)) return d;
       if (!desired_only)
         for (auto& a : s.assigned)
-          if (a != s.primary && replica_serving(s, a)) return a;
+          if (a != s.primary && replica_serving(s, a) && may_lead(s, a)) return a;
       return {};
     };
     std::string next;
     if (s.primary.empty()) {
       next = pick_serving(false);
-      if (next.empty()) next = !desired.empty() ? desired.front() : s.assigned.front();
+      if (next.empty()) {
+        // No candidate serves yet: one that recovers. With replica logs only an
+        // in-sync one, which holds every acknowledged write.
+        for (auto& d : desired)
+          if (next.empty() && may_lead(s, d)) next = d;
+        for (auto& a : s.assigned)
+          if (next.empty() && may_lead(s, a)) next = a;
+      }
     } else if (!contains(desired, s.primary)) {
       next = pick_serving(true);  // hand over once a desired replica serves
     }
@@ -198,7 +257,8 @@ std::vector<fence_order> cluster_state::reconcile() {
     }
     // Let go of replicas outside the desired set once every desired one serves.
     bool all_serving = primary_serving(s);
-    for (auto& d : desired) all_serving = all_serving && replica_serving(s, d);
+    for (auto& d : desired)
+      all_serving = all_serving && replica_serving(s, d) && (!replica_logs_ || may_lead(s, d));
     if (!all_serving) continue;
     for (auto it = s.assigned.begin(); it != s.assigned.end();) {
       if (contains(desired, *it)) {
@@ -225,6 +285,8 @@ void cluster_state::fenced(const shard_ref& ref, const std::string& node, std::u
     s.primary.clear();
   } else {
     s.primary = node;
+    // The first primary ever: every log is empty, so every replica is in sync.
+    if (replica_logs_ && s.in_sync.empty()) s.in_sync = s.assigned;
   }
   ++version_;
 }
@@ -246,8 +308,11 @@ std::vector<replica_plan> cluster_state::plan_for(const std::string& node) const
     if (p.primary) {
       for (auto& a : s.assigned)
         if (a != node) p.peers.push_back(a);
-    } else if (auto it = s.replicas.find(s.primary); it != s.replicas.end()) {
-      p.primary_applied = it->second.applied;
+      if (replica_logs_) p.in_sync = s.in_sync;
+    } else {
+      if (auto it = s.replicas.find(s.primary); it != s.replicas.end())
+        p.primary_applied = it->second.applied;
+      if (replica_logs_) p.primary_node = s.primary;
     }
     out.push_back(std::move(p));
   }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cluster/metadata_records.hpp"
+#include "common/status.hpp"
 #include "common/wire/cluster.hpp"
 #include "common/wire/storage.hpp"
 
@@ -30,6 +31,10 @@ struct replica_plan {
   std::uint64_t epoch = 0;         // primary: its epoch
   std::vector<std::string> peers;  // primary: the other replicas, to forward to
   seq_no primary_applied;          // replica: how far the primary is (catch-up hint)
+  // Replica logs: the in-sync set (primary: whose acks a write waits for), and
+  // for a replica the node of its primary (where it catches up from).
+  std::vector<std::string> in_sync;
+  std::string primary_node;
 };
 
 // The coordinator's plain state: live nodes, every shard's replica set, primary
@@ -48,6 +53,16 @@ struct replica_plan {
 //  - a primary outside the desired set hands over to a serving desired replica;
 //  - replicas outside the desired set are let go only once every desired replica
 //    serves (a moved shard is loaded before its old owner lets go).
+//
+// With replica logs (each replica keeps its own log; nothing is shared) a shard
+// also has an in-sync set: the replicas whose logs hold every write its
+// primaries acknowledged. Only its members may become primary; a shard none of
+// whose in-sync members is live waits for one. Its primary adds a replica that
+// caught up and removes one that stopped acknowledging (update_in_sync), and
+// does not acknowledge a write without a member before the removal is durable.
+// A lost node leaves the set at once, unless it is the last member (then only
+// it holds every acknowledged write). A shard that never had a primary (epoch
+// 0) has empty logs everywhere: its first primary's set is every assigned node.
 class cluster_state {
  public:
   using clock = std::chrono::steady_clock;
@@ -67,6 +82,7 @@ class cluster_state {
     std::uint64_t epoch = 0;                       // the primary's epoch
     bool fencing = false;                          // a fence_order is out
     std::map<std::string, replica_view> replicas;  // by node
+    std::vector<std::string> in_sync;              // replica logs only
   };
   struct node_view {
     std::string address;
@@ -83,6 +99,16 @@ class cluster_state {
   void add_index(const catalog_entry& entry);
   void drop_index(const std::string& tenant, const std::string& name);
   void drop_tenant(const std::string& tenant);
+
+  // Each replica keeps its own log (see above).
+  void use_replica_logs() { replica_logs_ = true; }
+  bool replica_logs() const { return replica_logs_; }
+  // The primary `primary` of `ref` under `epoch` adds `node` to the in-sync set
+  // (it caught up) or removes it (it stopped acknowledging). stale_epoch when
+  // that is no longer the shard's primary and epoch; unavailable while a
+  // primary change is under way; invalid_argument for a node it cannot take.
+  status update_in_sync(const shard_ref& ref, std::uint64_t epoch, const std::string& primary,
+                        const std::string& node, bool in_sync);
 
   // Membership by registration (etcd): only a node registered in the metadata
   // store may be up; losing its registration is losing the node.
@@ -142,7 +168,11 @@ class cluster_state {
 
   std::map<std::string, node_view> nodes_;
   std::map<shard_key, shard_view> shards_;
+  // Replica logs: whether `node` may become the shard's primary.
+  bool may_lead(const shard_view& s, const std::string& node) const;
+
   std::uint64_t version_ = 1;
+  bool replica_logs_ = false;
   bool by_registration_ = false;
   std::set<std::string> registered_;
   std::map<std::string, clock::time_point> gateways_;

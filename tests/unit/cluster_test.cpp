@@ -237,6 +237,78 @@ TEST(ClusterState, JoinLoadsBeforeTheOldOwnerLetsGo) {
   EXPECT_EQ(on_new, moving);
 }
 
+// Replica logs: only an in-sync replica may become primary; the primary moves
+// replicas in and out of the set under its own epoch only; a lost node leaves
+// the set unless it is its last member.
+TEST(ClusterState, ReplicaLogsPromoteOnlyInSyncReplicas) {
+  cluster_state c;
+  c.use_replica_logs();
+  auto t0 = clock_type::now();
+  for (auto& n : node_names(3)) c.heartbeat(n, n + ":1", t0, {});
+  c.add_index(entry(1, 3));
+  std::uint64_t epoch = 0;
+  fence_all(c, epoch);
+  auto& s = c.shards().begin()->second;
+  auto ref = shard_ref{s.entry.tenant, s.entry.params.name, s.entry.incarnation, s.shard};
+  auto first = s.primary;
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(s.in_sync.size(), 3u);  // empty logs agree
+  for (auto& n : node_names(3)) report_serving(c, n, t0);
+  auto plan = c.plan_for(first);
+  ASSERT_EQ(plan.size(), 1u);
+  EXPECT_EQ(plan[0].in_sync.size(), 3u);
+  std::string a, b;  // the two replicas
+  for (auto& n : s.assigned)
+    if (n != first) (a.empty() ? a : b) = n;
+  EXPECT_EQ(c.plan_for(a)[0].primary_node, first);
+
+  // Only the primary, under its epoch, changes the set.
+  EXPECT_EQ(c.update_in_sync(ref, s.epoch, a, b, false).code, errc::stale_epoch);
+  EXPECT_EQ(c.update_in_sync(ref, s.epoch + 1, first, b, false).code, errc::stale_epoch);
+  EXPECT_EQ(c.update_in_sync(ref, s.epoch, first, first, false).code, errc::invalid_argument);
+  ASSERT_TRUE(c.update_in_sync(ref, s.epoch, first, b, false).ok());
+  EXPECT_EQ(c.record_of(s).in_sync, (std::vector<std::string>{first, a}));
+
+  // The primary's node is lost: the serving in-sync replica takes over, never b.
+  c.node_lost(first);
+  auto before = epoch;
+  fence_all(c, epoch);
+  EXPECT_GT(epoch, before);
+  EXPECT_EQ(s.primary, a);
+  EXPECT_EQ(s.in_sync, std::vector<std::string>{a});
+  // a is lost too: b is live and serving, but not in sync, so nobody leads, and
+  // a stays the set's last member.
+  report_serving(c, b, t0);
+  c.node_lost(a);
+  fence_all(c, epoch);
+  EXPECT_TRUE(s.primary.empty());
+  EXPECT_EQ(s.in_sync, std::vector<std::string>{a});
+  // a comes back: it leads again.
+  c.heartbeat(a, a + ":1", t0, {});
+  fence_all(c, epoch);
+  EXPECT_EQ(s.primary, a);
+  // b catches up and is added back; it may lead after that.
+  ASSERT_TRUE(c.update_in_sync(ref, s.epoch, a, b, true).ok());
+  EXPECT_EQ(c.record_of(s).in_sync, (std::vector<std::string>{a, b}));
+  EXPECT_EQ(c.update_in_sync(ref, s.epoch, a, "stranger", true).code, errc::invalid_argument);
+
+  // A new controller restores the set; a record without one trusts its primary.
+  cluster_state restored;
+  restored.use_replica_logs();
+  for (auto& n : node_names(3)) restored.heartbeat(n, n + ":1", t0, {});
+  restored.add_index(entry(1, 3));
+  auto record = c.record_of(s);
+  restored.restore(ref, record);
+  EXPECT_EQ(restored.shards().begin()->second.in_sync, record.in_sync);
+  cluster_state bare;
+  bare.use_replica_logs();
+  for (auto& n : node_names(3)) bare.heartbeat(n, n + ":1", t0, {});
+  bare.add_index(entry(1, 3));
+  record.in_sync.clear();
+  bare.restore(ref, record);
+  EXPECT_EQ(bare.shards().begin()->second.in_sync, std::vector<std::string>{a});
+}
+
 TEST(ClusterState, FenceForADeadNodeLeavesNoPrimary) {
   cluster_state c;
   auto t0 = clock_type::now();
