@@ -30,6 +30,8 @@ struct hosted_replica {
   bool primary = false;
   std::uint64_t epoch = 0;
   std::vector<caf::actor> forward_to;
+  std::vector<std::string> in_sync;
+  caf::actor source;
 };
 
 struct node_state {
@@ -75,14 +77,18 @@ void apply_assignments(node_self* self, std::vector<node_assignment>& wanted) {
     }
     auto& h = it->second;
     bool changed = !h.role_sent || h.primary != a->primary || h.epoch != a->epoch ||
-                   h.forward_to != a->forward_to;
+                   h.forward_to != a->forward_to || h.in_sync != a->in_sync ||
+                   h.source != a->source;
     bool behind = !a->primary && h.last.applied < a->primary_applied;
     if (!changed && !behind) continue;
     h.role_sent = true;
     h.primary = a->primary;
     h.epoch = a->epoch;
     h.forward_to = a->forward_to;
-    self->send(h.actor, shard_role_msg{a->primary, a->epoch, a->forward_to, a->primary_applied});
+    h.in_sync = a->in_sync;
+    h.source = a->source;
+    self->send(h.actor, shard_role_msg{a->primary, a->epoch, a->forward_to, a->primary_applied,
+                                       a->forward_nodes, a->in_sync, a->source});
   }
 }
 
@@ -118,6 +124,16 @@ void beat(node_self* self) {
   self->request(s.coordinator, std::chrono::seconds(2), std::move(hb))
       .then(
           [self, done](heartbeat_reply& reply) {
+            if (reply.replica_logs != self->state.env->replica_logs) {
+              // Placing for shared logs on replica logs (or back) would acknowledge
+              // writes some log never got: host nothing until the configs agree.
+              spdlog::error(
+                  "node {}: the coordinator {} replica logs and this node {}; set "
+                  "[cluster] replica_logs alike on every daemon",
+                  self->state.options.name, reply.replica_logs ? "uses" : "does not use",
+                  self->state.env->replica_logs ? "does" : "does not");
+              reply.assignments.clear();
+            }
             apply_assignments(self, reply.assignments);
             self->state.env->usage->set_all_limits(reply.limits);
             self->state.env->usage->set_elsewhere(reply.elsewhere);

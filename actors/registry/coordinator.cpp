@@ -109,6 +109,33 @@ void fence_in_etcd(registry_actor* self, const fence_order& order) {
       });
 }
 
+bool holds(const shard_record& r, const in_sync_update_request& u) {
+  bool in = std::find(r.in_sync.begin(), r.in_sync.end(), u.node) != r.in_sync.end();
+  return in == u.in_sync && r.epoch == u.epoch;
+}
+
+// Answers the in-sync changes etcd now holds for the shard (those it cannot hold
+// any more fail: the epoch moved on).
+void answer_in_sync(registry_actor* self, const cluster_state::shard_key& key) {
+  auto& s = self->state;
+  auto waiting = s.in_sync_waiting.find(key);
+  if (waiting == s.in_sync_waiting.end()) return;
+  auto written = s.written.find(key);
+  auto& list = waiting->second;
+  for (auto it = list.begin(); it != list.end();) {
+    if (written != s.written.end() && holds(written->second, it->second)) {
+      it->first.deliver(true);
+    } else if (written == s.written.end() || written->second.epoch > it->second.epoch) {
+      it->first.deliver(to_caf_error(make_status(errc::stale_epoch, "the shard's epoch moved on")));
+    } else {
+      ++it;
+      continue;
+    }
+    it = list.erase(it);
+  }
+  if (list.empty()) s.in_sync_waiting.erase(waiting);
+}
+
 // etcd mode: writes every shard record that differs from what etcd holds (one
 // write per shard at a time; a failed one is tried again on the next round).
 void write_records(registry_actor* self) {
@@ -147,6 +174,7 @@ void write_records(registry_actor* self) {
           } else {
             s.written.erase(key);
           }
+          answer_in_sync(self, key);
         });
   };
   for (auto& [key, view] : c.shards()) {
@@ -401,7 +429,12 @@ std::vector<node_assignment> assignments_of(registry_actor* self, const std::str
     auto key = cluster_state::key_of(
         shard_ref{p.entry.tenant, p.entry.params.name, p.entry.incarnation, p.shard});
     for (auto& peer : p.peers)
-      if (auto actor = replica_actor(self, key, peer)) a.forward_to.push_back(actor);
+      if (auto actor = replica_actor(self, key, peer)) {
+        a.forward_to.push_back(actor);
+        a.forward_nodes.push_back(peer);
+      }
+    a.in_sync = p.in_sync;
+    if (!p.primary_node.empty()) a.source = replica_actor(self, key, p.primary_node);
     out.push_back(std::move(a));
   }
   return out;
@@ -426,11 +459,31 @@ caf::result<heartbeat_reply> on_heartbeat(registry_actor* self, node_heartbeat& 
   if (s.cluster->heartbeat(hb.name, hb.address, cluster_state::clock::now(), hb.reports))
     s.cluster->record_usage(hb.name, std::move(hb.usage));
   coordinate(self);
-  heartbeat_reply reply{assignments_of(self, hb.name), s.cluster->usage_elsewhere(hb.name), {}};
+  heartbeat_reply reply{s.cluster->replica_logs(),
+                        assignments_of(self, hb.name),
+                        s.cluster->usage_elsewhere(hb.name),
+                        {}};
   for (auto& [name, t] : s.tenants)
     if (t.quotas.max_vectors > 0 || t.quotas.max_bytes > 0)
       reply.limits.push_back({name, t.quotas.max_vectors, t.quotas.max_bytes});
   return reply;
+}
+
+caf::result<bool> on_in_sync_update(registry_actor* self, in_sync_update_request& r) {
+  auto& s = self->state;
+  if (!placing(self))
+    return to_caf_error(make_status(errc::unavailable, "this coordinator is not elected (etcd)"));
+  auto st = s.cluster->update_in_sync(r.ref, r.epoch, r.primary, r.node, r.in_sync);
+  if (!st.ok()) return to_caf_error(st);
+  spdlog::info("shard {}: {} {} the in-sync set (primary {}, epoch {})", describe(r.ref), r.node,
+               r.in_sync ? "joins" : "leaves", r.primary, r.epoch);
+  coordinate(self);
+  if (!s.coordination.metadata) return true;
+  auto key = cluster_state::key_of(r.ref);
+  if (auto w = s.written.find(key); w != s.written.end() && holds(w->second, r)) return true;
+  auto rp = self->make_response_promise<bool>();
+  s.in_sync_waiting[key].emplace_back(rp, r);
+  return rp;
 }
 
 void forget_node(registry_actor* self, const std::string& node) {

@@ -160,6 +160,7 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
   self->state.env = std::move(env);
   if (coordination) {
     self->state.cluster = std::make_unique<cluster_state>();
+    if (self->state.coordination.replica_logs) self->state.cluster->use_replica_logs();
     self->state.coordination = *coordination;
     self->send(self, coordinate_atom::value);
   }
@@ -243,6 +244,11 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
         self->state.cluster->gateway_beat(b.name, now);
         // Three missed beats and a gateway no longer takes a share.
         return self->state.cluster->gateways(now, std::chrono::seconds(3));
+      },
+      [self](in_sync_update_request& r) -> caf::result<bool> {
+        if (!self->state.cluster)
+          return to_caf_error(make_status(errc::internal, "not a coordinator"));
+        return on_in_sync_update(self, r);
       },
       [self](node_heartbeat& hb) -> caf::result<heartbeat_reply> {
         if (!self->state.cluster)

@@ -24,6 +24,9 @@ struct controller_metadata;
 struct coordinator_options {
   std::chrono::milliseconds heartbeat{250};      // how often placement is re-checked
   std::chrono::milliseconds node_timeout{2000};  // silent this long: the node is down
+  // Each replica keeps its own log: promotion only from the in-sync set
+  // (cluster_state), which primaries change through in_sync_update_request.
+  bool replica_logs = false;
   // etcd: membership by registration, ownership decided and fenced in etcd, and
   // placing only while this process holds the controller key. Null: in memory.
   std::shared_ptr<controller_metadata> metadata;

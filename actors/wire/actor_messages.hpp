@@ -62,9 +62,15 @@ struct node_assignment {
   std::uint64_t epoch = 0;             // primary: fenced in for it
   std::vector<caf::actor> forward_to;  // primary: the serving replicas' index actors
   seq_no primary_applied;              // replica: how far the primary is
+  // Replica logs: the nodes of forward_to (same order) and the in-sync set
+  // (primary); the primary's index actor, whose log a replica reads (replica).
+  std::vector<std::string> forward_nodes;
+  std::vector<std::string> in_sync;
+  caf::actor source;
 };
 // Coordinator -> node: the answer to a heartbeat.
 struct heartbeat_reply {
+  bool replica_logs = false;  // the coordinator places for replica logs
   std::vector<node_assignment> assignments;
   std::vector<tenant_stored> elsewhere;  // per tenant, what its primaries on other nodes hold
   std::vector<tenant_limits> limits;     // every tenant with a vector or byte quota
@@ -75,6 +81,9 @@ struct shard_role_msg {
   std::uint64_t epoch = 0;
   std::vector<caf::actor> forward_to;
   seq_no primary_applied;
+  std::vector<std::string> forward_nodes;  // replica logs: as node_assignment
+  std::vector<std::string> in_sync;
+  caf::actor source;
 };
 
 template <class Inspector>
@@ -91,15 +100,17 @@ typename Inspector::result_type inspect(Inspector& f, node_heartbeat& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_assignment& x) {
-  return f(x.entry, x.shard, x.primary, x.epoch, x.forward_to, x.primary_applied);
+  return f(x.entry, x.shard, x.primary, x.epoch, x.forward_to, x.primary_applied, x.forward_nodes,
+           x.in_sync, x.source);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, heartbeat_reply& x) {
-  return f(x.assignments, x.elsewhere, x.limits);
+  return f(x.replica_logs, x.assignments, x.elsewhere, x.limits);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_role_msg& x) {
-  return f(x.primary, x.epoch, x.forward_to, x.primary_applied);
+  return f(x.primary, x.epoch, x.forward_to, x.primary_applied, x.forward_nodes, x.in_sync,
+           x.source);
 }
 
 // Index actor -> reader pool: a search to run against a shard that lives in this

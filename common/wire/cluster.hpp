@@ -60,6 +60,55 @@ typename Inspector::result_type inspect(Inspector& f, gateway_beat& x) {
   return f(x.name);
 }
 
+// Replica logs: primary -> replica, records its own log holds (in seq order,
+// under the primary's epoch). Replied with log_append_reply once they are
+// durable in the replica's log.
+struct replica_append_request {
+  shard_ref ref;
+  std::uint64_t epoch = 0;
+  std::vector<log_record> records;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_append_request& x) {
+  return f(x.ref, x.epoch, x.records);
+}
+
+// Replica logs: replica -> primary, before it reads the primary's log: its own
+// log's newest record was written under `last_epoch`.
+struct follow_request {
+  shard_ref ref;
+  std::uint64_t last_epoch = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, follow_request& x) {
+  return f(x.ref, x.last_epoch);
+}
+// The primary's epoch, and how far its log agrees with the replica's.
+struct follow_reply {
+  std::uint64_t epoch = 0;
+  epoch_end agreed;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, follow_reply& x) {
+  return f(x.epoch, x.agreed);
+}
+
+// Replica logs: primary -> coordinator: `node` joins (caught up) or leaves
+// (stopped acknowledging) the shard's in-sync set. Replied (true) once the
+// change is durable in the cluster's metadata; stale_epoch when the sender is
+// no longer the shard's primary under `epoch`.
+struct in_sync_update_request {
+  shard_ref ref;
+  std::uint64_t epoch = 0;
+  std::string primary;  // the sender's node
+  std::string node;
+  bool in_sync = false;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, in_sync_update_request& x) {
+  return f(x.ref, x.epoch, x.primary, x.node, x.in_sync);
+}
+
 // Primary -> replica: committed records, in seq order.
 struct replicate_msg {
   std::vector<log_record> records;

@@ -63,6 +63,10 @@ struct registry_state {
   // shards whose record is being written.
   std::map<cluster_state::shard_key, shard_record> written;
   std::set<cluster_state::shard_key> writing;
+  // In-sync set changes answered once etcd holds them.
+  std::map<cluster_state::shard_key,
+           std::vector<std::pair<caf::response_promise, in_sync_update_request>>>
+      in_sync_waiting;
   // What storage's own catalog held at start: imported into etcd by the first
   // controller of a cluster moving onto etcd (etcd's catalog wins after that).
   std::vector<tenant_record> stored_tenants;
@@ -114,6 +118,7 @@ void sync_slots(registry_actor* self);
 void coordinate(registry_actor* self);
 std::vector<node_assignment> assignments_of(registry_actor* self, const std::string& node);
 caf::result<heartbeat_reply> on_heartbeat(registry_actor* self, node_heartbeat& hb);
+caf::result<bool> on_in_sync_update(registry_actor* self, in_sync_update_request& r);
 void forget_node(registry_actor* self, const std::string& node);
 cluster_status cluster_view(registry_actor* self);
 // etcd mode: campaigns for the controller key once the catalog is loaded, then

@@ -1,0 +1,157 @@
+#include "actors/index/replica_set.hpp"
+
+#include <algorithm>
+
+namespace quiver {
+
+std::vector<replica_set::ticket> replica_set::assign(const std::vector<std::string>& replicas,
+                                                     const std::vector<std::string>& in_sync) {
+  std::vector<ticket> done;
+  for (auto it = peers_.begin(); it != peers_.end();) {
+    if (std::find(replicas.begin(), replicas.end(), it->first) != replicas.end()) {
+      ++it;
+      continue;
+    }
+    auto name = it->first;
+    it = peers_.erase(it);
+    for (auto t : release(name)) done.push_back(t);
+  }
+  for (auto& r : replicas) {
+    auto& p = peers_[r];
+    // Only a confirmed leave takes a member out: a role the coordinator sent
+    // before a join was confirmed may still arrive after it.
+    if (std::find(in_sync.begin(), in_sync.end(), r) == in_sync.end() || p.in_sync) continue;
+    p.in_sync = true;
+    p.joining = p.join_asked = false;
+  }
+  return done;
+}
+
+replica_set::ticket replica_set::begin(seq_no last) {
+  write w;
+  w.last = last;
+  for (auto& [name, p] : peers_)
+    if (p.in_sync || p.joining) w.awaiting.insert(name);
+  auto t = next_++;
+  writes_.emplace(t, std::move(w));
+  return t;
+}
+
+bool replica_set::local_done(ticket t) {
+  auto it = writes_.find(t);
+  if (it == writes_.end()) return false;
+  it->second.local = true;
+  if (!it->second.awaiting.empty()) return false;
+  writes_.erase(it);
+  return true;
+}
+
+std::vector<replica_set::ticket> replica_set::acked(const std::string& node, seq_no last,
+                                                    seq_no stamped) {
+  std::vector<ticket> done;
+  auto p = peers_.find(node);
+  if (p == peers_.end()) return done;
+  auto& peer = p->second;
+  if (peer.acked < last) peer.acked = last;
+  if (!peer.in_sync && !peer.joining && !peer.leaving) {
+    peer.joining = true;
+    peer.join_asked = false;
+    peer.join_from = stamped;
+  }
+  for (auto it = writes_.begin(); it != writes_.end();) {
+    auto& w = it->second;
+    if (!(peer.acked < w.last)) w.awaiting.erase(node);
+    if (w.local && w.awaiting.empty()) {
+      done.push_back(it->first);
+      it = writes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return done;
+}
+
+bool replica_set::wants_join(const std::string& node) const {
+  auto p = peers_.find(node);
+  return p != peers_.end() && p->second.joining && !p->second.join_asked &&
+         !(p->second.acked < p->second.join_from);
+}
+
+void replica_set::join_requested(const std::string& node) {
+  if (auto p = peers_.find(node); p != peers_.end()) p->second.join_asked = true;
+}
+
+void replica_set::joined(const std::string& node) {
+  auto p = peers_.find(node);
+  if (p == peers_.end() || !p->second.joining) return;
+  p->second.in_sync = true;
+  p->second.joining = p->second.join_asked = false;
+}
+
+void replica_set::join_failed(const std::string& node) {
+  auto p = peers_.find(node);
+  if (p == peers_.end()) return;
+  p->second.join_asked = false;
+}
+
+replica_set::failure replica_set::failed(const std::string& node) {
+  auto p = peers_.find(node);
+  if (p == peers_.end()) return failure::none;
+  auto& peer = p->second;
+  if (peer.in_sync) {
+    if (peer.leaving) return failure::none;
+    peer.leaving = true;
+    return failure::leave;
+  }
+  peer.joining = peer.join_asked = false;
+  return failure::none;
+}
+
+std::vector<replica_set::ticket> replica_set::left(const std::string& node) {
+  auto p = peers_.find(node);
+  if (p != peers_.end()) {
+    p->second.in_sync = p->second.leaving = false;
+    p->second.joining = p->second.join_asked = false;
+  }
+  return release(node);
+}
+
+bool replica_set::leaving(const std::string& node) const {
+  auto p = peers_.find(node);
+  return p != peers_.end() && p->second.leaving;
+}
+
+std::vector<replica_set::ticket> replica_set::abandon() {
+  std::vector<ticket> out;
+  for (auto& [t, w] : writes_) out.push_back(t);
+  writes_.clear();
+  for (auto& [name, p] : peers_) p.leaving = p.joining = p.join_asked = false;
+  return out;
+}
+
+bool replica_set::in_sync(const std::string& node) const {
+  auto p = peers_.find(node);
+  return p != peers_.end() && p->second.in_sync;
+}
+
+bool replica_set::joining(const std::string& node) const {
+  auto p = peers_.find(node);
+  return p != peers_.end() && p->second.joining;
+}
+
+std::vector<replica_set::ticket> replica_set::release(const std::string& node) {
+  std::vector<ticket> done;
+  for (auto it = writes_.begin(); it != writes_.end();) {
+    auto& w = it->second;
+    w.awaiting.erase(node);
+    if (w.local && w.awaiting.empty()) {
+      done.push_back(it->first);
+      it = writes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return done;
+}
+
+}  // namespace quiver

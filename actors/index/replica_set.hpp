@@ -1,0 +1,90 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/ids.hpp"
+
+namespace quiver {
+
+// A primary's replicas when each keeps its own log, as plain state: which of
+// them a write waits for before its client hears of it, and when to ask the
+// coordinator to move one into or out of the shard's in-sync set. The index
+// actor sends the records and the requests and tells this class the answers.
+//
+// A write waits for every in-sync replica, and for every replica that is
+// joining. A replica outside the set whose log takes a write (its log was
+// contiguous with it) is joining from then on: later writes wait for it too, and
+// once it has acknowledged everything stamped by then it may join the set (it
+// holds every write acknowledged so far, and every later one waits for it). A
+// replica of the set that fails a write must leave the set before any write
+// waiting for it is acknowledged; a joining one that fails just stops joining.
+class replica_set {
+ public:
+  using ticket = std::uint64_t;
+
+  // The role's replicas and the coordinator's in-sync set (which may name the
+  // primary itself and nodes that host no replica now). It adds members, never
+  // removes one (only a confirmed leave does: a role sent before a join was
+  // confirmed may arrive after it). Writes waiting for replicas no longer
+  // hosted stop waiting for them (returned: they may be complete now).
+  std::vector<ticket> assign(const std::vector<std::string>& replicas,
+                             const std::vector<std::string>& in_sync);
+
+  // A write up to `last` is logged here and sent to every replica: the ticket to
+  // report its progress with.
+  ticket begin(seq_no last);
+  // Applied here: true when nothing else holds it (answer its client now).
+  bool local_done(ticket t);
+  // `node` has every record up to `last` durably. Returns the writes that are now
+  // complete. `stamped`: the primary's newest seq.
+  std::vector<ticket> acked(const std::string& node, seq_no last, seq_no stamped);
+  // Whether `node` should be asked into the set now (once per joining).
+  bool wants_join(const std::string& node) const;
+  void join_requested(const std::string& node);
+  // The coordinator made it a member (durably).
+  void joined(const std::string& node);
+  // The coordinator refused the join: it joins again from the start.
+  void join_failed(const std::string& node);
+
+  enum class failure { none, leave };
+  // `node` failed a write (or is unreachable). leave: ask the coordinator to
+  // remove it from the set; until then, writes waiting for it keep waiting.
+  failure failed(const std::string& node);
+  // The coordinator removed it (durably): the writes that are now complete.
+  std::vector<ticket> left(const std::string& node);
+  // Whether a leave for `node` is out.
+  bool leaving(const std::string& node) const;
+  // Every write still waiting (the epoch ended: they fail), forgotten.
+  std::vector<ticket> abandon();
+
+  bool in_sync(const std::string& node) const;
+  bool joining(const std::string& node) const;
+  std::size_t waiting() const { return writes_.size(); }
+
+ private:
+  struct peer {
+    bool in_sync = false;
+    bool joining = false;
+    bool join_asked = false;
+    bool leaving = false;
+    seq_no join_from;  // joining: the newest seq stamped when it started
+    seq_no acked;
+  };
+  struct write {
+    seq_no last;
+    bool local = false;
+    std::set<std::string> awaiting;
+  };
+  // Removes `node` from every write's awaited set; returns the writes it completes.
+  std::vector<ticket> release(const std::string& node);
+
+  std::map<std::string, peer> peers_;
+  std::map<ticket, write> writes_;
+  ticket next_ = 1;
+};
+
+}  // namespace quiver

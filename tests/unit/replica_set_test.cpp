@@ -1,0 +1,110 @@
+#include "actors/index/replica_set.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace quiver {
+namespace {
+
+using tickets = std::vector<replica_set::ticket>;
+
+bool has(const tickets& v, replica_set::ticket t) {
+  return std::find(v.begin(), v.end(), t) != v.end();
+}
+
+TEST(ReplicaSet, AWriteWaitsForItselfAndEveryInSyncReplica) {
+  replica_set r;
+  r.assign({"b", "c"}, {"a", "b"});  // c is outside the set
+  auto t = r.begin(seq_no{5});
+  EXPECT_TRUE(r.acked("c", seq_no{5}, seq_no{5}).empty());  // c does not count (yet)
+  EXPECT_FALSE(r.local_done(t));
+  auto done = r.acked("b", seq_no{5}, seq_no{5});
+  EXPECT_TRUE(has(done, t));
+  // Without replicas in sync, applying it here is all it takes.
+  replica_set alone;
+  alone.assign({"b"}, {"a"});
+  EXPECT_TRUE(alone.local_done(alone.begin(seq_no{1})));
+}
+
+TEST(ReplicaSet, AnAckCoversEveryEarlierWrite) {
+  replica_set r;
+  r.assign({"b"}, {"b"});
+  auto t1 = r.begin(seq_no{1});
+  auto t2 = r.begin(seq_no{3});
+  EXPECT_FALSE(r.local_done(t1));
+  EXPECT_FALSE(r.local_done(t2));
+  auto done = r.acked("b", seq_no{3}, seq_no{3});
+  EXPECT_TRUE(has(done, t1));
+  EXPECT_TRUE(has(done, t2));
+  EXPECT_EQ(r.waiting(), 0u);
+}
+
+TEST(ReplicaSet, AFailingMemberHoldsItsWritesUntilItHasLeft) {
+  replica_set r;
+  r.assign({"b", "c"}, {"b", "c"});
+  auto t = r.begin(seq_no{2});
+  EXPECT_FALSE(r.local_done(t));
+  EXPECT_TRUE(r.acked("c", seq_no{2}, seq_no{2}).empty());
+  EXPECT_EQ(r.failed("b"), replica_set::failure::leave);
+  EXPECT_EQ(r.failed("b"), replica_set::failure::none);  // one leave at a time
+  EXPECT_TRUE(r.leaving("b"));
+  // A role that still lists b does not cancel the leave; writes keep waiting.
+  EXPECT_TRUE(r.assign({"b", "c"}, {"b", "c"}).empty());
+  auto later = r.begin(seq_no{3});
+  EXPECT_FALSE(r.local_done(later));
+  auto done = r.left("b");
+  EXPECT_TRUE(has(done, t));
+  EXPECT_FALSE(r.in_sync("b"));
+  EXPECT_TRUE(r.acked("c", seq_no{3}, seq_no{3}).size() == 1u);
+}
+
+TEST(ReplicaSet, AReplicaJoinsOnceItAckedEverythingStampedWhenItCaughtUp) {
+  replica_set r;
+  r.assign({"b"}, {});
+  auto early = r.begin(seq_no{10});  // not waiting for b
+  EXPECT_TRUE(r.local_done(early));
+  // b's log takes seq 8 while the primary has stamped up to 10: b is joining,
+  // later writes wait for it, but it may join only once it has 10.
+  EXPECT_TRUE(r.acked("b", seq_no{8}, seq_no{10}).empty());
+  EXPECT_TRUE(r.joining("b"));
+  EXPECT_FALSE(r.wants_join("b"));
+  auto t = r.begin(seq_no{11});
+  EXPECT_FALSE(r.local_done(t));
+  EXPECT_TRUE(r.acked("b", seq_no{10}, seq_no{11}).empty());
+  EXPECT_TRUE(r.wants_join("b"));
+  r.join_requested("b");
+  EXPECT_FALSE(r.wants_join("b"));  // asked once
+  auto done = r.acked("b", seq_no{11}, seq_no{11});
+  EXPECT_TRUE(has(done, t));
+  r.joined("b");
+  EXPECT_TRUE(r.in_sync("b"));
+  // A joining replica that fails stops joining; no leave is needed.
+  replica_set j;
+  j.assign({"b"}, {});
+  j.acked("b", seq_no{1}, seq_no{1});
+  auto w = j.begin(seq_no{2});
+  EXPECT_FALSE(j.local_done(w));
+  EXPECT_EQ(j.failed("b"), replica_set::failure::none);
+  EXPECT_FALSE(j.joining("b"));
+  EXPECT_TRUE(j.left("b").size() == 1u);
+}
+
+TEST(ReplicaSet, ARoleNeverDropsAMemberButDropsReplicasNoLongerHosted) {
+  replica_set r;
+  r.assign({"b", "c"}, {"b", "c"});
+  auto t = r.begin(seq_no{1});
+  EXPECT_FALSE(r.local_done(t));
+  EXPECT_TRUE(r.assign({"b", "c"}, {}).empty());  // stale: b and c stay members
+  EXPECT_TRUE(r.in_sync("b"));
+  EXPECT_TRUE(r.acked("b", seq_no{1}, seq_no{1}).empty());
+  auto done = r.assign({"b"}, {"b"});  // c no longer hosted
+  EXPECT_TRUE(has(done, t));
+  auto rest = r.begin(seq_no{2});
+  EXPECT_FALSE(r.local_done(rest));
+  EXPECT_EQ(r.abandon(), tickets{rest});
+  EXPECT_EQ(r.waiting(), 0u);
+}
+
+}  // namespace
+}  // namespace quiver
