@@ -443,7 +443,7 @@ std::string render_cluster(body_format f, const cluster_status& c) {
       w.key("replicas");
       w.begin_array(s.replicas.size());
       for (const auto& r : s.replicas) {
-        w.begin_object(5);
+        w.begin_object(6);
         w.key("node");
         w.string(r.node);
         w.key("primary");
@@ -454,6 +454,8 @@ std::string render_cluster(body_format f, const cluster_status& c) {
         w.uinteger(r.applied_seq);
         w.key("lag");
         w.uinteger(r.lag);
+        w.key("in_sync");
+        w.boolean(r.in_sync);
         w.end_object();
       }
       w.end_array();

@@ -248,25 +248,44 @@ caf::result<Reply> write(index_self* self, std::vector<log_record> records, Make
     self->request(self->state.env->persistence, self->state.env->timeout, std::move(request))
         .then(
             [self, rp, generation, kept, make_reply, ids, change](log_append_reply& ack) mutable {
-              if (generation == self->state.generation) forward(self, kept);
-              when_applicable(self, [self, rp, generation, kept, make_reply, ids, change,
+              // With replica logs the answer also waits for the in-sync replicas.
+              std::optional<replica_set::ticket> ticket;
+              bool replicated = !self->state.env->replica_logs;
+              if (generation == self->state.generation) {
+                if (replicated) {
+                  forward(self, kept);
+                } else {
+                  ticket = replicate_to_peers(self, kept);
+                  replicated = true;
+                }
+              }
+              auto answer = [self, rp, ticket, replicated](auto reply) mutable {
+                auto fail = [rp](const status& st) mutable { rp.deliver(to_caf_error(st)); };
+                if (!replicated)
+                  return fail(make_status(errc::unavailable,
+                                          "the shard began recovering before the write "
+                                          "reached its replicas; retry it"));
+                answer_when_replicated(
+                    self, ticket, [rp, reply]() mutable { rp.deliver(std::move(reply)); }, fail);
+              };
+              when_applicable(self, [self, rp, generation, kept, make_reply, ids, change, answer,
                                      last = ack.last_seq]() mutable {
                 auto& s = self->state;
                 auto n = kept->size();
                 if (generation != s.generation || !s.control.serving()) {
                   // Durable, so the recovery under way replays (and counts) it.
                   s.admission.release(change);
-                  rp.deliver(make_reply(shard_index::logged_result{n, 0}, last));
+                  answer(make_reply(shard_index::logged_result{n, 0}, last));
                   return;
                 }
                 apply(self, kept,
-                      [self, rp, ids, change, n, make_reply, last](
+                      [self, rp, answer, ids, change, n, make_reply, last](
                           expected<shard_index::logged_result> applied, bool stale) mutable {
                         auto& s = self->state;
                         if (stale) {
                           // Durable, so the recovery under way replays (and counts) it.
                           s.admission.release(change);
-                          rp.deliver(make_reply(shard_index::logged_result{n, 0}, last));
+                          answer(make_reply(shard_index::logged_result{n, 0}, last));
                           return;
                         }
                         if (!applied) {
@@ -280,7 +299,7 @@ caf::result<Reply> write(index_self* self, std::vector<log_record> records, Make
                         s.admission.settle(ids, change, true);
                         report_progress(self);
                         s.control.applied(n);
-                        rp.deliver(make_reply(*applied, last));
+                        answer(make_reply(*applied, last));
                         schedule_tick(self);
                         maybe_snapshot(self);
                       });
@@ -361,6 +380,7 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
   s.registry = std::move(registry);
   s.control = shard_control("index '" + s.ref.index + "' shard " + std::to_string(shard.value),
                             s.env->clustered, s.env->snapshots);
+  s.control.set_own_log(s.env->replica_logs);
   s.admission = write_admission(s.env->usage.get(), s.ref.tenant.value,
                                 std::int64_t{s.params.dimension} * std::int64_t{sizeof(float)});
   // Clustered, a shard counts in its node's usage only while primary.
@@ -391,6 +411,14 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
       [self](shard_role_msg& m) { change_role(self, m); },
       [](deferred_call& c) { c.run(); },
       [self](replicate_msg& m) { on_replicated(self, m); },
+      [self](replica_append_request& r) -> caf::result<log_append_reply> {
+        return on_replica_append(self, r);
+      },
+      [self](replica_in_step& m) -> caf::result<bool> { return on_in_step(self, m); },
+      [self](follow_request& r) -> caf::result<follow_reply> { return on_follow_request(self, r); },
+      [self](log_read_request& r) -> caf::result<log_chunk> {
+        return on_primary_log_read(self, r);
+      },
       [self](recovered_msg& m) {
         auto& s = self->state;
         if (m.generation != s.generation) return;

@@ -37,6 +37,16 @@ struct index_actor_env {
   // Placed by a coordinator: shards start as read-only replicas and write only
   // once told they are primary under a fenced epoch (shard_role_msg).
   bool clustered = false;
+  // Clustered, each replica keeps its own log (persistence is this node's own
+  // storage): a primary sends its records to its replicas and answers a write
+  // once every in-sync replica has it durably; a replica reads what it lacks
+  // from its primary's log, after cutting a tail no later primary wrote.
+  bool replica_logs = false;
+  std::string node_name;   // replica logs: this node, as the coordinator knows it
+  caf::actor coordinator;  // replica logs: where in-sync changes go
+  // Replica logs: how long a primary waits for a replica's ack before it
+  // takes the replica out of the in-sync set.
+  std::chrono::milliseconds replica_timeout{5000};
   // etcd: the node's lease deadline (steady_clock ticks; 0: not registered). A
   // primary takes no writes past it: a node whose lease lapsed (a pause, or
   // etcd unreachable) stops acting as primary by itself, whatever it believes.

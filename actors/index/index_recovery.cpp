@@ -91,13 +91,42 @@ void start_recovery(index_self* self) {
   // for it would hold every later write.
   s.snapshotting = s.capturing = false;
   s.applying = false;
+  // With replica logs, writes still waiting for replicas fail: this role's
+  // replication ends here.
+  if (s.env->replica_logs) {
+    abandon_replication(self, make_status(errc::unavailable, "the shard is recovering"));
+    s.following = false;
+    ++s.follow_generation;
+  }
   // Writes acknowledged by storage but not yet applied are durable: the recovery
   // replays them, so they are answered now (their closures see the new generation).
   auto deferred = std::move(s.deferred);
   s.deferred.clear();
   for (auto& apply : deferred) apply();
   report(self);
-  open_for_recovery(self, s.control.open_request(s.ref));
+  if (!s.env->replica_logs) return open_for_recovery(self, s.control.open_request(s.ref));
+  // The node's own storage learns of the index first (under the cluster's
+  // incarnation; idempotent), then opens the shard's log.
+  auto generation = s.generation;
+  self->request(s.env->persistence, s.env->timeout,
+                catalog_create_request{s.ref.tenant, s.params, s.ref.incarnation})
+      .then(
+          [self, generation](catalog_create_reply&) {
+            auto& s = self->state;
+            if (generation == s.generation) open_for_recovery(self, s.control.open_request(s.ref));
+          },
+          [self, generation](caf::error& e) {
+            auto& s = self->state;
+            if (generation != s.generation) return;
+            auto st = from_caf_error(e);
+            if (st.code == errc::unavailable || st.code == errc::insufficient_storage) {
+              spdlog::warn("shard {}: cannot record its index yet ({}); retrying", describe(s),
+                           st.message);
+              self->delayed_send(self, std::chrono::seconds(1), reopen_atom::value);
+              return;
+            }
+            quarantine(self, st.message);
+          });
 }
 
 void open_for_recovery(index_self* self, shard_open_request open) {
@@ -110,6 +139,9 @@ void open_for_recovery(index_self* self, shard_open_request open) {
             if (generation != s.generation) return;
             s.control.opened(mode, lease);
             s.dir = lease.dir;
+            s.log_end = lease.last_seq;
+            s.log_epoch = lease.last_epoch;
+            s.storage_epoch = lease.epoch;
             auto me = caf::actor_cast<caf::actor>(self);
             auto* system = &self->system();
             auto posted = s.env->jobs->post(

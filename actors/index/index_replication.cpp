@@ -70,6 +70,8 @@ void catch_up_step(index_self* self) {
 }
 
 void catch_up(index_self* self) {
+  // With replica logs a replica reads its primary's log, not its own.
+  if (self->state.env->replica_logs && !self->state.control.primary()) return follow(self);
   if (self->state.control.begin_catch_up()) catch_up_step(self);
 }
 
@@ -111,7 +113,7 @@ void promote(index_self* self) {
 
 void change_role(index_self* self, shard_role_msg& m) {
   auto& s = self->state;
-  s.forward_to = std::move(m.forward_to);
+  s.forward_to = m.forward_to;
   auto step = s.control.assign_role(m.primary, m.epoch, m.primary_applied,
                                     s.admission.writes_in_flight(), s.busy());
   if (s.control.primary() != s.admission.counting()) {
@@ -122,6 +124,7 @@ void change_role(index_self* self, shard_role_msg& m) {
                static_cast<std::int64_t>(s.index->stored_bytes())};
     s.admission.set_counting(s.control.primary(), holds);
   }
+  assign_peers(self, m);
   switch (step) {
     case shard_control::role_step::none:
       return;

@@ -4,27 +4,36 @@
 
 namespace quiver {
 
-std::vector<replica_set::ticket> replica_set::assign(const std::vector<std::string>& replicas,
-                                                     const std::vector<std::string>& in_sync) {
-  std::vector<ticket> done;
+replica_set::assignment replica_set::assign(const std::vector<std::string>& replicas,
+                                            const std::vector<std::string>& in_sync) {
+  assignment out;
   for (auto it = peers_.begin(); it != peers_.end();) {
     if (std::find(replicas.begin(), replicas.end(), it->first) != replicas.end()) {
       ++it;
       continue;
     }
+    it->second.listed = false;
+    if (it->second.in_sync) {
+      if (!it->second.leaving) {
+        it->second.leaving = true;
+        out.leave.push_back(it->first);
+      }
+      ++it;
+      continue;
+    }
     auto name = it->first;
     it = peers_.erase(it);
-    for (auto t : release(name)) done.push_back(t);
+    for (auto t : release(name)) out.done.push_back(t);
   }
   for (auto& r : replicas) {
     auto& p = peers_[r];
-    // Only a confirmed leave takes a member out: a role the coordinator sent
-    // before a join was confirmed may still arrive after it.
+    p.listed = true;
+    // Only a confirmed leave takes a member out.
     if (std::find(in_sync.begin(), in_sync.end(), r) == in_sync.end() || p.in_sync) continue;
     p.in_sync = true;
     p.joining = p.join_asked = false;
   }
-  return done;
+  return out;
 }
 
 replica_set::ticket replica_set::begin(seq_no last) {
@@ -37,13 +46,13 @@ replica_set::ticket replica_set::begin(seq_no last) {
   return t;
 }
 
-bool replica_set::local_done(ticket t) {
+replica_set::progress replica_set::local_done(ticket t) {
   auto it = writes_.find(t);
-  if (it == writes_.end()) return false;
+  if (it == writes_.end()) return progress::abandoned;
   it->second.local = true;
-  if (!it->second.awaiting.empty()) return false;
+  if (!it->second.awaiting.empty()) return progress::waiting;
   writes_.erase(it);
-  return true;
+  return progress::complete;
 }
 
 std::vector<replica_set::ticket> replica_set::acked(const std::string& node, seq_no last,
@@ -112,8 +121,15 @@ std::vector<replica_set::ticket> replica_set::left(const std::string& node) {
   if (p != peers_.end()) {
     p->second.in_sync = p->second.leaving = false;
     p->second.joining = p->second.join_asked = false;
+    if (!p->second.listed) peers_.erase(p);
   }
   return release(node);
+}
+
+std::vector<std::string> replica_set::nodes() const {
+  std::vector<std::string> out;
+  for (auto& [name, p] : peers_) out.push_back(name);
+  return out;
 }
 
 bool replica_set::leaving(const std::string& node) const {

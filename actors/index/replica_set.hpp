@@ -26,19 +26,27 @@ class replica_set {
  public:
   using ticket = std::uint64_t;
 
-  // The role's replicas and the coordinator's in-sync set (which may name the
-  // primary itself and nodes that host no replica now). It adds members, never
-  // removes one (only a confirmed leave does: a role sent before a join was
-  // confirmed may arrive after it). Writes waiting for replicas no longer
-  // hosted stop waiting for them (returned: they may be complete now).
-  std::vector<ticket> assign(const std::vector<std::string>& replicas,
-                             const std::vector<std::string>& in_sync);
+  // The role's replicas (every node the primary sends to: hosts of a replica
+  // and members of the in-sync set) and the coordinator's in-sync set. It adds
+  // members, never removes one: a role sent before a join was confirmed may
+  // arrive after it, and one that no longer lists a member may not be durable
+  // yet. A replica no longer listed stops being waited for at once when it is
+  // not a member (`done`: writes that may be complete now); a member no longer
+  // listed must leave first (`leave`, as failed() would say).
+  struct assignment {
+    std::vector<ticket> done;
+    std::vector<std::string> leave;
+  };
+  assignment assign(const std::vector<std::string>& replicas,
+                    const std::vector<std::string>& in_sync);
 
   // A write up to `last` is logged here and sent to every replica: the ticket to
   // report its progress with.
   ticket begin(seq_no last);
-  // Applied here: true when nothing else holds it (answer its client now).
-  bool local_done(ticket t);
+  enum class progress { complete, waiting, abandoned };
+  // Applied here. complete: nothing else holds it (answer its client now);
+  // abandoned: the role ended before its replicas confirmed it (fail it).
+  progress local_done(ticket t);
   // `node` has every record up to `last` durably. Returns the writes that are now
   // complete. `stamped`: the primary's newest seq.
   std::vector<ticket> acked(const std::string& node, seq_no last, seq_no stamped);
@@ -61,6 +69,8 @@ class replica_set {
   // Every write still waiting (the epoch ended: they fail), forgotten.
   std::vector<ticket> abandon();
 
+  // Every replica it sends to.
+  std::vector<std::string> nodes() const;
   bool in_sync(const std::string& node) const;
   bool joining(const std::string& node) const;
   std::size_t waiting() const { return writes_.size(); }
@@ -71,7 +81,8 @@ class replica_set {
     bool joining = false;
     bool join_asked = false;
     bool leaving = false;
-    seq_no join_from;  // joining: the newest seq stamped when it started
+    bool listed = true;  // in the latest assignment
+    seq_no join_from;    // joining: the newest seq stamped when it started
     seq_no acked;
   };
   struct write {

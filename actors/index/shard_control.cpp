@@ -222,7 +222,9 @@ void shard_control::drop_known(std::vector<log_record>& records) const {
                              [&](const log_record& r) { return next_seq_ <= r.seq.value; }));
 }
 
-bool shard_control::snapshots_here() const { return !clustered_ || (primary_ && !fenced_); }
+bool shard_control::snapshots_here() const {
+  return !clustered_ || (primary_ && !fenced_) || (own_log_ && !primary_);
+}
 
 bool shard_control::snapshot_due(seq_no applied, clock::time_point now, bool force) const {
   if (phase_ != phase::serving || !snapshots_here() || covered(applied)) return false;

@@ -120,6 +120,8 @@ class shard_control {
                         bool writes_in_flight, bool busy);
   bool primary() const { return primary_; }
   std::uint64_t held_epoch() const { return held_epoch_; }
+  // Each replica keeps its own log: replicas snapshot (and release it) too.
+  void set_own_log(bool yes) { own_log_ = yes; }
   bool clustered() const { return clustered_; }
 
   void begin_promotion();
@@ -173,6 +175,7 @@ class shard_control {
 
   std::string name_;
   bool clustered_ = false;
+  bool own_log_ = false;
   snapshot_policy snapshots_;
   phase phase_ = phase::recovering;
   std::string reason_;  // quarantined: why

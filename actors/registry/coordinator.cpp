@@ -508,11 +508,13 @@ cluster_status cluster_view(registry_actor* self) {
     std::uint64_t head = 0;
     if (auto p = view.replicas.find(view.primary); p != view.replicas.end())
       head = p->second.applied.value;
+    auto in_sync = c.record_of(view).in_sync;
     for (auto& node : view.assigned) {
       ++hosted[node];
       cluster_replica_info r;
       r.node = node;
       r.primary = node == view.primary;
+      r.in_sync = std::find(in_sync.begin(), in_sync.end(), node) != in_sync.end();
       if (auto it = view.replicas.find(node); it != view.replicas.end()) {
         r.state = it->second.state;
         r.applied_seq = it->second.applied.value;

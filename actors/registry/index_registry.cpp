@@ -160,8 +160,8 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
   self->state.env = std::move(env);
   if (coordination) {
     self->state.cluster = std::make_unique<cluster_state>();
-    if (self->state.coordination.replica_logs) self->state.cluster->use_replica_logs();
     self->state.coordination = *coordination;
+    if (self->state.coordination.replica_logs) self->state.cluster->use_replica_logs();
     self->send(self, coordinate_atom::value);
   }
   self->set_down_handler([self](caf::down_msg& msg) {

@@ -308,7 +308,9 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
     return status::success();
   };
 
-  if (role == node_role::standalone || role == node_role::storaged) {
+  const bool own_storage = role == node_role::standalone || role == node_role::storaged ||
+                           (role == node_role::vectord && options.cluster.replica_logs);
+  if (own_storage) {
     storage_options so;
     so.data_dir = options.storage.data_dir;
     so.log.segment_bytes = options.storage.segment_bytes;
@@ -330,6 +332,7 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
         coordinator_options co;
         co.heartbeat = std::chrono::milliseconds(options.cluster.heartbeat_ms);
         co.node_timeout = std::chrono::milliseconds(options.cluster.node_timeout_ms);
+        co.replica_logs = options.cluster.replica_logs;
         auto& at = options.cluster.coordinator;
         if (!options.cluster.etcd.endpoints.empty()) {
           auto client = open_etcd(options.cluster.etcd);
@@ -361,7 +364,7 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
   }
 
   if (role == node_role::standalone || role == node_role::vectord) {
-    if (role == node_role::vectord) {
+    if (role == node_role::vectord && !options.cluster.replica_logs) {
       auto h = connect(sys, options.upstream, 40);
       if (!h) return std::move(h).error();
       d.persistence = spawn_link_actor(sys, *h, options.upstream.host, options.upstream.port);
@@ -381,6 +384,7 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
     env->index = options.index;
     env->usage = std::make_shared<usage_book>();
     env->clustered = options.cluster.enabled;
+    env->replica_logs = options.cluster.enabled && options.cluster.replica_logs;
     env->forward_delay = std::chrono::milliseconds(options.cluster.forward_delay_ms);
     env->append_delay = std::chrono::milliseconds(options.cluster.append_delay_ms);
     if (role == node_role::standalone && options.actors.direct_reads) {
@@ -410,12 +414,15 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
       auto h = connect(sys, at, 40);
       if (!h) return std::move(h).error();
       d.coordinator = spawn_link_actor(sys, *h, at.host, at.port);
+      env->coordinator = d.coordinator;
       node_actor_options no;
       no.name = options.cluster.node_name;
       no.heartbeat = std::chrono::milliseconds(options.cluster.heartbeat_ms);
       d.registry = spawn_node_actor(sys, d.coordinator, env, no);
       if (auto st = publish(d.registry); !st.ok()) return st;
       auto address = options.publish.host + ":" + std::to_string(d.published);
+      // Before the node learns its address (and so before any index actor exists).
+      env->node_name = no.name.empty() ? "vectord@" + address : no.name;
       set_node_address(d.registry, address);
       if (d.etcd) {
         const auto& e = options.cluster.etcd;

@@ -32,6 +32,10 @@ struct cluster_options {
   std::string node_name;  // vectord: unique in the cluster (default: its address)
   std::uint32_t heartbeat_ms = 250;
   std::uint32_t node_timeout_ms = 2000;  // a node silent this long is down
+  // Each vectord keeps its replicas' logs and snapshots in its own data dir
+  // (storage.data_dir); storaged keeps none and its coordinator promotes only
+  // in-sync replicas. Every daemon of a cluster must agree on it.
+  bool replica_logs = false;
   // Fault injection for tests: primaries forward committed records this late.
   std::uint32_t forward_delay_ms = 0;
   // Fault injection for tests: primaries send log appends this late.

@@ -95,6 +95,7 @@ void register_message_types(caf::actor_system_config& cfg) {
       .add_message_type<replica_append_request>("quiver::replica_append_request")
       .add_message_type<follow_request>("quiver::follow_request")
       .add_message_type<follow_reply>("quiver::follow_reply")
+      .add_message_type<replica_in_step>("quiver::replica_in_step")
       .add_message_type<in_sync_update_request>("quiver::in_sync_update_request")
       .add_message_type<cluster_status_request>("quiver::cluster_status_request")
       .add_message_type<cluster_version_request>("quiver::cluster_version_request")

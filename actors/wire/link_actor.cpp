@@ -154,6 +154,8 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
       [self](log_append_request& r) { return forward<log_append_reply>(self, r); },
       [self](log_read_request& r) { return forward<log_chunk>(self, r); },
       [self](log_release_request& r) { return forward<bool>(self, r); },
+      [self](log_truncate_request& r) { return forward<shard_lease>(self, r); },
+      [self](epoch_end_request& r) { return forward<epoch_end>(self, r); },
       [self](storage_stats_request& r) { return forward<storage_stats>(self, r); },
       [self](catalog_tenants_request& r) { return forward<std::vector<tenant_record>>(self, r); },
       // storage and registry alike
@@ -172,6 +174,7 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
       // coordinator
       [self](node_heartbeat& r) { return forward<heartbeat_reply>(self, r); },
       [self](gateway_beat& r) { return forward<std::uint32_t>(self, r); },
+      [self](in_sync_update_request& r) { return forward<bool>(self, r); },
       [self](cluster_status_request& r) { return forward<cluster_status>(self, r); },
       [self](cluster_version_request& r) { return forward<std::uint64_t>(self, r); },
       // The route's shards are remote: each is put behind a shard link, so a request

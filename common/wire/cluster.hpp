@@ -93,6 +93,21 @@ typename Inspector::result_type inspect(Inspector& f, follow_reply& x) {
   return f(x.epoch, x.agreed);
 }
 
+// Replica logs: replica -> primary, once its log agrees with the primary's
+// through `last` (durably) and it takes the primary's records directly: the
+// primary may count it towards the in-sync set. Replied true once the primary
+// knows the replica (its role may name it only later: the replica asks again).
+struct replica_in_step {
+  shard_ref ref;
+  std::string node;  // the replica's
+  std::uint64_t epoch = 0;
+  seq_no last;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_in_step& x) {
+  return f(x.ref, x.node, x.epoch, x.last);
+}
+
 // Replica logs: primary -> coordinator: `node` joins (caught up) or leaves
 // (stopped acknowledging) the shard's in-sync set. Replied (true) once the
 // change is durable in the cluster's metadata; stale_epoch when the sender is
@@ -153,10 +168,13 @@ struct cluster_replica_info {
   std::string state;
   std::uint64_t applied_seq = 0;
   std::uint64_t lag = 0;  // records behind the primary
+  // In the shard's in-sync set: may become its primary (replica logs: its log
+  // holds every acknowledged write; shared logs: it serves).
+  bool in_sync = false;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_replica_info& x) {
-  return f(x.node, x.primary, x.state, x.applied_seq, x.lag);
+  return f(x.node, x.primary, x.state, x.applied_seq, x.lag, x.in_sync);
 }
 
 struct cluster_shard_info {

@@ -112,10 +112,16 @@ int daemon_main(node_role role, int argc, char** argv) {
   }
   add("allow-insecure",
       "allow a non-loopback address without auth (HTTP) or without peer TLS (daemons)");
-  if (storage) {
-    add("data-dir", po::value<std::string>(), "data directory (default ./quiver-data)");
+  if (storage || role == node_role::vectord) {
+    add("data-dir", po::value<std::string>(),
+        role == node_role::vectord ? "with --replica-logs: this node's data directory"
+                                   : "data directory (default ./quiver-data)");
     add("fsync", po::value<std::string>(), "always|group|none");
   }
+  if (role == node_role::storaged || role == node_role::vectord)
+    add("replica-logs",
+        "cluster: each vectord keeps its replicas' logs and snapshots in its own data dir "
+        "(every daemon of the cluster alike)");
   if (index) {
     add("search-workers", po::value<unsigned>(), "reader actors running searches");
     add("insert-threads", po::value<unsigned>(), "threads inserting one large batch");
@@ -253,6 +259,13 @@ int daemon_main(node_role role, int argc, char** argv) {
   if (vm.count("node-timeout-ms"))
     cl.node_timeout_ms = std::max(500u, vm["node-timeout-ms"].as<std::uint32_t>());
   if (vm.count("node-name")) cl.node_name = vm["node-name"].as<std::string>();
+  cl.replica_logs = vm.count("replica-logs") > 0;
+  if (cl.replica_logs && !cl.enabled)
+    return usage_error("--replica-logs is for cluster mode: give --" + std::string(coordinator) +
+                       " too");
+  if (role == node_role::vectord && cl.replica_logs && !vm.count("data-dir"))
+    return usage_error("--replica-logs needs --data-dir: the node keeps its replicas' logs");
+  const bool owns_data = storage || (role == node_role::vectord && cl.replica_logs);
   if (vm.count("debug-forward-delay-ms"))
     cl.forward_delay_ms = vm["debug-forward-delay-ms"].as<std::uint32_t>();
   if (vm.count("debug-append-delay-ms"))
@@ -270,7 +283,8 @@ int daemon_main(node_role role, int argc, char** argv) {
   if (!cl.etcd.endpoints.empty() && !cl.enabled)
     return usage_error(std::string("etcd is for cluster mode: give --") + coordinator + " too");
   const char* upstream = role == node_role::vectord ? "storaged" : "vectord";
-  if (role == node_role::vectord || (role == node_role::gatewayd && !cl.enabled)) {
+  if ((role == node_role::vectord && !cl.replica_logs) ||
+      (role == node_role::gatewayd && !cl.enabled)) {
     if (!vm.count(upstream)) return usage_error(std::string("--") + upstream + " is required");
     if (!parse_endpoint(vm[upstream].as<std::string>(), ro.upstream))
       return usage_error(std::string("--") + upstream + " takes host:port");
@@ -278,7 +292,7 @@ int daemon_main(node_role role, int argc, char** argv) {
 
   init_logging(config.log.level);
   int lock_fd = -1;
-  if (storage) {
+  if (owns_data) {
     // Absolute: vectord writes snapshots under paths storaged hands out.
     std::error_code ec;
     auto abs = std::filesystem::absolute(config.storage.data_dir, ec);
@@ -322,8 +336,9 @@ int daemon_main(node_role role, int argc, char** argv) {
           s.host);
     spdlog::info("{} listening on {}://{}:{} ({}scheduler {} x{}, {} I/O threads, auth {}{})", name,
                  config.tls.enabled() ? "https" : "http", s.host, server->port(),
-                 storage ? "data dir " + ro.storage.data_dir + ", fsync " + ro.storage.fsync + ", "
-                         : std::string(),
+                 owns_data
+                     ? "data dir " + ro.storage.data_dir + ", fsync " + ro.storage.fsync + ", "
+                     : std::string(),
                  a.scheduler_policy, runtime->scheduler_workers(), s.io_threads,
                  config.auth.admin_key.empty() ? "off" : "on",
                  config.tls.client_ca.empty() ? "" : ", client certificates required");
@@ -332,11 +347,11 @@ int daemon_main(node_role role, int argc, char** argv) {
     if (runtime->coordinator_port() != 0)
       spdlog::info("coordinator serving on caf://{}:{}", cl.coordinator.host,
                    runtime->coordinator_port());
-    spdlog::info("{} listening on caf://{}:{}{}{}", name, ro.publish.host,
-                 runtime->published_port(),
-                 storage ? " (data dir " + ro.storage.data_dir + ", fsync " + ro.storage.fsync + ")"
-                         : std::string(),
-                 peer_tls ? ", peers with mutual TLS only" : "");
+    spdlog::info(
+        "{} listening on caf://{}:{}{}{}", name, ro.publish.host, runtime->published_port(),
+        owns_data ? " (data dir " + ro.storage.data_dir + ", fsync " + ro.storage.fsync + ")"
+                  : std::string(),
+        peer_tls ? ", peers with mutual TLS only" : "");
     int sig = 0;
     sigwait(&signals, &sig);
     spdlog::info("signal {}: shutting down", sig);

@@ -251,6 +251,14 @@ TEST(WireMessages, EveryRegisteredTypeRoundTripsWithEveryFieldSet) {
       {"quiver::gateway_beat", round_trip<gateway_beat>},
       {"quiver::heartbeat_reply", round_trip<heartbeat_reply>},
       {"quiver::shard_role_msg", round_trip<shard_role_msg>},
+      {"quiver::log_truncate_request", round_trip<log_truncate_request>},
+      {"quiver::epoch_end_request", round_trip<epoch_end_request>},
+      {"quiver::epoch_end", round_trip<epoch_end>},
+      {"quiver::replica_append_request", round_trip<replica_append_request>},
+      {"quiver::follow_request", round_trip<follow_request>},
+      {"quiver::follow_reply", round_trip<follow_reply>},
+      {"quiver::replica_in_step", round_trip<replica_in_step>},
+      {"quiver::in_sync_update_request", round_trip<in_sync_update_request>},
   };
   std::set<std::string> tested;
   for (auto& [name, test] : cases) {

@@ -28,7 +28,7 @@ NODE_TIMEOUT_MS = 1000 * SLOW
 
 class Cluster:
     def __init__(self, vectords=3, gateways=2, vectord_args=(), node_timeout_ms=NODE_TIMEOUT_MS,
-                 common_args=(), admin_key=None):
+                 common_args=(), admin_key=None, replica_logs=False):
         self.dir = tempfile.mkdtemp(prefix="quiver-cluster-")
         # Sent with every request (the map needs it when auth is on).
         self.headers = {"Authorization": "Bearer " + admin_key} if admin_key else {}
@@ -38,7 +38,10 @@ class Cluster:
         base = [("--log-level", "info")]
         flat = [x for pair in base for x in pair] + self.common_args
         self.node_timeout_ms = node_timeout_ms
-        self.storaged = Process("storaged", [os.path.join(BINDIR, "storaged"), *flat,
+        # Each vectord keeps its replicas' logs in a data dir of its own.
+        self.replica_logs = replica_logs
+        own_logs = ["--replica-logs"] if replica_logs else []
+        self.storaged = Process("storaged", [os.path.join(BINDIR, "storaged"), *flat, *own_logs,
                                              "--data-dir", os.path.join(self.dir, "data"),
                                              "--listen", "127.0.0.1:0",
                                              "--coordinator-listen", "127.0.0.1:0",
@@ -57,12 +60,17 @@ class Cluster:
         self.wait(lambda c: sum(n["status"] == "up" for n in c["nodes"]) == vectords, "nodes up")
 
     def start_vectord(self, name):
+        own = (["--replica-logs", "--data-dir", self.vectord_dir(name)] if self.replica_logs
+               else ["--storaged", "127.0.0.1:%d" % self.storaged.port])
         self.vectords[name] = Process(name, [os.path.join(BINDIR, "vectord"), "--log-level", "info",
-                                             "--storaged", "127.0.0.1:%d" % self.storaged.port,
+                                             *own,
                                              "--coordinator", "127.0.0.1:%d" % self.coordinator,
                                              "--listen", "127.0.0.1:0", "--node-name", name,
                                              *self.common_args, *self.vectord_args],
                                       os.path.join(self.dir, name + ".log"), CAF)
+
+    def vectord_dir(self, name):
+        return os.path.join(self.dir, "data-" + name)
 
     def request(self, method, path, body=None, gateway=0, timeout=30, headers=None):
         server = object.__new__(quiver_server.QuiverServer)

@@ -18,13 +18,13 @@ TEST(ReplicaSet, AWriteWaitsForItselfAndEveryInSyncReplica) {
   r.assign({"b", "c"}, {"a", "b"});  // c is outside the set
   auto t = r.begin(seq_no{5});
   EXPECT_TRUE(r.acked("c", seq_no{5}, seq_no{5}).empty());  // c does not count (yet)
-  EXPECT_FALSE(r.local_done(t));
+  EXPECT_EQ(replica_set::progress::waiting, r.local_done(t));
   auto done = r.acked("b", seq_no{5}, seq_no{5});
   EXPECT_TRUE(has(done, t));
   // Without replicas in sync, applying it here is all it takes.
   replica_set alone;
   alone.assign({"b"}, {"a"});
-  EXPECT_TRUE(alone.local_done(alone.begin(seq_no{1})));
+  EXPECT_EQ(alone.local_done(alone.begin(seq_no{1})), replica_set::progress::complete);
 }
 
 TEST(ReplicaSet, AnAckCoversEveryEarlierWrite) {
@@ -32,8 +32,8 @@ TEST(ReplicaSet, AnAckCoversEveryEarlierWrite) {
   r.assign({"b"}, {"b"});
   auto t1 = r.begin(seq_no{1});
   auto t2 = r.begin(seq_no{3});
-  EXPECT_FALSE(r.local_done(t1));
-  EXPECT_FALSE(r.local_done(t2));
+  EXPECT_EQ(replica_set::progress::waiting, r.local_done(t1));
+  EXPECT_EQ(replica_set::progress::waiting, r.local_done(t2));
   auto done = r.acked("b", seq_no{3}, seq_no{3});
   EXPECT_TRUE(has(done, t1));
   EXPECT_TRUE(has(done, t2));
@@ -44,15 +44,15 @@ TEST(ReplicaSet, AFailingMemberHoldsItsWritesUntilItHasLeft) {
   replica_set r;
   r.assign({"b", "c"}, {"b", "c"});
   auto t = r.begin(seq_no{2});
-  EXPECT_FALSE(r.local_done(t));
+  EXPECT_EQ(replica_set::progress::waiting, r.local_done(t));
   EXPECT_TRUE(r.acked("c", seq_no{2}, seq_no{2}).empty());
   EXPECT_EQ(r.failed("b"), replica_set::failure::leave);
   EXPECT_EQ(r.failed("b"), replica_set::failure::none);  // one leave at a time
   EXPECT_TRUE(r.leaving("b"));
   // A role that still lists b does not cancel the leave; writes keep waiting.
-  EXPECT_TRUE(r.assign({"b", "c"}, {"b", "c"}).empty());
+  EXPECT_TRUE(r.assign({"b", "c"}, {"b", "c"}).done.empty());
   auto later = r.begin(seq_no{3});
-  EXPECT_FALSE(r.local_done(later));
+  EXPECT_EQ(replica_set::progress::waiting, r.local_done(later));
   auto done = r.left("b");
   EXPECT_TRUE(has(done, t));
   EXPECT_FALSE(r.in_sync("b"));
@@ -63,14 +63,14 @@ TEST(ReplicaSet, AReplicaJoinsOnceItAckedEverythingStampedWhenItCaughtUp) {
   replica_set r;
   r.assign({"b"}, {});
   auto early = r.begin(seq_no{10});  // not waiting for b
-  EXPECT_TRUE(r.local_done(early));
+  EXPECT_EQ(r.local_done(early), replica_set::progress::complete);
   // b's log takes seq 8 while the primary has stamped up to 10: b is joining,
   // later writes wait for it, but it may join only once it has 10.
   EXPECT_TRUE(r.acked("b", seq_no{8}, seq_no{10}).empty());
   EXPECT_TRUE(r.joining("b"));
   EXPECT_FALSE(r.wants_join("b"));
   auto t = r.begin(seq_no{11});
-  EXPECT_FALSE(r.local_done(t));
+  EXPECT_EQ(replica_set::progress::waiting, r.local_done(t));
   EXPECT_TRUE(r.acked("b", seq_no{10}, seq_no{11}).empty());
   EXPECT_TRUE(r.wants_join("b"));
   r.join_requested("b");
@@ -84,26 +84,38 @@ TEST(ReplicaSet, AReplicaJoinsOnceItAckedEverythingStampedWhenItCaughtUp) {
   j.assign({"b"}, {});
   j.acked("b", seq_no{1}, seq_no{1});
   auto w = j.begin(seq_no{2});
-  EXPECT_FALSE(j.local_done(w));
+  EXPECT_EQ(replica_set::progress::waiting, j.local_done(w));
   EXPECT_EQ(j.failed("b"), replica_set::failure::none);
   EXPECT_FALSE(j.joining("b"));
   EXPECT_TRUE(j.left("b").size() == 1u);
 }
 
-TEST(ReplicaSet, ARoleNeverDropsAMemberButDropsReplicasNoLongerHosted) {
+TEST(ReplicaSet, ARoleNeverDropsAMemberAMemberNoLongerListedMustLeave) {
   replica_set r;
-  r.assign({"b", "c"}, {"b", "c"});
+  r.assign({"b", "c", "d"}, {"b", "c"});
   auto t = r.begin(seq_no{1});
-  EXPECT_FALSE(r.local_done(t));
-  EXPECT_TRUE(r.assign({"b", "c"}, {}).empty());  // stale: b and c stay members
+  EXPECT_EQ(replica_set::progress::waiting, r.local_done(t));
+  auto stale = r.assign({"b", "c", "d"}, {});  // b and c stay members
+  EXPECT_TRUE(stale.done.empty());
+  EXPECT_TRUE(stale.leave.empty());
   EXPECT_TRUE(r.in_sync("b"));
   EXPECT_TRUE(r.acked("b", seq_no{1}, seq_no{1}).empty());
-  auto done = r.assign({"b"}, {"b"});  // c no longer hosted
+  // c and d are no longer listed: d (no member) is dropped at once, c must leave.
+  auto moved = r.assign({"b"}, {"b"});
+  EXPECT_TRUE(moved.done.empty());
+  EXPECT_EQ(moved.leave, std::vector<std::string>{"c"});
+  EXPECT_EQ(r.nodes(), (std::vector<std::string>{"b", "c"}));
+  auto done = r.left("c");
   EXPECT_TRUE(has(done, t));
+  EXPECT_EQ(r.nodes(), std::vector<std::string>{"b"});  // gone once it left
   auto rest = r.begin(seq_no{2});
-  EXPECT_FALSE(r.local_done(rest));
+  EXPECT_EQ(replica_set::progress::waiting, r.local_done(rest));
   EXPECT_EQ(r.abandon(), tickets{rest});
   EXPECT_EQ(r.waiting(), 0u);
+  // A write abandoned before it was applied here fails once it is.
+  auto late = r.begin(seq_no{3});
+  r.abandon();
+  EXPECT_EQ(r.local_done(late), replica_set::progress::abandoned);
 }
 
 }  // namespace

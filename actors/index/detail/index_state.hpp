@@ -18,10 +18,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "actors/index/index_actor.hpp"
+#include "actors/index/replica_set.hpp"
 #include "actors/index/shard_control.hpp"
 #include "actors/index/write_admission.hpp"
 #include "actors/wire/actor_messages.hpp"
@@ -123,6 +125,27 @@ struct index_state {
   std::vector<caf::actor> forward_to;
   // Where the shard is shown while it serves (single-shard standalone indexes).
   std::shared_ptr<read_slot> reads;
+
+  // -- replica logs (env->replica_logs) --
+  // Primary: who each write waits for, the replicas' actors by node, and the
+  // answers that wait for replicas (by ticket).
+  replica_set replicas;
+  std::map<std::string, caf::actor> peer_actors;
+  struct pending_answer {
+    std::function<void()> deliver;
+    std::function<void(const status&)> fail;
+  };
+  std::map<replica_set::ticket, pending_answer> answers;
+  // Replica: the primary's index actor, whose log it reads.
+  caf::actor source;
+  seq_no log_end;                   // the own log's newest record (appends sent)
+  std::uint64_t log_epoch = 0;      // the epoch that record was written under
+  std::uint64_t storage_epoch = 0;  // the epoch the own log takes appends under
+  // The primary epoch whose log this replica's agrees with: appends under it
+  // that follow the log are taken; others start a follow.
+  std::uint64_t follow_epoch = 0;
+  bool following = false;               // agreeing with and reading the primary's log
+  std::uint64_t follow_generation = 0;  // bumped when a follow's answers go stale
   static inline const char* name = "quiver.index";
 
   index_state() = default;
@@ -154,7 +177,29 @@ void storage_refused(index_self* self, status why);
 void schedule_reclaim(index_self* self);
 void reclaim(index_self* self);
 
+// index_replica_logs.cpp
+// Primary: the write's records are in the own log; sends them to every replica
+// and returns the ticket its answer waits on.
+replica_set::ticket replicate_to_peers(index_self* self,
+                                       const std::shared_ptr<std::vector<log_record>>& records);
+// Primary: answers the write once nothing but `ticket` held it (no ticket: now).
+void answer_when_replicated(index_self* self, std::optional<replica_set::ticket> ticket,
+                            std::function<void()> deliver, std::function<void(const status&)> fail);
+// Every write still waiting for replicas fails with `why` (the role ended).
+void abandon_replication(index_self* self, const status& why);
+void assign_peers(index_self* self, const shard_role_msg& m);
+caf::result<log_append_reply> on_replica_append(index_self* self, replica_append_request& r);
+caf::result<follow_reply> on_follow_request(index_self* self, follow_request& r);
+caf::result<log_chunk> on_primary_log_read(index_self* self, log_read_request& r);
+caf::result<bool> on_in_step(index_self* self, const replica_in_step& m);
+// Replica: agrees with the primary's log, then reads what it lacks.
+void follow(index_self* self);
+
 // index_replication.cpp
+// Applies records that follow everything handed to apply so far, in order;
+// `then` runs once they are in the graph.
+void apply_in_order(index_self* self, std::vector<log_record> records,
+                    std::function<void(index_self*)> then);
 void catch_up(index_self* self);
 void change_role(index_self* self, shard_role_msg& m);
 void on_replicated(index_self* self, replicate_msg& m);

@@ -1,0 +1,159 @@
+"""A cluster whose vectords each keep their replicas' logs (--replica-logs).
+
+No log is shared: every write reaches the primary's own log and every in-sync
+replica's before it is acknowledged. A primary killed under load loses no
+acknowledged write; its node comes back, cuts any tail no later primary wrote,
+reads what it missed from the new primary's log and rejoins the in-sync set;
+then the other two nodes are killed one after the other and the node that came
+back alone still answers every acknowledged write from its own log."""
+import os
+import random
+import threading
+import time
+import unittest
+
+from test_cluster import SLOW, Cluster, primaries_by_node, vectors
+
+
+def log_bytes(root):
+    """Bytes in shard log segments under a data dir."""
+    total = 0
+    for dirpath, _, files in os.walk(os.path.join(root, "indexes")):
+        if os.path.basename(dirpath) == "log":
+            total += sum(os.path.getsize(os.path.join(dirpath, f)) for f in files)
+    return total
+
+
+def in_sync(index, shards, members):
+    """Every shard has a primary and `members` ready in-sync replicas that applied
+    what the primary did (at least one record: the reports are fresh)."""
+    def check(c):
+        mine = [s for s in c["shards"] if s["index"] == index]
+        if len(mine) != shards:
+            return False
+        for s in mine:
+            head = [r["applied_seq"] for r in s["replicas"] if r["primary"]]
+            if not s["primary"] or not head or head[0] == 0:
+                return False
+            if sum(r["in_sync"] and r["state"] == "ready" and r["applied_seq"] == head[0]
+                   for r in s["replicas"]) != members:
+                return False
+        return True
+    return check
+
+
+class ReplicaLogsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.c = Cluster(vectords=3, gateways=1, replica_logs=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.stop()
+
+    def upsert(self, index, items):
+        return self.c.request("POST", "/v1/indexes/%s/vectors" % index,
+                              {"items": [{"id": i, "vector": v} for i, v in items]})
+
+    def test_every_replica_logs_every_acknowledged_write(self):
+        try:
+            self.every_replica_logs_every_acknowledged_write()
+        except Exception:
+            print(self.c.logs())
+            raise
+
+    def every_replica_logs_every_acknowledged_write(self):
+        c = self.c
+        status, body = c.request("POST", "/v1/indexes",
+                                 {"name": "rl", "dimension": 8, "shards": 2, "replicas": 3,
+                                  "distance": "euclidean"})
+        self.assertIn(status, (200, 201), body)
+        status, body = self.upsert("rl", vectors(300, 8, 1))
+        self.assertEqual(status, 200, body)
+        c.wait(in_sync("rl", 2, 3), "every replica in sync")
+        # Each node's own data dir holds the logs; storaged's holds none.
+        for name in c.vectords:
+            self.assertGreater(log_bytes(c.vectord_dir(name)), 300 * 8 * 4 / 2, name)
+        self.assertEqual(log_bytes(os.path.join(c.dir, "data")), 0)
+
+        # Writers run while the node with the most primaries is SIGKILLed.
+        acked, lock, stop, errors = {}, threading.Lock(), threading.Event(), []
+
+        def writer(w):
+            n = 0
+            while not stop.is_set():
+                batch = [("w%d-%05d" % (w, n + j), [random.uniform(-1, 1) for _ in range(8)])
+                         for j in range(5)]
+                n += 5
+                try:
+                    status, _ = self.upsert("rl", batch)
+                except Exception as e:  # noqa: BLE001 - no answer: not acknowledged
+                    errors.append(repr(e))
+                    continue
+                if status == 200:
+                    with lock:
+                        acked.update(batch)
+                else:
+                    errors.append(status)
+
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(1.5)
+        victim = max(primaries_by_node(c.map(), "rl").items(), key=lambda kv: kv[1])[0]
+        killed_at = time.monotonic()
+        c.vectords[victim].kill()
+        # Writes resume once the survivors lead (in sync) and the victim left the set.
+        resumed = None
+        deadline = time.monotonic() + 20 * SLOW
+        before = len(acked)
+        while time.monotonic() < deadline and resumed is None:
+            time.sleep(0.05)
+            if len(acked) > before + 20:
+                resumed = time.monotonic() - killed_at
+        time.sleep(1)
+        stop.set()
+        for t in threads:
+            t.join()
+        self.assertIsNotNone(resumed, "writes resumed after the kill")
+        print("\nreplica logs: SIGKILL %s; writes resumed after %.2f s; %d acked, %d not"
+              % (victim, resumed, len(acked), len(errors)))
+        acked.update(vectors(300, 8, 1))
+        self.assert_all_readable(acked)
+
+        # The victim comes back from its own disk and rejoins the in-sync set.
+        c.start_vectord(victim)
+        more = [("more-%02d" % k, v) for k, (_, v) in enumerate(vectors(40, 8, 4))]
+        self.assertEqual(self.upsert("rl", more)[0], 200)
+        acked.update(more)
+        c.wait(in_sync("rl", 2, 3), "victim back in sync")
+
+        # Only the victim is left: it leads every shard from its own log.
+        others = [n for n in c.vectords if n != victim]
+        for n in others:
+            c.vectords[n].kill()
+            c.wait(lambda m, n=n: all(
+                s["primary"] and s["primary"] != n for s in m["shards"] if s["index"] == "rl"),
+                "shards led without " + n)
+        c.wait(lambda m: all(s["primary"] == victim for s in m["shards"] if s["index"] == "rl"),
+               "the victim leads")
+        self.assert_all_readable(acked, check_vectors=True)
+        status, body = c.request("GET", "/v1/indexes/rl")
+        self.assertEqual(status, 200, body)
+        self.assertGreaterEqual(body["count"], len(acked))
+
+    def assert_all_readable(self, acked, check_vectors=False):
+        missing, differ = [], []
+        for i in sorted(acked):
+            status, body = self.c.request("GET", "/v1/indexes/rl/vectors/%s" % i)
+            if status != 200:
+                missing.append((i, status))
+            elif check_vectors and (len(body["vector"]) != len(acked[i]) or any(
+                    abs(a - b) > 1e-5 for a, b in zip(body["vector"], acked[i]))):
+                differ.append(i)
+        self.assertEqual(missing, [], "acknowledged writes lost")
+        self.assertEqual(differ, [], "acknowledged vectors differ")
+
+
+if __name__ == "__main__":
+    unittest.main()
