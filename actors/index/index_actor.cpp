@@ -239,15 +239,20 @@ caf::result<Reply> write(index_self* self, std::vector<log_record> records, Make
   for (auto& r : records)
     if (r.type == log_record_type::upsert || r.type == log_record_type::remove) ids.push_back(r.id);
   s.control.stamp(records, s.ref.shard);
+  // The epoch of the log's record before these: replicas check they agree.
+  auto prev_epoch = s.log_epoch;
+  s.log_epoch = s.control.epoch();
+  s.log_end = records.back().seq;
   auto rp = self->make_response_promise<Reply>();
   auto generation = s.generation;
   auto epoch = s.control.epoch();
   auto kept = std::make_shared<std::vector<log_record>>(records);
-  auto append = [self, rp, generation, epoch, kept, make_reply, ids, change,
+  auto append = [self, rp, generation, epoch, kept, make_reply, ids, change, prev_epoch,
                  request = log_append_request{s.ref, epoch, std::move(records)}]() mutable {
     self->request(self->state.env->persistence, self->state.env->timeout, std::move(request))
         .then(
-            [self, rp, generation, kept, make_reply, ids, change](log_append_reply& ack) mutable {
+            [self, rp, generation, kept, make_reply, ids, change,
+             prev_epoch](log_append_reply& ack) mutable {
               // With replica logs the answer also waits for the in-sync replicas.
               std::optional<replica_set::ticket> ticket;
               bool replicated = !self->state.env->replica_logs;
@@ -255,7 +260,7 @@ caf::result<Reply> write(index_self* self, std::vector<log_record> records, Make
                 if (replicated) {
                   forward(self, kept);
                 } else {
-                  ticket = replicate_to_peers(self, kept);
+                  ticket = replicate_to_peers(self, kept, prev_epoch);
                   replicated = true;
                 }
               }

@@ -166,7 +166,8 @@ void hold_epoch(index_self* self, std::uint64_t epoch) {
 }  // namespace
 
 replica_set::ticket replicate_to_peers(index_self* self,
-                                       const std::shared_ptr<std::vector<log_record>>& records) {
+                                       const std::shared_ptr<std::vector<log_record>>& records,
+                                       std::uint64_t prev_epoch) {
   auto& s = self->state;
   auto ticket = s.replicas.begin(records->back().seq);
   auto generation = s.generation;
@@ -185,21 +186,30 @@ replica_set::ticket replicate_to_peers(index_self* self,
       auto it = self->state.peer_actors.find(node);
       return it != self->state.peer_actors.end() && it->second == to;
     };
-    self->request(to, s.env->replica_timeout, replica_append_request{s.ref, epoch, *records})
-        .then(
-            [self, node, current](log_append_reply& r) {
-              auto& s = self->state;
-              if (!current()) return;
-              deliver_done(self,
-                           s.replicas.acked(node, r.last_seq, seq_no{s.control.next_seq() - 1}));
-              if (s.replicas.wants_join(node)) change_in_sync(self, node, true);
-            },
-            [self, node, current](caf::error& e) {
-              if (!current()) return;
-              spdlog::debug("shard {}: replica on {} refused records: {}", describe(self->state),
-                            node, from_caf_error(e).message);
-              on_peer_failed(self, node, from_caf_error(e));
-            });
+    auto send = [self, to, node, current,
+                 request = replica_append_request{s.ref, epoch, prev_epoch, *records}] {
+      self->request(to, self->state.env->replica_timeout, request)
+          .then(
+              [self, node, current](log_append_reply& r) {
+                auto& s = self->state;
+                if (!current()) return;
+                deliver_done(self,
+                             s.replicas.acked(node, r.last_seq, seq_no{s.control.next_seq() - 1}));
+                if (s.replicas.wants_join(node)) change_in_sync(self, node, true);
+              },
+              [self, node, current](caf::error& e) {
+                if (!current()) return;
+                spdlog::debug("shard {}: replica on {} refused records: {}", describe(self->state),
+                              node, from_caf_error(e).message);
+                on_peer_failed(self, node, from_caf_error(e));
+              });
+    };
+    // Fault injection: the window in which only this log holds the records.
+    if (s.env->forward_delay.count() > 0) {
+      self->delayed_send(self, s.env->forward_delay, deferred_call{std::move(send)});
+    } else {
+      send();
+    }
   }
   return ticket;
 }
@@ -275,13 +285,19 @@ caf::result<log_append_reply> on_replica_append(index_self* self, replica_append
                                                            " is stale (following " +
                                                            std::to_string(s.follow_epoch) + ")"));
   auto first = r.records.front().seq;
-  if (s.following || r.epoch != s.follow_epoch || first.value != s.log_end.value + 1) {
+  // Records that follow this log's last one, which the primary's log holds
+  // under the same epoch: the logs agree up to here ((epoch, seq) names one
+  // record), whatever primary wrote them.
+  if (s.following || first.value != s.log_end.value + 1 || r.prev_epoch != s.log_epoch) {
     follow(self);
-    return to_caf_error(make_status(
-        errc::unavailable, "replica not in step (its log ends at " +
-                               std::to_string(s.log_end.value) + ", the records start at " +
-                               std::to_string(first.value) + "); catching up"));
+    return to_caf_error(
+        make_status(errc::unavailable, "replica not in step (its log ends at " +
+                                           std::to_string(s.log_end.value) + " under epoch " +
+                                           std::to_string(s.log_epoch) + ", the records start at " +
+                                           std::to_string(first.value) + " after epoch " +
+                                           std::to_string(r.prev_epoch) + "); catching up"));
   }
+  s.follow_epoch = r.epoch;
   hold_epoch(self, r.epoch);
   s.log_end = r.records.back().seq;
   s.log_epoch = r.records.back().epoch;

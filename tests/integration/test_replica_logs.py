@@ -155,5 +155,79 @@ class ReplicaLogsTest(unittest.TestCase):
         self.assertEqual(differ, [], "acknowledged vectors differ")
 
 
+class DivergentTailTest(unittest.TestCase):
+    """A primary holds records no replica got (replication is delayed on every
+    node) when it is SIGKILLed. Another in-sync replica leads; back, the old
+    primary cuts that tail before it follows, so the unacknowledged write is gone
+    and the new primary's records stand in its place."""
+
+    def test_a_returning_primary_cuts_what_no_later_primary_wrote(self):
+        c = Cluster(vectords=3, gateways=1, replica_logs=True,
+                    vectord_args=["--debug-forward-delay-ms", str(1500 * SLOW)])
+        try:
+            self.run_scenario(c)
+        except Exception:
+            print(c.logs())
+            raise
+        finally:
+            c.stop()
+
+    def run_scenario(self, c):
+        def upsert(items, timeout=30):
+            return c.request("POST", "/v1/indexes/tail/vectors",
+                             {"items": [{"id": i, "vector": v} for i, v in items]},
+                             timeout=timeout)
+
+        status, body = c.request("POST", "/v1/indexes", {"name": "tail", "dimension": 8,
+                                                         "replicas": 3, "distance": "euclidean"})
+        self.assertIn(status, (200, 201), body)
+        first = [("a-%02d" % k, v) for k, (_, v) in enumerate(vectors(20, 8, 5))]
+        deadline = time.monotonic() + 30 * SLOW
+        while upsert(first)[0] != 200:  # the replicas may still be starting
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.2)
+        c.wait(in_sync("tail", 1, 3), "every replica in sync")
+        victim = c.map()["shards"][0]["primary"]
+
+        # X reaches only the victim's log: it is killed inside the delay.
+        lost = [("x-%02d" % k, v) for k, (_, v) in enumerate(vectors(5, 8, 6))]
+        answer = []
+        t = threading.Thread(target=lambda: answer.append(self.try_upsert(upsert, lost)))
+        t.start()
+        time.sleep(0.4 * SLOW)
+        c.vectords[victim].kill()
+        t.join()
+        self.assertNotEqual(answer, [200], "a write no replica has was acknowledged")
+        c.wait(lambda m: m["shards"][0]["primary"] not in (None, victim), "a new primary")
+        second = [("b-%02d" % k, v) for k, (_, v) in enumerate(vectors(20, 8, 7))]
+        deadline = time.monotonic() + 30 * SLOW
+        while self.try_upsert(upsert, second) != 200:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.2)
+
+        c.start_vectord(victim)
+        c.wait(in_sync("tail", 1, 3), "the old primary back in sync")
+        self.assertIn("cutting its log", c.vectords[victim].read_log())
+        for n in [n for n in c.vectords if n != victim]:
+            c.vectords[n].kill()
+            c.wait(lambda m, n=n: m["shards"][0]["primary"] not in (None, n),
+                   "led without " + n)
+        c.wait(lambda m: m["shards"][0]["primary"] == victim, "the old primary leads")
+        for i, v in first + second:
+            status, body = c.request("GET", "/v1/indexes/tail/vectors/" + i)
+            self.assertEqual(status, 200, (i, body))
+            self.assertTrue(all(abs(a - b) <= 1e-5 for a, b in zip(body["vector"], v)), i)
+        for i, _ in lost:
+            status, body = c.request("GET", "/v1/indexes/tail/vectors/" + i)
+            self.assertEqual(status, 404, (i, body))
+
+    @staticmethod
+    def try_upsert(upsert, items):
+        try:
+            return upsert(items, timeout=10 * SLOW)[0]
+        except Exception:  # noqa: BLE001 - no answer: not acknowledged
+            return 0
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -180,8 +180,10 @@ void reclaim(index_self* self);
 // index_replica_logs.cpp
 // Primary: the write's records are in the own log; sends them to every replica
 // and returns the ticket its answer waits on.
+// `prev_epoch`: the epoch of the log's record before them.
 replica_set::ticket replicate_to_peers(index_self* self,
-                                       const std::shared_ptr<std::vector<log_record>>& records);
+                                       const std::shared_ptr<std::vector<log_record>>& records,
+                                       std::uint64_t prev_epoch);
 // Primary: answers the write once nothing but `ticket` held it (no ticket: now).
 void answer_when_replicated(index_self* self, std::optional<replica_set::ticket> ticket,
                             std::function<void()> deliver, std::function<void(const status&)> fail);
