@@ -149,6 +149,8 @@ class EtcdClusterTest(unittest.TestCase):
     # Credentials (ca, cert, key) for etcd's HTTPS and the daemons' mutual TLS;
     # None: plain.
     tls = None
+    # Each vectord keeps its replicas' logs (--replica-logs).
+    replica_logs = False
 
     @classmethod
     def setUpClass(cls):
@@ -162,7 +164,8 @@ class EtcdClusterTest(unittest.TestCase):
                 if cls.tls else [])
         cls.c = Cluster(common_args=["--config", cls.config, "--etcd", cls.etcd.endpoints(),
                                      *cls.etcd.client_args(), *peer],
-                        node_timeout_ms=1000 * SLOW * 10)  # membership by lease, not beats
+                        node_timeout_ms=1000 * SLOW * 10,  # membership by lease, not beats
+                        replica_logs=cls.replica_logs)
         cls.acked = {}
 
     @classmethod
@@ -432,6 +435,11 @@ class EtcdClusterTest(unittest.TestCase):
         self.assertEqual(status, 200, data)
         self.assertEqual([i["name"] for i in data["indexes"]], ["docs"])
         self.check_every_ack()
+
+
+class EtcdReplicaLogsClusterTest(EtcdClusterTest):
+    """The same, with a log on every replica: in-sync changes wait for etcd."""
+    replica_logs = True
 
 
 class EtcdMigrationTest(unittest.TestCase):
