@@ -104,9 +104,16 @@ CREDS = None
 
 
 def writes(args, out):
-    c = Cluster(vectords=3, gateways=1, common_args=cluster_args(args))
+    out["writes"] = {}
+    for replicas in args.write_replicas:
+        out["writes"][replicas] = write_run(args, replicas)
+
+
+def write_run(args, replicas):
+    c = Cluster(vectords=3, gateways=1, common_args=cluster_args(args),
+                replica_logs=args.replica_logs)
     try:
-        create(c, "w", 2, args.dim)
+        create(c, "w", 2, args.dim, replicas)
         runs = []
         for rnd in range(args.rounds):
             lat, lock, stop = [], threading.Lock(), time.monotonic() + args.seconds
@@ -136,16 +143,18 @@ def writes(args, out):
         row = {"records_per_s": statistics.median(r[0] for r in runs),
                "batch_p50_ms": statistics.median(r[1] for r in runs),
                "batch_p99_ms": statistics.median(r[2] for r in runs)}
-        print("writes  %7.0f records/s  batch of 100: p50 %.2f ms  p99 %.2f ms%s" %
-              (row["records_per_s"], row["batch_p50_ms"], row["batch_p99_ms"],
-               "  (peer TLS)" if args.peer_tls else ""), flush=True)
-        out["writes"] = row
+        print("writes  %d replica(s): %7.0f records/s  batch of 100: p50 %.2f ms  p99 %.2f ms%s%s" %
+              (replicas, row["records_per_s"], row["batch_p50_ms"], row["batch_p99_ms"],
+               "  (peer TLS)" if args.peer_tls else "",
+               "  (replica logs)" if args.replica_logs else ""), flush=True)
+        return row
     finally:
         c.stop()
 
 
 def fanout(args, out):
-    c = Cluster(vectords=3, gateways=1, common_args=cluster_args(args))
+    c = Cluster(vectords=3, gateways=1, common_args=cluster_args(args),
+                replica_logs=args.replica_logs)
     try:
         rows = {}
         for shards in (1, 2, 4):
@@ -168,7 +177,8 @@ def fanout(args, out):
 def failover(args, out):
     times, windows = [], []
     for rnd in range(args.rounds):
-        c = Cluster(vectords=3, gateways=1, common_args=cluster_args(args))
+        c = Cluster(vectords=3, gateways=1, common_args=cluster_args(args),
+                    replica_logs=args.replica_logs)
         try:
             create(c, "f", 4, args.dim)
             ingest(c, "f", 5000, args.dim, 2)
@@ -199,7 +209,7 @@ def failover(args, out):
 def catchup(args, out):
     c = Cluster(vectords=2, gateways=1, vectord_args=["--snapshot-every-records", "0",
                                                        "--snapshot-interval-s", "0"],
-                common_args=cluster_args(args))
+                common_args=cluster_args(args), replica_logs=args.replica_logs)
     try:
         create(c, "cu", 1, 8)
         m = c.map()
@@ -228,6 +238,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--only", choices=["fanout", "failover", "catchup", "writes"], action="append")
     p.add_argument("--peer-tls", action="store_true", help="mutual TLS between the daemons")
+    p.add_argument("--replica-logs", action="store_true",
+                   help="a log on every replica (--replica-logs) instead of storaged's")
+    p.add_argument("--write-replicas", type=int, nargs="+", default=[2],
+                   help="writes: replicas per shard, one run each")
     p.add_argument("--vectors", type=int, default=20000)
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--seconds", type=float, default=10)
