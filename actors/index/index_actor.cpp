@@ -420,6 +420,9 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
         return on_replica_append(self, r);
       },
       [self](replica_in_step& m) -> caf::result<bool> { return on_in_step(self, m); },
+      [self](snapshot_fetch_request& r) -> caf::result<snapshot_chunk> {
+        return on_snapshot_fetch(self, r);
+      },
       [self](follow_request& r) -> caf::result<follow_reply> { return on_follow_request(self, r); },
       [self](log_read_request& r) -> caf::result<log_chunk> {
         return on_primary_log_read(self, r);

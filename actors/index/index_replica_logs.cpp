@@ -7,6 +7,9 @@
 
 #include <algorithm>
 
+#include "common/crc32c.hpp"
+#include "common/parse.hpp"
+
 #include "actors/index/detail/index_state.hpp"
 #include "actors/index/snapshot_files.hpp"
 #include "actors/wire/caf_error.hpp"
@@ -111,6 +114,7 @@ void drop_snapshots_after(index_state& s, seq_no cut) {
 
 void follow_step(index_self* self, int round);
 void read_step(index_self* self, std::uint64_t primary_epoch);
+void bootstrap(index_self* self);
 
 // Tells the primary this replica is in step; again shortly while the primary
 // does not know it yet (its role names this replica only after a heartbeat).
@@ -251,7 +255,6 @@ void assign_peers(index_self* self, const shard_role_msg& m) {
       // A new primary: agree with its log before taking its records.
       ++s.follow_generation;
       s.following = false;
-      s.follow_epoch = 0;
       if (s.control.serving()) follow(self);
     }
     return;
@@ -387,6 +390,8 @@ void follow_step(index_self* self, int round) {
           [self, current, round](follow_reply& answer) {
             auto& s = self->state;
             if (!current()) return;
+            // What this log lacks is only in the primary's snapshot: take it whole.
+            if (s.log_end.value + 1 < answer.agreed.first.value) return bootstrap(self);
             if (answer.agreed.epoch == s.log_epoch && !(answer.agreed.end < s.log_end))
               return read_step(self, answer.epoch);
             // This log's tail past the agreement: what does it hold of the
@@ -456,11 +461,8 @@ void read_step(index_self* self, std::uint64_t primary_epoch) {
               tell_in_step(self, primary_epoch, 0);
               return report(self);
             }
-            if (chunk.records.front().seq.value != s.log_end.value + 1)
-              return quarantine(self, "the primary's log no longer holds seq " +
-                                          std::to_string(s.log_end.value + 1) +
-                                          " (a snapshot covers it); this replica cannot catch up "
-                                          "from the log");
+            // The primary's log no longer holds what this one lacks: its snapshot.
+            if (chunk.records.front().seq.value != s.log_end.value + 1) return bootstrap(self);
             hold_epoch(self, primary_epoch);
             s.log_end = chunk.records.back().seq;
             s.log_epoch = chunk.records.back().epoch;
@@ -492,6 +494,145 @@ void read_step(index_self* self, std::uint64_t primary_epoch) {
           });
 }
 
+// -- bootstrap: the primary's snapshot over the wire --
+
+std::string incoming_dir(const index_state& s) { return s.dir + "/incoming"; }
+
+void fetch_step(index_self* self, seq_no seq, std::uint64_t offset, int restarts);
+
+// Takes the primary's newest snapshot in checksummed chunks into
+// <shard>/incoming/<seq>.part (a transfer cut short resumes where the part
+// ends), then makes it this replica's newest snapshot, restarts the log after
+// its seq and rebuilds from it; following goes on from there.
+void bootstrap(index_self* self) {
+  auto& s = self->state;
+  auto& files = *s.env->files;
+  auto dir = incoming_dir(s);
+  if (auto st = files.create_dirs(dir); !st.ok()) return follow_later(self, st.message);
+  seq_no seq;
+  std::uint64_t offset = 0;
+  if (auto names = files.list(dir))
+    for (auto& n : *names) {
+      auto dot = n.find(".part");
+      auto value = dot == std::string::npos ? std::nullopt : parse_u64(n.substr(0, dot));
+      if (value && seq.value == 0) {
+        if (auto size = files.file_size(dir + "/" + n)) {
+          seq = seq_no{*value};
+          offset = *size;
+          continue;
+        }
+      }
+      files.remove(dir + "/" + n);
+    }
+  spdlog::info("shard {}: the primary's log no longer holds seq {}; taking its snapshot{}",
+               describe(s), s.log_end.value + 1,
+               offset > 0 ? " (resuming at byte " + std::to_string(offset) + ")" : "");
+  fetch_step(self, seq, offset, 0);
+}
+
+void fetch_step(index_self* self, seq_no seq, std::uint64_t offset, int restarts) {
+  constexpr int max_restarts = 8;
+  auto& s = self->state;
+  auto generation = s.generation;
+  auto fg = s.follow_generation;
+  auto current = [self, generation, fg] {
+    return generation == self->state.generation && fg == self->state.follow_generation;
+  };
+  self->request(s.source, s.env->timeout, snapshot_fetch_request{s.ref, seq, offset, 4u << 20})
+      .then(
+          [self, current, seq, offset, restarts](snapshot_chunk& chunk) {
+            auto& s = self->state;
+            if (!current()) return;
+            auto& files = *s.env->files;
+            auto part = incoming_dir(s) + "/" + std::to_string(chunk.seq.value) + ".part";
+            if ((seq.value != 0 && chunk.seq.value != seq.value) || chunk.offset != offset ||
+                crc32c(chunk.bytes.data(), chunk.bytes.size()) != chunk.crc ||
+                chunk.offset + chunk.bytes.size() > chunk.total)
+              return follow_later(self, "a damaged or unexpected snapshot chunk");
+            if (!chunk.bytes.empty()) {
+              auto file = files.open_append(part);
+              if (!file) return follow_later(self, file.error().message);
+              if (auto st = (*file)->append(chunk.bytes); !st.ok())
+                return follow_later(self, st.message);
+            }
+            auto next = offset + chunk.bytes.size();
+            if (next < chunk.total) return fetch_step(self, chunk.seq, next, restarts);
+            // Whole: durable, in place, and the log goes on after its seq.
+            auto done = [&]() -> status {
+              auto file = files.open_append(part);
+              if (!file) return std::move(file).error();
+              if (auto st = (*file)->sync(); !st.ok()) return st;
+              auto dir = s.dir + "/snapshots";
+              if (auto st = files.create_dirs(dir); !st.ok()) return st;
+              if (auto st = files.rename(part, snapshot_path(dir, chunk.seq)); !st.ok()) return st;
+              return files.sync_dir(dir);
+            }();
+            if (!done.ok()) return follow_later(self, done.message);
+            spdlog::info("shard {}: took the primary's snapshot at seq {} ({} bytes)", describe(s),
+                         chunk.seq.value, chunk.total);
+            self->request(s.env->persistence, s.env->timeout,
+                          log_restart_request{s.ref, chunk.seq, chunk.epoch})
+                .then(
+                    [self, current](shard_lease&) {
+                      if (!current()) return;
+                      self->state.following = false;
+                      start_recovery(self);
+                    },
+                    [self, current](caf::error& e) {
+                      if (current()) follow_later(self, from_caf_error(e).message);
+                    });
+          },
+          [self, current, restarts](caf::error& e) {
+            auto& s = self->state;
+            if (!current()) return;
+            auto st = from_caf_error(e);
+            if (st.code == errc::not_found && restarts < max_restarts) {
+              // The primary pruned that snapshot: start over with its newest.
+              s.env->files->remove_all(incoming_dir(s));
+              s.env->files->create_dirs(incoming_dir(s));
+              return fetch_step(self, seq_no{}, 0, restarts + 1);
+            }
+            follow_later(self, st.message);
+          });
+}
+
 }  // namespace
+
+caf::result<snapshot_chunk> on_snapshot_fetch(index_self* self, const snapshot_fetch_request& r) {
+  auto& s = self->state;
+  if (!s.control.primary() || !s.control.serving())
+    return to_caf_error(make_status(errc::unavailable, "not a serving primary"));
+  auto& files = *s.env->files;
+  auto dir = s.dir + "/snapshots";
+  auto seqs = list_snapshots(files, dir);
+  seq_no seq = r.seq;
+  if (seq.value == 0 && !seqs.empty()) seq = seqs.front();
+  if (std::find(seqs.begin(), seqs.end(), seq) == seqs.end())
+    return to_caf_error(
+        make_status(errc::not_found, "no snapshot at seq " + std::to_string(seq.value) + " here"));
+  auto path = snapshot_path(dir, seq);
+  auto total = files.file_size(path);
+  if (!total) return to_caf_error(total.error());
+  snapshot_chunk out;
+  out.seq = seq;
+  out.total = *total;
+  out.offset = std::min(r.offset, *total);
+  auto want = std::min<std::uint64_t>({r.max_bytes, 8u << 20, *total - out.offset});
+  if (want > 0) {
+    auto bytes = files.read_range(path, out.offset, static_cast<std::size_t>(want));
+    if (!bytes) return to_caf_error(bytes.error());
+    out.bytes = std::move(*bytes);
+  }
+  out.crc = crc32c(out.bytes.data(), out.bytes.size());
+  auto rp = self->make_response_promise<snapshot_chunk>();
+  self->request(s.env->persistence, s.env->timeout, epoch_at_request{s.ref, seq})
+      .then(
+          [rp, out](std::uint64_t epoch) mutable {
+            out.epoch = epoch;
+            rp.deliver(std::move(out));
+          },
+          [rp](caf::error& e) mutable { rp.deliver(e); });
+  return rp;
+}
 
 }  // namespace quiver::index_detail

@@ -354,4 +354,24 @@ status shard_log::truncate_after(seq_no after) {
   return env_.sync_dir(dir_);
 }
 
+status shard_log::restart_at(seq_no seq) {
+  cursor_ = {};
+  current_.reset();
+  for (auto& seg : segments_)
+    if (auto st = env_.remove(path_of(seg.name)); !st.ok()) return failure_ = st;
+  segments_.clear();
+  // An empty segment named seq + 1 says where the log goes on after a restart.
+  auto name = segment_name(seq_no{seq.value + 1});
+  auto file = env_.open_append(path_of(name));
+  if (!file) return failure_ = std::move(file).error();
+  current_ = std::move(*file);
+  if (auto st = current_->sync(); !st.ok()) return failure_ = st;
+  if (auto st = env_.sync_dir(dir_); !st.ok()) return failure_ = st;
+  segments_.push_back({name, seq_no{seq.value + 1}, seq, 0});
+  synced_bytes_ = 0;
+  last_seq_ = seq;
+  failure_ = status::success();
+  return status::success();
+}
+
 }  // namespace quiver

@@ -65,6 +65,9 @@ class shard_log {
   // a tail its new primary never had). Records below first_seq() stay gone: an
   // `after` below it leaves an empty log ending at `after`.
   status truncate_after(seq_no after);
+  // Drops every record and continues after `seq`, durably (a replica that loaded
+  // its primary's snapshot at `seq`): the next append is seq + 1.
+  status restart_at(seq_no seq);
 
   seq_no last_seq() const { return last_seq_; }
   // The lowest seq the log still holds records from (last_seq() + 1 when empty);

@@ -37,6 +37,8 @@ using storage_api =
                      caf::replies_to<log_release_request>::with<bool>,
                      caf::replies_to<log_truncate_request>::with<shard_lease>,
                      caf::replies_to<epoch_end_request>::with<epoch_end>,
+                     caf::replies_to<epoch_at_request>::with<std::uint64_t>,
+                     caf::replies_to<log_restart_request>::with<shard_lease>,
                      caf::replies_to<storage_stats_request>::with<storage_stats>>;
 
 struct storage_state {
@@ -171,6 +173,16 @@ storage_api::behavior_type storage_actor(storage_self self, std::shared_ptr<stor
         auto out = self->state.engine->end_of_epoch(r.ref, r.epoch);
         if (!out) return to_caf_error(out.error());
         return *out;
+      },
+      [self](epoch_at_request& r) -> caf::result<std::uint64_t> {
+        auto out = self->state.engine->epoch_at(r.ref, r.seq);
+        if (!out) return to_caf_error(out.error());
+        return *out;
+      },
+      [self](log_restart_request& r) -> caf::result<shard_lease> {
+        auto out = self->state.engine->restart_at(r.ref, r.seq, r.epoch);
+        if (!out) return to_caf_error(out.error());
+        return std::move(*out);
       },
       [self](storage_stats_request&) -> caf::result<storage_stats> {
         return self->state.engine->counters();

@@ -497,12 +497,40 @@ expected<epoch_end> storage_engine::end_of_epoch(const shard_ref& ref, std::uint
   if (auto st = load_epochs(ref, state); !st.ok()) return st;
   auto& epochs = state.epochs;
   auto last = state.log->last_seq();
-  if (epochs.empty()) return epoch_end{0, last};
-  if (epoch < epochs.front().epoch) return epoch_end{0, seq_no{epochs.front().first.value - 1}};
+  auto first = state.log->first_seq();
+  if (epochs.empty()) return epoch_end{0, last, first};
+  if (epoch < epochs.front().epoch)
+    return epoch_end{0, seq_no{epochs.front().first.value - 1}, first};
   std::size_t i = 0;
   while (i + 1 < epochs.size() && !(epoch < epochs[i + 1].epoch)) ++i;
   auto end = i + 1 < epochs.size() ? seq_no{epochs[i + 1].first.value - 1} : last;
-  return epoch_end{epochs[i].epoch, end};
+  return epoch_end{epochs[i].epoch, end, first};
+}
+
+expected<std::uint64_t> storage_engine::epoch_at(const shard_ref& ref, seq_no seq) {
+  auto s = shard(ref);
+  if (!s) return std::move(s).error();
+  auto& state = **s;
+  if (auto st = load_epochs(ref, state); !st.ok()) return st;
+  std::uint64_t out = 0;
+  for (auto& e : state.epochs)
+    if (e.first.value <= seq.value) out = e.epoch;
+  return out;
+}
+
+expected<shard_lease> storage_engine::restart_at(const shard_ref& ref, seq_no seq,
+                                                 std::uint64_t epoch) {
+  auto s = shard(ref);
+  if (!s) return std::move(s).error();
+  auto& state = **s;
+  if (auto st = state.log->restart_at(seq); !st.ok()) return st;
+  state.dirty = false;
+  state.failure = status::success();
+  state.epochs.clear();
+  if (epoch > 0) state.epochs.push_back({epoch, seq});
+  state.epochs_known = true;
+  if (auto st = save_epochs(ref, state); !st.ok()) return st;
+  return lease_of(ref, state);
 }
 
 }  // namespace quiver

@@ -86,6 +86,11 @@ class storage_engine {
   // How far this log agrees with one whose newest record has `epoch` (see
   // epoch_end in common/wire/storage.hpp).
   expected<epoch_end> end_of_epoch(const shard_ref& ref, std::uint64_t epoch);
+  // The epoch record `seq` was written under (0: unknown).
+  expected<std::uint64_t> epoch_at(const shard_ref& ref, seq_no seq);
+  // Drops every record; the log goes on after `seq`, whose record had `epoch`
+  // (durable on return).
+  expected<shard_lease> restart_at(const shard_ref& ref, seq_no seq, std::uint64_t epoch);
 
   const storage_stats& counters() const { return counters_; }
   std::string shard_dir(const shard_ref& ref) const;

@@ -156,6 +156,8 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
       [self](log_release_request& r) { return forward<bool>(self, r); },
       [self](log_truncate_request& r) { return forward<shard_lease>(self, r); },
       [self](epoch_end_request& r) { return forward<epoch_end>(self, r); },
+      [self](epoch_at_request& r) { return forward<std::uint64_t>(self, r); },
+      [self](log_restart_request& r) { return forward<shard_lease>(self, r); },
       [self](storage_stats_request& r) { return forward<storage_stats>(self, r); },
       [self](catalog_tenants_request& r) { return forward<std::vector<tenant_record>>(self, r); },
       // storage and registry alike

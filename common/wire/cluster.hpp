@@ -111,6 +111,34 @@ typename Inspector::result_type inspect(Inspector& f, replica_in_step& x) {
   return f(x.ref, x.node, x.epoch, x.last);
 }
 
+// Replica logs: replica -> primary, when the primary's log no longer holds
+// what the replica lacks: a piece of the primary's snapshot at `seq` (0: its
+// newest). not_found when that snapshot is gone (start again with the newest).
+struct snapshot_fetch_request {
+  shard_ref ref;
+  seq_no seq;
+  std::uint64_t offset = 0;
+  std::uint64_t max_bytes = 4u << 20;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, snapshot_fetch_request& x) {
+  return f(x.ref, x.seq, x.offset, x.max_bytes);
+}
+// `bytes` of the snapshot at `seq` (`total` bytes long) from `offset`, with
+// their CRC32C; `epoch`: the epoch the primary's record `seq` was written under.
+struct snapshot_chunk {
+  seq_no seq;
+  std::uint64_t epoch = 0;
+  std::uint64_t total = 0;
+  std::uint64_t offset = 0;
+  std::string bytes;
+  std::uint32_t crc = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, snapshot_chunk& x) {
+  return f(x.seq, x.epoch, x.total, x.offset, x.bytes, x.crc);
+}
+
 // Replica logs: primary -> coordinator: `node` joins (caught up) or leaves
 // (stopped acknowledging) the shard's in-sync set. Replied (true) once the
 // change is durable in the cluster's metadata; stale_epoch when the sender is

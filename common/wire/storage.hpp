@@ -158,10 +158,35 @@ typename Inspector::result_type inspect(Inspector& f, epoch_end_request& x) {
 struct epoch_end {
   std::uint64_t epoch = 0;
   seq_no end;
+  seq_no first;  // the oldest record the log still holds (a snapshot covers the rest)
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, epoch_end& x) {
-  return f(x.epoch, x.end);
+  return f(x.epoch, x.end, x.first);
+}
+
+// The epoch the log's record `seq` was written under (0: unknown). Replied with
+// a std::uint64_t.
+struct epoch_at_request {
+  shard_ref ref;
+  seq_no seq;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, epoch_at_request& x) {
+  return f(x.ref, x.seq);
+}
+
+// A replica that loaded its primary's snapshot at `seq` (whose record `seq` was
+// written under `epoch`): the log drops every record and goes on after `seq`.
+// Replied with the shard's lease.
+struct log_restart_request {
+  shard_ref ref;
+  seq_no seq;
+  std::uint64_t epoch = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_restart_request& x) {
+  return f(x.ref, x.seq, x.epoch);
 }
 
 // Cuts the shard log's records after `after` (a replica's divergent tail).

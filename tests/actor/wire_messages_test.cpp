@@ -254,10 +254,14 @@ TEST(WireMessages, EveryRegisteredTypeRoundTripsWithEveryFieldSet) {
       {"quiver::log_truncate_request", round_trip<log_truncate_request>},
       {"quiver::epoch_end_request", round_trip<epoch_end_request>},
       {"quiver::epoch_end", round_trip<epoch_end>},
+      {"quiver::epoch_at_request", round_trip<epoch_at_request>},
+      {"quiver::log_restart_request", round_trip<log_restart_request>},
       {"quiver::replica_append_request", round_trip<replica_append_request>},
       {"quiver::follow_request", round_trip<follow_request>},
       {"quiver::follow_reply", round_trip<follow_reply>},
       {"quiver::replica_in_step", round_trip<replica_in_step>},
+      {"quiver::snapshot_fetch_request", round_trip<snapshot_fetch_request>},
+      {"quiver::snapshot_chunk", round_trip<snapshot_chunk>},
       {"quiver::in_sync_update_request", round_trip<in_sync_update_request>},
   };
   std::set<std::string> tested;

@@ -8,6 +8,8 @@ then the other two nodes are killed one after the other and the node that came
 back alone still answers every acknowledged write from its own log."""
 import os
 import random
+import shutil
+import tempfile
 import threading
 import time
 import unittest
@@ -227,6 +229,72 @@ class DivergentTailTest(unittest.TestCase):
             return upsert(items, timeout=10 * SLOW)[0]
         except Exception:  # noqa: BLE001 - no answer: not acknowledged
             return 0
+
+
+class BootstrapTest(unittest.TestCase):
+    """A replica whose node was away while its primary snapshotted and released
+    the log it lacks takes the primary's snapshot over the wire (checksummed
+    chunks), restarts its log after it, reads the rest and rejoins the in-sync
+    set; then it alone answers every acknowledged write."""
+
+    def test_a_replica_far_behind_takes_its_primarys_snapshot(self):
+        root = tempfile.mkdtemp(prefix="quiver-boot-")
+        config = os.path.join(root, "quiver.toml")
+        with open(config, "w") as f:
+            f.write("[storage]\nsegment_bytes = 65536\n")
+        c = Cluster(vectords=2, gateways=1, replica_logs=True,
+                    vectord_args=["--config", config, "--snapshot-every-records", "300"])
+        try:
+            self.run_scenario(c)
+        except Exception:
+            print(c.logs())
+            raise
+        finally:
+            c.stop()
+            shutil.rmtree(root, ignore_errors=True)
+
+    def run_scenario(self, c):
+        status, body = c.request("POST", "/v1/indexes", {"name": "boot", "dimension": 16,
+                                                         "replicas": 2, "distance": "euclidean"})
+        self.assertIn(status, (200, 201), body)
+        acked = {}
+
+        def put(items):
+            deadline = time.monotonic() + 30 * SLOW
+            while True:
+                status, body = c.request("POST", "/v1/indexes/boot/vectors",
+                                         {"items": [{"id": i, "vector": v} for i, v in items]})
+                if status == 200:
+                    acked.update(items)
+                    return
+                self.assertLess(time.monotonic(), deadline, body)
+                time.sleep(0.2)
+
+        put(vectors(50, 16, 1))
+        c.wait(in_sync("boot", 1, 2), "both in sync")
+        behind = [r["node"] for r in c.map()["shards"][0]["replicas"] if not r["primary"]][0]
+        c.vectords[behind].kill()
+        # Enough for several snapshots and released segments on the primary.
+        rng = random.Random(2)
+        for b in range(30):
+            put([("b%02d-%03d" % (b, k), [rng.uniform(-1, 1) for _ in range(16)])
+                 for k in range(100)])
+        c.start_vectord(behind)
+        c.wait(in_sync("boot", 1, 2), "the replica back in sync", timeout=60 * SLOW)
+        log = c.vectords[behind].read_log()
+        self.assertIn("taking its snapshot", log)
+        self.assertIn("took the primary's snapshot", log)
+        put([("after-%02d" % k, v) for k, (_, v) in enumerate(vectors(20, 16, 3))])
+        c.wait(in_sync("boot", 1, 2), "in sync after more writes")
+        primary = c.map()["shards"][0]["primary"]
+        c.vectords[primary].kill()
+        c.wait(lambda m: m["shards"][0]["primary"] == behind, "the bootstrapped replica leads")
+        missing = []
+        for i, v in sorted(acked.items()):
+            status, body = c.request("GET", "/v1/indexes/boot/vectors/" + i)
+            if status != 200 or any(abs(a - b) > 1e-5 for a, b in zip(body["vector"], v)):
+                missing.append((i, status))
+        self.assertEqual(missing, [], "acknowledged writes lost or changed")
 
 
 if __name__ == "__main__":

@@ -302,6 +302,44 @@ TEST_F(StorageEngine, EpochHistoryAnswersWhereALogAgreesAndTruncationFollowsIt) 
   EXPECT_EQ(records[7].epoch, 6u);
 }
 
+// A replica that loads its primary's snapshot: the log goes on after its seq,
+// across a restart, and knows the epoch of that record.
+TEST_F(StorageEngine, RestartAtGoesOnAfterASnapshotsSeqDurably) {
+  const tenant_id t{"default"};
+  shard_ref ref;
+  {
+    auto s = open(256);
+    auto a = s->create_index(t, params("a", 1));
+    ref = {t, "a", a->first.incarnation, shard_id{0}};
+    ASSERT_TRUE(s->open_shard(ref, open_mode::hold, 2));
+    ASSERT_TRUE(s->append(ref, 2, upserts(1, 8, 2)).ok());
+    ASSERT_TRUE(s->sync().ok());
+    auto lease = s->restart_at(ref, seq_no{500}, 4);
+    ASSERT_TRUE(lease) << lease.error().message;
+    EXPECT_EQ(lease->last_seq.value, 500u);
+    EXPECT_EQ(lease->first_seq.value, 501u);
+    EXPECT_EQ(lease->last_epoch, 4u);
+    EXPECT_EQ(*s->epoch_at(ref, seq_no{500}), 4u);
+    EXPECT_TRUE(read_all(*s, ref).empty());
+  }
+  auto s = open(256);
+  auto lease = s->open_shard(ref, open_mode::hold, 5);
+  ASSERT_TRUE(lease);
+  EXPECT_EQ(lease->last_seq.value, 500u);
+  EXPECT_EQ(lease->last_epoch, 4u);
+  EXPECT_EQ(s->append(ref, 5, upserts(3, 1, 5)).code, errc::internal);  // not after 500
+  ASSERT_TRUE(s->append(ref, 5, upserts(501, 3, 5)).ok());
+  ASSERT_TRUE(s->sync().ok());
+  auto records = read_all(*s, ref);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records.front().seq.value, 501u);
+  EXPECT_EQ(*s->epoch_at(ref, seq_no{502}), 5u);
+  auto agreed = s->end_of_epoch(ref, 4);
+  ASSERT_TRUE(agreed);
+  EXPECT_EQ(agreed->end.value, 500u);
+  EXPECT_EQ(agreed->first.value, 501u);
+}
+
 // A log written before the history existed: its records say where epochs start.
 TEST_F(StorageEngine, EpochHistoryOfAnOlderLogIsReadFromItsRecords) {
   const tenant_id t{"default"};

@@ -194,6 +194,7 @@ caf::result<log_append_reply> on_replica_append(index_self* self, replica_append
 caf::result<follow_reply> on_follow_request(index_self* self, follow_request& r);
 caf::result<log_chunk> on_primary_log_read(index_self* self, log_read_request& r);
 caf::result<bool> on_in_step(index_self* self, const replica_in_step& m);
+caf::result<snapshot_chunk> on_snapshot_fetch(index_self* self, const snapshot_fetch_request& r);
 // Replica: agrees with the primary's log, then reads what it lacks.
 void follow(index_self* self);
 
