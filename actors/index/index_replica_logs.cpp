@@ -24,6 +24,9 @@ constexpr auto in_sync_timeout = std::chrono::seconds(5);
 constexpr auto in_sync_retry = std::chrono::milliseconds(500);
 // A follow that failed (the primary is not ready, or unreachable) is tried again.
 constexpr auto follow_retry = std::chrono::seconds(1);
+// How long a replica waits for its primary's answer: a link cut while a
+// request was out must not hold the follow for the internal deadline.
+constexpr auto follow_timeout = std::chrono::seconds(10);
 // Rounds of agreeing with the primary before giving up: each cuts the own log.
 constexpr int max_agree_rounds = 64;
 
@@ -123,7 +126,7 @@ void tell_in_step(index_self* self, std::uint64_t primary_epoch, int attempt) {
   auto& s = self->state;
   auto generation = s.generation;
   auto fg = s.follow_generation;
-  self->request(s.source, s.env->timeout,
+  self->request(s.source, follow_timeout,
                 replica_in_step{s.ref, s.env->node_name, primary_epoch, s.log_end})
       .then([](bool) {},
             [self, generation, fg, primary_epoch, attempt](caf::error& e) {
@@ -250,8 +253,11 @@ void assign_peers(index_self* self, const shard_role_msg& m) {
       abandon_replication(self, make_status(errc::stale_epoch, "no longer the primary"));
     s.peer_actors.clear();
     s.replicas = replica_set{};
-    if (m.source != s.source) {
-      s.source = m.source;
+    bool moved = m.source != s.source;
+    // Always the newest handle: after a lost connection the old proxy is dead,
+    // though it names the same actor.
+    s.source = m.source;
+    if (moved) {
       // A new primary: agree with its log before taking its records.
       ++s.follow_generation;
       s.following = false;
@@ -385,7 +391,7 @@ void follow_step(index_self* self, int round) {
   auto current = [self, generation, fg] {
     return generation == self->state.generation && fg == self->state.follow_generation;
   };
-  self->request(s.source, s.env->timeout, follow_request{s.ref, s.log_epoch})
+  self->request(s.source, follow_timeout, follow_request{s.ref, s.log_epoch})
       .then(
           [self, current, round](follow_reply& answer) {
             auto& s = self->state;
@@ -448,7 +454,7 @@ void read_step(index_self* self, std::uint64_t primary_epoch) {
   auto current = [self, generation, fg] {
     return generation == self->state.generation && fg == self->state.follow_generation;
   };
-  self->request(s.source, s.env->timeout, log_read_request{s.ref, s.log_end, 4u << 20})
+  self->request(s.source, follow_timeout, log_read_request{s.ref, s.log_end, 4u << 20})
       .then(
           [self, current, primary_epoch](log_chunk& chunk) {
             auto& s = self->state;
@@ -538,7 +544,7 @@ void fetch_step(index_self* self, seq_no seq, std::uint64_t offset, int restarts
   auto current = [self, generation, fg] {
     return generation == self->state.generation && fg == self->state.follow_generation;
   };
-  self->request(s.source, s.env->timeout, snapshot_fetch_request{s.ref, seq, offset, 4u << 20})
+  self->request(s.source, follow_timeout, snapshot_fetch_request{s.ref, seq, offset, 4u << 20})
       .then(
           [self, current, seq, offset, restarts](snapshot_chunk& chunk) {
             auto& s = self->state;

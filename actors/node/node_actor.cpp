@@ -8,6 +8,8 @@
 
 #include "actors/wire/actor_messages.hpp"
 #include "actors/wire/caf_error.hpp"
+#include "actors/wire/link_actor.hpp"
+#include "common/parse.hpp"
 
 namespace quiver {
 
@@ -42,10 +44,29 @@ struct node_state {
   bool beating = false;  // a heartbeat is out
   bool again = false;    // something changed while it was out
   bool stopping = false;
+  bool mismatch_said = false;  // the replica-logs mismatch was logged
+  // Replica logs: a direct connection to every other node, by address (CAF
+  // would otherwise route a primary's records through the coordinator's node,
+  // or try the loopback address a tunnelled peer reports, and not get through).
+  std::map<std::string, caf::actor> peer_links;
   static inline const char* name = "quiver.node";
 };
 
 using node_self = caf::stateful_actor<node_state>;
+
+// Handles name the same proxy object. After a lost connection to a peer, CAF
+// kills that peer's proxies; a handle the coordinator sends again names the same
+// actor (it compares equal) through a new proxy, which the shard must get.
+bool same_proxy(const caf::actor& a, const caf::actor& b) {
+  return caf::actor_cast<caf::abstract_actor*>(a) == caf::actor_cast<caf::abstract_actor*>(b);
+}
+
+bool same_proxies(const std::vector<caf::actor>& a, const std::vector<caf::actor>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (!same_proxy(a[i], b[i])) return false;
+  return true;
+}
 
 void apply_assignments(node_self* self, std::vector<node_assignment>& wanted) {
   auto& s = self->state;
@@ -77,8 +98,8 @@ void apply_assignments(node_self* self, std::vector<node_assignment>& wanted) {
     }
     auto& h = it->second;
     bool changed = !h.role_sent || h.primary != a->primary || h.epoch != a->epoch ||
-                   h.forward_to != a->forward_to || h.in_sync != a->in_sync ||
-                   h.source != a->source;
+                   !same_proxies(h.forward_to, a->forward_to) || h.in_sync != a->in_sync ||
+                   !same_proxy(h.source, a->source);
     bool behind = !a->primary && h.last.applied < a->primary_applied;
     if (!changed && !behind) continue;
     h.role_sent = true;
@@ -127,12 +148,22 @@ void beat(node_self* self) {
             if (reply.replica_logs != self->state.env->replica_logs) {
               // Placing for shared logs on replica logs (or back) would acknowledge
               // writes some log never got: host nothing until the configs agree.
-              spdlog::error(
-                  "node {}: the coordinator {} replica logs and this node {}; set "
-                  "[cluster] replica_logs alike on every daemon",
-                  self->state.options.name, reply.replica_logs ? "uses" : "does not use",
-                  self->state.env->replica_logs ? "does" : "does not");
+              if (!self->state.mismatch_said)
+                spdlog::error(
+                    "node {}: the coordinator {} replica logs and this node {}; give "
+                    "--replica-logs to every storaged and vectord of the cluster, or "
+                    "to none; hosting nothing until then",
+                    self->state.options.name, reply.replica_logs ? "uses" : "does not use",
+                    self->state.env->replica_logs ? "does" : "does not");
+              self->state.mismatch_said = true;
               reply.assignments.clear();
+            }
+            for (auto& address : reply.peers) {
+              auto& link = self->state.peer_links[address];
+              if (link) continue;
+              auto at = parse_host_port(address);
+              if (!at) continue;
+              link = spawn_link_actor(self->system(), caf::actor{}, at->first, at->second);
             }
             apply_assignments(self, reply.assignments);
             self->state.env->usage->set_all_limits(reply.limits);
@@ -169,6 +200,8 @@ caf::behavior node_actor(node_self* self, caf::actor coordinator,
   self->set_exit_handler([self](caf::exit_msg& msg) {
     auto& s = self->state;
     s.stopping = true;
+    for (auto& [address, link] : s.peer_links) self->send_exit(link, msg.reason);
+    s.peer_links.clear();
     if (s.hosted.empty()) return self->quit(msg.reason);
     for (auto& [key, h] : s.hosted) self->send_exit(h.actor, msg.reason);
   });

@@ -459,10 +459,13 @@ caf::result<heartbeat_reply> on_heartbeat(registry_actor* self, node_heartbeat& 
   if (s.cluster->heartbeat(hb.name, hb.address, cluster_state::clock::now(), hb.reports))
     s.cluster->record_usage(hb.name, std::move(hb.usage));
   coordinate(self);
-  heartbeat_reply reply{s.cluster->replica_logs(),
-                        assignments_of(self, hb.name),
-                        s.cluster->usage_elsewhere(hb.name),
-                        {}};
+  heartbeat_reply reply;
+  reply.replica_logs = s.cluster->replica_logs();
+  reply.assignments = assignments_of(self, hb.name);
+  reply.elsewhere = s.cluster->usage_elsewhere(hb.name);
+  if (reply.replica_logs)
+    for (auto& [name, n] : s.cluster->nodes())
+      if (n.up && name != hb.name) reply.peers.push_back(n.address);
   for (auto& [name, t] : s.tenants)
     if (t.quotas.max_vectors > 0 || t.quotas.max_bytes > 0)
       reply.limits.push_back({name, t.quotas.max_vectors, t.quotas.max_bytes});

@@ -71,6 +71,9 @@ struct node_assignment {
 // Coordinator -> node: the answer to a heartbeat.
 struct heartbeat_reply {
   bool replica_logs = false;  // the coordinator places for replica logs
+  // Replica logs: the CAF addresses of the other up nodes, which the node
+  // connects to directly (a primary's replicas may be on any of them).
+  std::vector<std::string> peers;
   std::vector<node_assignment> assignments;
   std::vector<tenant_stored> elsewhere;  // per tenant, what its primaries on other nodes hold
   std::vector<tenant_limits> limits;     // every tenant with a vector or byte quota
@@ -105,7 +108,7 @@ typename Inspector::result_type inspect(Inspector& f, node_assignment& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, heartbeat_reply& x) {
-  return f(x.replica_logs, x.assignments, x.elsewhere, x.limits);
+  return f(x.replica_logs, x.peers, x.assignments, x.elsewhere, x.limits);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_role_msg& x) {

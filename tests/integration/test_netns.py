@@ -7,9 +7,11 @@ namespace without the credentials gets nothing; a vectord whose link goes
 down (a partition: it still runs) loses its primaries, no acknowledged write
 is lost, and it comes back when the link does.
 
-The daemons still share this machine's file system (storaged's data dir holds
-every log and snapshot); only the network is separated. Needs root and
-iproute2; skipped otherwise."""
+Each vectord keeps its replicas' logs and snapshots in a data dir of its own
+(--replica-logs): no daemon reads a path of another; storaged holds no shard
+log. The partitioned primary's writes wait for its unreachable replica, which
+it cannot take out of the in-sync set without the coordinator: none of them is
+acknowledged. Needs root and iproute2; skipped otherwise."""
 import os
 import random
 import shutil
@@ -108,11 +110,12 @@ class NetnsClusterTest(unittest.TestCase):
         cls.storaged = cls.spawn("storaged", "qv-storaged", [
             os.path.join(BINDIR, "storaged"), "--data-dir", os.path.join(cls.dir, "data"),
             "--listen", st + ":7301", "--coordinator-listen", st + ":7300",
-            "--node-timeout-ms", str(1000 * SLOW), *tls], CAF)
+            "--node-timeout-ms", str(1000 * SLOW), "--replica-logs", *tls], CAF)
         cls.vectords = {}
         for name, ns in (("vectord-1", "qv-v1"), ("vectord-2", "qv-v2")):
             cls.vectords[name] = cls.spawn(name, ns, [
-                os.path.join(BINDIR, "vectord"), "--storaged", st + ":7301",
+                os.path.join(BINDIR, "vectord"), "--replica-logs",
+                "--data-dir", os.path.join(cls.dir, "data-" + name),
                 "--coordinator", st + ":7300", "--listen", cls.net.address(ns) + ":7311",
                 "--node-name", name, *tls], CAF)
         cls.gateway = cls.spawn("gatewayd", None, [
@@ -213,7 +216,10 @@ class NetnsClusterTest(unittest.TestCase):
                     time.sleep(0.1)
 
         write("before", 40, 30 * SLOW)
-        self.wait(caught_up("p"), "p caught up")
+        # Every replica in sync: only then may the cut primary's shards move.
+        self.wait(lambda m: caught_up("p")(m) and all(
+            r["in_sync"] for s in m["shards"] if s["index"] == "p" for r in s["replicas"]),
+            "p caught up, every replica in sync")
         status, m = self.request("GET", "/v1/cluster")
         victim_node = sorted(s["primary"] for s in m["shards"] if s["index"] == "p")[0]
         victim_ns = "qv-v1" if victim_node == "vectord-1" else "qv-v2"
@@ -233,6 +239,11 @@ class NetnsClusterTest(unittest.TestCase):
         missing = [i for i in acked
                    if self.request("GET", "/v1/indexes/p/vectors/" + i)[0] != 200]
         self.assertEqual(missing, [], "acknowledged writes lost")
+        # Every log is a vectord's own; storaged's data dir holds none.
+        from test_replica_logs import log_bytes
+        for name in self.vectords:
+            self.assertGreater(log_bytes(os.path.join(self.dir, "data-" + name)), 0, name)
+        self.assertEqual(log_bytes(os.path.join(self.dir, "data")), 0)
 
 
 if __name__ == "__main__":
