@@ -57,9 +57,8 @@ replica_set::progress replica_set::local_done(ticket t) {
 
 std::vector<replica_set::ticket> replica_set::acked(const std::string& node, seq_no last,
                                                     seq_no stamped) {
-  std::vector<ticket> done;
   auto p = peers_.find(node);
-  if (p == peers_.end()) return done;
+  if (p == peers_.end()) return {};
   auto& peer = p->second;
   if (peer.acked < last) peer.acked = last;
   if (!peer.in_sync && !peer.joining && !peer.leaving) {
@@ -67,17 +66,7 @@ std::vector<replica_set::ticket> replica_set::acked(const std::string& node, seq
     peer.join_asked = false;
     peer.join_from = stamped;
   }
-  for (auto it = writes_.begin(); it != writes_.end();) {
-    auto& w = it->second;
-    if (!(peer.acked < w.last)) w.awaiting.erase(node);
-    if (w.local && w.awaiting.empty()) {
-      done.push_back(it->first);
-      it = writes_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  return done;
+  return release(node, peer.acked);
 }
 
 bool replica_set::wants_join(const std::string& node) const {
@@ -155,11 +144,11 @@ bool replica_set::joining(const std::string& node) const {
   return p != peers_.end() && p->second.joining;
 }
 
-std::vector<replica_set::ticket> replica_set::release(const std::string& node) {
+std::vector<replica_set::ticket> replica_set::release(const std::string& node, seq_no through) {
   std::vector<ticket> done;
   for (auto it = writes_.begin(); it != writes_.end();) {
     auto& w = it->second;
-    w.awaiting.erase(node);
+    if (!(through < w.last)) w.awaiting.erase(node);
     if (w.local && w.awaiting.empty()) {
       done.push_back(it->first);
       it = writes_.erase(it);

@@ -90,8 +90,9 @@ class replica_set {
     bool local = false;
     std::set<std::string> awaiting;
   };
-  // Removes `node` from every write's awaited set; returns the writes it completes.
-  std::vector<ticket> release(const std::string& node);
+  // Removes `node` from the awaited set of every write up to `through`; returns
+  // the writes that completes.
+  std::vector<ticket> release(const std::string& node, seq_no through = seq_no{~0ull});
 
   std::map<std::string, peer> peers_;
   std::map<ticket, write> writes_;

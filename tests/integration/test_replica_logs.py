@@ -26,6 +26,17 @@ def log_bytes(root):
     return total
 
 
+def run_printing_logs(c, scenario):
+    """Runs scenario(c); prints the daemons' logs if it fails; stops the cluster."""
+    try:
+        scenario(c)
+    except Exception:
+        print(c.logs())
+        raise
+    finally:
+        c.stop()
+
+
 def in_sync(index, shards, members):
     """Every shard has a primary and `members` ready in-sync replicas that applied
     what the primary did (at least one record: the reports are fresh)."""
@@ -164,15 +175,9 @@ class DivergentTailTest(unittest.TestCase):
     and the new primary's records stand in its place."""
 
     def test_a_returning_primary_cuts_what_no_later_primary_wrote(self):
-        c = Cluster(vectords=3, gateways=1, replica_logs=True,
-                    vectord_args=["--debug-forward-delay-ms", str(1500 * SLOW)])
-        try:
-            self.run_scenario(c)
-        except Exception:
-            print(c.logs())
-            raise
-        finally:
-            c.stop()
+        run_printing_logs(Cluster(vectords=3, gateways=1, replica_logs=True,
+                                  vectord_args=["--debug-forward-delay-ms", str(1500 * SLOW)]),
+                          self.run_scenario)
 
     def run_scenario(self, c):
         def upsert(items, timeout=30):
@@ -242,15 +247,12 @@ class BootstrapTest(unittest.TestCase):
         config = os.path.join(root, "quiver.toml")
         with open(config, "w") as f:
             f.write("[storage]\nsegment_bytes = 65536\n")
-        c = Cluster(vectords=2, gateways=1, replica_logs=True,
-                    vectord_args=["--config", config, "--snapshot-every-records", "300"])
         try:
-            self.run_scenario(c)
-        except Exception:
-            print(c.logs())
-            raise
+            run_printing_logs(Cluster(vectords=2, gateways=1, replica_logs=True,
+                                      vectord_args=["--config", config,
+                                                    "--snapshot-every-records", "300"]),
+                              self.run_scenario)
         finally:
-            c.stop()
             shutil.rmtree(root, ignore_errors=True)
 
     def run_scenario(self, c):
