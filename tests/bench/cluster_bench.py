@@ -40,11 +40,11 @@ def post(conn, path, body):
     return r.status, data
 
 
-def create(c, name, shards, dim):
+def create(c, name, shards, dim, replicas=2):
     status, data = c.request("POST", "/v1/indexes", {"name": name, "dimension": dim, "shards": shards,
-                                                     "replicas": 2})
+                                                     "replicas": replicas})
     assert status == 201, data
-    c.wait(serving(name, shards, 2), name)
+    c.wait(serving(name, shards, replicas), name)
 
 
 def ingest(c, name, n, dim, seed, batch=500):
@@ -105,15 +105,39 @@ CREDS = None
 
 def writes(args, out):
     out["writes"] = {}
+    if args.standalone_writes:
+        out["writes"]["standalone"] = write_run(args, 0)
     for replicas in args.write_replicas:
         out["writes"][replicas] = write_run(args, replicas)
 
 
+class Standalone:
+    """The standalone quiver, shaped like a Cluster for write_run (replicas 0)."""
+
+    def __init__(self):
+        import quiver_server
+        self.server = quiver_server.QuiverServer()
+        self.gateways = [self.server]
+
+    def request(self, method, path, body=None):
+        status, _, data = self.server.request(method, path, body)
+        return status, data
+
+    def stop(self):
+        self.server.stop()
+
+
 def write_run(args, replicas):
-    c = Cluster(vectords=3, gateways=1, common_args=cluster_args(args),
-                replica_logs=args.replica_logs)
+    c = (Standalone() if replicas == 0 else
+         Cluster(vectords=3, gateways=1, common_args=cluster_args(args),
+                 replica_logs=args.replica_logs))
     try:
-        create(c, "w", 2, args.dim, replicas)
+        if replicas == 0:
+            status, data = c.request("POST", "/v1/indexes", {"name": "w", "dimension": args.dim,
+                                                             "shards": 2})
+            assert status == 201, data
+        else:
+            create(c, "w", 2, args.dim, replicas)
         runs = []
         for rnd in range(args.rounds):
             lat, lock, stop = [], threading.Lock(), time.monotonic() + args.seconds
@@ -143,10 +167,10 @@ def write_run(args, replicas):
         row = {"records_per_s": statistics.median(r[0] for r in runs),
                "batch_p50_ms": statistics.median(r[1] for r in runs),
                "batch_p99_ms": statistics.median(r[2] for r in runs)}
-        print("writes  %d replica(s): %7.0f records/s  batch of 100: p50 %.2f ms  p99 %.2f ms%s%s" %
-              (replicas, row["records_per_s"], row["batch_p50_ms"], row["batch_p99_ms"],
+        print("writes  %s: %7.0f records/s  batch of 100: p50 %.2f ms  p99 %.2f ms%s%s" %
+              ("standalone" if replicas == 0 else "%d replica(s)" % replicas, row["records_per_s"], row["batch_p50_ms"], row["batch_p99_ms"],
                "  (peer TLS)" if args.peer_tls else "",
-               "  (replica logs)" if args.replica_logs else ""), flush=True)
+               "  (replica logs)" if args.replica_logs and replicas else ""), flush=True)
         return row
     finally:
         c.stop()
@@ -242,6 +266,8 @@ def main():
                    help="a log on every replica (--replica-logs) instead of storaged's")
     p.add_argument("--write-replicas", type=int, nargs="+", default=[2],
                    help="writes: replicas per shard, one run each")
+    p.add_argument("--standalone-writes", action="store_true",
+                   help="writes: the standalone quiver too (2 shards), as the reference")
     p.add_argument("--vectors", type=int, default=20000)
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--seconds", type=float, default=10)
