@@ -485,7 +485,18 @@ caf::result<bool> on_in_sync_update(registry_actor* self, in_sync_update_request
   auto key = cluster_state::key_of(r.ref);
   if (auto w = s.written.find(key); w != s.written.end() && holds(w->second, r)) return true;
   auto rp = self->make_response_promise<bool>();
-  s.in_sync_waiting[key].emplace_back(rp, r);
+  // A retry replaces the request it repeats (whose sender gave up on it), so an
+  // etcd outage cannot pile them up.
+  auto& waiting = s.in_sync_waiting[key];
+  for (auto it = waiting.begin(); it != waiting.end();) {
+    if (it->second.node != r.node || it->second.in_sync != r.in_sync) {
+      ++it;
+      continue;
+    }
+    it->first.deliver(to_caf_error(make_status(errc::unavailable, "asked again")));
+    it = waiting.erase(it);
+  }
+  waiting.emplace_back(rp, r);
   return rp;
 }
 
