@@ -93,13 +93,23 @@ void hold_epoch(index_self* self, std::uint64_t epoch) {
 
 caf::result<log_append_reply> on_replica_append(index_self* self, replica_append_request& r) {
   auto& s = self->state;
-  if (r.records.empty()) return log_append_reply{s.log_end};
   if (!s.env->replica_logs || s.control.primary() || !s.control.serving())
     return to_caf_error(make_status(errc::unavailable, "not a serving replica"));
   if (r.epoch < s.follow_epoch)
     return to_caf_error(make_status(errc::stale_epoch, "epoch " + std::to_string(r.epoch) +
                                                            " is stale (following " +
                                                            std::to_string(s.follow_epoch) + ")"));
+  if (r.records.empty()) {
+    // A probe: this log ends at the primary's, under the same epoch, durably.
+    if (s.following || r.prev_seq.value != s.log_end.value || r.prev_epoch != s.log_epoch) {
+      follow(self);
+      return to_caf_error(make_status(errc::unavailable, "replica not in step; catching up"));
+    }
+    if (s.appends_in_flight > 0)
+      return to_caf_error(make_status(errc::unavailable, "records still on their way to disk"));
+    s.follow_epoch = r.epoch;
+    return log_append_reply{s.log_end};
+  }
   auto first = r.records.front().seq;
   // Records that follow this log's last one, which the primary's log holds
   // under the same epoch: the logs agree up to here ((epoch, seq) names one
@@ -120,14 +130,17 @@ caf::result<log_append_reply> on_replica_append(index_self* self, replica_append
   auto rp = self->make_response_promise<log_append_reply>();
   auto generation = s.generation;
   auto kept = std::make_shared<std::vector<log_record>>(std::move(r.records));
+  ++s.appends_in_flight;
   self->request(s.env->persistence, s.env->timeout, log_append_request{s.ref, r.epoch, *kept})
       .then(
           [self, rp, kept, generation](log_append_reply& ack) mutable {
+            --self->state.appends_in_flight;
             rp.deliver(ack);
             if (generation != self->state.generation) return;
             apply_in_order(self, std::move(*kept), nullptr);
           },
           [self, rp, generation](caf::error& e) mutable {
+            --self->state.appends_in_flight;
             rp.deliver(e);
             auto& s = self->state;
             if (generation != s.generation) return;

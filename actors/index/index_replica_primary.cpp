@@ -47,6 +47,7 @@ bool same_term(index_self* self, std::uint64_t generation, std::uint64_t epoch) 
 }
 
 void change_in_sync(index_self* self, const std::string& node, bool in_sync);
+void schedule_probe(index_self* self);
 
 void on_peer_failed(index_self* self, const std::string& node, const status& why) {
   auto& s = self->state;
@@ -54,6 +55,50 @@ void on_peer_failed(index_self* self, const std::string& node, const status& why
   spdlog::warn("shard {}: in-sync replica on {} failed a write ({}); taking it out of the set",
                describe(s), node, why.message);
   change_in_sync(self, node, false);
+}
+
+// How often a primary asks the replicas outside its in-sync set whether their
+// logs end where its own does: one that is idle and in step joins again.
+constexpr auto probe_interval = std::chrono::seconds(1);
+
+void probe(index_self* self);
+
+void schedule_probe(index_self* self) {
+  auto& s = self->state;
+  if (s.probe_pending || !s.control.primary()) return;
+  s.probe_pending = true;
+  auto generation = s.generation;
+  self->delayed_send(self, probe_interval, deferred_call{[self, generation] {
+                       self->state.probe_pending = false;
+                       if (generation == self->state.generation) probe(self);
+                     }});
+}
+
+// Sends each replica outside the set that is not joining an empty append at
+// this log's end; one whose log ends there durably answers and starts joining.
+void probe(index_self* self) {
+  auto& s = self->state;
+  if (!s.control.primary() || !s.control.serving() || s.control.promoting()) return;
+  bool outside = false;
+  auto generation = s.generation;
+  auto epoch = s.control.epoch();
+  for (auto& node : s.replicas.nodes()) {
+    if (s.replicas.in_sync(node) || s.replicas.joining(node)) continue;
+    outside = true;
+    auto actor = s.peer_actors.find(node);
+    if (actor == s.peer_actors.end()) continue;
+    self->request(actor->second, s.env->replica_timeout,
+                  replica_append_request{s.ref, epoch, s.log_end, s.log_epoch, {}})
+        .then(
+            [self, node, generation, epoch](log_append_reply& r) {
+              auto& s = self->state;
+              if (!same_term(self, generation, epoch)) return;
+              deliver_done(self, s.replicas.acked(node, r.last_seq, s.log_end));
+              if (s.replicas.wants_join(node)) change_in_sync(self, node, true);
+            },
+            [](caf::error&) {});  // not in step: it follows, and the next probe asks again
+  }
+  if (outside) schedule_probe(self);
 }
 
 void change_in_sync(index_self* self, const std::string& node, bool in_sync) {
@@ -73,6 +118,7 @@ void change_in_sync(index_self* self, const std::string& node, bool in_sync) {
               return;
             }
             deliver_done(self, s.replicas.left(node));
+            schedule_probe(self);
           },
           [self, node, in_sync, generation, epoch](caf::error& e) {
             auto& s = self->state;
@@ -123,7 +169,8 @@ replica_set::ticket replicate_to_peers(index_self* self,
       return it != self->state.peer_actors.end() && it->second == to;
     };
     auto send = [self, to, node, current,
-                 request = replica_append_request{s.ref, epoch, prev_epoch, *records}] {
+                 request = replica_append_request{
+                     s.ref, epoch, seq_no{records->front().seq.value - 1}, prev_epoch, *records}] {
       self->request(to, self->state.env->replica_timeout, request)
           .then(
               [self, node, current](log_append_reply& r) {
@@ -206,6 +253,8 @@ void assign_peers(index_self* self, const shard_role_msg& m) {
       names.push_back(n);
   auto assigned = s.replicas.assign(names, m.in_sync);
   deliver_done(self, assigned.done);
+  for (auto& node : assigned.rejoin) change_in_sync(self, node, true);
+  schedule_probe(self);
   for (auto& node : assigned.leave) {
     spdlog::info("shard {}: in-sync replica on {} is no longer hosted; taking it out of the set",
                  describe(s), node);

@@ -28,8 +28,13 @@ replica_set::assignment replica_set::assign(const std::vector<std::string>& repl
   for (auto& r : replicas) {
     auto& p = peers_[r];
     p.listed = true;
+    bool member = std::find(in_sync.begin(), in_sync.end(), r) != in_sync.end();
     // Only a confirmed leave takes a member out.
-    if (std::find(in_sync.begin(), in_sync.end(), r) == in_sync.end() || p.in_sync) continue;
+    if (!member) {
+      if (p.in_sync && !p.leaving) out.rejoin.push_back(r);
+      continue;
+    }
+    if (p.in_sync) continue;
     p.in_sync = true;
     p.joining = p.join_asked = false;
   }

@@ -36,6 +36,9 @@ class replica_set {
   struct assignment {
     std::vector<ticket> done;
     std::vector<std::string> leave;
+    // Members here that the coordinator's set lacks (it dropped a node it lost
+    // that is back): every write waited for them, so they may be added again.
+    std::vector<std::string> rejoin;
   };
   assignment assign(const std::vector<std::string>& replicas,
                     const std::vector<std::string>& in_sync);

@@ -61,19 +61,21 @@ typename Inspector::result_type inspect(Inspector& f, gateway_beat& x) {
 }
 
 // Replica logs: primary -> replica, records its own log holds (in seq order,
-// under the primary's epoch). `prev_epoch`: the epoch of the primary's record
-// just before them; a replica whose log ends with that record under that
-// epoch agrees with the primary's log so far and takes them. Replied with
-// log_append_reply once they are durable in the replica's log.
+// under the primary's epoch), following its record `prev_seq`, which it wrote
+// under `prev_epoch`; a replica whose log ends with that record under that
+// epoch agrees with the primary's log so far and takes them. Without records
+// it is a probe: does the replica's log end there (durably)? Replied with
+// log_append_reply once the records are durable in the replica's log.
 struct replica_append_request {
   shard_ref ref;
   std::uint64_t epoch = 0;
+  seq_no prev_seq;
   std::uint64_t prev_epoch = 0;
   std::vector<log_record> records;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_append_request& x) {
-  return f(x.ref, x.epoch, x.prev_epoch, x.records);
+  return f(x.ref, x.epoch, x.prev_seq, x.prev_epoch, x.records);
 }
 
 // Replica logs: replica -> primary, before it reads the primary's log: its own

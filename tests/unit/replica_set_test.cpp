@@ -98,6 +98,8 @@ TEST(ReplicaSet, ARoleNeverDropsAMemberAMemberNoLongerListedMustLeave) {
   auto stale = r.assign({"b", "c", "d"}, {});  // b and c stay members
   EXPECT_TRUE(stale.done.empty());
   EXPECT_TRUE(stale.leave.empty());
+  // ... and the coordinator is asked to hold them again.
+  EXPECT_EQ(stale.rejoin, (std::vector<std::string>{"b", "c"}));
   EXPECT_TRUE(r.in_sync("b"));
   EXPECT_TRUE(r.acked("b", seq_no{1}, seq_no{1}).empty());
   // c and d are no longer listed: d (no member) is dropped at once, c must leave.

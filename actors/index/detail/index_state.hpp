@@ -145,6 +145,8 @@ struct index_state {
   // that follow the log are taken; others start a follow.
   std::uint64_t follow_epoch = 0;
   bool following = false;               // agreeing with and reading the primary's log
+  int appends_in_flight = 0;            // replica: the primary's records not yet durable here
+  bool probe_pending = false;           // primary: a probe of the replicas outside the set is due
   std::uint64_t follow_generation = 0;  // bumped when a follow's answers go stale
   static inline const char* name = "quiver.index";
 
