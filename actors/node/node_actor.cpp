@@ -58,6 +58,8 @@ using node_self = caf::stateful_actor<node_state>;
 // kills that peer's proxies; a handle the coordinator sends again names the same
 // actor (it compares equal) through a new proxy, which the shard must get.
 bool same_proxy(const caf::actor& a, const caf::actor& b) {
+  // actor_cast dereferences the handle's control block: never on a null one.
+  if (!a || !b) return !a && !b;
   return caf::actor_cast<caf::abstract_actor*>(a) == caf::actor_cast<caf::abstract_actor*>(b);
 }
 
