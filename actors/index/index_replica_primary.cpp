@@ -169,9 +169,11 @@ replica_set::ticket replicate_to_peers(index_self* self,
       return it != self->state.peer_actors.end() && it->second == to;
     };
     auto send = [self, to, node, current,
-                 request = replica_append_request{
-                     s.ref, epoch, seq_no{records->front().seq.value - 1}, prev_epoch, *records}] {
-      self->request(to, self->state.env->replica_timeout, request)
+                 request =
+                     replica_append_request{s.ref, epoch, seq_no{records->front().seq.value - 1},
+                                            prev_epoch, *records}]() mutable {
+      // Sent once: the records go to the request, not a second copy.
+      self->request(to, self->state.env->replica_timeout, std::move(request))
           .then(
               [self, node, current](log_append_reply& r) {
                 auto& s = self->state;
