@@ -51,7 +51,9 @@ void schedule_probe(index_self* self);
 
 void on_peer_failed(index_self* self, const std::string& node, const status& why) {
   auto& s = self->state;
-  if (s.replicas.failed(node) != replica_set::failure::leave) return;
+  auto failure = s.replicas.failed(node);
+  deliver_done(self, failure.done);
+  if (!failure.leave) return;
   spdlog::warn("shard {}: in-sync replica on {} failed a write ({}); taking it out of the set",
                describe(s), node, why.message);
   change_in_sync(self, node, false);
@@ -285,6 +287,14 @@ caf::result<log_chunk> on_primary_log_read(index_self* self, log_read_request& r
     return to_caf_error(make_status(errc::unavailable, "not a serving primary"));
   auto rp = self->make_response_promise<log_chunk>();
   r.max_bytes = std::min<std::uint64_t>(r.max_bytes, 16u << 20);
+  // Fault injection delays every way records leave this log, or a follow
+  // would carry them past the window replicate_to_peers opens.
+  if (s.env->forward_delay.count() > 0) {
+    self->delayed_send(self, s.env->forward_delay, deferred_call{[self, rp, r]() mutable {
+                         rp.delegate(self->state.env->persistence, std::move(r));
+                       }});
+    return rp;
+  }
   rp.delegate(s.env->persistence, std::move(r));
   return rp;
 }

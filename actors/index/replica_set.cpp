@@ -13,7 +13,7 @@ replica_set::assignment replica_set::assign(const std::vector<std::string>& repl
       continue;
     }
     it->second.listed = false;
-    if (it->second.in_sync) {
+    if (it->second.in_sync || it->second.leaving) {
       if (!it->second.leaving) {
         it->second.leaving = true;
         out.leave.push_back(it->first);
@@ -45,7 +45,7 @@ replica_set::ticket replica_set::begin(seq_no last) {
   write w;
   w.last = last;
   for (auto& [name, p] : peers_)
-    if (p.in_sync || p.joining) w.awaiting.insert(name);
+    if (p.in_sync || p.joining || p.leaving) w.awaiting.insert(name);
   auto t = next_++;
   writes_.emplace(t, std::move(w));
   return t;
@@ -98,16 +98,21 @@ void replica_set::join_failed(const std::string& node) {
 }
 
 replica_set::failure replica_set::failed(const std::string& node) {
+  failure out;
   auto p = peers_.find(node);
-  if (p == peers_.end()) return failure::none;
+  if (p == peers_.end() || p->second.leaving) return out;
   auto& peer = p->second;
-  if (peer.in_sync) {
-    if (peer.leaving) return failure::none;
+  if (peer.in_sync || (peer.joining && peer.join_asked)) {
+    // A join in flight may land: writes keep waiting until a leave is confirmed
+    // (joined() no longer makes it a member).
     peer.leaving = true;
-    return failure::leave;
+    peer.joining = peer.join_asked = false;
+    out.leave = true;
+    return out;
   }
-  peer.joining = peer.join_asked = false;
-  return failure::none;
+  peer.joining = false;
+  out.done = release(node);
+  return out;
 }
 
 std::vector<replica_set::ticket> replica_set::left(const std::string& node) {

@@ -21,7 +21,8 @@ namespace quiver {
 // once it has acknowledged everything stamped by then it may join the set (it
 // holds every write acknowledged so far, and every later one waits for it). A
 // replica of the set that fails a write must leave the set before any write
-// waiting for it is acknowledged; a joining one that fails just stops joining.
+// waiting for it is acknowledged; so must a joining one whose join was asked
+// for (the coordinator may hold it already); one not yet asked stops joining.
 class replica_set {
  public:
   using ticket = std::uint64_t;
@@ -61,9 +62,15 @@ class replica_set {
   // The coordinator refused the join: it joins again from the start.
   void join_failed(const std::string& node);
 
-  enum class failure { none, leave };
-  // `node` failed a write (or is unreachable). leave: ask the coordinator to
-  // remove it from the set; until then, writes waiting for it keep waiting.
+  // What a failed write (or an unreachable replica) means for `node`.
+  struct failure {
+    // Ask the coordinator to remove it from the set: it is a member, or its
+    // join may be one. Until the leave is confirmed, writes wait for it.
+    bool leave = false;
+    // Writes that no longer wait for it (a joining replica whose join was not
+    // asked for yet just stops joining): complete now.
+    std::vector<ticket> done;
+  };
   failure failed(const std::string& node);
   // The coordinator removed it (durably): the writes that are now complete.
   std::vector<ticket> left(const std::string& node);

@@ -286,7 +286,7 @@ class EtcdClusterTest(unittest.TestCase):
         self.c.wait(lambda m: sum(n["status"] == "up" for n in m["nodes"]) == 3, "victim back")
         for round_ in range(3):
             status, data = self.upsert(vectors(30, 8, 300 + round_))
-            self.assertEqual(status, 200, data)
+            self.assertEqual(status, 200, (data, self.c.logs()))
         self.check_every_ack()
 
     def test_4_no_etcd_quorum_stops_writes_not_reads(self):

@@ -46,8 +46,8 @@ TEST(ReplicaSet, AFailingMemberHoldsItsWritesUntilItHasLeft) {
   auto t = r.begin(seq_no{2});
   EXPECT_EQ(replica_set::progress::waiting, r.local_done(t));
   EXPECT_TRUE(r.acked("c", seq_no{2}, seq_no{2}).empty());
-  EXPECT_EQ(r.failed("b"), replica_set::failure::leave);
-  EXPECT_EQ(r.failed("b"), replica_set::failure::none);  // one leave at a time
+  EXPECT_TRUE(r.failed("b").leave);
+  EXPECT_FALSE(r.failed("b").leave);  // one leave at a time
   EXPECT_TRUE(r.leaving("b"));
   // A role that still lists b does not cancel the leave; writes keep waiting.
   EXPECT_TRUE(r.assign({"b", "c"}, {"b", "c"}).done.empty());
@@ -79,15 +79,50 @@ TEST(ReplicaSet, AReplicaJoinsOnceItAckedEverythingStampedWhenItCaughtUp) {
   EXPECT_TRUE(has(done, t));
   r.joined("b");
   EXPECT_TRUE(r.in_sync("b"));
-  // A joining replica that fails stops joining; no leave is needed.
+}
+
+TEST(ReplicaSet, AJoiningReplicaThatFailsReleasesItsWritesUnlessItsJoinWasAsked) {
+  // Not asked yet: it stops joining, and what waited for it completes at once.
   replica_set j;
   j.assign({"b"}, {});
   j.acked("b", seq_no{1}, seq_no{1});
   auto w = j.begin(seq_no{2});
   EXPECT_EQ(replica_set::progress::waiting, j.local_done(w));
-  EXPECT_EQ(j.failed("b"), replica_set::failure::none);
+  auto f = j.failed("b");
+  EXPECT_FALSE(f.leave);
+  EXPECT_EQ(f.done, tickets{w});
   EXPECT_FALSE(j.joining("b"));
-  EXPECT_TRUE(j.left("b").size() == 1u);
+  EXPECT_EQ(j.waiting(), 0u);
+  auto next = j.begin(seq_no{3});  // no longer waited for
+  EXPECT_EQ(j.local_done(next), replica_set::progress::complete);
+
+  // Asked: the coordinator may hold it already, so it must leave first, and
+  // writes (also later ones) wait for that; the join's answer no longer counts.
+  replica_set a;
+  a.assign({"b"}, {});
+  a.acked("b", seq_no{1}, seq_no{1});
+  ASSERT_TRUE(a.wants_join("b"));
+  a.join_requested("b");
+  auto t = a.begin(seq_no{2});
+  EXPECT_EQ(replica_set::progress::waiting, a.local_done(t));
+  auto g = a.failed("b");
+  EXPECT_TRUE(g.leave);
+  EXPECT_TRUE(g.done.empty());
+  EXPECT_TRUE(a.leaving("b"));
+  EXPECT_FALSE(a.failed("b").leave);  // one leave at a time
+  auto later = a.begin(seq_no{3});
+  EXPECT_EQ(replica_set::progress::waiting, a.local_done(later));
+  a.joined("b");
+  EXPECT_FALSE(a.in_sync("b"));
+  EXPECT_TRUE(a.acked("b", seq_no{1}, seq_no{3}).empty());
+  EXPECT_FALSE(a.joining("b"));  // an ack does not start another join while it leaves
+  // A role that drops it does not release the writes either.
+  auto dropped = a.assign({}, {});
+  EXPECT_TRUE(dropped.done.empty());
+  EXPECT_TRUE(dropped.leave.empty());  // its leave is out already
+  EXPECT_EQ(a.left("b"), (tickets{t, later}));
+  EXPECT_EQ(a.waiting(), 0u);
+  EXPECT_TRUE(a.nodes().empty());
 }
 
 TEST(ReplicaSet, ARoleNeverDropsAMemberAMemberNoLongerListedMustLeave) {
