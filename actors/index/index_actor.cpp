@@ -230,6 +230,13 @@ void forward(index_self* self, const std::shared_ptr<std::vector<log_record>>& r
 template <class Reply, class MakeReply>
 caf::result<Reply> write(index_self* self, std::vector<log_record> records, MakeReply make_reply) {
   auto& s = self->state;
+  // Refused before the log takes it: the set is too small for the quorum now.
+  if (s.env->replica_logs && s.control.primary() && !s.replicas.can_write())
+    return to_caf_error(make_status(
+        errc::unavailable, "only " + std::to_string(s.replicas.in_sync_copies()) + " of the " +
+                               std::to_string(s.replicas.quorum()) +
+                               " copies the write quorum asks for are in sync; nothing was "
+                               "written: retry once a replica has caught up"));
   auto admitted = s.admission.admit(
       records, [&s](const std::string& id) { return s.index->metadata_size(id); });
   if (!admitted) return to_caf_error(admitted.error());

@@ -29,14 +29,24 @@ status not_replicated(const std::string& why) {
                          why + "); it may or may not persist: retry it");
 }
 
+status short_of_quorum(const replica_set& r) {
+  return not_replicated("fewer than the " + std::to_string(r.quorum()) +
+                        " copies the write quorum asks for acknowledged it");
+}
+
 void deliver_done(index_self* self, const std::vector<replica_set::ticket>& done) {
   auto& s = self->state;
   for (auto t : done) {
+    bool short_write = s.replicas.take_short(t);
     auto it = s.answers.find(t);
     if (it == s.answers.end()) continue;
-    auto deliver = std::move(it->second.deliver);
+    auto answer = std::move(it->second);
     s.answers.erase(it);
-    deliver();
+    if (short_write) {
+      answer.fail(short_of_quorum(s.replicas));
+    } else {
+      answer.deliver();
+    }
   }
 }
 
@@ -211,6 +221,8 @@ void answer_when_replicated(index_self* self, std::optional<replica_set::ticket>
       return deliver();
     case replica_set::progress::abandoned:
       return fail(not_replicated("the primary role ended"));
+    case replica_set::progress::short_of_quorum:
+      return fail(short_of_quorum(s.replicas));
     case replica_set::progress::waiting:
       s.answers[*ticket] = {std::move(deliver), std::move(fail)};
       return;
@@ -255,6 +267,7 @@ void assign_peers(index_self* self, const shard_role_msg& m) {
   for (auto& n : m.in_sync)
     if (n != s.env->node_name && std::find(names.begin(), names.end(), n) == names.end())
       names.push_back(n);
+  s.replicas.set_quorum(m.write_quorum);
   auto assigned = s.replicas.assign(names, m.in_sync);
   deliver_done(self, assigned.done);
   for (auto& node : assigned.rejoin) change_in_sync(self, node, true);

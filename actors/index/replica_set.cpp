@@ -51,13 +51,27 @@ replica_set::ticket replica_set::begin(seq_no last) {
   return t;
 }
 
+std::uint32_t replica_set::in_sync_copies() const {
+  std::uint32_t n = 1;
+  for (auto& [name, p] : peers_)
+    if (p.in_sync && !p.leaving) ++n;
+  return n;
+}
+
 replica_set::progress replica_set::local_done(ticket t) {
   auto it = writes_.find(t);
   if (it == writes_.end()) return progress::abandoned;
   it->second.local = true;
   if (!it->second.awaiting.empty()) return progress::waiting;
+  bool enough = it->second.copies >= quorum_;
   writes_.erase(it);
-  return progress::complete;
+  return enough ? progress::complete : progress::short_of_quorum;
+}
+
+bool replica_set::take_short(ticket t) { return short_.erase(t) > 0; }
+
+void replica_set::finish(ticket t, const write& w) {
+  if (w.copies < quorum_) short_.insert(t);
 }
 
 std::vector<replica_set::ticket> replica_set::acked(const std::string& node, seq_no last,
@@ -71,7 +85,7 @@ std::vector<replica_set::ticket> replica_set::acked(const std::string& node, seq
     peer.join_asked = false;
     peer.join_from = stamped;
   }
-  return release(node, peer.acked);
+  return release(node, peer.acked, true);
 }
 
 bool replica_set::wants_join(const std::string& node) const {
@@ -140,6 +154,7 @@ std::vector<replica_set::ticket> replica_set::abandon() {
   std::vector<ticket> out;
   for (auto& [t, w] : writes_) out.push_back(t);
   writes_.clear();
+  short_.clear();
   for (auto& [name, p] : peers_) p.leaving = p.joining = p.join_asked = false;
   return out;
 }
@@ -154,12 +169,14 @@ bool replica_set::joining(const std::string& node) const {
   return p != peers_.end() && p->second.joining;
 }
 
-std::vector<replica_set::ticket> replica_set::release(const std::string& node, seq_no through) {
+std::vector<replica_set::ticket> replica_set::release(const std::string& node, seq_no through,
+                                                      bool acked) {
   std::vector<ticket> done;
   for (auto it = writes_.begin(); it != writes_.end();) {
     auto& w = it->second;
-    if (!(through < w.last)) w.awaiting.erase(node);
+    if (!(through < w.last) && w.awaiting.erase(node) > 0 && acked) ++w.copies;
     if (w.local && w.awaiting.empty()) {
+      finish(it->first, w);
       done.push_back(it->first);
       it = writes_.erase(it);
     } else {

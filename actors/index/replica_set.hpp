@@ -44,13 +44,28 @@ class replica_set {
   assignment assign(const std::vector<std::string>& replicas,
                     const std::vector<std::string>& in_sync);
 
+  // How many copies (this one included) a write must reach besides every
+  // in-sync replica: with fewer members in the set, writes are refused
+  // (can_write) and one that ends up with fewer copies fails. 1: whatever the
+  // set holds.
+  void set_quorum(std::uint32_t copies) { quorum_ = copies < 1 ? 1 : copies; }
+  std::uint32_t quorum() const { return quorum_; }
+  // Copies a write begun now would wait for: this one and every member.
+  std::uint32_t in_sync_copies() const;
+  bool can_write() const { return in_sync_copies() >= quorum_; }
+
   // A write up to `last` is logged here and sent to every replica: the ticket to
   // report its progress with.
   ticket begin(seq_no last);
-  enum class progress { complete, waiting, abandoned };
+  enum class progress { complete, waiting, abandoned, short_of_quorum };
   // Applied here. complete: nothing else holds it (answer its client now);
-  // abandoned: the role ended before its replicas confirmed it (fail it).
+  // abandoned: the role ended before its replicas confirmed it (fail it);
+  // short_of_quorum: no one else is awaited, but fewer than quorum() copies
+  // acknowledged it (members left the set meanwhile: fail it).
   progress local_done(ticket t);
+  // For each ticket a call here reported done: whether it ended short of the
+  // quorum (fail it rather than answer). Asked once per ticket.
+  bool take_short(ticket t);
   // `node` has every record up to `last` durably. Returns the writes that are now
   // complete. `stamped`: the primary's newest seq.
   std::vector<ticket> acked(const std::string& node, seq_no last, seq_no stamped);
@@ -98,14 +113,20 @@ class replica_set {
   struct write {
     seq_no last;
     bool local = false;
+    std::uint32_t copies = 1;  // this log's, then every replica's that acknowledged it
     std::set<std::string> awaiting;
   };
-  // Removes `node` from the awaited set of every write up to `through`; returns
-  // the writes that completes.
-  std::vector<ticket> release(const std::string& node, seq_no through = seq_no{~0ull});
+  // Removes `node` from the awaited set of every write up to `through` (`acked`:
+  // it holds them, a copy each); returns the writes that completes.
+  std::vector<ticket> release(const std::string& node, seq_no through = seq_no{~0ull},
+                              bool acked = false);
+  // A write no one else is awaited for: done (short_ if it lacks copies).
+  void finish(ticket t, const write& w);
 
   std::map<std::string, peer> peers_;
   std::map<ticket, write> writes_;
+  std::set<ticket> short_;  // done, short of the quorum, not yet taken
+  std::uint32_t quorum_ = 1;
   ticket next_ = 1;
 };
 

@@ -34,6 +34,7 @@ struct hosted_replica {
   std::vector<caf::actor> forward_to;
   std::vector<std::string> in_sync;
   caf::actor source;
+  std::uint32_t write_quorum = 1;
 };
 
 struct node_state {
@@ -101,7 +102,7 @@ void apply_assignments(node_self* self, std::vector<node_assignment>& wanted) {
     auto& h = it->second;
     bool changed = !h.role_sent || h.primary != a->primary || h.epoch != a->epoch ||
                    !same_proxies(h.forward_to, a->forward_to) || h.in_sync != a->in_sync ||
-                   !same_proxy(h.source, a->source);
+                   !same_proxy(h.source, a->source) || h.write_quorum != a->write_quorum;
     bool behind = !a->primary && h.last.applied < a->primary_applied;
     if (!changed && !behind) continue;
     h.role_sent = true;
@@ -110,8 +111,9 @@ void apply_assignments(node_self* self, std::vector<node_assignment>& wanted) {
     h.forward_to = a->forward_to;
     h.in_sync = a->in_sync;
     h.source = a->source;
+    h.write_quorum = a->write_quorum;
     self->send(h.actor, shard_role_msg{a->primary, a->epoch, a->forward_to, a->primary_applied,
-                                       a->forward_nodes, a->in_sync, a->source});
+                                       a->forward_nodes, a->in_sync, a->source, a->write_quorum});
   }
 }
 

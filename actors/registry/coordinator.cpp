@@ -435,6 +435,7 @@ std::vector<node_assignment> assignments_of(registry_actor* self, const std::str
       }
     a.in_sync = p.in_sync;
     if (!p.primary_node.empty()) a.source = replica_actor(self, key, p.primary_node);
+    a.write_quorum = std::min(self->state.coordination.write_quorum, p.entry.params.replicas);
     out.push_back(std::move(a));
   }
   return out;

@@ -27,6 +27,10 @@ struct coordinator_options {
   // Each replica keeps its own log: promotion only from the in-sync set
   // (cluster_state), which primaries change through in_sync_update_request.
   bool replica_logs = false;
+  // Replica logs: how many copies (the primary's included) each write must reach
+  // besides every in-sync replica; capped at an index's replicas. 1: whatever
+  // the in-sync set holds.
+  std::uint32_t write_quorum = 1;
   // etcd: membership by registration, ownership decided and fenced in etcd, and
   // placing only while this process holds the controller key. Null: in memory.
   std::shared_ptr<controller_metadata> metadata;

@@ -333,6 +333,7 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
         co.heartbeat = std::chrono::milliseconds(options.cluster.heartbeat_ms);
         co.node_timeout = std::chrono::milliseconds(options.cluster.node_timeout_ms);
         co.replica_logs = options.cluster.replica_logs;
+        co.write_quorum = options.cluster.write_quorum;
         auto& at = options.cluster.coordinator;
         if (!options.cluster.etcd.endpoints.empty()) {
           auto client = open_etcd(options.cluster.etcd);

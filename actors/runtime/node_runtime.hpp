@@ -36,6 +36,8 @@ struct cluster_options {
   // (storage.data_dir); storaged keeps none and its coordinator promotes only
   // in-sync replicas. Every daemon of a cluster must agree on it.
   bool replica_logs = false;
+  // storaged, replica logs: copies each write must reach (coordinator_options).
+  std::uint32_t write_quorum = 1;
   // Fault injection for tests: primaries forward committed records this late.
   std::uint32_t forward_delay_ms = 0;
   // Fault injection for tests: primaries send log appends this late.

@@ -67,6 +67,9 @@ struct node_assignment {
   std::vector<std::string> forward_nodes;
   std::vector<std::string> in_sync;
   caf::actor source;
+  // Replica logs, primary: how many copies (its own included) each write must
+  // reach, at most the index's replicas.
+  std::uint32_t write_quorum = 1;
 };
 // Coordinator -> node: the answer to a heartbeat.
 struct heartbeat_reply {
@@ -87,6 +90,7 @@ struct shard_role_msg {
   std::vector<std::string> forward_nodes;  // replica logs: as node_assignment
   std::vector<std::string> in_sync;
   caf::actor source;
+  std::uint32_t write_quorum = 1;  // as node_assignment
 };
 
 template <class Inspector>
@@ -104,7 +108,7 @@ typename Inspector::result_type inspect(Inspector& f, node_heartbeat& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_assignment& x) {
   return f(x.entry, x.shard, x.primary, x.epoch, x.forward_to, x.primary_applied, x.forward_nodes,
-           x.in_sync, x.source);
+           x.in_sync, x.source, x.write_quorum);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, heartbeat_reply& x) {
@@ -113,7 +117,7 @@ typename Inspector::result_type inspect(Inspector& f, heartbeat_reply& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_role_msg& x) {
   return f(x.primary, x.epoch, x.forward_to, x.primary_applied, x.forward_nodes, x.in_sync,
-           x.source);
+           x.source, x.write_quorum);
 }
 
 // Index actor -> reader pool: a search to run against a shard that lives in this

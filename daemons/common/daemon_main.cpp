@@ -13,6 +13,7 @@
 #include <iostream>
 
 #include "common/config.hpp"
+#include "common/index_params.hpp"
 #include "common/logging.hpp"
 #include "common/metrics.hpp"
 #include "common/parse.hpp"
@@ -122,6 +123,10 @@ int daemon_main(node_role role, int argc, char** argv) {
     add("replica-logs",
         "cluster: each vectord keeps its replicas' logs and snapshots in its own data dir "
         "(every daemon of the cluster alike)");
+  if (role == node_role::storaged)
+    add("write-quorum", po::value<std::uint32_t>(),
+        "with --replica-logs: copies (the primary's included) each write must reach besides "
+        "every in-sync replica, at most an index's replicas (default 1)");
   if (index) {
     add("search-workers", po::value<unsigned>(), "reader actors running searches");
     add("insert-threads", po::value<unsigned>(), "threads inserting one large batch");
@@ -263,6 +268,13 @@ int daemon_main(node_role role, int argc, char** argv) {
   if (cl.replica_logs && !cl.enabled)
     return usage_error("--replica-logs is for cluster mode: give --" + std::string(coordinator) +
                        " too");
+  if (vm.count("write-quorum")) {
+    if (!cl.replica_logs)
+      return usage_error("--write-quorum is for a log on every replica: give --replica-logs too");
+    cl.write_quorum = vm["write-quorum"].as<std::uint32_t>();
+    if (cl.write_quorum < 1 || cl.write_quorum > index_limits::max_replicas)
+      return usage_error("--write-quorum takes 1 to " + std::to_string(index_limits::max_replicas));
+  }
   if (role == node_role::vectord && cl.replica_logs && !vm.count("data-dir"))
     return usage_error("--replica-logs needs --data-dir: the node keeps its replicas' logs");
   const bool owns_data = storage || (role == node_role::vectord && cl.replica_logs);

@@ -28,7 +28,7 @@ NODE_TIMEOUT_MS = 1000 * SLOW
 
 class Cluster:
     def __init__(self, vectords=3, gateways=2, vectord_args=(), node_timeout_ms=NODE_TIMEOUT_MS,
-                 common_args=(), admin_key=None, replica_logs=False):
+                 common_args=(), admin_key=None, replica_logs=False, storaged_args=()):
         self.dir = tempfile.mkdtemp(prefix="quiver-cluster-")
         # Sent with every request (the map needs it when auth is on).
         self.headers = {"Authorization": "Bearer " + admin_key} if admin_key else {}
@@ -45,7 +45,8 @@ class Cluster:
                                              "--data-dir", os.path.join(self.dir, "data"),
                                              "--listen", "127.0.0.1:0",
                                              "--coordinator-listen", "127.0.0.1:0",
-                                             "--node-timeout-ms", str(node_timeout_ms)],
+                                             "--node-timeout-ms", str(node_timeout_ms),
+                                             *storaged_args],
                                 os.path.join(self.dir, "storaged.log"), CAF)
         m = re.search(r"coordinator serving on caf://127\.0\.0\.1:(\d+)", self.storaged.read_log())
         self.coordinator = int(m.group(1))

@@ -9,12 +9,13 @@ back alone still answers every acknowledged write from its own log."""
 import os
 import random
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
 import unittest
 
-from test_cluster import SLOW, Cluster, primaries_by_node, vectors
+from test_cluster import BINDIR, SLOW, Cluster, primaries_by_node, vectors
 
 
 def log_bytes(root):
@@ -234,6 +235,94 @@ class DivergentTailTest(unittest.TestCase):
             return upsert(items, timeout=10 * SLOW)[0]
         except Exception:  # noqa: BLE001 - no answer: not acknowledged
             return 0
+
+
+class WriteQuorumTest(unittest.TestCase):
+    """--write-quorum 2: every write must reach two copies besides every in-sync
+    replica. An index of one replica is not held to more copies than it has.
+    With the replica of a two-replica shard killed, the write that waited for it
+    fails once it left the set, and later ones are refused before the log takes
+    them (they change nothing); back and in sync, writes go on."""
+
+    def test_without_the_quorum_writes_fail_and_change_nothing(self):
+        run_printing_logs(Cluster(vectords=2, gateways=1, replica_logs=True,
+                                  storaged_args=["--write-quorum", "2"]),
+                          self.run_scenario)
+
+    def run_scenario(self, c):
+        def upsert(index, items):
+            return c.request("POST", "/v1/indexes/%s/vectors" % index,
+                             {"items": [{"id": i, "vector": v} for i, v in items]})
+
+        for name, replicas in (("wq", 2), ("one", 1)):
+            status, body = c.request("POST", "/v1/indexes", {"name": name, "dimension": 8,
+                                                             "replicas": replicas})
+            self.assertIn(status, (200, 201), body)
+        acked = {}
+        for name in ("wq", "one"):
+            items = [("%s-a%02d" % (name, k), v) for k, (_, v) in enumerate(vectors(10, 8, 3))]
+            deadline = time.monotonic() + 30 * SLOW
+            while True:  # the replicas may still be starting
+                status, body = upsert(name, items)
+                if status == 200:
+                    break
+                self.assertEqual(status, 503, body)
+                self.assertLess(time.monotonic(), deadline, body)
+                time.sleep(0.2)
+            acked.update(dict(items))
+        c.wait(in_sync("wq", 1, 2), "both copies in sync")
+        primary = next(s["primary"] for s in c.map()["shards"] if s["index"] == "wq")
+        replica = next(n for n in c.vectords if n != primary)
+
+        c.vectords[replica].kill()
+        # The write in flight fails once the replica left the set; then writes are
+        # refused before they are logged.
+        deadline = time.monotonic() + 30 * SLOW
+        n = 0
+        while True:
+            n += 1
+            status, body = upsert("wq", [("wq-x%03d" % n, vectors(1, 8, 100 + n)[0][1])])
+            self.assertNotEqual(status, 200, "a write with one copy was acknowledged")
+            self.assertEqual(status, 503, body)
+            if "nothing was written" in body["error"]["message"]:
+                break
+            self.assertLess(time.monotonic(), deadline, body)
+            time.sleep(0.1)
+        refused = [("wq-r%02d" % k, v) for k, (_, v) in enumerate(vectors(5, 8, 9))]
+        status, body = upsert("wq", refused)
+        self.assertEqual(status, 503, body)
+        self.assertIn("copies the write quorum asks for are in sync", body["error"]["message"])
+        for i, _ in refused:
+            status, body = c.request("GET", "/v1/indexes/wq/vectors/" + i)
+            self.assertEqual(status, 404, (i, body))
+
+        c.start_vectord(replica)
+        deadline = time.monotonic() + 60 * SLOW
+        later = [("wq-b%02d" % k, v) for k, (_, v) in enumerate(vectors(10, 8, 5))]
+        while upsert("wq", later)[0] != 200:
+            self.assertLess(time.monotonic(), deadline, "no write after the replica came back")
+            time.sleep(0.2)
+        acked.update(dict(later))
+        for i in sorted(acked):
+            index = i.split("-")[0]
+            status, body = c.request("GET", "/v1/indexes/%s/vectors/%s" % (index, i))
+            self.assertEqual(status, 200, (i, body))
+
+
+class WriteQuorumFlagTest(unittest.TestCase):
+    def test_a_bad_write_quorum_is_a_usage_error(self):
+        storaged = os.path.join(BINDIR, "storaged")
+        base = [storaged, "--data-dir", tempfile.mkdtemp(prefix="quiver-wq-"),
+                "--listen", "127.0.0.1:0", "--coordinator-listen", "127.0.0.1:0"]
+        try:
+            for extra, says in ((["--write-quorum", "2"], "give --replica-logs too"),
+                                (["--replica-logs", "--write-quorum", "0"], "takes 1 to 5"),
+                                (["--replica-logs", "--write-quorum", "6"], "takes 1 to 5")):
+                p = subprocess.run(base + extra, capture_output=True, text=True, timeout=30)
+                self.assertEqual(p.returncode, 2, (extra, p.stderr))
+                self.assertIn(says, p.stderr)
+        finally:
+            shutil.rmtree(base[2], ignore_errors=True)
 
 
 class BootstrapTest(unittest.TestCase):

@@ -125,6 +125,41 @@ TEST(ReplicaSet, AJoiningReplicaThatFailsReleasesItsWritesUnlessItsJoinWasAsked)
   EXPECT_TRUE(a.nodes().empty());
 }
 
+TEST(ReplicaSet, AWriteQuorumRefusesWritesTheSetCannotHoldAndFailsOnesThatLostTheirCopies) {
+  replica_set r;
+  r.set_quorum(3);
+  r.assign({"b", "c"}, {"b"});
+  EXPECT_EQ(r.in_sync_copies(), 2u);
+  EXPECT_FALSE(r.can_write());  // refused before the log takes it
+  r.assign({"b", "c"}, {"b", "c"});
+  EXPECT_TRUE(r.can_write());
+
+  // Every member acknowledged: three copies, complete.
+  auto ok = r.begin(seq_no{1});
+  EXPECT_EQ(replica_set::progress::waiting, r.local_done(ok));
+  EXPECT_TRUE(r.acked("b", seq_no{1}, seq_no{1}).empty());
+  EXPECT_EQ(r.acked("c", seq_no{1}, seq_no{1}), tickets{ok});
+  EXPECT_FALSE(r.take_short(ok));
+
+  // c fails and leaves: the write it did not acknowledge has two copies, short.
+  auto lost = r.begin(seq_no{2});
+  EXPECT_EQ(replica_set::progress::waiting, r.local_done(lost));
+  EXPECT_TRUE(r.acked("b", seq_no{2}, seq_no{2}).empty());
+  EXPECT_TRUE(r.failed("c").leave);
+  EXPECT_FALSE(r.can_write());  // a leaving member no longer counts
+  EXPECT_EQ(r.left("c"), tickets{lost});
+  EXPECT_TRUE(r.take_short(lost));
+  EXPECT_FALSE(r.take_short(lost));  // asked once
+
+  // Short already when applied here (no one else awaited).
+  replica_set alone;
+  alone.set_quorum(2);
+  alone.assign({}, {});
+  EXPECT_EQ(alone.local_done(alone.begin(seq_no{1})), replica_set::progress::short_of_quorum);
+  alone.set_quorum(1);  // the default: whatever the set holds
+  EXPECT_EQ(alone.local_done(alone.begin(seq_no{2})), replica_set::progress::complete);
+}
+
 TEST(ReplicaSet, ARoleNeverDropsAMemberAMemberNoLongerListedMustLeave) {
   replica_set r;
   r.assign({"b", "c", "d"}, {"b", "c"});
