@@ -215,12 +215,28 @@ std::vector<fence_order> cluster_state::reconcile() {
   std::vector<fence_order> orders;
   auto live = live_nodes();
   std::vector<std::pair<std::string, std::size_t>> wanted;
-  for (auto& [key, s] : shards_)
-    wanted.emplace_back(placement_key(ref_of(s)), std::max(1u, s.entry.params.replicas));
-  auto placement = rendezvous_assign(wanted, live);
+  std::set<std::string> keys;
+  bool unplaced = false;
+  for (auto& [key, s] : shards_) {
+    auto pk = placement_key(ref_of(s));
+    wanted.emplace_back(pk, std::max(1u, s.entry.params.replicas));
+    unplaced = unplaced || !desired_.count(pk);
+    keys.insert(std::move(pk));
+  }
+  // The balanced placement depends on every shard: recomputing it for an index
+  // created or dropped would move unrelated shards (each move a failover).
+  if (live != placed_for_) {
+    desired_ = rendezvous_assign(wanted, live);
+    placed_for_ = live;
+  } else if (unplaced) {
+    auto placement = rendezvous_assign(wanted, live);
+    for (auto& [pk, nodes] : placement) desired_.emplace(pk, std::move(nodes));
+  }
+  for (auto it = desired_.begin(); it != desired_.end();)
+    it = keys.count(it->first) ? std::next(it) : desired_.erase(it);
   for (auto& entry : shards_) {
     auto& s = entry.second;  // a plain reference: lambdas below capture it
-    const auto& desired = placement[placement_key(ref_of(s))];
+    const auto& desired = desired_[placement_key(ref_of(s))];
     for (auto& d : desired)
       if (!contains(s.assigned, d)) {
         s.assigned.push_back(d);

@@ -43,7 +43,10 @@ struct replica_plan {
 // (the coordinator) feeds it heartbeats and storage's fencing answers and carries
 // out what reconcile() decides. Not thread-safe.
 //
-// Rules, per shard (R = replicas wanted, desired = the R best live nodes):
+// Rules, per shard (R = replicas wanted, desired = the R best live nodes, as
+// the balanced placement over the live nodes last computed when they changed: a
+// new index's shards are placed beside the others, and creating or dropping an
+// index moves no other shard):
 //  - a node that stops heartbeating for the timeout (or whose connection drops) is
 //    down: its replicas are unassigned at once, and if it held the primary, the
 //    first serving replica in desired order is fenced in (any assigned node if
@@ -170,6 +173,11 @@ class cluster_state {
   std::map<shard_key, shard_view> shards_;
   // Replica logs: whether `node` may become the shard's primary.
   bool may_lead(const shard_view& s, const std::string& node) const;
+
+  // Each shard's desired nodes (by placement key), and the live nodes that
+  // placement was computed for: recomputed only when they change.
+  std::map<std::string, std::vector<std::string>> desired_;
+  std::vector<std::string> placed_for_;
 
   std::uint64_t version_ = 1;
   bool replica_logs_ = false;

@@ -197,6 +197,50 @@ TEST(ClusterState, PlacesReplicasAndPromotesOnNodeLoss) {
   for (auto& [key, s] : c.shards()) EXPECT_TRUE(c.primary_serving(s));
 }
 
+// Every index created or dropped changes the balanced placement of all shards;
+// recomputed each time, it would move unrelated shards (a failover each).
+TEST(ClusterState, CreatingAndDroppingIndexesMovesNoOtherShard) {
+  cluster_state c;
+  auto t0 = clock_type::now();
+  for (auto& n : node_names(3)) c.heartbeat(n, n + ":1", t0, {});
+  c.add_index(entry(6, 2));
+  std::uint64_t epoch = 0;
+  fence_all(c, epoch);
+  for (auto& n : node_names(3)) report_serving(c, n, t0);
+  fence_all(c, epoch);
+  auto placed = [&] {
+    std::map<std::string, std::pair<std::vector<std::string>, std::string>> out;
+    for (auto& [key, s] : c.shards())
+      if (s.entry.params.name == "idx")
+        out[cluster_state::placement_key(
+            shard_ref{s.entry.tenant, s.entry.params.name, s.entry.incarnation, s.shard})] = {
+            s.assigned, s.primary};
+    return out;
+  };
+  auto before = placed();
+  ASSERT_EQ(before.size(), 6u);
+  for (int i = 0; i < 30; ++i) {
+    auto e = entry(1 + i % 3, 1 + i % 2);
+    e.params.name = "churn" + std::to_string(i);
+    e.incarnation = 100 + static_cast<std::uint64_t>(i);
+    c.add_index(e);
+    fence_all(c, epoch);
+    for (auto& n : node_names(3)) report_serving(c, n, t0);
+    fence_all(c, epoch);
+    EXPECT_EQ(placed(), before) << "after creating " << e.params.name;
+    if (i % 2 == 0) {
+      c.drop_index("default", e.params.name);
+      fence_all(c, epoch);
+      EXPECT_EQ(placed(), before) << "after dropping " << e.params.name;
+    }
+  }
+  // A node's loss still re-places what it held.
+  c.node_lost("vectord-0");
+  fence_all(c, epoch);
+  for (auto& [key, s] : c.shards())
+    EXPECT_EQ(std::count(s.assigned.begin(), s.assigned.end(), "vectord-0"), 0);
+}
+
 TEST(ClusterState, JoinLoadsBeforeTheOldOwnerLetsGo) {
   cluster_state c;
   auto t0 = clock_type::now();

@@ -24,6 +24,10 @@ namespace quiver::load {
 const std::vector<std::string> kScenarios = {"cold_search",  "upsert_then_read",  "profile_swap",
                                              "repeat_query", "small_index_churn", "batch_ingest"};
 
+std::string replicas_field(std::size_t replicas) {
+  return replicas ? ",\"replicas\":" + std::to_string(replicas) : std::string();
+}
+
 namespace {
 
 namespace net = boost::asio;
@@ -720,7 +724,8 @@ void vuser::tiny_index(done_fn done) {
   auto dim = e_.model().recipe().dim;
   auto key = e_.fresh_key();
   auto v = std::make_shared<std::vector<float>>(e_.model().vector_for(key));
-  std::string create = "{\"name\":\"" + name + "\",\"dimension\":" + std::to_string(dim) + "}";
+  std::string create = "{\"name\":\"" + name + "\",\"dimension\":" + std::to_string(dim) +
+                       replicas_field(e_.opt().replicas) + "}";
   auto base = "/v1/indexes/" + name;
   auto put = put_body(*v, "{\"step\":\"only\"}");
   auto search = search_body(v->data(), v->size(), 5, 0, {}, false);
@@ -793,8 +798,9 @@ void engine::setup() {
                              "' is not there (run ingest first): HTTP " + std::to_string(r.status) +
                              " " + r.body);
   for (auto& name : {write_index_, small_index_}) {
-    run_blocking(ioc_, c, method::post, "/v1/indexes",
-                 "{\"name\":\"" + name + "\",\"dimension\":" + dim + "}", r);
+    run_blocking(
+        ioc_, c, method::post, "/v1/indexes",
+        "{\"name\":\"" + name + "\",\"dimension\":" + dim + replicas_field(opt_.replicas) + "}", r);
     if (r.status != 200 && r.status != 201)
       throw std::runtime_error("cannot create " + name + ": HTTP " + std::to_string(r.status) +
                                " " + r.body);

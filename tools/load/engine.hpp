@@ -35,8 +35,12 @@ struct load_options {
   double tiny_index_probability = 0.02;      // small_index_churn: the delete-the-last-node variant
   std::chrono::milliseconds timeout{10000};  // per request
   double grace_s = 2;                        // a recovery window lasts this long past readiness
+  std::size_t replicas = 0;                  // of every index it creates (0: the server's default)
   bool progress = true;
 };
+
+// `,"replicas":N` for an index creation body, or nothing for the server's default.
+std::string replicas_field(std::size_t replicas);
 
 // Creates `index` (if missing) and loads the corpus into it in batches, with a
 // progress line (rate, ETA). An index that already holds the whole corpus is left
@@ -44,7 +48,7 @@ struct load_options {
 // answer on failure.
 void ingest(const std::vector<endpoint>& targets, const std::string& corpus_dir,
             const std::string& index, std::size_t batch, std::size_t shards, bool progress,
-            std::size_t limit = 0);
+            std::size_t limit = 0, std::size_t replicas = 0);
 
 // Runs the scenarios for `duration_s`, then verifies the ledger. `chaos` (may be
 // null) is consulted to tell interruptions from failures and counts errors per

@@ -2,11 +2,13 @@
 // pipelined connections, with a progress bar, rate and ETA.
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <msgpack.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <stdexcept>
 
 #include "tools/load/corpus.hpp"
@@ -81,7 +83,7 @@ http_result blocking(boost::asio::io_context& ioc, http_connection& c, method m,
 
 void ingest(const std::vector<endpoint>& targets, const std::string& corpus_dir,
             const std::string& index, std::size_t batch, std::size_t shards, bool progress,
-            std::size_t limit) {
+            std::size_t limit, std::size_t replicas) {
   auto info = read_corpus_info(corpus_dir);
   corpus_model model(info.recipe);
   vector_file base(corpus_dir + "/vectors.f32");
@@ -101,7 +103,7 @@ void ingest(const std::vector<endpoint>& targets, const std::string& corpus_dir,
   } else if (r.status == 404) {
     r = blocking(ioc, admin, method::post, "/v1/indexes",
                  "{\"name\":\"" + index + "\",\"dimension\":" + std::to_string(info.recipe.dim) +
-                     ",\"shards\":" + std::to_string(shards) + "}");
+                     ",\"shards\":" + std::to_string(shards) + replicas_field(replicas) + "}");
     if (r.status != 201)
       throw std::runtime_error("creating " + index + ": HTTP " + std::to_string(r.status) + " " +
                                r.body);
@@ -117,23 +119,42 @@ void ingest(const std::vector<endpoint>& targets, const std::string& corpus_dir,
   std::size_t next = 0, done = 0;
   std::string failure;
   std::vector<std::unique_ptr<http_connection>> conns;
-  std::function<void(http_connection*)> send = [&](http_connection* c) {
+  // A new index's shards may take a moment to serve, and a cluster fails over:
+  // a batch answered 503 is sent again shortly, for at most a minute.
+  constexpr auto retry_for = std::chrono::seconds(60);
+  constexpr auto retry_after = std::chrono::milliseconds(200);
+  std::function<void(http_connection*)> send;
+  std::function<void(http_connection*, std::size_t, std::size_t,
+                     std::chrono::steady_clock::time_point)>
+      attempt = [&](http_connection* c, std::size_t from, std::size_t to,
+                    std::chrono::steady_clock::time_point give_up) {
+        c->request(
+            method::post, "/v1/indexes/" + index + "/vectors", batch_body(model, base, from, to),
+            [&, c, from, to, give_up](http_result r) {
+              if (r.status == 503 && std::chrono::steady_clock::now() < give_up &&
+                  failure.empty()) {
+                auto t = std::make_shared<boost::asio::steady_timer>(ioc, retry_after);
+                t->async_wait([&, t, c, from, to, give_up](const boost::system::error_code&) {
+                  attempt(c, from, to, give_up);
+                });
+                return;
+              }
+              if (r.status != 200) {
+                failure = "batch " + std::to_string(from) + ".." + std::to_string(to) + ": HTTP " +
+                          std::to_string(r.status) + " " + r.body + r.error;
+                return;
+              }
+              done += to - from;
+              if (progress) draw_progress(done, info.n, elapsed());
+              send(c);
+            },
+            "application/msgpack");
+      };
+  send = [&](http_connection* c) {
     if (next >= info.n || !failure.empty()) return;
     auto from = next, to = std::min(info.n, next + batch);
     next = to;
-    c->request(
-        method::post, "/v1/indexes/" + index + "/vectors", batch_body(model, base, from, to),
-        [&, c, from, to](http_result r) {
-          if (r.status != 200) {
-            failure = "batch " + std::to_string(from) + ".." + std::to_string(to) + ": HTTP " +
-                      std::to_string(r.status) + " " + r.body + r.error;
-            return;
-          }
-          done += to - from;
-          if (progress) draw_progress(done, info.n, elapsed());
-          send(c);
-        },
-        "application/msgpack");
+    attempt(c, from, to, std::chrono::steady_clock::now() + retry_for);
   };
   for (std::size_t i = 0; i < kIngestConnections; ++i) {
     conns.push_back(std::make_unique<http_connection>(ioc, targets[i % targets.size()],

@@ -188,8 +188,10 @@ int cmd_run(int argc, char** argv, bool recall) {
         "ingest", po::bool_switch(&do_ingest),
         "load the corpus first (skipped when already there)")(
         "shards", po::value(&shards)->default_value(shards),
-        "shards of the corpus index (with --ingest)")("chaos", po::bool_switch(&c.chaos.enabled),
-                                                      "inject faults into the --daemon processes")(
+        "shards of the corpus index (with --ingest)")(
+        "replicas", po::value(&opt.replicas)->default_value(opt.replicas),
+        "replicas of every index it creates (0: the server's default)")(
+        "chaos", po::bool_switch(&c.chaos.enabled), "inject faults into the --daemon processes")(
         "chaos-schedule", po::value(&schedule)->default_value(schedule),
         "random (exponential gaps) | periodic")(
         "chaos-interval", po::value(&c.chaos.interval_s)->default_value(c.chaos.interval_s),
@@ -267,7 +269,8 @@ int cmd_run(int argc, char** argv, bool recall) {
             "root or pass --scenarios FILE)");
     }
     read_scenario_file(c.scenarios, opt);
-    if (do_ingest) ingest(targets, opt.corpus_dir, opt.index, 500, shards, progress);
+    if (do_ingest)
+      ingest(targets, opt.corpus_dir, opt.index, 500, shards, progress, 0, opt.replicas);
     t0 = std::chrono::steady_clock::now();
     std::unique_ptr<chaos_monkey> monkey;
     std::thread chaos_thread;

@@ -49,7 +49,8 @@ daemon_spec parse_daemon_spec(const std::string& spec) {
   if (d.argv.empty()) throw std::invalid_argument("--daemon " + d.name + " has no command");
   for (std::size_t i = 0; i + 1 < d.argv.size(); ++i) {
     if (d.argv[i] == "--port") d.port = static_cast<std::uint16_t>(std::stoul(d.argv[i + 1]));
-    if (d.argv[i] == "--listen") {
+    // etcd: --listen-client-urls http://127.0.0.1:PORT (one URL).
+    if (d.argv[i] == "--listen" || d.argv[i] == "--listen-client-urls") {
       auto& hp = d.argv[i + 1];
       d.port = static_cast<std::uint16_t>(std::stoul(hp.substr(hp.rfind(':') + 1)));
     }

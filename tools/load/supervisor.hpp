@@ -21,7 +21,8 @@ namespace quiver::load {
 struct daemon_spec {
   std::string name;
   std::vector<std::string> argv;
-  // The TCP port it listens on (from --port or --listen), waited for after a start.
+  // The TCP port it listens on (from --port, --listen or etcd's --listen-client-urls),
+  // waited for after a start.
   std::uint16_t port = 0;
 };
 // "NAME=COMMAND ARGS..." (split on spaces).
