@@ -147,6 +147,7 @@ int cmd_ingest(int argc, char** argv) {
 struct common_run {
   std::string targets, out, scenarios;
   std::vector<std::string> daemons;
+  std::size_t cluster_nodes = 0;
   chaos_options chaos;
   std::string chaos_targets;
 };
@@ -170,7 +171,9 @@ int cmd_run(int argc, char** argv, bool recall) {
       "timeout", po::value(&timeout_s)->default_value(timeout_s), "seconds per request")(
       "daemon", po::value(&c.daemons)->composing(),
       "NAME=COMMAND: start this daemon (in order) and own it; needed for --chaos")(
-      "no-progress", "no live progress line");
+      "cluster-nodes", po::value(&c.cluster_nodes)->default_value(0),
+      "with --daemon: ready (at start, after each fault) also needs this many nodes up in "
+      "/v1/cluster")("no-progress", "no live progress line");
   if (recall) {
     d.add_options()("index", po::value(&ropt.index)->default_value(ropt.index),
                     "churned index (recreated)")(
@@ -242,7 +245,7 @@ int cmd_run(int argc, char** argv, bool recall) {
   std::filesystem::create_directories(c.out);
   std::unique_ptr<supervisor> sup;
   if (!specs.empty()) {
-    sup = std::make_unique<supervisor>(specs, c.out, targets);
+    sup = std::make_unique<supervisor>(specs, c.out, targets, c.cluster_nodes);
     sup->start_all(std::chrono::seconds(120));
   }
 

@@ -19,13 +19,27 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-int get_status(const endpoint& e, const std::string& path, std::chrono::milliseconds timeout) {
+http_result get(const endpoint& e, const std::string& path, std::chrono::milliseconds timeout) {
   boost::asio::io_context ioc;
   http_connection c(ioc, e, timeout);
-  int status = 0;
-  c.request(method::get, path, {}, [&](http_result r) { status = r.status; });
+  http_result out;
+  c.request(method::get, path, {}, [&](http_result r) { out = std::move(r); });
   ioc.run_for(timeout + std::chrono::milliseconds(100));
-  return status;
+  return out;
+}
+
+int get_status(const endpoint& e, const std::string& path, std::chrono::milliseconds timeout) {
+  return get(e, path, timeout).status;
+}
+
+// Nodes /v1/cluster lists as up (each node entry carries "status"; shards and
+// replicas do not).
+std::size_t nodes_up(const std::string& body) {
+  std::size_t n = 0;
+  for (auto at = body.find("\"status\":\"up\""); at != std::string::npos;
+       at = body.find("\"status\":\"up\"", at + 1))
+    ++n;
+  return n;
 }
 
 bool port_open(std::uint16_t port) {
@@ -62,10 +76,11 @@ daemon_spec parse_daemon_spec(const std::string& spec) {
 }
 
 supervisor::supervisor(std::vector<daemon_spec> specs, std::string log_dir,
-                       std::vector<endpoint> ready_targets)
+                       std::vector<endpoint> ready_targets, std::size_t cluster_nodes)
     : specs_(std::move(specs)),
       log_dir_(std::move(log_dir)),
       ready_targets_(std::move(ready_targets)),
+      cluster_nodes_(cluster_nodes),
       pids_(specs_.size()) {
   for (auto& p : pids_) p = -1;
 }
@@ -150,6 +165,10 @@ bool supervisor::stop_all(std::chrono::seconds timeout) {
 bool supervisor::ready(std::chrono::milliseconds timeout) const {
   for (auto& t : ready_targets_)
     if (get_status(t, "/readyz", timeout) != 200) return false;
+  if (cluster_nodes_ > 0 && !ready_targets_.empty()) {
+    auto r = get(ready_targets_.front(), "/v1/cluster", timeout);
+    if (r.status != 200 || nodes_up(r.body) < cluster_nodes_) return false;
+  }
   return true;
 }
 

@@ -30,8 +30,11 @@ daemon_spec parse_daemon_spec(const std::string& spec);
 
 class supervisor {
  public:
+  // cluster_nodes > 0: ready also needs that many nodes up in /v1/cluster (a
+  // restarted vectord has rejoined; an index made before every node joined
+  // would move once they do).
   supervisor(std::vector<daemon_spec> specs, std::string log_dir,
-             std::vector<endpoint> ready_targets);
+             std::vector<endpoint> ready_targets, std::size_t cluster_nodes = 0);
   ~supervisor();  // SIGKILLs whatever still runs
   supervisor(const supervisor&) = delete;
   supervisor& operator=(const supervisor&) = delete;
@@ -45,7 +48,8 @@ class supervisor {
   void signal(std::size_t i, int sig);
   // SIGTERM in reverse order; returns false when one had to be killed.
   bool stop_all(std::chrono::seconds timeout);
-  bool ready(std::chrono::milliseconds timeout) const;  // every /readyz says 200
+  // Every /readyz says 200 (and the cluster has its nodes up).
+  bool ready(std::chrono::milliseconds timeout) const;
   bool wait_ready(std::chrono::seconds timeout) const;
   std::size_t rss(std::size_t i) const;
 
@@ -53,6 +57,7 @@ class supervisor {
   std::vector<daemon_spec> specs_;
   std::string log_dir_;
   std::vector<endpoint> ready_targets_;
+  std::size_t cluster_nodes_ = 0;
   // Written by the chaos thread, read by the RSS sampler and the main thread.
   std::vector<std::atomic<pid_t>> pids_;
 };
