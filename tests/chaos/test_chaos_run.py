@@ -98,10 +98,10 @@ class ChaosRunTest(unittest.TestCase):
         failed = sum(s["failed"] for s in report["scenarios"].values())
         if MODE == "cluster":
             # Safety is held to zero below; availability past "recovered" is not
-            # yet: a request in flight to a daemon as it dies waits for the
+            # yet: a request sent as storaged dies can wait for the gateway's
             # internal timeout, and a primary's move can outlast /readyz for a
             # moment (about 1 in 8,000 scenarios in a 180 s run). Every failure
-            # must be one of those, never a wrong answer.
+            # must be a missing answer, never a wrong one.
             total = sum(s["count"] for s in report["scenarios"].values())
             self.assertLessEqual(failed, max(5, total // 1000), output)
             for name, s in report["scenarios"].items():
