@@ -185,9 +185,13 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
         auto& s = self->state;
         if (!s.target) return unreachable();
         auto rp = self->make_response_promise<index_route>();
+        // In flight like any forwarded request: failed at once if the target dies.
+        auto id = s.next_id++;
+        s.in_flight.emplace(id, [rp](const caf::error& e) mutable { rp.deliver(e); });
         self->request(s.target, std::chrono::minutes(2), std::move(r))
             .then(
-                [self, rp](index_route& route) mutable {
+                [self, id, rp](index_route& route) mutable {
+                  if (!self->state.in_flight.erase(id)) return;
                   auto wrap = [self](caf::actor& shard) {
                     if (!shard) return;
                     auto& link = self->state.shard_links[shard.address()];
@@ -203,7 +207,9 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
                     for (auto& replica : replicas) wrap(replica);
                   rp.deliver(std::move(route));
                 },
-                [rp](caf::error& e) mutable { rp.deliver(e); });
+                [self, id, rp](caf::error& e) mutable {
+                  if (self->state.in_flight.erase(id)) rp.deliver(e);
+                });
         return rp;
       },
       // shards
