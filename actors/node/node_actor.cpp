@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <map>
 #include <tuple>
 
@@ -50,6 +51,10 @@ struct node_state {
   // would otherwise route a primary's records through the coordinator's node,
   // or try the loopback address a tunnelled peer reports, and not get through).
   std::map<std::string, caf::actor> peer_links;
+  // Replica logs: the indexes this node's storage holds (refreshed every
+  // catalog_every beats), and beats since the last refresh.
+  std::vector<catalog_entry> stored;
+  unsigned since_catalog = 0;
   static inline const char* name = "quiver.node";
 };
 
@@ -117,6 +122,58 @@ void apply_assignments(node_self* self, std::vector<node_assignment>& wanted) {
   }
 }
 
+// How often (in beats) a node with replica logs re-reads its storage's catalog
+// to report the indexes it holds files of but hosts nothing of.
+constexpr unsigned catalog_every = 20;
+
+bool hosts_any(const node_state& s, const catalog_entry& e) {
+  for (auto& [key, h] : s.hosted)
+    if (h.ref.tenant == e.tenant && h.ref.index == e.params.name &&
+        h.ref.incarnation == e.incarnation)
+      return true;
+  return false;
+}
+
+// Deletes the files of indexes the coordinator says the catalog no longer has
+// (the storage drops only that incarnation), unless a shard of one is hosted
+// again meanwhile.
+void forget(node_self* self, std::vector<catalog_entry>& gone) {
+  auto& s = self->state;
+  for (auto& e : gone) {
+    if (hosts_any(s, e)) continue;
+    s.stored.erase(std::remove_if(s.stored.begin(), s.stored.end(),
+                                  [&](const catalog_entry& x) {
+                                    return x.tenant == e.tenant && x.params.name == e.params.name &&
+                                           x.incarnation == e.incarnation;
+                                  }),
+                   s.stored.end());
+    auto what = e.tenant.value + "/" + e.params.name + "@" + std::to_string(e.incarnation);
+    self->request(s.env->persistence, s.env->timeout,
+                  catalog_drop_request{e.tenant, e.params.name, e.incarnation})
+        .then(
+            [self, what](bool) {
+              spdlog::info(
+                  "node {}: deleted the files of index {}, which the cluster no "
+                  "longer has",
+                  self->state.options.name, what);
+            },
+            [self, what](caf::error& err) {
+              spdlog::warn("node {}: deleting the files of index {} failed: {}",
+                           self->state.options.name, what, from_caf_error(err).message);
+            });
+  }
+}
+
+void read_catalog(node_self* self) {
+  auto& s = self->state;
+  if (!s.env->replica_logs || s.stopping) return;
+  if (s.since_catalog++ % catalog_every != 0) return;
+  self->request(s.env->persistence, s.env->timeout, catalog_list_request{})
+      .then(
+          [self](std::vector<catalog_entry>& entries) { self->state.stored = std::move(entries); },
+          [](caf::error&) {});  // read again later
+}
+
 void beat(node_self* self) {
   auto& s = self->state;
   if (s.stopping) return;
@@ -142,6 +199,8 @@ void beat(node_self* self) {
     hb.actors.push_back(h.actor);
   }
   hb.usage = s.env->usage->all_usage();  // only primaries count in a cluster node's book
+  for (auto& e : s.stored)
+    if (!hosts_any(s, e)) hb.unhosted.push_back(e);
   auto done = [self] {
     self->state.beating = false;
     if (self->state.again) beat(self);
@@ -170,6 +229,8 @@ void beat(node_self* self) {
               link = spawn_link_actor(self->system(), caf::actor{}, at->first, at->second);
             }
             apply_assignments(self, reply.assignments);
+            forget(self, reply.forget);
+            read_catalog(self);
             self->state.env->usage->set_all_limits(reply.limits);
             self->state.env->usage->set_elsewhere(reply.elsewhere);
             done();

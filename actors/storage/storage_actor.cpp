@@ -112,7 +112,7 @@ storage_api::behavior_type storage_actor(storage_self self, std::shared_ptr<stor
         return true;
       },
       [self](catalog_drop_request& r) -> caf::result<bool> {
-        auto st = self->state.engine->drop_index(r.tenant, r.name);
+        auto st = self->state.engine->drop_index(r.tenant, r.name, r.incarnation);
         if (!st.ok()) return to_caf_error(st);
         return true;
       },

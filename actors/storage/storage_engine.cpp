@@ -245,9 +245,12 @@ expected<std::pair<catalog_entry, bool>> storage_engine::create_index(const tena
   return std::make_pair(entry, true);
 }
 
-status storage_engine::drop_index(const tenant_id& tenant, const std::string& name) {
+status storage_engine::drop_index(const tenant_id& tenant, const std::string& name,
+                                  std::uint64_t only) {
   index_key key{tenant.value, name};
   auto it = catalog_.find(key);
+  if (only != 0 && (it == catalog_.end() || it->second.incarnation != only))
+    return status::success();
   if (it == catalog_.end()) return make_status(errc::index_not_found, "no index '" + name + "'");
   log_record r;
   r.type = log_record_type::drop_index;

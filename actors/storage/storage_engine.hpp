@@ -55,8 +55,11 @@ class storage_engine {
   expected<std::pair<catalog_entry, bool>> create_index(const tenant_id& tenant,
                                                         const index_params& params,
                                                         std::uint64_t incarnation = 0);
-  // Durable on return; deletes the index's logs and snapshots.
-  status drop_index(const tenant_id& tenant, const std::string& name);
+  // Durable on return; deletes the index's logs and snapshots. A nonzero
+  // `incarnation` drops only that one: another (or none) under the name is left
+  // as it is, successfully.
+  status drop_index(const tenant_id& tenant, const std::string& name,
+                    std::uint64_t incarnation = 0);
 
   // claim: makes the caller the shard's writer under a new epoch (persisted),
   // fencing every earlier writer. hold: the caller writes under `epoch`, which a

@@ -53,6 +53,9 @@ struct node_heartbeat {
   std::vector<replica_report> reports;
   std::vector<caf::actor> actors;
   std::vector<tenant_stored> usage;  // what the node's primaries hold, per tenant
+  // Replica logs: indexes the node's own storage holds files of and it hosts
+  // no shard of (the coordinator names those the catalog no longer has).
+  std::vector<catalog_entry> unhosted;
 };
 // One replica the coordinator wants on the node.
 struct node_assignment {
@@ -80,6 +83,9 @@ struct heartbeat_reply {
   std::vector<node_assignment> assignments;
   std::vector<tenant_stored> elsewhere;  // per tenant, what its primaries on other nodes hold
   std::vector<tenant_limits> limits;     // every tenant with a vector or byte quota
+  // Of the heartbeat's unhosted: the incarnations the catalog no longer has
+  // (dropped, or replaced under the name), whose files the node deletes.
+  std::vector<catalog_entry> forget;
 };
 // Node -> index actor: its role (clustered shards only).
 struct shard_role_msg {
@@ -103,7 +109,7 @@ typename Inspector::result_type inspect(Inspector& f, index_route& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_heartbeat& x) {
-  return f(x.name, x.address, x.node, x.reports, x.actors, x.usage);
+  return f(x.name, x.address, x.node, x.reports, x.actors, x.usage, x.unhosted);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_assignment& x) {
@@ -112,7 +118,7 @@ typename Inspector::result_type inspect(Inspector& f, node_assignment& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, heartbeat_reply& x) {
-  return f(x.replica_logs, x.peers, x.assignments, x.elsewhere, x.limits);
+  return f(x.replica_logs, x.peers, x.assignments, x.elsewhere, x.limits, x.forget);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_role_msg& x) {

@@ -90,10 +90,13 @@ typename Inspector::result_type inspect(Inspector& f, catalog_create_reply& x) {
 struct catalog_drop_request {
   tenant_id tenant;
   std::string name;
+  // Nonzero: only that incarnation (a newer one under the name stays; none left
+  // is no error).
+  std::uint64_t incarnation = 0;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, catalog_drop_request& x) {
-  return f(x.tenant, x.name);
+  return f(x.tenant, x.name, x.incarnation);
 }
 
 // How the caller opens a shard.

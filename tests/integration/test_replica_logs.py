@@ -309,6 +309,61 @@ class WriteQuorumTest(unittest.TestCase):
             self.assertEqual(status, 200, (i, body))
 
 
+def index_dirs(root, name):
+    """The directories of `name`'s incarnations under a data dir."""
+    base = os.path.join(root, "indexes", "default")
+    if not os.path.isdir(base):
+        return []
+    return [d for d in os.listdir(base) if d.split("@")[0] == name]
+
+
+class DroppedIndexFilesTest(unittest.TestCase):
+    """Each node keeps its replicas' files: a dropped index's go from every node,
+    also from one that was down when it was dropped; another index's stay."""
+
+    def test_a_dropped_index_leaves_no_files_on_any_node(self):
+        run_printing_logs(Cluster(vectords=2, gateways=1, replica_logs=True), self.run_scenario)
+
+    def run_scenario(self, c):
+        for name in ("gone", "kept"):
+            status, body = c.request("POST", "/v1/indexes", {"name": name, "dimension": 8,
+                                                             "replicas": 2})
+            self.assertIn(status, (200, 201), body)
+            items = [("%s-%02d" % (name, k), v) for k, (_, v) in enumerate(vectors(20, 8, 4))]
+            deadline = time.monotonic() + 30 * SLOW
+            while c.request("POST", "/v1/indexes/%s/vectors" % name,
+                            {"items": [{"id": i, "vector": v} for i, v in items]})[0] != 200:
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.2)
+            c.wait(in_sync(name, 1, 2), name + " in sync on both nodes")
+        dirs = {n: c.vectord_dir(n) for n in c.vectords}
+        for n, d in dirs.items():
+            self.assertEqual(len(index_dirs(d, "gone")), 1, n)
+
+        away = "vectord-2"
+        c.vectords[away].kill()
+        c.wait(lambda m: any(x["name"] == away and x["status"] == "down" for x in m["nodes"]),
+               away + " down")
+        status, body = c.request("DELETE", "/v1/indexes/gone")
+        self.assertEqual(status, 200, body)
+
+        def gone_from(node):
+            deadline = time.monotonic() + 30 * SLOW
+            while index_dirs(dirs[node], "gone"):
+                self.assertLess(time.monotonic(), deadline, node + " keeps the dropped files")
+                time.sleep(0.2)
+
+        gone_from("vectord-1")
+        self.assertEqual(len(index_dirs(dirs[away], "gone")), 1)  # down: untouched
+        c.start_vectord(away)
+        gone_from(away)
+        self.assertIn("deleted the files of index default/gone", c.vectords[away].read_log())
+        for n, d in dirs.items():
+            self.assertEqual(len(index_dirs(d, "kept")), 1, n)
+        status, body = c.request("GET", "/v1/indexes/kept/vectors/kept-00")
+        self.assertEqual(status, 200, body)
+
+
 class WriteQuorumFlagTest(unittest.TestCase):
     def test_a_bad_write_quorum_is_a_usage_error(self):
         storaged = os.path.join(BINDIR, "storaged")

@@ -112,6 +112,23 @@ TEST_F(StorageEngine, RecreatedIndexStartsEmpty) {
   EXPECT_TRUE(read_all(*s, ref2).empty());
 }
 
+TEST_F(StorageEngine, ADropOfOneIncarnationLeavesAnotherUnderTheName) {
+  const tenant_id t{"default"};
+  auto s = open();
+  ASSERT_TRUE(s->create_index(t, params("a", 1), 7));
+  ASSERT_TRUE(s->create_index(t, params("a", 1), 9));  // replaces 7
+  shard_ref ref{t, "a", 9, shard_id{0}};
+  ASSERT_TRUE(s->open_shard(ref));
+  // An older incarnation, or one never held: nothing to drop, no error.
+  EXPECT_TRUE(s->drop_index(t, "a", 7).ok());
+  EXPECT_TRUE(s->drop_index(t, "never", 3).ok());
+  ASSERT_EQ(s->catalog().size(), 1u);
+  EXPECT_TRUE(fs::exists(s->shard_dir(ref)));
+  ASSERT_TRUE(s->drop_index(t, "a", 9).ok());
+  EXPECT_TRUE(s->catalog().empty());
+  EXPECT_FALSE(fs::exists(s->shard_dir(ref)));
+}
+
 TEST_F(StorageEngine, MirrorsIndexesUnderTheIncarnationsTheClustersCatalogAssigns) {
   const tenant_id t{"acme"};  // no tenant record: the cluster's catalog checked it
   std::uint64_t first_seq = 0;
