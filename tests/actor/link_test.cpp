@@ -14,17 +14,10 @@
 
 #include "actors/wire/actor_messages.hpp"
 #include "actors/wire/caf_error.hpp"
+#include "tests/actor/two_daemons.hpp"
 
 namespace quiver {
 namespace {
-
-struct system_config : caf::actor_system_config {
-  system_config() {
-    register_message_types(*this);
-    load<caf::io::middleman>();
-    set("logger.verbosity", caf::atom("quiet"));
-  }
-};
 
 // A coordinator that takes route lookups and never answers them (it is about
 // to die): it keeps their promises, so nothing answers for it.
@@ -37,16 +30,13 @@ caf::behavior silent_coordinator(caf::event_based_actor* self, int) {
 }
 
 TEST(Link, ARouteLookupInFlightFailsAtOnceWhenItsTargetGoesAway) {
-  system_config server_cfg, client_cfg;
-  caf::actor_system server{server_cfg};
-  caf::actor_system client{client_cfg};
+  two_daemons d;
+  auto& client = d.client;
   // The unused int: CAF 0.17 dereferences a null argument tuple otherwise.
-  auto coordinator = server.spawn(silent_coordinator, 0);
-  auto port = server.middleman().publish(coordinator, 0, "127.0.0.1", true);
-  ASSERT_TRUE(port);
-  auto remote = client.middleman().remote_actor("127.0.0.1", *port);
+  auto coordinator = d.server.spawn(silent_coordinator, 0);
+  auto remote = d.over_the_wire(coordinator);
   ASSERT_TRUE(remote);
-  auto link = spawn_link_actor(client, *remote);
+  auto link = spawn_link_actor(client, remote);
 
   // The deadline is far: only the link's own failure can answer in time.
   constexpr auto deadline = std::chrono::seconds(20);

@@ -8,20 +8,12 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actors/wire/actor_messages.hpp"
+#include "tests/actor/two_daemons.hpp"
 
 namespace quiver {
 namespace {
 
-struct system_config : caf::actor_system_config {
-  system_config() {
-    register_message_types(*this);
-    load<caf::io::middleman>();
-    set("logger.verbosity", caf::atom("quiet"));
-  }
-};
-
-class Protocol : public ::testing::Test {
+class Protocol : public ::testing::Test, protected two_daemons {
  protected:
   // CAF 0.17 dereferences a null argument tuple for a function actor spawned
   // without arguments (UBSan says so), hence the unused int.
@@ -29,17 +21,6 @@ class Protocol : public ::testing::Test {
   caf::actor spawn(F f) {
     return server.spawn(f, 0);
   }
-  // Publishes `a` on loopback and connects to it as another daemon would.
-  caf::actor over_the_wire(const caf::actor& a) {
-    auto port = server.middleman().publish(a, 0, "127.0.0.1", true);
-    EXPECT_TRUE(port);
-    auto remote = client.middleman().remote_actor("127.0.0.1", *port);
-    EXPECT_TRUE(remote);
-    return remote ? *remote : caf::actor{};
-  }
-  system_config server_cfg, client_cfg;
-  caf::actor_system server{server_cfg};
-  caf::actor_system client{client_cfg};
 };
 
 TEST_F(Protocol, TheSameProtocolIsAccepted) {

@@ -15,6 +15,7 @@
 
 #include "actors/wire/actor_messages.hpp"
 #include "actors/wire/protocol.hpp"
+#include "tests/actor/two_daemons.hpp"
 
 namespace quiver {
 namespace {
@@ -81,14 +82,6 @@ struct field_counter {
   }
 };
 
-struct system_config : caf::actor_system_config {
-  system_config() {
-    register_message_types(*this);
-    load<caf::io::middleman>();
-    set("logger.verbosity", caf::atom("quiet"));
-  }
-};
-
 template <class T>
 std::vector<char> bytes_of(caf::actor_system& sys, T& x) {
   std::vector<char> buf;
@@ -99,10 +92,7 @@ std::vector<char> bytes_of(caf::actor_system& sys, T& x) {
 
 // Two daemons' worth of actor systems: what the client sends to the server's
 // echo actor over the middleman comes back, and must serialize to the same bytes.
-struct wire {
-  system_config server_cfg, client_cfg;
-  caf::actor_system server{server_cfg};
-  caf::actor_system client{client_cfg};
+struct wire : two_daemons {
   caf::actor echo;
   wire() {
     // An argument, unused: CAF 0.17 dereferences a null argument tuple for a
@@ -113,11 +103,7 @@ struct wire {
           return {[](caf::unit_t) {}};
         },
         0);
-    auto port = server.middleman().publish(local, 0, "127.0.0.1", true);
-    EXPECT_TRUE(port);
-    auto remote = client.middleman().remote_actor("127.0.0.1", port ? *port : 0);
-    EXPECT_TRUE(remote);
-    if (remote) echo = *remote;
+    echo = over_the_wire(local);
   }
   ~wire() { caf::anon_send_exit(echo, caf::exit_reason::user_shutdown); }
 };
