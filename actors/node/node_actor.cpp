@@ -55,6 +55,7 @@ struct node_state {
   // catalog_every beats), and beats since the last refresh.
   std::vector<catalog_entry> stored;
   unsigned since_catalog = 0;
+  bool stored_fresh = false;  // read since the last beat: report what is unhosted
   static inline const char* name = "quiver.node";
 };
 
@@ -170,7 +171,10 @@ void read_catalog(node_self* self) {
   if (s.since_catalog++ % catalog_every != 0) return;
   self->request(s.env->persistence, s.env->timeout, catalog_list_request{})
       .then(
-          [self](std::vector<catalog_entry>& entries) { self->state.stored = std::move(entries); },
+          [self](std::vector<catalog_entry>& entries) {
+            self->state.stored = std::move(entries);
+            self->state.stored_fresh = true;
+          },
           [](caf::error&) {});  // read again later
 }
 
@@ -199,8 +203,12 @@ void beat(node_self* self) {
     hb.actors.push_back(h.actor);
   }
   hb.usage = s.env->usage->all_usage();  // only primaries count in a cluster node's book
-  for (auto& e : s.stored)
-    if (!hosts_any(s, e)) hb.unhosted.push_back(e);
+  // Once per catalog read: the list changes only then (a lost beat's waits
+  // for the next read).
+  if (s.stored_fresh)
+    for (auto& e : s.stored)
+      if (!hosts_any(s, e)) hb.unhosted.push_back(e);
+  s.stored_fresh = false;
   auto done = [self] {
     self->state.beating = false;
     if (self->state.again) beat(self);

@@ -468,12 +468,12 @@ caf::result<heartbeat_reply> on_heartbeat(registry_actor* self, node_heartbeat& 
     for (auto& [name, n] : s.cluster->nodes())
       if (n.up && name != hb.name) reply.peers.push_back(n.address);
   // Only a loaded catalog may say an index is gone.
-  for (auto& e : hb.unhosted) {
-    if (!s.loaded) break;
-    auto it = s.indexes.find(index_key{e.tenant.value, e.params.name});
-    if (it == s.indexes.end() || it->second.catalog.incarnation != e.incarnation)
-      reply.forget.push_back(std::move(e));
-  }
+  if (s.loaded)
+    for (auto& e : hb.unhosted) {
+      auto it = s.indexes.find(index_key{e.tenant.value, e.params.name});
+      if (it == s.indexes.end() || it->second.catalog.incarnation != e.incarnation)
+        reply.forget.push_back(std::move(e));
+    }
   for (auto& [name, t] : s.tenants)
     if (t.quotas.max_vectors > 0 || t.quotas.max_bytes > 0)
       reply.limits.push_back({name, t.quotas.max_vectors, t.quotas.max_bytes});
