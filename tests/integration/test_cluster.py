@@ -118,6 +118,8 @@ class Cluster:
                 except OSError:
                     pass
             p.stop(timeout=20)
+        # Logs go with the data: a failing test prints them before it stops.
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def serving(index, shards, replicas):
