@@ -9,6 +9,10 @@
             them): restart -> replica serving with lag 0 (log replay, no snapshot)
   writes    upsert throughput and per-batch p50/p99 (batches of 100, --clients
             writers) into 2 shards x 2 replicas
+  bootstrap (with --replica-logs) a replica whose node was away while its primary
+            took --boot-vectors x --boot-dim and snapshotted: restart -> in sync,
+            the snapshot streamed over the wire; then the same replica restarted
+            again, loading that snapshot from its own disk
 
 --peer-tls runs every daemon with mutual TLS between daemons (throwaway
 credentials), for the cost of the tunnel against the same run without.
@@ -17,12 +21,16 @@ Prints medians and writes JSON (--json). Build first (scripts/build). The client
 runs on the same cores as the cluster.
 """
 import argparse
+import glob
 import http.client
 import json
 import os
 import random
+import re
+import shutil
 import statistics
 import sys
+import tempfile
 import threading
 import time
 
@@ -258,9 +266,95 @@ def catchup(args, out):
         c.stop()
 
 
+def newest_snapshot(c, node, name):
+    """(seq, bytes) of the newest snapshot of `name` in `node`'s data dir."""
+    best = (0, 0)
+    for path in glob.glob(os.path.join(c.vectord_dir(node), "indexes", "default", name + "@*",
+                                       "*", "snapshots", "*.qsnap")):
+        digits = os.path.basename(path).split(".")[0]
+        if digits.isdigit() and int(digits) > best[0]:
+            best = (int(digits), os.path.getsize(path))
+    return best
+
+
+def last_match(text, pattern):
+    found = re.findall(pattern, text)
+    return found[-1] if found else None
+
+
+def stamp(line_start):
+    """Seconds of a log line's clock (same day)."""
+    h, m, s = line_start.split("T")[1].split(":")
+    return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+def bootstrap(args, out):
+    n, dim = args.boot_vectors, args.boot_dim
+    every = max(1000, n // 4)
+    root = tempfile.mkdtemp(prefix="quiver-bootbench-")
+    config = os.path.join(root, "quiver.toml")
+    with open(config, "w") as f:  # small segments: the primary's snapshot releases the log
+        f.write("[storage]\nsegment_bytes = %d\n" % (1 << 20))
+    c = Cluster(vectords=2, gateways=1, replica_logs=True, common_args=cluster_args(args),
+                vectord_args=["--config", config, "--snapshot-every-records", str(every)])
+    try:
+        create(c, "boot", 1, dim)
+        behind = [r["node"] for r in c.map()["shards"][0]["replicas"] if not r["primary"]][0]
+        primary = [x for x in c.vectords if x != behind][0]
+        c.vectords[behind].kill()
+        c.wait(lambda m: [x for x in m["nodes"] if x["name"] == behind][0]["status"] == "down",
+               "replica down")
+        t0 = time.monotonic()
+        ingest(c, "boot", n, dim, 5, batch=250)
+        ingest_s = time.monotonic() - t0
+        # Snapshots come every `every` records: the last is one within that of
+        # the end, and no newer one follows.
+        deadline = time.monotonic() + 600
+        last, steady = None, 0
+        while steady < 6:
+            assert time.monotonic() < deadline, "the primary never snapshotted"
+            time.sleep(0.5)
+            now = newest_snapshot(c, primary, "boot")
+            steady = steady + 1 if now == last and now[0] > n - every else 0
+            last = now
+        snap_seq, snap_bytes = last
+        print("bootstrap: %d x %d written in %.1f s with the replica away; primary snapshot at "
+              "seq %d, %.1f MiB" % (n, dim, ingest_s, snap_seq, snap_bytes / 2**20), flush=True)
+
+        def back_in_sync():
+            t0 = time.monotonic()
+            c.start_vectord(behind)
+            c.wait(lambda m: caught_up("boot")(m) and len(m["shards"][0]["replicas"]) == 2,
+                   "replica in sync", timeout=1200)
+            return time.monotonic() - t0
+
+        wire_s = back_in_sync()
+        log = c.vectords[behind].read_log()
+        asked = last_match(log, r"(\S+) info \[\d+\] shard \S+: the primary's log no longer holds")
+        took = last_match(log, r"(\S+) info \[\d+\] shard \S+: took the primary's snapshot")
+        assert asked and took, "the replica did not take the primary's snapshot"
+        transfer_s = stamp(took) - stamp(asked)
+        c.vectords[behind].kill()
+        local_s = back_in_sync()
+        log = c.vectords[behind].read_log()
+        ready = last_match(log, r"ready: (\d+) vectors, (\d+) log records replayed in ([\d.]+) s")
+        assert ready and int(ready[0]) == n, ready
+        print("bootstrap: over the wire in sync after %.2f s (transfer %.2f s, %.0f MiB/s); "
+              "from its own snapshot in sync after %.2f s (load + replay %s s)"
+              % (wire_s, transfer_s, snap_bytes / 2**20 / max(transfer_s, 1e-3), local_s,
+                 ready[2]), flush=True)
+        out["bootstrap"] = {"vectors": n, "dim": dim, "ingest_s": ingest_s,
+                            "snapshot_bytes": snap_bytes, "wire_in_sync_s": wire_s,
+                            "wire_transfer_s": transfer_s, "local_in_sync_s": local_s,
+                            "local_load_s": float(ready[2])}
+    finally:
+        c.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--only", choices=["fanout", "failover", "catchup", "writes"], action="append")
+    p.add_argument("--only", choices=["fanout", "failover", "catchup", "writes", "bootstrap"], action="append")
     p.add_argument("--peer-tls", action="store_true", help="mutual TLS between the daemons")
     p.add_argument("--replica-logs", action="store_true",
                    help="a log on every replica (--replica-logs) instead of storaged's")
@@ -274,16 +368,17 @@ def main():
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--catchup-records", type=int, default=100000)
+    p.add_argument("--boot-vectors", type=int, default=100000)
+    p.add_argument("--boot-dim", type=int, default=768)
     p.add_argument("--json")
     args = p.parse_args()
     out = {"args": vars(args)}
     try:
         for part in args.only or ["fanout", "failover", "catchup", "writes"]:
             {"fanout": fanout, "failover": failover, "catchup": catchup,
-             "writes": writes}[part](args, out)
+             "writes": writes, "bootstrap": bootstrap}[part](args, out)
     finally:
         if CREDS is not None:
-            import shutil
             shutil.rmtree(CREDS.dir, ignore_errors=True)
     if args.json:
         with open(args.json, "w") as f:
