@@ -40,7 +40,9 @@ class Etcd:
     with ca, cert, key: PEM files; the certificate names 127.0.0.1) they serve
     HTTPS and require client certificates, from clients and from each other."""
 
-    def __init__(self, root, tls=None):
+    def __init__(self, root, tls=None, hosts=None):
+        """`hosts`: each member's (network namespace, address), for members on
+        hosts of their own (the standard ports); None: loopback."""
         self.root = root
         self.tls = tls
         self.scheme = "https" if tls else "http"
@@ -50,11 +52,11 @@ class Etcd:
             self.context = ssl.create_default_context(cafile=tls.ca)
             self.context.load_cert_chain(tls.cert, tls.key)
         self.members = []
-        for i in range(3):
-            self.members.append({"name": "e%d" % i, "client": free_port(), "peer": free_port(),
-                                 "proc": None})
-        self.initial = ",".join("%s=%s://127.0.0.1:%d" % (m["name"], self.scheme, m["peer"])
-                                for m in self.members)
+        for i, (ns, host) in enumerate(hosts or [(None, "127.0.0.1")] * 3):
+            self.members.append({"name": "e%d" % i, "ns": ns, "host": host,
+                                 "client": free_port() if ns is None else 2379,
+                                 "peer": free_port() if ns is None else 2380, "proc": None})
+        self.initial = ",".join("%s=%s" % (m["name"], self.url(m, "peer")) for m in self.members)
         for m in self.members:
             self.start(m)
         self.wait_healthy()
@@ -63,27 +65,30 @@ class Etcd:
         with open(os.path.join(self.root, m["name"] + ".log"), "a") as log:
             self._spawn(m, log)
 
+    def url(self, m, port):
+        return "%s://%s:%d" % (self.scheme, m["host"], m[port])
+
     def _spawn(self, m, log):
-        s = self.scheme
         tls = []
         if self.tls:
             t = self.tls
             tls = ["--cert-file", t.cert, "--key-file", t.key, "--client-cert-auth",
                    "--trusted-ca-file", t.ca, "--peer-cert-file", t.cert, "--peer-key-file", t.key,
                    "--peer-client-cert-auth", "--peer-trusted-ca-file", t.ca]
+        netns = ["ip", "netns", "exec", m["ns"]] if m["ns"] else []
         m["proc"] = subprocess.Popen([
-            "etcd", "--logger=zap", "--log-level=error", "--name", m["name"],
+            *netns, "etcd", "--logger=zap", "--log-level=error", "--name", m["name"],
             "--data-dir", os.path.join(self.root, m["name"]),
-            "--listen-client-urls", "%s://127.0.0.1:%d" % (s, m["client"]),
-            "--advertise-client-urls", "%s://127.0.0.1:%d" % (s, m["client"]),
-            "--listen-peer-urls", "%s://127.0.0.1:%d" % (s, m["peer"]),
-            "--initial-advertise-peer-urls", "%s://127.0.0.1:%d" % (s, m["peer"]),
+            "--listen-client-urls", self.url(m, "client"),
+            "--advertise-client-urls", self.url(m, "client"),
+            "--listen-peer-urls", self.url(m, "peer"),
+            "--initial-advertise-peer-urls", self.url(m, "peer"),
             "--initial-cluster", self.initial, "--initial-cluster-state", "new",
             "--unsafe-no-fsync", "--experimental-watch-progress-notify-interval=2s", *tls],
             stdout=log, stderr=subprocess.STDOUT)
 
     def endpoints(self):
-        return ",".join("%s://127.0.0.1:%d" % (self.scheme, m["client"]) for m in self.members)
+        return ",".join(self.url(m, "client") for m in self.members)
 
     def client_args(self):
         """A daemon's flags for this etcd's TLS (none without)."""
@@ -91,12 +96,12 @@ class Etcd:
         return ["--etcd-ca", t.ca, "--etcd-cert", t.cert, "--etcd-key", t.key] if t else []
 
     def call(self, path, body, member=None):
-        ports = [member["client"]] if member else [m["client"] for m in self.members
-                                                   if m["proc"] and m["proc"].poll() is None]
+        members = [member] if member else [m for m in self.members
+                                           if m["proc"] and m["proc"].poll() is None]
         last = None
-        for port in ports:
+        for m in members:
             try:
-                req = urllib.request.Request("%s://127.0.0.1:%d%s" % (self.scheme, port, path),
+                req = urllib.request.Request(self.url(m, "client") + path,
                                              data=json.dumps(body).encode())
                 with urllib.request.urlopen(req, timeout=3, context=self.context) as r:
                     return json.load(r)

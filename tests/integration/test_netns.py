@@ -50,22 +50,23 @@ def can_make_namespaces():
 
 
 class Network:
-    """A bridge in this namespace (PREFIX.254) and a namespace per host, each
+    """A bridge in this namespace (<prefix>254) and a namespace per host, each
     with a veth on the bridge."""
 
-    def __init__(self, hosts):
+    def __init__(self, hosts, prefix=PREFIX, bridge=BRIDGE):
         self.hosts = dict(hosts)  # namespace -> last octet
+        self.prefix, self.bridge = prefix, bridge
         self.cleanup()
-        sh("ip", "link", "add", BRIDGE, "type", "bridge")
-        sh("ip", "addr", "add", PREFIX + "254/24", "dev", BRIDGE)
-        sh("ip", "link", "set", BRIDGE, "up")
+        sh("ip", "link", "add", bridge, "type", "bridge")
+        sh("ip", "addr", "add", prefix + "254/24", "dev", bridge)
+        sh("ip", "link", "set", bridge, "up")
         for ns, octet in self.hosts.items():
             sh("ip", "netns", "add", ns)
             sh("ip", "link", "add", self.veth(ns), "type", "veth", "peer", "name", "eth0",
                "netns", ns)
-            sh("ip", "link", "set", self.veth(ns), "master", BRIDGE)
+            sh("ip", "link", "set", self.veth(ns), "master", bridge)
             sh("ip", "link", "set", self.veth(ns), "up")
-            sh("ip", "-n", ns, "addr", "add", "%s%d/24" % (PREFIX, octet), "dev", "eth0")
+            sh("ip", "-n", ns, "addr", "add", "%s%d/24" % (prefix, octet), "dev", "eth0")
             sh("ip", "-n", ns, "link", "set", "eth0", "up")
             sh("ip", "-n", ns, "link", "set", "lo", "up")
 
@@ -74,7 +75,7 @@ class Network:
         return "v-" + ns[-8:]
 
     def address(self, ns):
-        return PREFIX + str(self.hosts[ns])
+        return self.prefix + str(self.hosts[ns])
 
     def cut(self, ns, down=True):
         """A partition: the host's link goes down; its processes run on."""
@@ -84,7 +85,7 @@ class Network:
         for ns in self.hosts:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
             subprocess.run(["ip", "link", "del", self.veth(ns)], capture_output=True)
-        subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
+        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
 
 
 @unittest.skipUnless(can_make_namespaces() and shutil.which("openssl"),

@@ -39,8 +39,8 @@ def make_ca(dir, name):
     return key, cert
 
 
-def make_signed(dir, name, ca_key, ca_cert):
-    """A daemon's or etcd member's certificate: it serves (on 127.0.0.1) and
+def make_signed(dir, name, ca_key, ca_cert, ips=("127.0.0.1",)):
+    """A daemon's or etcd member's certificate: it serves (on `ips`) and
     connects, so both key usages."""
     key, csr, cert = (os.path.join(dir, name + ext) for ext in (".key", ".csr", ".pem"))
     r = run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
@@ -48,7 +48,8 @@ def make_signed(dir, name, ca_key, ca_cert):
     assert r.returncode == 0, r.stderr
     ext = os.path.join(dir, name + ".ext")
     with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n")
+        f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n"
+                % ",".join("IP:" + ip for ip in ips))
     r = run("openssl", "x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key,
             "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", cert)
     assert r.returncode == 0, r.stderr
@@ -56,10 +57,13 @@ def make_signed(dir, name, ca_key, ca_cert):
 
 
 class Credentials:
-    def __init__(self):
+    """The cluster's CA and one certificate for every daemon (serving on `ips`),
+    and a stranger's from another CA."""
+
+    def __init__(self, ips=("127.0.0.1",)):
         self.dir = tempfile.mkdtemp(prefix="quiver-peer-tls-")
         self.ca_key, self.ca = make_ca(self.dir, "cluster-ca")
-        self.key, self.cert = make_signed(self.dir, "node", self.ca_key, self.ca)
+        self.key, self.cert = make_signed(self.dir, "node", self.ca_key, self.ca, ips)
         other_key, self.other_ca = make_ca(self.dir, "other-ca")
         self.stranger_key, self.stranger_cert = make_signed(self.dir, "stranger", other_key,
                                                             self.other_ca)
