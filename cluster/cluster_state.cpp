@@ -312,6 +312,19 @@ void cluster_state::fence_failed(const shard_ref& ref) {
   if (it != shards_.end()) it->second.fencing = false;
 }
 
+bool cluster_state::may_forget(const shard_ref& ref, const std::string& node) const {
+  if (!replica_logs_ || !by_registration_) return false;
+  auto it = shards_.find(key_of(ref));
+  if (it == shards_.end()) return false;
+  auto& s = it->second;
+  if (s.fencing || s.in_sync.empty() || !primary_serving(s)) return false;
+  if (contains(s.assigned, node) || contains(s.in_sync, node) || s.primary == node ||
+      s.replicas.count(node))
+    return false;
+  auto desired = desired_.find(placement_key(ref));
+  return desired != desired_.end() && !contains(desired->second, node);
+}
+
 std::vector<replica_plan> cluster_state::plan_for(const std::string& node) const {
   std::vector<replica_plan> out;
   for (auto& [key, s] : shards_) {
@@ -324,7 +337,11 @@ std::vector<replica_plan> cluster_state::plan_for(const std::string& node) const
     if (p.primary) {
       for (auto& a : s.assigned)
         if (a != node) p.peers.push_back(a);
-      if (replica_logs_) p.in_sync = s.in_sync;
+      // A member let go (its shard moved) is left out: the primary takes it
+      // out of the set, durably, before it acknowledges without it.
+      if (replica_logs_)
+        for (auto& n : s.in_sync)
+          if (contains(s.assigned, n)) p.in_sync.push_back(n);
     } else {
       if (auto it = s.replicas.find(s.primary); it != s.replicas.end())
         p.primary_applied = it->second.applied;

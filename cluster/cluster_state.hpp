@@ -155,6 +155,14 @@ class cluster_state {
 
   std::vector<replica_plan> plan_for(const std::string& node) const;
 
+  // Replica logs with the in-sync set in etcd: whether `node` may delete its
+  // files of `ref`, a shard that lives on. Only when the shard is settled (a
+  // serving primary, an in-sync set) and the node neither hosts a replica, nor
+  // is placed for one, nor is in the in-sync set: then the members hold every
+  // acknowledged write and its copy is needed by no one. Without etcd the set
+  // is not durable across a coordinator's restart, so nothing is deleted.
+  bool may_forget(const shard_ref& ref, const std::string& node) const;
+
   // The primary serves: it reported ready under the current epoch.
   bool primary_serving(const shard_view& s) const;
   bool replica_serving(const shard_view& s, const std::string& node) const;

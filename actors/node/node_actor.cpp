@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "actors/wire/actor_messages.hpp"
@@ -54,8 +55,11 @@ struct node_state {
   // Replica logs: the indexes this node's storage holds (refreshed every
   // catalog_every beats), and beats since the last refresh.
   std::vector<catalog_entry> stored;
+  std::vector<shard_ref> stored_shards;  // the shards it holds files of
   unsigned since_catalog = 0;
   bool stored_fresh = false;  // read since the last beat: report what is unhosted
+  // Shards whose files are being deleted: not hosted again until that is done.
+  std::set<shard_key> dropping;
   static inline const char* name = "quiver.node";
 };
 
@@ -96,6 +100,7 @@ void apply_assignments(node_self* self, std::vector<node_assignment>& wanted) {
   for (auto& [key, a] : by_key) {
     auto it = s.hosted.find(key);
     if (it == s.hosted.end()) {
+      if (s.dropping.count(key)) continue;  // the next beat after the deletion
       hosted_replica h;
       h.ref = shard_ref{a->entry.tenant, a->entry.params.name, a->entry.incarnation, a->shard};
       h.last.shard = a->shard;
@@ -165,6 +170,32 @@ void forget(node_self* self, std::vector<catalog_entry>& gone) {
   }
 }
 
+// Deletes the files of shards the coordinator says moved off this node for good,
+// unless one is hosted again meanwhile; none of them is hosted until its
+// deletion is done.
+void forget_shards(node_self* self, std::vector<shard_ref>& gone) {
+  auto& s = self->state;
+  for (auto& ref : gone) {
+    shard_key key{ref.tenant.value, ref.index, ref.incarnation, ref.shard.value};
+    if (s.hosted.count(key) || !s.dropping.insert(key).second) continue;
+    auto what = ref.tenant.value + "/" + ref.index + "@" + std::to_string(ref.incarnation) + "/" +
+                std::to_string(ref.shard.value);
+    auto done = [self, key] { self->state.dropping.erase(key); };
+    self->request(s.env->persistence, s.env->timeout, shard_drop_request{ref})
+        .then(
+            [self, what, done](bool) {
+              done();
+              spdlog::info("node {}: deleted the files of shard {}, which moved to other nodes",
+                           self->state.options.name, what);
+            },
+            [self, what, done](caf::error& err) {
+              done();
+              spdlog::warn("node {}: deleting the files of shard {} failed: {}",
+                           self->state.options.name, what, from_caf_error(err).message);
+            });
+  }
+}
+
 void read_catalog(node_self* self) {
   auto& s = self->state;
   if (!s.env->replica_logs || s.stopping) return;
@@ -173,9 +204,16 @@ void read_catalog(node_self* self) {
       .then(
           [self](std::vector<catalog_entry>& entries) {
             self->state.stored = std::move(entries);
-            self->state.stored_fresh = true;
+            self->request(self->state.env->persistence, self->state.env->timeout,
+                          shard_list_request{})
+                .then(
+                    [self](std::vector<shard_ref>& shards) {
+                      self->state.stored_shards = std::move(shards);
+                      self->state.stored_fresh = true;
+                    },
+                    [](caf::error&) {});  // read again later
           },
-          [](caf::error&) {});  // read again later
+          [](caf::error&) {});
 }
 
 void beat(node_self* self) {
@@ -205,9 +243,14 @@ void beat(node_self* self) {
   hb.usage = s.env->usage->all_usage();  // only primaries count in a cluster node's book
   // Once per catalog read: the list changes only then (a lost beat's waits
   // for the next read).
-  if (s.stored_fresh)
+  if (s.stored_fresh) {
     for (auto& e : s.stored)
       if (!hosts_any(s, e)) hb.unhosted.push_back(e);
+    for (auto& ref : s.stored_shards) {
+      shard_key key{ref.tenant.value, ref.index, ref.incarnation, ref.shard.value};
+      if (!s.hosted.count(key) && !s.dropping.count(key)) hb.unhosted_shards.push_back(ref);
+    }
+  }
   s.stored_fresh = false;
   auto done = [self] {
     self->state.beating = false;
@@ -238,6 +281,7 @@ void beat(node_self* self) {
             }
             apply_assignments(self, reply.assignments);
             forget(self, reply.forget);
+            forget_shards(self, reply.forget_shards);
             read_catalog(self);
             self->state.env->usage->set_all_limits(reply.limits);
             self->state.env->usage->set_elsewhere(reply.elsewhere);

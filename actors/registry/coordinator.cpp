@@ -441,6 +441,19 @@ std::vector<node_assignment> assignments_of(registry_actor* self, const std::str
   return out;
 }
 
+// The node's files of `ref` may go (cluster_state::may_forget), and etcd holds
+// the shard as it is now: a coordinator taking over could not restore a set
+// the node's copy is still part of.
+bool may_forget(registry_actor* self, const shard_ref& ref, const std::string& node) {
+  auto& s = self->state;
+  if (!s.coordination.metadata || !s.cluster->may_forget(ref, node)) return false;
+  auto key = cluster_state::key_of(ref);
+  auto view = s.cluster->shards().find(key);
+  auto written = s.written.find(key);
+  return view != s.cluster->shards().end() && written != s.written.end() && !s.writing.count(key) &&
+         written->second == s.cluster->record_of(view->second);
+}
+
 caf::result<heartbeat_reply> on_heartbeat(registry_actor* self, node_heartbeat& hb) {
   auto& s = self->state;
   if (!placing(self))
@@ -474,6 +487,8 @@ caf::result<heartbeat_reply> on_heartbeat(registry_actor* self, node_heartbeat& 
       if (it == s.indexes.end() || it->second.catalog.incarnation != e.incarnation)
         reply.forget.push_back(std::move(e));
     }
+  for (auto& ref : hb.unhosted_shards)
+    if (may_forget(self, ref, hb.name)) reply.forget_shards.push_back(std::move(ref));
   for (auto& [name, t] : s.tenants)
     if (t.quotas.max_vectors > 0 || t.quotas.max_bytes > 0)
       reply.limits.push_back({name, t.quotas.max_vectors, t.quotas.max_bytes});

@@ -30,6 +30,8 @@ using storage_api =
                      caf::replies_to<tenant_rotate_request>::with<bool>,
                      caf::replies_to<tenant_drop_request>::with<bool>,
                      caf::replies_to<catalog_drop_request>::with<bool>,
+                     caf::replies_to<shard_list_request>::with<std::vector<shard_ref>>,
+                     caf::replies_to<shard_drop_request>::with<bool>,
                      caf::replies_to<shard_open_request>::with<shard_lease>,
                      caf::replies_to<shard_fence_request>::with<std::uint64_t>,
                      caf::replies_to<log_append_request>::with<log_append_reply>,
@@ -113,6 +115,14 @@ storage_api::behavior_type storage_actor(storage_self self, std::shared_ptr<stor
       },
       [self](catalog_drop_request& r) -> caf::result<bool> {
         auto st = self->state.engine->drop_index(r.tenant, r.name, r.incarnation);
+        if (!st.ok()) return to_caf_error(st);
+        return true;
+      },
+      [self](shard_list_request&) -> std::vector<shard_ref> {
+        return self->state.engine->stored_shards();
+      },
+      [self](shard_drop_request& r) -> caf::result<bool> {
+        auto st = self->state.engine->drop_shard(r.ref);
         if (!st.ok()) return to_caf_error(st);
         return true;
       },

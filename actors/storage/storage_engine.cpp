@@ -74,7 +74,12 @@ std::string storage_engine::shard_dir(const shard_ref& ref) const {
   return index_dir(ref.tenant, ref.index, ref.incarnation) + "/" + std::to_string(ref.shard.value);
 }
 
-// Directories of dropped indexes whose removal a crash interrupted.
+namespace {
+// A dropped shard's directory, renamed aside until it is removed.
+constexpr char dropped_suffix[] = ".dropped";
+}  // namespace
+
+// Directories of dropped indexes and shards whose removal a crash interrupted.
 status storage_engine::remove_stale_dirs() {
   auto root = options_.data_dir + indexes_dir_name;
   if (auto st = env_.create_dirs(root); !st.ok()) return st;
@@ -87,9 +92,18 @@ status storage_engine::remove_stale_dirs() {
     auto names = env_.list(root + "/" + t);
     if (!names) continue;
     for (auto& n : *names) {
-      if (live.count(t + "/" + n)) continue;
+      auto dir = root + "/" + t + "/" + n;
+      if (live.count(t + "/" + n)) {
+        if (auto shards = env_.list(dir))
+          for (auto& shard : *shards)
+            if (shard.size() > sizeof dropped_suffix - 1 &&
+                shard.compare(shard.size() - (sizeof dropped_suffix - 1), std::string::npos,
+                              dropped_suffix) == 0)
+              if (auto st = env_.remove_all(dir + "/" + shard); !st.ok()) return st;
+        continue;
+      }
       spdlog::info("removing files of dropped index {}/{}", t, n);
-      if (auto st = env_.remove_all(root + "/" + t + "/" + n); !st.ok()) return st;
+      if (auto st = env_.remove_all(dir); !st.ok()) return st;
     }
   }
   return status::success();
@@ -265,6 +279,35 @@ status storage_engine::drop_index(const tenant_id& tenant, const std::string& na
   auto dir = index_dir(tenant, name, incarnation);
   if (auto st = env_.remove_all(dir); !st.ok())
     spdlog::warn("dropped index {}/{}: {}", tenant.value, name, st.message);
+  return status::success();
+}
+
+std::vector<shard_ref> storage_engine::stored_shards() const {
+  std::vector<shard_ref> out;
+  for (auto& [key, entry] : catalog_) {
+    auto names = env_.list(index_dir(entry.tenant, entry.params.name, entry.incarnation));
+    if (!names) continue;
+    for (auto& n : *names) {
+      auto shard = parse_u64(n);
+      if (shard && *shard < entry.params.shards)
+        out.push_back(shard_ref{entry.tenant, entry.params.name, entry.incarnation,
+                                shard_id{static_cast<std::uint32_t>(*shard)}});
+    }
+  }
+  return out;
+}
+
+status storage_engine::drop_shard(const shard_ref& ref) {
+  shards_.erase(shard_key{ref.tenant.value, ref.index, ref.incarnation, ref.shard.value});
+  auto dir = shard_dir(ref);
+  auto aside = dir + dropped_suffix;
+  if (env_.list(dir)) {
+    if (auto st = env_.rename(dir, aside); !st.ok()) return st;
+    auto parent = index_dir(ref.tenant, ref.index, ref.incarnation);
+    if (auto st = env_.sync_dir(parent); !st.ok()) return st;
+  }
+  if (auto st = env_.remove_all(aside); !st.ok())
+    spdlog::warn("dropped shard {}: {}", aside, st.message);  // the next open removes it
   return status::success();
 }
 

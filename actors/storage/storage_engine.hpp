@@ -61,6 +61,14 @@ class storage_engine {
   status drop_index(const tenant_id& tenant, const std::string& name,
                     std::uint64_t incarnation = 0);
 
+  // The shards of the catalog's indexes this node holds files of.
+  std::vector<shard_ref> stored_shards() const;
+  // Deletes one shard's files (log, epochs, snapshots) while its index lives on
+  // (replica logs: the shard moved to other nodes). The directory is renamed
+  // aside first, so a crash leaves the shard whole or gone, never part of a
+  // log; the next open removes what is left. No error when there is none.
+  status drop_shard(const shard_ref& ref);
+
   // claim: makes the caller the shard's writer under a new epoch (persisted),
   // fencing every earlier writer. hold: the caller writes under `epoch`, which a
   // fence() or the metadata store gave it (a newer one is adopted); fails with a

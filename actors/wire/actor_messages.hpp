@@ -56,6 +56,9 @@ struct node_heartbeat {
   // Replica logs: indexes the node's own storage holds files of and it hosts
   // no shard of (the coordinator names those the catalog no longer has).
   std::vector<catalog_entry> unhosted;
+  // Replica logs: shards of live indexes whose files it holds and hosts no
+  // replica of (the coordinator names those it may delete).
+  std::vector<shard_ref> unhosted_shards;
 };
 // One replica the coordinator wants on the node.
 struct node_assignment {
@@ -86,6 +89,9 @@ struct heartbeat_reply {
   // Of the heartbeat's unhosted: the incarnations the catalog no longer has
   // (dropped, or replaced under the name), whose files the node deletes.
   std::vector<catalog_entry> forget;
+  // Of the heartbeat's unhosted shards: those moved off the node for good (see
+  // cluster_state::may_forget), whose files it deletes.
+  std::vector<shard_ref> forget_shards;
 };
 // Node -> index actor: its role (clustered shards only).
 struct shard_role_msg {
@@ -109,7 +115,7 @@ typename Inspector::result_type inspect(Inspector& f, index_route& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_heartbeat& x) {
-  return f(x.name, x.address, x.node, x.reports, x.actors, x.usage, x.unhosted);
+  return f(x.name, x.address, x.node, x.reports, x.actors, x.usage, x.unhosted, x.unhosted_shards);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_assignment& x) {
@@ -118,7 +124,8 @@ typename Inspector::result_type inspect(Inspector& f, node_assignment& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, heartbeat_reply& x) {
-  return f(x.replica_logs, x.peers, x.assignments, x.elsewhere, x.limits, x.forget);
+  return f(x.replica_logs, x.peers, x.assignments, x.elsewhere, x.limits, x.forget,
+           x.forget_shards);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_role_msg& x) {

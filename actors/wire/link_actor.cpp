@@ -150,6 +150,8 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
       [self](catalog_list_request& r) { return forward<std::vector<catalog_entry>>(self, r); },
       [self](catalog_create_request& r) { return forward<catalog_create_reply>(self, r); },
       [self](catalog_drop_request& r) { return forward<bool>(self, r); },
+      [self](shard_list_request& r) { return forward<std::vector<shard_ref>>(self, r); },
+      [self](shard_drop_request& r) { return forward<bool>(self, r); },
       [self](shard_open_request& r) { return forward<shard_lease>(self, r); },
       [self](log_append_request& r) { return forward<log_append_reply>(self, r); },
       [self](log_read_request& r) { return forward<log_chunk>(self, r); },

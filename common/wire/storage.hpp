@@ -99,6 +99,23 @@ typename Inspector::result_type inspect(Inspector& f, catalog_drop_request& x) {
   return f(x.tenant, x.name, x.incarnation);
 }
 
+// Replica logs, a node -> its own storage: the shards it holds files of
+// (std::vector<shard_ref>), and the deletion of one whose index lives on.
+struct shard_list_request {
+  bool all = true;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_list_request& x) {
+  return f(x.all);
+}
+struct shard_drop_request {
+  shard_ref ref;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_drop_request& x) {
+  return f(x.ref);
+}
+
 // How the caller opens a shard.
 enum class open_mode : std::uint8_t {
   claim,   // become the writer under a new epoch (standalone, three-process)

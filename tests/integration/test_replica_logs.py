@@ -447,5 +447,89 @@ class BootstrapTest(unittest.TestCase):
         self.assertEqual(missing, [], "acknowledged writes lost or changed")
 
 
+def shard_dirs(root, name):
+    """The shards of `name` whose files a data dir holds."""
+    out = set()
+    for d in index_dirs(root, name):
+        base = os.path.join(root, "indexes", "default", d)
+        out.update(int(x) for x in os.listdir(base) if x.isdigit())
+    return out
+
+
+class MovedShardFilesTest(unittest.TestCase):
+    """With the in-sync set in etcd, a node deletes its files of a shard that
+    moved to other nodes for good (it is neither placed for it nor in sync);
+    every node ends up with the files of exactly the shards it hosts."""
+
+    def test_files_of_shards_moved_off_a_node_go(self):
+        import test_cluster_etcd
+        root = tempfile.mkdtemp(prefix="quiver-moved-")
+        etcd = test_cluster_etcd.Etcd(root)
+        config = os.path.join(root, "quiver.toml")
+        self.lease = test_cluster_etcd.LEASE_S
+        with open(config, "w") as f:
+            f.write('[etcd]\nnode_lease_s = %d\ncontroller_lease_s = %d\nprefix = "/qm/"\n'
+                    % (self.lease, self.lease))
+        try:
+            run_printing_logs(Cluster(vectords=3, gateways=1, replica_logs=True,
+                                      common_args=["--config", config, "--etcd", etcd.endpoints()],
+                                      node_timeout_ms=1000 * SLOW * 10),
+                              self.run_scenario)
+        finally:
+            etcd.stop()
+            shutil.rmtree(root, ignore_errors=True)
+
+    def run_scenario(self, c):
+        status, body = c.request("POST", "/v1/indexes", {"name": "mv", "dimension": 8,
+                                                         "shards": 4, "replicas": 2})
+        self.assertIn(status, (200, 201), body)
+        acked = {}
+
+        def put(items):
+            deadline = time.monotonic() + 30 * SLOW
+            while c.request("POST", "/v1/indexes/mv/vectors",
+                            {"items": [{"id": i, "vector": v} for i, v in items]})[0] != 200:
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.2)
+            acked.update(items)
+
+        put(vectors(200, 8, 1))
+        c.wait(in_sync("mv", 4, 2), "mv in sync")
+        hosted = lambda m, n: {s["shard"] for s in m["shards"] if s["index"] == "mv"  # noqa: E731
+                               for r in s["replicas"] if r["node"] == n}
+        m = c.map()
+        victim = max(c.vectords, key=lambda n: len(hosted(m, n)))
+        c.vectords[victim].kill()
+        c.wait(lambda m: not hosted(m, victim) and in_sync("mv", 4, 2)(m),
+               "mv re-replicated without " + victim, timeout=60 * SLOW)
+        put([("later-%03d" % k, v) for k, (_, v) in enumerate(vectors(100, 8, 2))])
+        # Back once its old registration expired (else that expiry takes the
+        # new process down again).
+        time.sleep(self.lease + 1)
+        c.start_vectord(victim)
+        c.wait(lambda m: sum(n["status"] == "up" for n in m["nodes"]) == 3 and
+               in_sync("mv", 4, 2)(m), "mv in sync with every node up", timeout=60 * SLOW)
+
+        # Settled (no move under way): each node's files are those of the
+        # shards it hosts.
+        deadline = time.monotonic() + 60 * SLOW
+        while True:
+            m = c.map()
+            held = {n: shard_dirs(c.vectord_dir(n), "mv") for n in c.vectords}
+            want = {n: hosted(m, n) for n in c.vectords}
+            settled = in_sync("mv", 4, 2)(m) and all(
+                len(s["replicas"]) == 2 for s in m["shards"] if s["index"] == "mv")
+            if held == want and settled:
+                break
+            self.assertLess(time.monotonic(), deadline, "files %s, hosted %s" % (held, want))
+            time.sleep(0.5)
+        logs = "".join(c.vectords[n].read_log() for n in c.vectords)
+        self.assertIn("which moved to other nodes", logs)
+        self.assertEqual(sum(len(x) for x in held.values()), 8)
+        for i, v in sorted(acked.items()):
+            status, body = c.request("GET", "/v1/indexes/mv/vectors/" + i)
+            self.assertEqual(status, 200, (i, body))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -353,6 +353,61 @@ TEST(ClusterState, ReplicaLogsPromoteOnlyInSyncReplicas) {
   EXPECT_EQ(bare.shards().begin()->second.in_sync, std::vector<std::string>{a});
 }
 
+// A node's files of a shard that moved off it may go only once the shard is
+// settled elsewhere and the node is neither placed for it nor in sync.
+TEST(ClusterState, MovedShardFilesGoOnlyWhenNoOneNeedsThem) {
+  cluster_state c;
+  c.use_replica_logs();
+  c.require_registration();
+  auto t0 = clock_type::now();
+  for (auto& n : node_names(3)) {
+    c.registered(n, true);
+    c.heartbeat(n, n + ":1", t0, {});
+  }
+  c.add_index(entry(1, 2));
+  std::uint64_t epoch = 0;
+  fence_all(c, epoch);
+  auto& s = c.shards().begin()->second;
+  auto ref = shard_ref{s.entry.tenant, s.entry.params.name, s.entry.incarnation, s.shard};
+  std::string outsider;
+  for (auto& n : node_names(3))
+    if (std::count(s.assigned.begin(), s.assigned.end(), n) == 0) outsider = n;
+  ASSERT_FALSE(outsider.empty());
+  // Not while the primary does not serve yet.
+  EXPECT_FALSE(c.may_forget(ref, outsider));
+  for (auto& n : node_names(3)) report_serving(c, n, t0);
+  EXPECT_TRUE(c.may_forget(ref, outsider));
+  for (auto& n : s.assigned) EXPECT_FALSE(c.may_forget(ref, n)) << n;
+
+  // The replica's node is lost: the outsider takes its place. The lost node
+  // left the in-sync set, so its copy may go; the new one's may not.
+  auto replica = s.assigned.back();
+  c.node_lost(replica);
+  fence_all(c, epoch);
+  ASSERT_EQ(std::count(s.assigned.begin(), s.assigned.end(), outsider), 1);
+  for (auto& n : node_names(3)) report_serving(c, n, t0);
+  EXPECT_FALSE(c.may_forget(ref, outsider));
+  EXPECT_TRUE(c.may_forget(ref, replica));
+  // The primary's node lost too: its copy is the in-sync set's last member.
+  auto primary = s.primary;
+  c.node_lost(primary);
+  fence_all(c, epoch);
+  EXPECT_EQ(s.in_sync, std::vector<std::string>{primary});
+  EXPECT_FALSE(c.may_forget(ref, primary));
+
+  // Without etcd the set does not outlive a coordinator: nothing may go.
+  cluster_state plain;
+  plain.use_replica_logs();
+  for (auto& n : node_names(3)) plain.heartbeat(n, n + ":1", t0, {});
+  plain.add_index(entry(1, 2));
+  fence_all(plain, epoch);
+  for (auto& n : node_names(3)) report_serving(plain, n, t0);
+  for (auto& n : node_names(3)) EXPECT_FALSE(plain.may_forget(ref, n)) << n;
+  // Nor a shard of another incarnation.
+  ref.incarnation += 1;
+  EXPECT_FALSE(c.may_forget(ref, replica));
+}
+
 TEST(ClusterState, FenceForADeadNodeLeavesNoPrimary) {
   cluster_state c;
   auto t0 = clock_type::now();

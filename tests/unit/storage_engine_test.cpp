@@ -129,6 +129,43 @@ TEST_F(StorageEngine, ADropOfOneIncarnationLeavesAnotherUnderTheName) {
   EXPECT_FALSE(fs::exists(s->shard_dir(ref)));
 }
 
+TEST_F(StorageEngine, ADroppedShardGoesWholeWhileItsIndexLivesOn) {
+  const tenant_id t{"default"};
+  shard_ref zero{t, "a", 7, shard_id{0}}, one{t, "a", 7, shard_id{1}};
+  {
+    auto s = open();
+    ASSERT_TRUE(s->create_index(t, params("a", 2), 7));
+    for (auto& ref : {zero, one}) {
+      auto lease = s->open_shard(ref);
+      ASSERT_TRUE(lease);
+      ASSERT_TRUE(s->append(ref, lease->epoch, upserts(1, 5, lease->epoch)).ok());
+    }
+    ASSERT_TRUE(s->sync().ok());
+    EXPECT_EQ(s->stored_shards().size(), 2u);
+
+    ASSERT_TRUE(s->drop_shard(zero).ok());
+    EXPECT_FALSE(fs::exists(s->shard_dir(zero)));
+    EXPECT_FALSE(fs::exists(s->shard_dir(zero) + ".dropped"));
+    auto left = s->stored_shards();
+    ASSERT_EQ(left.size(), 1u);
+    EXPECT_EQ(left[0].shard.value, 1u);
+    EXPECT_EQ(s->catalog().size(), 1u);
+    EXPECT_EQ(read_all(*s, one).size(), 5u);
+    EXPECT_TRUE(s->drop_shard(zero).ok());  // none left: no error
+
+    // Placed here again, the shard starts from nothing.
+    auto lease = s->open_shard(zero);
+    ASSERT_TRUE(lease);
+    EXPECT_EQ(lease->last_seq.value, 0u);
+    EXPECT_TRUE(read_all(*s, zero).empty());
+  }
+  // A crash between the rename and the removal: the next open removes the rest.
+  fs::create_directories(dir_ + "/indexes/default/a@7/1.dropped/log");
+  auto s = open();
+  EXPECT_FALSE(fs::exists(dir_ + "/indexes/default/a@7/1.dropped"));
+  EXPECT_EQ(read_all(*s, one).size(), 5u);
+}
+
 TEST_F(StorageEngine, MirrorsIndexesUnderTheIncarnationsTheClustersCatalogAssigns) {
   const tenant_id t{"acme"};  // no tenant record: the cluster's catalog checked it
   std::uint64_t first_seq = 0;
