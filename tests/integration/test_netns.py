@@ -15,6 +15,7 @@ acknowledged. Needs root and iproute2; skipped otherwise."""
 import os
 import random
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -88,9 +89,28 @@ class Network:
         subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
 
 
+class Daemons:
+    """A test class's daemons (cls.procs), each in a network namespace or in
+    this one, logging to cls.dir."""
+
+    @classmethod
+    def spawn(cls, name, ns, argv, pattern):
+        prefix = ["ip", "netns", "exec", ns] if ns else []
+        p = Process(name, prefix + argv, os.path.join(cls.dir, name + ".log"), pattern)
+        cls.procs.append(p)
+        return p
+
+    @classmethod
+    def stop_daemons(cls):
+        for p in reversed(getattr(cls, "procs", [])):
+            if p.proc.poll() is None:
+                p.proc.send_signal(signal.SIGCONT)  # a paused one stops too
+            p.stop(timeout=20)
+
+
 @unittest.skipUnless(can_make_namespaces() and shutil.which("openssl"),
                      "needs root, iproute2 and openssl")
-class NetnsClusterTest(unittest.TestCase):
+class NetnsClusterTest(Daemons, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         import test_peer_tls
@@ -125,16 +145,8 @@ class NetnsClusterTest(unittest.TestCase):
         cls.wait(lambda m: sum(n["status"] == "up" for n in m["nodes"]) == 2, "nodes up")
 
     @classmethod
-    def spawn(cls, name, ns, argv, pattern):
-        prefix = ["ip", "netns", "exec", ns] if ns else []
-        p = Process(name, prefix + argv, os.path.join(cls.dir, name + ".log"), pattern)
-        cls.procs.append(p)
-        return p
-
-    @classmethod
     def tearDownClass(cls):
-        for p in reversed(getattr(cls, "procs", [])):
-            p.stop(timeout=20)
+        cls.stop_daemons()
         cls.net.cleanup()
         shutil.rmtree(cls.dir, ignore_errors=True)
         shutil.rmtree(cls.creds.dir, ignore_errors=True)

@@ -31,7 +31,6 @@ import urllib.parse
 import quiver_server
 import test_cluster
 import test_netns
-from quiver_server import Process
 from test_cluster import SLOW
 from test_cluster_etcd import LEASE_S, Etcd
 from test_replica_logs import in_sync
@@ -123,7 +122,7 @@ class Writers:
 
 @unittest.skipUnless(test_netns.can_make_namespaces() and shutil.which("openssl") and
                      shutil.which("etcd"), "needs root, iproute2, openssl and etcd")
-class NetnsEtcdClusterTest(unittest.TestCase):
+class NetnsEtcdClusterTest(test_netns.Daemons, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         import test_peer_tls
@@ -177,18 +176,8 @@ class NetnsEtcdClusterTest(unittest.TestCase):
                                     "--coordinator", cls.coordinator, "--port", "0"], HTTP)
 
     @classmethod
-    def spawn(cls, name, ns, argv, pattern):
-        prefix = ["ip", "netns", "exec", ns] if ns else []
-        p = Process(name, prefix + argv, os.path.join(cls.dir, name + ".log"), pattern)
-        cls.procs.append(p)
-        return p
-
-    @classmethod
     def tearDownClass(cls):
-        for p in reversed(getattr(cls, "procs", [])):
-            if p.proc.poll() is None:
-                p.proc.send_signal(signal.SIGCONT)
-            p.stop(timeout=20)
+        cls.stop_daemons()
         if cls.etcd:
             cls.etcd.stop()
         cls.net.cleanup()
