@@ -219,6 +219,10 @@ void read_catalog(node_self* self) {
 void beat(node_self* self) {
   auto& s = self->state;
   if (s.stopping) return;
+  // On etcd, only while registered: until then the name may still be held by
+  // this node's predecessor (a restart within its lease), whose expiry would
+  // take the node down again right after it joined.
+  if (s.env->lease_deadline && s.env->lease_deadline->load() == 0) return;
   if (s.beating) {
     s.again = true;
     return;
