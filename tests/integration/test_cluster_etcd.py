@@ -36,9 +36,10 @@ def free_port():
 
 
 class Etcd:
-    """Three etcd members on loopback (no fsync: a test). With `tls` (an object
-    with ca, cert, key: PEM files; the certificate names 127.0.0.1) they serve
-    HTTPS and require client certificates, from clients and from each other."""
+    """Three etcd members (no fsync: a test), on loopback or each in a network
+    namespace of its own. With `tls` (an object with ca, cert, key: PEM files;
+    the certificate names the members' addresses) they serve HTTPS and require
+    client certificates, from clients and from each other."""
 
     def __init__(self, root, tls=None, hosts=None):
         """`hosts`: each member's (network namespace, address), for members on
