@@ -18,7 +18,6 @@ struct controller_metadata {
   std::unique_ptr<etcd::client> etcd;
   std::unique_ptr<metadata_store> store;
   std::unique_ptr<catalog_store> catalog;  // over `store` (its leadership fences the catalog)
-  controller_record me;
   std::chrono::seconds lease_ttl{6};
   // The worker's alone:
   std::unique_ptr<etcd::session> session;

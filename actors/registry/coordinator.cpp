@@ -62,6 +62,12 @@ shard_ref ref_of(const cluster_state::shard_key& k) {
 
 // A storage fence at (at least) the epoch etcd gave the new primary.
 void fence_storage(registry_actor* self, const fence_order& order, std::uint64_t epoch) {
+  if (!self->state.env->persistence) {
+    // No shared log to fence: each replica's log checks epochs itself.
+    spdlog::info("shard {}: primary {} under epoch {}", describe(order.ref), order.node, epoch);
+    self->state.cluster->fenced(order.ref, order.node, epoch);
+    return coordinate(self);
+  }
   self->request(self->state.env->persistence, self->state.env->timeout,
                 shard_fence_request{order.ref, epoch})
       .then(
@@ -308,12 +314,12 @@ void take_lead(registry_actor* self, campaign_outcome& o) {
 
 void campaign(registry_actor* self) {
   auto& s = self->state;
-  if (s.campaigning || s.leading) return;
+  if (s.campaigning || s.leading || !s.me || !s.metadata_started) return;
   s.campaigning = true;
   auto me = caf::actor_cast<caf::actor>(self);
   on_worker<campaign_outcome>(
       self,
-      [me, self, stored_tenants = s.stored_tenants,
+      [me, self, record = *s.me, stored_tenants = s.stored_tenants,
        stored_catalog = s.stored_catalog](controller_metadata& m) {
         campaign_outcome o;
         if (!m.session || m.session->lost()) {
@@ -330,7 +336,7 @@ void campaign(registry_actor* self) {
           }
           m.session = std::move(*session);
         }
-        auto won = m.store->campaign(m.me, m.session->lease());
+        auto won = m.store->campaign(record, m.session->lease());
         if (!won) {
           o.failure = won.error();
           return o;
@@ -378,6 +384,7 @@ void campaign(registry_actor* self) {
 
 void start_metadata(registry_actor* self) {
   self->state.cluster->require_registration();
+  self->state.metadata_started = true;
   campaign(self);
 }
 

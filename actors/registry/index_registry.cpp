@@ -224,6 +224,10 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
         return *out;
       },
       [self](campaign_atom) { campaign(self); },
+      [self](announce_atom, std::string& name, std::string& address) {
+        self->state.me = controller_record{std::move(name), std::move(address)};
+        campaign(self);
+      },
       [](coordinator_call& call) { call.run(); },
       [self](coordinate_atom) {
         auto& s = self->state;
@@ -461,7 +465,7 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
                 auto next = std::next(it);
                 if (it->first.first == r.name) {
                   // etcd dropped them with the tenant; storage's files follow.
-                  if (catalog_in_etcd(self))
+                  if (catalog_in_etcd(self) && s.env->persistence)
                     self->request(s.env->persistence, s.env->timeout,
                                   catalog_drop_request{tenant_id{r.name}, it->first.second})
                         .then([](bool) {}, [](caf::error&) {});
@@ -508,6 +512,8 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
             out->index_states.push_back(st);
           }
         }
+        // A coordinator hosted by a vectord has no storage of its own.
+        if (!self->state.env->persistence) return std::move(*out);
         auto rp = self->make_response_promise<readiness_reply>();
         self->request(self->state.env->persistence, self->state.env->timeout,
                       storage_stats_request{})
@@ -539,6 +545,11 @@ caf::actor spawn_index_registry(caf::actor_system& system,
 caf::actor spawn_coordinator(caf::actor_system& system, std::shared_ptr<const index_actor_env> env,
                              coordinator_options options) {
   return system.spawn(registry, std::move(env), std::optional<coordinator_options>{options});
+}
+
+void announce_controller(const caf::actor& coordinator, std::string name, std::string address) {
+  caf::anon_send(coordinator, registry_detail::announce_atom::value, std::move(name),
+                 std::move(address));
 }
 
 }  // namespace quiver

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 
 #include "actors/index/index_actor.hpp"
 
@@ -37,15 +38,19 @@ struct coordinator_options {
 };
 
 // Spawns the coordinator of a cluster (hosted by storaged, env.persistence = the
-// storage actor): the same catalog, tenant and administration service as the
-// registry, but shards are placed on vectord nodes instead of spawned here. Nodes
-// register by heartbeat (node_heartbeat) and are answered with their assignments;
-// a node silent for node_timeout, or whose connection drops, is down. Placement,
-// epochs and failover follow cluster_state's rules; every primary change is
-// fenced at storage before the node hears of it. Routers look up the serving
-// primary and replicas of each shard and poll cluster_version_request to learn
-// that the map changed.
+// storage actor; or by a vectord with a log on every replica, env.persistence
+// null: no storage of its own to mirror the catalog into or fence): the same catalog, tenant and
+// administration service as the registry, but shards are placed on vectord nodes instead of spawned
+// here. Nodes register by heartbeat (node_heartbeat) and are answered with their assignments; a
+// node silent for node_timeout, or whose connection drops, is down. Placement, epochs and failover
+// follow cluster_state's rules; every primary change is fenced at storage before the node hears of
+// it. Routers look up the serving primary and replicas of each shard and poll
+// cluster_version_request to learn that the map changed.
 caf::actor spawn_coordinator(caf::actor_system& system, std::shared_ptr<const index_actor_env> env,
                              coordinator_options options);
+
+// etcd mode: the name and CAF address (host:port) the coordinator campaigns
+// under, sent once it is published there. It campaigns only after this.
+void announce_controller(const caf::actor& coordinator, std::string name, std::string address);
 
 }  // namespace quiver

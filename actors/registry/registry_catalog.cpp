@@ -100,6 +100,10 @@ void apply_catalog(registry_actor* self, const std::vector<tenant_record>& tenan
 }
 
 void load_catalog(registry_actor* self) {
+  // A coordinator without storage of its own (hosted by a vectord) has only
+  // etcd's catalog.
+  if (!self->state.env->persistence && self->state.coordination.metadata)
+    return start_metadata(self);
   auto retry = [self](caf::error& e) {
     spdlog::warn("cannot read the catalog yet ({}); retrying", from_caf_error(e).message);
     self->delayed_send(self, std::chrono::seconds(1), reload_atom::value);

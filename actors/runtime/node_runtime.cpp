@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "actors/controller/controller_locator.hpp"
 #include "actors/controller/controller_metadata.hpp"
 #include "actors/controller/metadata_follower.hpp"
 #include "actors/controller/node_registration.hpp"
@@ -24,6 +25,7 @@
 #include "actors/wire/peer_transport.hpp"
 #include "actors/wire/protocol.hpp"
 #include "common/job_pool.hpp"
+#include "common/parse.hpp"
 #include "net/tls_tunnel.hpp"
 
 namespace quiver {
@@ -271,8 +273,10 @@ struct node_runtime::impl {
   std::uint16_t published = 0;
   caf::actor published_actor;
   std::uint16_t coordinator_port = 0;
-  caf::actor coordinator;  // storaged of a cluster; stopped before storage
-  caf::actor beater;       // a cluster's gateway: its beats to the coordinator
+  caf::actor coordinator;       // hosted here (storaged, or a vectord that campaigns too)
+  std::string coordinator_at;   // where it is served, host:port
+  caf::actor coordinator_link;  // vectord: to the cluster's (elected) coordinator
+  caf::actor beater;            // a cluster's gateway: its beats to the coordinator
   // etcd (cluster with etcd endpoints): the controller's store and worker
   // (storaged), the node's client and registration (vectord), the gateway's
   // client and map follower (gatewayd).
@@ -280,7 +284,72 @@ struct node_runtime::impl {
   std::unique_ptr<etcd::client> etcd;
   std::unique_ptr<node_registration> registration;
   std::unique_ptr<metadata_follower> follower;
+  std::unique_ptr<controller_locator> locator;  // points `link` at the elected coordinator
   bool stopped = false;
+
+  // Spawns the cluster's coordinator over `persistence` (storaged's storage;
+  // null on a vectord: nothing to mirror or fence) and serves it at `at`. On
+  // etcd it campaigns under the address it is served at, once served.
+  status start_coordinator(const runtime_options& options, caf::actor persistence,
+                           const endpoint& at, const std::string& kind) {
+    auto& sys = *system;
+    auto timeout = std::chrono::milliseconds(options.request_timeout_ms);
+    auto env = std::make_shared<index_actor_env>();
+    env->persistence = std::move(persistence);
+    env->usage = std::make_shared<usage_book>();
+    env->timeout = std::max(timeout, std::chrono::milliseconds(60000));
+    coordinator_options co;
+    co.heartbeat = std::chrono::milliseconds(options.cluster.heartbeat_ms);
+    co.node_timeout = std::chrono::milliseconds(options.cluster.node_timeout_ms);
+    co.replica_logs = options.cluster.replica_logs;
+    co.write_quorum = options.cluster.write_quorum;
+    if (!options.cluster.etcd.endpoints.empty()) {
+      auto client = open_etcd(options.cluster.etcd);
+      if (!client) return client.error();
+      auto meta = std::make_shared<controller_metadata>();
+      meta->etcd = std::move(*client);
+      meta->store =
+          std::make_unique<metadata_store>(*meta->etcd, metadata_keys(options.cluster.etcd.prefix));
+      meta->catalog = std::make_unique<catalog_store>(*meta->etcd, *meta->store);
+      meta->lease_ttl = std::chrono::seconds(options.cluster.etcd.controller_lease_s);
+      co.metadata = meta;
+      controller = std::move(meta);
+    }
+    coordinator = spawn_coordinator(sys, env, co);
+    // On etcd the catalog is read once elected, which may mean waiting out
+    // an earlier controller's lease; until then requests are answered 503.
+    if (!co.metadata)
+      if (auto st = await_catalog(sys, coordinator, timeout); !st.ok()) return st;
+    auto port = publish_to_peers(sys, coordinator, at.host, at.port);
+    if (!port)
+      return make_status(errc::unavailable,
+                         "cannot publish the coordinator: " + port.error().message);
+    coordinator_port = *port;
+    coordinator_at = at.host + ":" + std::to_string(*port);
+    if (co.metadata) announce_controller(coordinator, kind + "@" + coordinator_at, coordinator_at);
+    return status::success();
+  }
+
+  // The link to the cluster's coordinator: a fixed address, or (located) the
+  // one the controller key names, followed as it moves.
+  expected<caf::actor> link_to_coordinator(const runtime_options& options) {
+    auto& sys = *system;
+    if (!options.cluster.locate_coordinator) {
+      auto& at = options.cluster.coordinator;
+      auto h = connect(sys, at, 40);
+      if (!h) return std::move(h).error();
+      return spawn_link_actor(sys, *h, at.host, at.port);
+    }
+    auto link = spawn_link_actor(sys, caf::actor{});
+    locator = std::make_unique<controller_locator>(
+        *etcd, metadata_keys(options.cluster.etcd.prefix),
+        [link, local = coordinator, own = coordinator_at](const controller_record& c) {
+          auto at = parse_host_port(c.address);
+          if (!at) return spdlog::warn("the controller key names a bad address: {}", c.address);
+          retarget_link(link, c.address == own ? local : caf::actor{}, at->first, at->second);
+        });
+    return link;
+  }
 };
 
 node_runtime::node_runtime() : impl_(std::make_unique<impl>()) {}
@@ -324,42 +393,11 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
     d.storage = spawn_storage_actor(sys, std::move(*engine), sa);
     if (role == node_role::storaged) {
       if (auto st = publish(d.storage); !st.ok()) return st;
-      if (options.cluster.enabled) {
-        auto env = std::make_shared<index_actor_env>();
-        env->persistence = d.storage;
-        env->usage = std::make_shared<usage_book>();
-        env->timeout = std::max(timeout, std::chrono::milliseconds(60000));
-        coordinator_options co;
-        co.heartbeat = std::chrono::milliseconds(options.cluster.heartbeat_ms);
-        co.node_timeout = std::chrono::milliseconds(options.cluster.node_timeout_ms);
-        co.replica_logs = options.cluster.replica_logs;
-        co.write_quorum = options.cluster.write_quorum;
-        auto& at = options.cluster.coordinator;
-        if (!options.cluster.etcd.endpoints.empty()) {
-          auto client = open_etcd(options.cluster.etcd);
-          if (!client) return std::move(client).error();
-          auto meta = std::make_shared<controller_metadata>();
-          meta->etcd = std::move(*client);
-          meta->store = std::make_unique<metadata_store>(
-              *meta->etcd, metadata_keys(options.cluster.etcd.prefix));
-          meta->catalog = std::make_unique<catalog_store>(*meta->etcd, *meta->store);
-          meta->me = controller_record{"storaged@" + at.host + ":" + std::to_string(at.port),
-                                       at.host + ":" + std::to_string(at.port)};
-          meta->lease_ttl = std::chrono::seconds(options.cluster.etcd.controller_lease_s);
-          co.metadata = meta;
-          d.controller = std::move(meta);
-        }
-        d.coordinator = spawn_coordinator(sys, env, co);
-        // On etcd the catalog is read once elected, which may mean waiting out
-        // an earlier controller's lease; until then requests are answered 503.
-        if (!co.metadata)
-          if (auto st = await_catalog(sys, d.coordinator, timeout); !st.ok()) return st;
-        auto port = publish_to_peers(sys, d.coordinator, at.host, at.port);
-        if (!port)
-          return make_status(errc::unavailable,
-                             "cannot publish the coordinator: " + port.error().message);
-        d.coordinator_port = *port;
-      }
+      if (options.cluster.enabled)
+        if (auto st =
+                d.start_coordinator(options, d.storage, options.cluster.coordinator, "storaged");
+            !st.ok())
+          return st;
       return rt;
     }
   }
@@ -411,15 +449,19 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
     if (options.cluster.enabled) {
       // The coordinator places shards here; the node actor carries that out. It is
       // published so that gateways and peers reach this node directly.
-      auto& at = options.cluster.coordinator;
-      auto h = connect(sys, at, 40);
-      if (!h) return std::move(h).error();
-      d.coordinator = spawn_link_actor(sys, *h, at.host, at.port);
-      env->coordinator = d.coordinator;
+      if (options.cluster.host_coordinator)
+        if (auto st = d.start_coordinator(options, caf::actor{}, options.cluster.coordinator_listen,
+                                          "coordinator");
+            !st.ok())
+          return st;
+      auto link = d.link_to_coordinator(options);
+      if (!link) return std::move(link).error();
+      d.coordinator_link = *link;
+      env->coordinator = d.coordinator_link;
       node_actor_options no;
       no.name = options.cluster.node_name;
       no.heartbeat = std::chrono::milliseconds(options.cluster.heartbeat_ms);
-      d.registry = spawn_node_actor(sys, d.coordinator, env, no);
+      d.registry = spawn_node_actor(sys, d.coordinator_link, env, no);
       if (auto st = publish(d.registry); !st.ok()) return st;
       auto address = options.publish.host + ":" + std::to_string(d.published);
       // Before the node learns its address (and so before any index actor exists).
@@ -449,19 +491,25 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
   }
 
   caf::actor registry = d.registry;
-  if (role == node_role::gatewayd) {
-    // A cluster's gateway asks the coordinator; otherwise its one vectord.
-    auto& at = options.cluster.enabled ? options.cluster.coordinator : options.upstream;
-    auto h = connect(sys, at, 40);
-    if (!h) return std::move(h).error();
-    registry = spawn_link_actor(sys, *h, at.host, at.port);
-    d.registry = registry;
-  }
   bool watched = options.cluster.enabled && !options.cluster.etcd.endpoints.empty();
   if (watched) {
     auto client = open_etcd(options.cluster.etcd);
     if (!client) return std::move(client).error();
     d.etcd = std::move(*client);
+  }
+  if (role == node_role::gatewayd) {
+    // A cluster's gateway asks the coordinator; otherwise its one vectord.
+    if (options.cluster.enabled) {
+      auto link = d.link_to_coordinator(options);
+      if (!link) return std::move(link).error();
+      registry = *link;
+    } else {
+      auto& at = options.upstream;
+      auto h = connect(sys, at, 40);
+      if (!h) return std::move(h).error();
+      registry = spawn_link_actor(sys, *h, at.host, at.port);
+    }
+    d.registry = registry;
   }
   d.router = spawn_router(sys, registry, timeout, options.cluster.enabled, watched);
   if (watched)
@@ -516,10 +564,15 @@ void node_runtime::stop() {
     a = nullptr;
   };
   d.follower.reset();
+  d.locator.reset();
   stop(d.beater);
   for (auto& b : d.bridges) stop(b);
   d.bridges.clear();
   stop(d.router);
+  // First, so that its lease is revoked and another is elected while this
+  // process (a vectord) still stops its shards.
+  stop_and_wait(d.coordinator, "the coordinator");
+  if (d.controller) d.controller->shutdown();
   // The registry stops once its shards have (they write their final snapshots).
   stop_and_wait(d.registry, "the index shards");
   // Deregistered (the lease revoked): the controller moves this node's shards
@@ -530,9 +583,7 @@ void node_runtime::stop() {
   if (d.writers) d.writers->stop();
   stop(d.readers);
   stop(d.persistence);
-  stop_and_wait(d.coordinator, "the coordinator");
-  // Its lease revoked: another controller may be elected at once.
-  if (d.controller) d.controller->shutdown();
+  stop(d.coordinator_link);
   stop_and_wait(d.storage, "storage");
 }
 

@@ -28,7 +28,14 @@ struct endpoint {
 // gatewayd routes through the coordinator's shard map.
 struct cluster_options {
   bool enabled = false;
-  endpoint coordinator;   // storaged: where to serve it; vectord, gatewayd: where it is
+  endpoint coordinator;  // storaged: where to serve it; vectord, gatewayd: where it is
+  // vectord, gatewayd on etcd: no fixed coordinator; the one the controller key
+  // names is followed wherever it is elected.
+  bool locate_coordinator = false;
+  // vectord with etcd and replica logs: also host a coordinator, served here,
+  // that campaigns for the controller key (storaged then is not needed).
+  bool host_coordinator = false;
+  endpoint coordinator_listen;
   std::string node_name;  // vectord: unique in the cluster (default: its address)
   std::uint32_t heartbeat_ms = 250;
   std::uint32_t node_timeout_ms = 2000;  // a node silent this long is down

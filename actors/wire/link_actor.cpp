@@ -18,12 +18,16 @@ namespace quiver {
 namespace {
 
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using retarget_atom = caf::atom_constant<caf::atom("retarget")>;
 
 struct link_state {
   caf::actor target;
   std::string host;  // empty: no reconnecting
   std::uint16_t port = 0;
   bool connecting = false;
+  // Bumped when the link is pointed elsewhere: a connect begun before answers
+  // for the old address and is ignored.
+  std::uint64_t generation = 0;
   // Requests forwarded and not yet answered: failed at once if the target dies,
   // since CAF drops messages in flight to a lost peer without an error.
   std::map<std::uint64_t, std::function<void(const caf::error&)>> in_flight;
@@ -122,6 +126,7 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
         auto& s = self->state;
         if (s.target || s.host.empty() || s.connecting) return;
         s.connecting = true;
+        auto generation = s.generation;
         // Straight to the BASP broker with a deadline, not through the middleman
         // actor: that one caches the dead peer's proxy by host:port and parks new
         // connects behind a pending one that can take 30 s to give up.
@@ -134,17 +139,38 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
         self->request(mm.named_broker<caf::io::basp_broker>(caf::atom("BASP")),
                       std::chrono::seconds(3), caf::connect_atom::value, std::move(*scribe), s.port)
             .then(
-                [self](const caf::node_id&, caf::strong_actor_ptr& ptr,
-                       const std::set<std::string>&) {
+                [self, generation](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                                   const std::set<std::string>&) {
+                  if (generation != self->state.generation) return;
                   self->state.connecting = false;
                   if (!ptr) return retry_later(self);
                   spdlog::info("upstream daemon is reachable again");
                   watch(self, caf::actor_cast<caf::actor>(std::move(ptr)));
                 },
-                [self](caf::error&) {
+                [self, generation](caf::error&) {
+                  if (generation != self->state.generation) return;
                   self->state.connecting = false;
                   retry_later(self);
                 });
+      },
+      [self](retarget_atom, caf::actor& local, std::string& host, std::uint16_t port) {
+        auto& s = self->state;
+        if (host == s.host && port == s.port && (s.target || s.connecting)) return;
+        spdlog::info("upstream daemon is now at {}:{}", host, port);
+        s.host = std::move(host);
+        s.port = port;
+        ++s.generation;
+        s.connecting = false;
+        if (s.target) {
+          self->demonitor(s.target);
+          s.target = nullptr;
+        }
+        // Sent to the old address: answered there or never, so failed now.
+        fail_in_flight(self);
+        if (local)
+          watch(self, std::move(local));
+        else
+          self->send(self, retry_atom::value);
       },
       // storage
       [self](catalog_list_request& r) { return forward<std::vector<catalog_entry>>(self, r); },
@@ -233,6 +259,11 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
 caf::actor spawn_link_actor(caf::actor_system& system, caf::actor target, std::string host,
                             std::uint16_t port) {
   return system.spawn(link_actor, std::move(target), std::move(host), port, false);
+}
+
+void retarget_link(const caf::actor& link, const caf::actor& local, std::string host,
+                   std::uint16_t port) {
+  caf::anon_send(link, retarget_atom::value, local, std::move(host), port);
 }
 
 }  // namespace quiver

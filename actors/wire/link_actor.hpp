@@ -19,4 +19,11 @@ namespace quiver {
 caf::actor spawn_link_actor(caf::actor_system& system, caf::actor target, std::string host = {},
                             std::uint16_t port = 0);
 
+// Points a link at the actor published at host:port (the cluster's controller
+// moved), or at `local` when that actor lives in this process; it reconnects
+// there from then on. Requests in flight to the old target fail (unavailable).
+// A no-op when the link already stands for host:port.
+void retarget_link(const caf::actor& link, const caf::actor& local, std::string host,
+                   std::uint16_t port);
+
 }  // namespace quiver

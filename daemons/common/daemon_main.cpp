@@ -123,10 +123,11 @@ int daemon_main(node_role role, int argc, char** argv) {
     add("replica-logs",
         "cluster: each vectord keeps its replicas' logs and snapshots in its own data dir "
         "(every daemon of the cluster alike)");
-  if (role == node_role::storaged)
+  if (role == node_role::storaged || role == node_role::vectord)
     add("write-quorum", po::value<std::uint32_t>(),
-        "with --replica-logs: copies (the primary's included) each write must reach besides "
-        "every in-sync replica, at most an index's replicas (default 1)");
+        "the coordinator (storaged, or a vectord with --coordinator-listen), with "
+        "--replica-logs: copies (the primary's included) each write must reach besides every "
+        "in-sync replica, at most an index's replicas (default 1)");
   if (index) {
     add("search-workers", po::value<unsigned>(), "reader actors running searches");
     add("insert-threads", po::value<unsigned>(), "threads inserting one large batch");
@@ -145,11 +146,18 @@ int daemon_main(node_role role, int argc, char** argv) {
   if (role == node_role::storaged) {
     add("coordinator-listen", po::value<std::string>(),
         "cluster mode: serve the coordinator at host:port");
-    add("node-timeout-ms", po::value<std::uint32_t>(),
-        "cluster: a vectord silent this long is down (default 2000)");
   }
+  if (role == node_role::storaged || role == node_role::vectord)
+    add("node-timeout-ms", po::value<std::uint32_t>(),
+        "the coordinator: a vectord silent this long is down (default 2000)");
   if (role == node_role::vectord || role == node_role::gatewayd)
-    add("coordinator", po::value<std::string>(), "cluster mode: the coordinator's host:port");
+    add("coordinator", po::value<std::string>(),
+        "cluster mode: the coordinator's host:port (with --etcd and without this: the elected "
+        "one, wherever it runs)");
+  if (role == node_role::vectord)
+    add("coordinator-listen", po::value<std::string>(),
+        "with --etcd and --replica-logs: also host a coordinator, served at host:port, that "
+        "campaigns to lead the cluster (no storaged needed)");
   if (role != node_role::standalone) {
     add("etcd", po::value<std::string>(),
         "cluster mode: the metadata store, host:port[,host:port...] (or [etcd] endpoints)");
@@ -261,6 +269,23 @@ int daemon_main(node_role role, int argc, char** argv) {
     if (!is_loopback_host(cl.coordinator.host) && !peer_tls && !s.allow_insecure)
       return insecure_caf(cl.coordinator.host);
   }
+  // On etcd a vectord or gateway may find the coordinator by the controller key.
+  if (role != node_role::storaged && !vm.count(coordinator) &&
+      (vm.count("etcd") || !config.etcd.endpoints.empty())) {
+    cl.enabled = true;
+    cl.locate_coordinator = true;
+  }
+  if (role == node_role::vectord && vm.count("coordinator-listen")) {
+    if (!parse_endpoint(vm["coordinator-listen"].as<std::string>(), cl.coordinator_listen, true))
+      return usage_error("--coordinator-listen takes host:port");
+    if (!is_loopback_host(cl.coordinator_listen.host) && !peer_tls && !s.allow_insecure)
+      return insecure_caf(cl.coordinator_listen.host);
+    if (vm.count(coordinator))
+      return usage_error(
+          "--coordinator-listen makes this vectord one of the cluster's coordinators: the elected "
+          "one is found in etcd, so leave --coordinator out");
+    cl.host_coordinator = true;
+  }
   if (vm.count("node-timeout-ms"))
     cl.node_timeout_ms = std::max(500u, vm["node-timeout-ms"].as<std::uint32_t>());
   if (vm.count("node-name")) cl.node_name = vm["node-name"].as<std::string>();
@@ -268,6 +293,10 @@ int daemon_main(node_role role, int argc, char** argv) {
   if (cl.replica_logs && !cl.enabled)
     return usage_error("--replica-logs is for cluster mode: give --" + std::string(coordinator) +
                        " too");
+  if (cl.host_coordinator && (!cl.replica_logs || !cl.locate_coordinator))
+    return usage_error(
+        "--coordinator-listen needs --etcd and --replica-logs: a coordinator on a vectord keeps "
+        "no shard logs, so every replica keeps its own, and the cluster elects it in etcd");
   if (vm.count("write-quorum")) {
     if (!cl.replica_logs)
       return usage_error("--write-quorum is for a log on every replica: give --replica-logs too");
@@ -357,7 +386,8 @@ int daemon_main(node_role role, int argc, char** argv) {
     server->run();
   } else {
     if (runtime->coordinator_port() != 0)
-      spdlog::info("coordinator serving on caf://{}:{}", cl.coordinator.host,
+      spdlog::info("coordinator serving on caf://{}:{}",
+                   cl.host_coordinator ? cl.coordinator_listen.host : cl.coordinator.host,
                    runtime->coordinator_port());
     spdlog::info(
         "{} listening on caf://{}:{}{}{}", name, ro.publish.host, runtime->published_port(),

@@ -28,7 +28,8 @@ NODE_TIMEOUT_MS = 1000 * SLOW
 
 class Cluster:
     def __init__(self, vectords=3, gateways=2, vectord_args=(), node_timeout_ms=NODE_TIMEOUT_MS,
-                 common_args=(), admin_key=None, replica_logs=False, storaged_args=()):
+                 common_args=(), admin_key=None, replica_logs=False, storaged_args=(),
+                 coordinators_on_vectords=False):
         self.dir = tempfile.mkdtemp(prefix="quiver-cluster-")
         # Sent with every request (the map needs it when auth is on).
         self.headers = {"Authorization": "Bearer " + admin_key} if admin_key else {}
@@ -41,31 +42,44 @@ class Cluster:
         # Each vectord keeps its replicas' logs in a data dir of its own.
         self.replica_logs = replica_logs
         own_logs = ["--replica-logs"] if replica_logs else []
-        self.storaged = Process("storaged", [os.path.join(BINDIR, "storaged"), *flat, *own_logs,
-                                             "--data-dir", os.path.join(self.dir, "data"),
-                                             "--listen", "127.0.0.1:0",
-                                             "--coordinator-listen", "127.0.0.1:0",
-                                             "--node-timeout-ms", str(node_timeout_ms),
-                                             *storaged_args],
-                                os.path.join(self.dir, "storaged.log"), CAF)
-        m = re.search(r"coordinator serving on caf://127\.0\.0\.1:(\d+)", self.storaged.read_log())
-        self.coordinator = int(m.group(1))
+        # No storaged: every vectord hosts a coordinator too and one is elected in
+        # etcd (common_args carry --etcd); daemons find it by the controller key.
+        self.coordinators_on_vectords = coordinators_on_vectords
+        self.storaged = None
+        self.coordinator = None
+        if not coordinators_on_vectords:
+            self.start_storaged(flat, own_logs, storaged_args)
         self.vectords = {}
         for i in range(vectords):
             self.start_vectord("vectord-%d" % (i + 1))
-        self.gateways = [Process("gatewayd", [os.path.join(BINDIR, "gatewayd"), *flat,
-                                              "--coordinator", "127.0.0.1:%d" % self.coordinator,
+        upstream = ([] if coordinators_on_vectords
+                    else ["--coordinator", "127.0.0.1:%d" % self.coordinator])
+        self.gateways = [Process("gatewayd", [os.path.join(BINDIR, "gatewayd"), *flat, *upstream,
                                               "--port", "0"],
                                  os.path.join(self.dir, "gatewayd-%d.log" % i), HTTP)
                          for i in range(gateways)]
         self.wait(lambda c: sum(n["status"] == "up" for n in c["nodes"]) == vectords, "nodes up")
 
+    def start_storaged(self, flat, own_logs, storaged_args):
+        self.storaged = Process("storaged", [os.path.join(BINDIR, "storaged"), *flat, *own_logs,
+                                             "--data-dir", os.path.join(self.dir, "data"),
+                                             "--listen", "127.0.0.1:0",
+                                             "--coordinator-listen", "127.0.0.1:0",
+                                             "--node-timeout-ms", str(self.node_timeout_ms),
+                                             *storaged_args],
+                                os.path.join(self.dir, "storaged.log"), CAF)
+        m = re.search(r"coordinator serving on caf://127\.0\.0\.1:(\d+)", self.storaged.read_log())
+        self.coordinator = int(m.group(1))
+
     def start_vectord(self, name):
         own = (["--replica-logs", "--data-dir", self.vectord_dir(name)] if self.replica_logs
                else ["--storaged", "127.0.0.1:%d" % self.storaged.port])
+        coordinator = (["--coordinator-listen", "127.0.0.1:0",
+                        "--node-timeout-ms", str(self.node_timeout_ms)]
+                       if self.coordinators_on_vectords
+                       else ["--coordinator", "127.0.0.1:%d" % self.coordinator])
         self.vectords[name] = Process(name, [os.path.join(BINDIR, "vectord"), "--log-level", "info",
-                                             *own,
-                                             "--coordinator", "127.0.0.1:%d" % self.coordinator,
+                                             *own, *coordinator,
                                              "--listen", "127.0.0.1:0", "--node-name", name,
                                              *self.common_args, *self.vectord_args],
                                       os.path.join(self.dir, name + ".log"), CAF)
@@ -104,14 +118,18 @@ class Cluster:
             time.sleep(0.1)
         raise AssertionError("cluster did not reach '%s' in %d s: %s" % (what, timeout, last))
 
+    def daemons(self):
+        return [*([self.storaged] if self.storaged else []), *self.vectords.values(),
+                *self.gateways]
+
     def logs(self):
         out = []
-        for p in [self.storaged, *self.vectords.values(), *self.gateways]:
+        for p in self.daemons():
             out.append("== %s ==\n%s" % (p.name, p.read_log()[-6000:]))
         return "\n".join(out)
 
     def stop(self):
-        for p in [*self.gateways, *self.vectords.values(), self.storaged]:
+        for p in reversed(self.daemons()):
             if p.proc.poll() is None:
                 try:
                     os.kill(p.proc.pid, signal.SIGCONT)

@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 
+#include "actors/controller/controller_locator.hpp"
 #include "actors/controller/metadata_store.hpp"
 #include "actors/controller/node_registration.hpp"
 #include "tests/unit/etcd_process.hpp"
@@ -189,6 +191,52 @@ TEST_F(ControllerMetadata, NodesRegisterUnderLeasesAndComeBackAfterLosingThem) {
   EXPECT_EQ(client->range(keys.node(me.name))->kvs.at(0).lease, (*again)->lease());
   again->reset();  // deregisters at once
   EXPECT_TRUE(store.list_nodes()->nodes.empty());
+}
+
+TEST_F(ControllerMetadata, TheLocatorFollowsTheControllerKeyWhereverItIsElected) {
+  std::mutex mutex;
+  std::vector<std::string> seen;  // addresses, in the order heard
+  auto heard = [&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    return seen;
+  };
+  auto wait_for = [&](const std::string& address) {
+    for (int i = 0; i < 100; ++i) {
+      auto h = heard();
+      if (!h.empty() && h.back() == address) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  };
+  controller_locator locator(*client, keys, [&](const controller_record& c) {
+    std::lock_guard<std::mutex> lock(mutex);
+    seen.push_back(c.address);
+  });
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(heard().empty());  // no controller yet: nothing said
+
+  auto lease_a = client->lease_grant(10s);
+  auto lease_b = client->lease_grant(10s);
+  ASSERT_TRUE(lease_a && lease_b);
+  metadata_store a(*client, keys);
+  metadata_store b(*client, keys);
+  ASSERT_TRUE(*a.campaign({"coordinator@127.0.0.1:7301", "127.0.0.1:7301"}, lease_a->id));
+  EXPECT_TRUE(wait_for("127.0.0.1:7301"));
+  ASSERT_FALSE(*b.campaign({"coordinator@127.0.0.1:7302", "127.0.0.1:7302"}, lease_b->id));
+
+  // The leader's lease goes (killed, or paused past it); the next one elected
+  // is followed.
+  ASSERT_TRUE(client->lease_revoke(lease_a->id).ok());
+  ASSERT_TRUE(*b.campaign({"coordinator@127.0.0.1:7302", "127.0.0.1:7302"}, lease_b->id));
+  EXPECT_TRUE(wait_for("127.0.0.1:7302"));
+  for (auto& address : heard())
+    EXPECT_TRUE(address == "127.0.0.1:7301" || address == "127.0.0.1:7302") << address;
+
+  // An unreadable key is said and skipped; the last controller stands.
+  ASSERT_TRUE(client->lease_revoke(lease_b->id).ok());
+  ASSERT_TRUE(client->put(keys.controller(), "not a record"));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(heard().back(), "127.0.0.1:7302");
 }
 
 TEST_F(ControllerMetadata, AnUnreachableEtcdFailsRegistrationAtOnce) {

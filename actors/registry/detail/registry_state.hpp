@@ -20,12 +20,14 @@
 #include "actors/registry/index_registry.hpp"
 #include "actors/wire/actor_messages.hpp"
 #include "cluster/cluster_state.hpp"
+#include "cluster/metadata_records.hpp"
 
 namespace quiver::registry_detail {
 
 using reload_atom = caf::atom_constant<caf::atom("reload")>;
 using coordinate_atom = caf::atom_constant<caf::atom("coord")>;
 using campaign_atom = caf::atom_constant<caf::atom("campaign")>;
+using announce_atom = caf::atom_constant<caf::atom("announce")>;
 
 struct shard_slot {
   caf::actor actor;
@@ -59,6 +61,11 @@ struct registry_state {
   // etcd mode (coordination.metadata set):
   bool leading = false;      // holds the controller key and has restored the map
   bool campaigning = false;  // a campaign is out
+  // What this controller writes under the controller key: known once the
+  // coordinator is published (its port may be the system's choice), and
+  // campaigned with only once storage's catalog has been read.
+  std::optional<controller_record> me;
+  bool metadata_started = false;
   // Each shard's record as etcd holds it (last read or written), and the
   // shards whose record is being written.
   std::map<cluster_state::shard_key, shard_record> written;

@@ -1,0 +1,222 @@
+"""A cluster without storaged: 3 etcd members, 3 vectords that each keep their
+replicas' logs and host a coordinator, and 2 gateways. One coordinator is
+elected in etcd; vectords and gateways find it by the controller key and follow
+it when it moves. The elected one's vectord is killed (SIGKILL), paused past its
+lease (SIGSTOP) and stopped cleanly: each time another vectord leads, writes
+resume, and every acknowledged write reads back. Timings are printed."""
+import os
+import re
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import unittest
+
+import msgpack
+
+from test_cluster import SLOW, Cluster, serving, vectors
+from test_cluster_etcd import LEASE_S, Etcd
+
+PREFIX = "/qv/"
+
+
+class CoordinatorsOnVectordsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.root = tempfile.mkdtemp(prefix="quiver-covd-")
+        cls.etcd = Etcd(cls.root)
+        cls.config = os.path.join(cls.root, "quiver.toml")
+        with open(cls.config, "w") as f:
+            f.write('[etcd]\nnode_lease_s = %d\ncontroller_lease_s = %d\nprefix = "%s"\n'
+                    'request_timeout_ms = 1000\n' % (LEASE_S, LEASE_S, PREFIX))
+        cls.c = Cluster(common_args=["--config", cls.config, "--etcd", cls.etcd.endpoints()],
+                        node_timeout_ms=1000 * SLOW * 10,  # membership by lease, not beats
+                        replica_logs=True, coordinators_on_vectords=True)
+        cls.acked = {}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.stop()
+        cls.etcd.stop()
+        shutil.rmtree(cls.root, ignore_errors=True)
+
+    def run(self, result=None):
+        failures = len(result.failures) + len(result.errors) if result else 0
+        out = super().run(result)
+        if result and len(result.failures) + len(result.errors) > failures:
+            print("\n" + self.c.logs())
+        return out
+
+    def controller(self):
+        """The elected coordinator's vectord, by the address in the controller
+        key (None while no one holds it; a killed one until its lease lapses)."""
+        record = self.etcd.range_prefix(PREFIX + "v1/controller").get(PREFIX + "v1/controller")
+        if record is None:
+            return None
+        fields = msgpack.unpackb(record)
+        address = fields[3]
+        for name, p in self.c.vectords.items():
+            served = re.findall(r"coordinator serving on caf://(127\.0\.0\.1:\d+)",
+                                p.read_log()[p.mark:])
+            if served and served[-1] == address:
+                return name
+        return "unknown at " + address
+
+    def wait_controller(self, other_than=None, timeout=None):
+        deadline = time.monotonic() + (timeout or (LEASE_S * 4 + 10) * SLOW)
+        while time.monotonic() < deadline:
+            name = self.controller()
+            if name and name != other_than:
+                return name
+            time.sleep(0.05)
+        self.fail("no vectord other than %s leads:\n%s" % (other_than, self.c.logs()))
+
+    def upsert(self, items, gateway=0):
+        status, data = self.c.request("POST", "/v1/indexes/docs/vectors",
+                                      {"items": [{"id": i, "vector": v} for i, v in items]},
+                                      gateway=gateway, timeout=10)
+        if status == 200:
+            for i, v in items:
+                self.acked[i] = v
+        return status, data
+
+    def wait_writable(self, seed, timeout=60 * SLOW):
+        """Seconds until a write through each gateway is acknowledged."""
+        t0 = time.monotonic()
+        for g in range(len(self.c.gateways)):
+            n = 0
+            while True:
+                n += 1
+                try:
+                    status, _ = self.upsert(vectors(4, 8, seed + 100 * g + n), gateway=g)
+                except OSError:
+                    status = None
+                if status == 200:
+                    break
+                if time.monotonic() - t0 > timeout:
+                    self.fail("gateway %d took no write within %d s:\n%s"
+                              % (g, timeout, self.c.logs()))
+                time.sleep(0.05)
+        return time.monotonic() - t0
+
+    def check_every_ack(self):
+        deadline = time.monotonic() + 30 * SLOW
+        for i in sorted(self.acked):
+            while True:
+                status, data = self.c.request("GET", "/v1/indexes/docs/vectors/" + i)
+                if status != 503 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(status, 200, (i, data))
+            got, sent = data["vector"], self.acked[i]
+            self.assertEqual(len(got), len(sent), i)
+            # Stored as float32.
+            self.assertTrue(all(abs(a - b) < 1e-6 for a, b in zip(got, sent)), (i, got, sent))
+
+    def writing(self, seed):
+        """Writes through both gateways until the returned event is set."""
+        stop = threading.Event()
+
+        def loop():
+            n = 0
+            while not stop.is_set():
+                n += 1
+                try:
+                    self.upsert(vectors(5, 8, seed + n), gateway=n % 2)
+                except OSError:
+                    pass
+                time.sleep(0.02)
+        t = threading.Thread(target=loop)
+        t.start()
+        return stop, t
+
+    def restart(self, name):
+        p = self.c.vectords[name]
+        p.start()
+        self.c.wait(lambda m: sum(n["status"] == "up" for n in m["nodes"]) == 3, name + " back")
+        self.c.wait(serving("docs", 2, 3), "docs serving on all three")
+
+    def test_1_a_vectord_leads_and_both_gateways_find_it(self):
+        self.assertIsNone(self.c.storaged)
+        leader = self.wait_controller()
+        status, data = self.c.request("POST", "/v1/indexes",
+                                      {"name": "docs", "dimension": 8, "shards": 2, "replicas": 3})
+        self.assertEqual(status, 201, data)
+        self.c.wait(serving("docs", 2, 3), "docs serving")
+        for g in range(2):
+            status, data = self.upsert(vectors(40, 8, 1 + g), gateway=g)
+            self.assertEqual(status, 200, data)
+        # Only the elected one places: the others campaign and wait.
+        for name, p in self.c.vectords.items():
+            elected = "elected the cluster's controller" in p.read_log()
+            self.assertEqual(elected, name == leader, (name, leader))
+        self.check_every_ack()
+
+    def fail_controller(self, how, seed):
+        """Stops the controller's vectord with `how` under writes; returns the
+        victim, its successor and the seconds until both gateways write again."""
+        self.c.wait(serving("docs", 2, 3), "docs serving")
+        victim = self.wait_controller()
+        stop, t = self.writing(seed)
+        try:
+            time.sleep(0.5)
+            t0 = time.monotonic()
+            how(self.c.vectords[victim])
+            successor = self.wait_controller(other_than=victim)
+            elected = time.monotonic() - t0
+            self.wait_writable(seed + 50000)
+            writable = time.monotonic() - t0
+        finally:
+            stop.set()
+            t.join()
+        return victim, successor, elected, writable
+
+    def test_2_the_controllers_vectord_killed(self):
+        victim, successor, elected, writable = self.fail_controller(
+            lambda p: p.kill(), seed=10000)
+        print("\n  controller's vectord SIGKILLed: %s leads after %.2f s, both gateways write "
+              "after %.2f s (leases %d s)" % (successor, elected, writable, LEASE_S))
+        self.check_every_ack()
+        self.restart(victim)
+        self.assertEqual(self.controller(), successor)  # a restart does not take the lead back
+        self.wait_writable(20000)
+        self.check_every_ack()
+
+    def test_3_the_controllers_vectord_paused_past_its_lease(self):
+        paused = []
+
+        def pause(p):
+            os.kill(p.proc.pid, signal.SIGSTOP)
+            paused.append(p)
+        try:
+            victim, successor, elected, writable = self.fail_controller(pause, seed=30000)
+        finally:
+            for p in paused:
+                os.kill(p.proc.pid, signal.SIGCONT)
+        print("\n  controller's vectord SIGSTOPped: %s leads after %.2f s, both gateways write "
+              "after %.2f s (leases %d s)" % (successor, elected, writable, LEASE_S))
+        # Awake, it learns it lost the key, registers again as a node and follows.
+        self.c.wait(lambda m: sum(n["status"] == "up" for n in m["nodes"]) == 3, victim + " back")
+        self.c.wait(serving("docs", 2, 3), "docs serving on all three")
+        self.assertEqual(self.controller(), successor)
+        self.assertIn("no longer the cluster's controller",
+                      self.c.vectords[victim].read_log())
+        self.wait_writable(40000)
+        self.check_every_ack()
+
+    def test_4_a_clean_stop_hands_over_within_a_lease(self):
+        victim, successor, elected, writable = self.fail_controller(
+            lambda p: p.stop(), seed=50000)
+        print("\n  controller's vectord stopped: %s leads after %.2f s, both gateways write "
+              "after %.2f s (leases %d s)" % (successor, elected, writable, LEASE_S))
+        # Its lease is revoked on the way out: no waiting for it to lapse.
+        self.assertLess(elected, LEASE_S)
+        self.check_every_ack()
+        self.restart(victim)
+        self.wait_writable(60000)
+        self.check_every_ack()
+
+
+if __name__ == "__main__":
+    unittest.main()
