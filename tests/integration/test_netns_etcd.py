@@ -1,12 +1,15 @@
-"""The whole cluster across hosts: three etcd members, storaged (the elected
-controller) and three vectords, each in a network namespace of its own with
-its own address and data dir on a bridge the test makes (10.78.0.0/24); two
-gateways in the test's namespace. Daemons talk mutual TLS, etcd HTTPS with
-client certificates; no path is shared (each vectord keeps its replicas' logs).
+"""The whole cluster across hosts, and nothing else: three etcd members and
+three vectords, each in a network namespace of its own with its own address
+and data dir on a bridge the test makes (10.78.0.0/24); two gateways in the
+test's namespace. No storaged: every vectord hosts a coordinator, one is
+elected in etcd, and vectords and gateways find it there. Daemons talk mutual
+TLS, etcd HTTPS with client certificates; no path is shared (each vectord
+keeps its replicas' logs).
 
 One index of 2 shards x 3 replicas, written all along. Each case is a fault
 under writes through both gateways: SIGKILL and SIGSTOP of an etcd member, of a
-gateway, of a primary's vectord, and a partition (the primary's link down)
+gateway, of a primary's vectord, of the elected controller's vectord, and a
+partition (the primary's link down)
 while a client in the primary's namespace still reaches it through a gateway
 there. After each: writes resumed, every acknowledged write reads back; the
 partitioned primary acknowledges nothing from the cut until it rejoins. Last,
@@ -27,6 +30,8 @@ import threading
 import time
 import unittest
 import urllib.parse
+
+import msgpack
 
 import quiver_server
 import test_cluster
@@ -126,7 +131,7 @@ class NetnsEtcdClusterTest(test_netns.Daemons, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         import test_peer_tls
-        hosts = dict(ETCD_HOSTS, **{"qe-st": 1}, **{ns: o for ns, o in NODE_HOSTS.values()})
+        hosts = dict(ETCD_HOSTS, **{ns: o for ns, o in NODE_HOSTS.values()})
         cls.creds = test_peer_tls.Credentials(
             ips=["127.0.0.1"] + [PREFIX + str(o) for o in hosts.values()])
         cls.dir = tempfile.mkdtemp(prefix="quiver-netns-etcd-")
@@ -148,13 +153,6 @@ class NetnsEtcdClusterTest(test_netns.Daemons, unittest.TestCase):
                     'request_timeout_ms = 1000\n' % (LEASE_S, LEASE_S))
         cls.common = ["--log-level", "info", "--config", config, "--etcd", cls.etcd.endpoints(),
                       *cls.etcd.client_args(), *cls.creds.args()]
-        st = cls.net.address("qe-st")
-        cls.coordinator = st + ":7300"
-        cls.storaged = cls.spawn("storaged", "qe-st", [
-            os.path.join(BINDIR, "storaged"), *cls.common, "--data-dir",
-            os.path.join(cls.dir, "data"), "--listen", st + ":7301",
-            "--coordinator-listen", cls.coordinator, "--replica-logs",
-            "--node-timeout-ms", str(10000 * SLOW)], CAF)  # membership by lease
         cls.vectords = {}
         for name in NODE_HOSTS:
             cls.start_vectord(name)
@@ -167,13 +165,14 @@ class NetnsEtcdClusterTest(test_netns.Daemons, unittest.TestCase):
         cls.vectords[name] = cls.spawn(name, ns, [
             os.path.join(BINDIR, "vectord"), *cls.common, "--replica-logs",
             "--data-dir", os.path.join(cls.dir, "data-" + name),
-            "--coordinator", cls.coordinator, "--listen", cls.net.address(ns) + ":7311",
-            "--node-name", name], CAF)
+            "--coordinator-listen", cls.net.address(ns) + ":7300",
+            "--node-timeout-ms", str(10000 * SLOW),  # membership by lease
+            "--listen", cls.net.address(ns) + ":7311", "--node-name", name], CAF)
 
     @classmethod
     def start_gateway(cls, name, ns=None):
         return cls.spawn(name, ns, [os.path.join(BINDIR, "gatewayd"), *cls.common,
-                                    "--coordinator", cls.coordinator, "--port", "0"], HTTP)
+                                    "--port", "0"], HTTP)
 
     @classmethod
     def tearDownClass(cls):
@@ -221,6 +220,26 @@ class NetnsEtcdClusterTest(test_netns.Daemons, unittest.TestCase):
             print(self.logs())
         return out
 
+    def controller(self):
+        """The vectord whose coordinator holds the controller key (None: no one)."""
+        record = self.etcd.range_prefix("/qn/v1/controller").get("/qn/v1/controller")
+        if record is None:
+            return None
+        address = msgpack.unpackb(record)[3]
+        for name, (ns, _) in NODE_HOSTS.items():
+            if address == self.net.address(ns) + ":7300":
+                return name
+        self.fail("the controller key names %s, no vectord's coordinator" % address)
+
+    def wait_controller(self, other_than=None):
+        deadline = time.monotonic() + (LEASE_S * 4 + 10) * SLOW
+        while time.monotonic() < deadline:
+            name = self.controller()
+            if name and name != other_than:
+                return name
+            time.sleep(0.05)
+        self.fail("no vectord other than %s leads" % other_than)
+
     def primary_of(self, shard):
         status, m = self.request("GET", "/v1/cluster")
         self.assertEqual(status, 200, m)
@@ -266,10 +285,11 @@ class NetnsEtcdClusterTest(test_netns.Daemons, unittest.TestCase):
                   in_sync("docs", 2, 3)(m), "every replica in sync", timeout=timeout)
 
     def test_1_the_cluster_spans_namespaces(self):
-        for p in [self.storaged, *self.vectords.values()]:
+        for p in self.vectords.values():
             log = p.read_log()
             self.assertIn("peers with mutual TLS only", log, p.name)
             self.assertIn("caf://" + PREFIX, log, p.name)
+        self.assertIn(self.wait_controller(), self.vectords)
         status, m = self.request("GET", "/v1/cluster")
         self.assertEqual({n["address"] for n in m["nodes"]},
                          {self.net.address(ns) + ":7311" for ns, _ in NODE_HOSTS.values()})
@@ -321,6 +341,26 @@ class NetnsEtcdClusterTest(test_netns.Daemons, unittest.TestCase):
         self.under_writes(self.vectords[victim].kill, lambda: None, "SIGKILL primary")
         self.assertNotEqual(self.primary_of(0), victim)
         self.vectords[victim].start()
+        self.all_in_sync()
+
+    def test_4b_the_controllers_vectord_killed_and_paused(self):
+        self.all_in_sync()
+        victim = self.wait_controller()
+        self.under_writes(self.vectords[victim].kill, lambda: None, "SIGKILL controller's vectord")
+        successor = self.wait_controller(other_than=victim)
+        self.vectords[victim].start()
+        self.all_in_sync()
+        self.assertEqual(self.controller(), successor)
+        paused = self.vectords[successor]
+
+        def wake():
+            # Past its leases: another leads, its primaries moved; then it follows.
+            self.wait_controller(other_than=successor)
+            paused.proc.send_signal(signal.SIGCONT)
+
+        self.under_writes(lambda: paused.proc.send_signal(signal.SIGSTOP), wake,
+                          "SIGSTOP controller's vectord")
+        self.assertNotEqual(self.controller(), successor)
         self.all_in_sync()
 
     def test_5_a_primary_paused_past_its_lease(self):
