@@ -1,6 +1,7 @@
 """Failover and etcd traffic of the cluster on a real 3-member etcd (loopback).
 
   python3 tests/bench/etcd_cluster_bench.py [--rounds 3]
+  python3 tests/bench/etcd_cluster_bench.py --no-storaged [--rounds 3]
   python3 tests/bench/etcd_cluster_bench.py --burst [--indexes 4 --shards 250]
 
 Per round: SIGKILL and SIGSTOP of the vectord holding a primary (time from the
@@ -8,12 +9,21 @@ signal to the next acknowledged write), SIGKILL + restart of storaged (the
 controller: time to the next acknowledged write), and etcd's committed
 proposals per second at rest with 10 shards per node. Medians printed.
 
+--no-storaged: every vectord keeps its replicas' logs and hosts a coordinator
+(etcd elects one). Per round: SIGKILL and SIGSTOP of a primary's vectord that
+is not the controller's, then SIGKILL, SIGSTOP and a clean stop (SIGTERM) of
+the controller's vectord (it holds primaries too); each the time from the
+signal to the next acknowledged write. A clean stop keeps serving while its
+coordinator resigns, so for it the time until another vectord's coordinator
+holds the controller key is printed too.
+
 --burst: indexes × shards × 3 replicas on 3 vectords (4 × 250 = 1,000 shards
 per node): etcd traffic at rest, then one vectord SIGKILLed: the time until
 every shard record names a live primary again, the proposals that took, and the
 time until a gateway's map shows it."""
 import argparse
 import os
+import re
 import signal
 import statistics
 import sys
@@ -64,8 +74,77 @@ def counters(etcd):
     return committed, handled
 
 
-def start():
-    """A 3-member etcd and a cluster on it (leases LEASE_S, keys under /qb/)."""
+def controller_of(etcd, c):
+    """The vectord whose coordinator holds the controller key (None: no one)."""
+    import msgpack
+    record = etcd.range_prefix("/qb/v1/controller").get("/qb/v1/controller")
+    if record is None:
+        return None
+    address = msgpack.unpackb(record)[3]
+    for name, p in c.vectords.items():
+        served = re.findall(r"coordinator serving on caf://(\S+)", p.read_log()[p.mark:])
+        if served and served[-1] == address:
+            return name
+    return None
+
+
+def restart(proc):
+    proc.proc.wait()
+    proc.log.close()
+    proc.start()
+
+
+def no_storaged(args):
+    etcd, c = start(replica_logs=True, coordinators_on_vectords=True)
+    kinds = ["kill", "stop", "controller_kill", "controller_stop", "controller_term",
+             "controller_term_handover"]
+    results = {k: [] for k in kinds}
+    try:
+        status, data = c.request("POST", "/v1/indexes", {"name": "bench", "dimension": 8,
+                                                         "shards": 10, "replicas": 3})
+        assert status == 201, data
+        for r in range(args.rounds):
+            for kind in kinds[:-1]:
+                c.wait(serving("bench", 10, 3), "serving", timeout=120)
+                until_write(c, time.monotonic())
+                time.sleep(2)
+                leader = controller_of(etcd, c)
+                assert leader, "no controller"
+                if kind.startswith("controller"):
+                    victim = leader
+                else:
+                    shards = etcd.range_prefix("/qb/v1/shards/")
+                    victim = next(p for _, p in map(epoch_of, shards.values()) if p != leader)
+                proc = c.vectords[victim]
+                sig = {"kill": signal.SIGKILL, "stop": signal.SIGSTOP,
+                       "term": signal.SIGTERM}[kind.split("_")[-1]]
+                t0 = time.monotonic()
+                os.kill(proc.proc.pid, sig)
+                results[kind].append(until_write(c, t0))
+                if kind == "controller_term":
+                    while controller_of(etcd, c) in (None, victim):
+                        if time.monotonic() - t0 > 60:
+                            raise SystemExit("no other controller within 60 s")
+                        time.sleep(0.01)
+                    results["controller_term_handover"].append(time.monotonic() - t0)
+                if sig == signal.SIGSTOP:
+                    os.kill(proc.proc.pid, signal.SIGCONT)
+                else:
+                    restart(proc)
+                c.wait(lambda m: sum(n["status"] == "up" for n in m["nodes"]) == 3,
+                       "nodes up", timeout=120)
+            print("round %d: %s" % (r + 1, {k: round(v[-1], 2) for k, v in results.items()}),
+                  flush=True)
+    finally:
+        c.stop()
+        etcd.stop()
+    for k, v in results.items():
+        print("%s: median %.2f (%s)" % (k, statistics.median(v), ", ".join("%.2f" % x for x in v)))
+
+
+def start(**cluster):
+    """A 3-member etcd and a cluster on it (leases LEASE_S, keys under /qb/);
+    `cluster`: more of Cluster's arguments."""
     root = tempfile.mkdtemp(prefix="quiver-etcd-bench-")
     etcd = Etcd(root)
     config = os.path.join(root, "quiver.toml")
@@ -73,7 +152,7 @@ def start():
         f.write('[etcd]\nnode_lease_s = %d\ncontroller_lease_s = %d\nprefix = "/qb/"\n'
                 % (LEASE_S, LEASE_S))
     c = Cluster(common_args=["--config", config, "--etcd", etcd.endpoints()],
-                node_timeout_ms=10000)
+                node_timeout_ms=10000, **cluster)
     return etcd, c
 
 
@@ -131,11 +210,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--burst", action="store_true")
+    ap.add_argument("--no-storaged", action="store_true")
     ap.add_argument("--indexes", type=int, default=4)
     ap.add_argument("--shards", type=int, default=250)
     args = ap.parse_args()
     if args.burst:
         return burst(args)
+    if args.no_storaged:
+        return no_storaged(args)
     etcd, c = start()
     results = {"kill": [], "stop": [], "controller": [], "proposals_per_s": [],
                "requests_per_node_per_s": []}
