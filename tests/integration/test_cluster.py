@@ -140,6 +140,17 @@ class Cluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class PrintsLogsOnFailure:
+    """A TestCase mixin: a failing case prints self.logs() (the daemons')."""
+
+    def run(self, result=None):
+        failures = len(result.failures) + len(result.errors) if result else 0
+        out = super().run(result)
+        if result and len(result.failures) + len(result.errors) > failures:
+            print("\n" + self.logs())
+        return out
+
+
 def serving(index, shards, replicas):
     """Predicate: every shard of `index` has a serving primary and `replicas` ready replicas."""
     def check(c):

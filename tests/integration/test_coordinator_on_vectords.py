@@ -15,13 +15,13 @@ import unittest
 
 import msgpack
 
-from test_cluster import SLOW, Cluster, serving, vectors
+from test_cluster import SLOW, Cluster, PrintsLogsOnFailure, serving, vectors
 from test_cluster_etcd import LEASE_S, Etcd
 
 PREFIX = "/qv/"
 
 
-class CoordinatorsOnVectordsTest(unittest.TestCase):
+class CoordinatorsOnVectordsTest(PrintsLogsOnFailure, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.root = tempfile.mkdtemp(prefix="quiver-covd-")
@@ -41,12 +41,8 @@ class CoordinatorsOnVectordsTest(unittest.TestCase):
         cls.etcd.stop()
         shutil.rmtree(cls.root, ignore_errors=True)
 
-    def run(self, result=None):
-        failures = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result and len(result.failures) + len(result.errors) > failures:
-            print("\n" + self.c.logs())
-        return out
+    def logs(self):
+        return self.c.logs()
 
     def controller(self):
         """The elected coordinator's vectord, by the address in the controller

@@ -1,6 +1,5 @@
 """HTTP contract tests (API.md) against the real quiver binary on loopback."""
 import json
-import math
 import os
 import random
 import re

@@ -91,7 +91,7 @@ class Network:
 
 class Daemons:
     """A test class's daemons (cls.procs), each in a network namespace or in
-    this one, logging to cls.dir."""
+    this one, logging to cls.dir; cls.gateways: the gateways in this one."""
 
     @classmethod
     def spawn(cls, name, ns, argv, pattern):
@@ -106,6 +106,33 @@ class Daemons:
             if p.proc.poll() is None:
                 p.proc.send_signal(signal.SIGCONT)  # a paused one stops too
             p.stop(timeout=20)
+
+    @classmethod
+    def request(cls, method, path, body=None, gateway=0, timeout=30):
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", cls.gateways[gateway].port,
+                                          timeout=timeout)
+        server = object.__new__(quiver_server.QuiverServer)
+        try:
+            status, _, data = server.request(method, path, body, conn=conn)
+        finally:
+            conn.close()
+        return status, data
+
+    @classmethod
+    def wait(cls, predicate, what, timeout=30 * SLOW):
+        """Until some gateway's map satisfies `predicate` (a gateway may be down)."""
+        deadline, last = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            for g in range(len(cls.gateways)):
+                try:
+                    status, last = cls.request("GET", "/v1/cluster", gateway=g)
+                    if status == 200 and predicate(last):
+                        return last
+                except OSError as e:
+                    last = e
+            time.sleep(0.1)
+        raise AssertionError("cluster did not reach '%s': %s" % (what, last))
 
 
 @unittest.skipUnless(can_make_namespaces() and shutil.which("openssl"),
@@ -139,9 +166,9 @@ class NetnsClusterTest(Daemons, unittest.TestCase):
                 "--data-dir", os.path.join(cls.dir, "data-" + name),
                 "--coordinator", st + ":7300", "--listen", cls.net.address(ns) + ":7311",
                 "--node-name", name, *tls], CAF)
-        cls.gateway = cls.spawn("gatewayd", None, [
+        cls.gateways = [cls.spawn("gatewayd", None, [
             os.path.join(BINDIR, "gatewayd"), "--coordinator", st + ":7300", "--port", "0", *tls],
-            HTTP)
+            HTTP)]
         cls.wait(lambda m: sum(n["status"] == "up" for n in m["nodes"]) == 2, "nodes up")
 
     @classmethod
@@ -150,26 +177,6 @@ class NetnsClusterTest(Daemons, unittest.TestCase):
         cls.net.cleanup()
         shutil.rmtree(cls.dir, ignore_errors=True)
         shutil.rmtree(cls.creds.dir, ignore_errors=True)
-
-    @classmethod
-    def request(cls, method, path, body=None):
-        server = object.__new__(quiver_server.QuiverServer)
-        server.port = cls.gateway.port
-        status, _, data = server.request(method, path, body)
-        return status, data
-
-    @classmethod
-    def wait(cls, predicate, what, timeout=30 * SLOW):
-        deadline, last = time.monotonic() + timeout, None
-        while time.monotonic() < deadline:
-            try:
-                status, last = cls.request("GET", "/v1/cluster")
-                if status == 200 and predicate(last):
-                    return last
-            except OSError as e:
-                last = e
-            time.sleep(0.1)
-        raise AssertionError("cluster did not reach '%s': %s" % (what, last))
 
     def test_1_the_daemons_talk_over_the_bridge(self):
         for p in [self.storaged, *self.vectords.values()]:

@@ -33,7 +33,6 @@ import urllib.parse
 
 import msgpack
 
-import quiver_server
 import test_cluster
 import test_netns
 from test_cluster import SLOW
@@ -127,7 +126,8 @@ class Writers:
 
 @unittest.skipUnless(test_netns.can_make_namespaces() and shutil.which("openssl") and
                      shutil.which("etcd"), "needs root, iproute2, openssl and etcd")
-class NetnsEtcdClusterTest(test_netns.Daemons, unittest.TestCase):
+class NetnsEtcdClusterTest(test_cluster.PrintsLogsOnFailure, test_netns.Daemons,
+                           unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         import test_peer_tls
@@ -183,42 +183,8 @@ class NetnsEtcdClusterTest(test_netns.Daemons, unittest.TestCase):
         shutil.rmtree(cls.dir, ignore_errors=True)
         shutil.rmtree(cls.creds.dir, ignore_errors=True)
 
-    @classmethod
-    def request(cls, method, path, body=None, gateway=0, timeout=30):
-        import http.client
-        conn = http.client.HTTPConnection("127.0.0.1", cls.gateways[gateway].port,
-                                          timeout=timeout)
-        server = object.__new__(quiver_server.QuiverServer)
-        try:
-            status, _, data = server.request(method, path, body, conn=conn)
-        finally:
-            conn.close()
-        return status, data
-
-    @classmethod
-    def wait(cls, predicate, what, timeout=30 * SLOW):
-        deadline, last = time.monotonic() + timeout, None
-        while time.monotonic() < deadline:
-            for g in range(len(cls.gateways)):
-                try:
-                    status, last = cls.request("GET", "/v1/cluster", gateway=g)
-                    if status == 200 and predicate(last):
-                        return last
-                except OSError as e:
-                    last = e
-            time.sleep(0.1)
-        raise AssertionError("cluster did not reach '%s': %s" % (what, last))
-
     def logs(self):
         return "\n".join("== %s ==\n%s" % (p.name, p.read_log()[-5000:]) for p in self.procs)
-
-    def run(self, result=None):
-        # A failing case prints the daemons' logs.
-        failures = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result and len(result.failures) + len(result.errors) > failures:
-            print(self.logs())
-        return out
 
     def controller(self):
         """The vectord whose coordinator holds the controller key (None: no one)."""

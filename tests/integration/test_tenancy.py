@@ -2,7 +2,6 @@
 rate limits, rotation and revocation, restart; against real daemons with auth on."""
 import json
 import os
-import signal
 import sys
 import tempfile
 import time
