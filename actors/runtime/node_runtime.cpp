@@ -18,6 +18,7 @@
 #include "actors/node/node_actor.hpp"
 #include "actors/registry/index_registry.hpp"
 #include "actors/router/router_actor.hpp"
+#include "actors/runtime/actor_router_client.hpp"
 #include "actors/storage/storage_actor.hpp"
 #include "actors/wire/actor_messages.hpp"
 #include "actors/wire/caf_error.hpp"
@@ -31,138 +32,6 @@
 namespace quiver {
 
 namespace {
-
-// The longest a merge may run, from the client's side.
-constexpr std::chrono::milliseconds merge_timeout = std::chrono::hours(1);
-
-// `number` only names the bridge (see the reader pool: no zero-argument spawns).
-caf::behavior bridge(caf::event_based_actor* self, unsigned /*number*/) {
-  return {[self](bridge_job& job) { job.run(self); }};
-}
-
-class actor_router_client final : public router_client {
- public:
-  actor_router_client(caf::actor router, std::vector<caf::actor> bridges,
-                      std::chrono::milliseconds timeout, std::shared_ptr<const read_board> board,
-                      std::shared_ptr<const std::atomic<std::uint32_t>> gateways)
-      : router_(std::move(router)),
-        bridges_(std::move(bridges)),
-        timeout_(timeout),
-        board_(std::move(board)),
-        gateways_(std::move(gateways)) {}
-
-  std::uint32_t gateways() const override { return gateways_ ? gateways_->load() : 1; }
-
-  void create_index(create_index_request r, callback<create_index_reply> done) override {
-    call(std::move(r), std::move(done));
-  }
-  void list_indexes(list_indexes_request r,
-                    callback<std::vector<index_description>> done) override {
-    call(std::move(r), std::move(done));
-  }
-  void describe_index(describe_index_request r, callback<index_description> done) override {
-    call(std::move(r), std::move(done));
-  }
-  void drop_index(drop_index_request r, callback<bool> done) override {
-    call(std::move(r), std::move(done));
-  }
-  void readiness(readiness_request r, callback<readiness_reply> done) override {
-    call(std::move(r), std::move(done));
-  }
-  void upsert(upsert_request r, callback<upsert_reply> done) override {
-    call(std::move(r), std::move(done));
-  }
-  void get_vector(get_vector_request r, callback<vector_record> done) override {
-    call(std::move(r), std::move(done));
-  }
-  void delete_vectors(delete_vectors_request r, callback<delete_vectors_reply> done) override {
-    call(std::move(r), std::move(done));
-  }
-  void list_ids(list_ids_request r, callback<id_page> done) override {
-    call(std::move(r), std::move(done));
-  }
-  void count(count_request r, callback<count_reply> done) override {
-    call(std::move(r), std::move(done));
-  }
-  void field_index(field_index_request r, callback<field_index_reply> done) override {
-    call(std::move(r), std::move(done));
-  }
-  void list_fields(list_fields_request r, callback<list_fields_reply> done) override {
-    call(std::move(r), std::move(done));
-  }
-  // On the caller's thread when the board has the index and no write holds it.
-  void search(search_request r, callback<search_reply> done) override {
-    if (board_)
-      if (auto here = board_->try_search(r)) return done(std::move(*here));
-    call(std::move(r), std::move(done));
-  }
-  void search_batch(search_batch_request r, callback<search_batch_reply> done) override {
-    if (!board_) return call(std::move(r), std::move(done));
-    auto here = board_->try_search_batch(r);
-    if (!here || here->done == 0) return call(std::move(r), std::move(done));
-    if (here->done == r.queries.size()) return done(std::move(here->reply));
-    // A write took the shard midway: the rest through the actors, then together.
-    r.queries.erase(r.queries.begin(), r.queries.begin() + here->done);
-    r.options.erase(r.options.begin(), r.options.begin() + here->done);
-    call<search_batch_reply>(std::move(r), [first = std::move(here->reply), done = std::move(done)](
-                                               expected<search_batch_reply> rest) mutable {
-      if (!rest) return done(std::move(rest));
-      auto& all = first->results;
-      for (auto& x : rest->results) all.push_back(std::move(x));
-      done(std::move(first));
-    });
-  }
-  void merge(merge_request r, callback<merge_reply> done) override {
-    // A merge streams the source page by page (each page under the usual
-    // timeout); the whole of a large one takes minutes.
-    call(std::move(r), std::move(done), std::max(timeout_, merge_timeout));
-  }
-  void create_tenant(tenant_create_request r, callback<bool> done) override {
-    call(std::move(r), std::move(done));
-  }
-  void rotate_tenant_key(tenant_rotate_request r, callback<bool> done) override {
-    call(std::move(r), std::move(done));
-  }
-  void drop_tenant(tenant_drop_request r, callback<bool> done) override {
-    call(std::move(r), std::move(done));
-  }
-  void list_tenants(tenant_list_request r, callback<std::vector<tenant_info>> done) override {
-    call(std::move(r), std::move(done));
-  }
-  void get_tenant(tenant_get_request r, callback<tenant_info> done) override {
-    call(std::move(r), std::move(done));
-  }
-  void authenticate(tenant_auth_request r, callback<tenant_auth_reply> done) override {
-    call(std::move(r), std::move(done));
-  }
-  void cluster(cluster_status_request r, callback<cluster_status> done) override {
-    call(std::move(r), std::move(done));
-  }
-
- private:
-  // Hands the request to a bridge actor (round robin), which sends it to the
-  // router and runs `done` with the reply; the caller's thread never waits.
-  template <class Reply, class Request>
-  void call(Request r, callback<Reply> done, std::chrono::milliseconds timeout = {}) {
-    if (timeout.count() == 0) timeout = timeout_;
-    auto& target = bridges_[next_++ % bridges_.size()];
-    caf::anon_send(target,
-                   bridge_job{[router = router_, timeout, r = std::move(r),
-                               done = std::move(done)](caf::event_based_actor* self) mutable {
-                     self->request(router, timeout, std::move(r))
-                         .then([done](Reply& reply) { done(std::move(reply)); },
-                               [done](caf::error& e) { done(from_caf_error(e)); });
-                   }});
-  }
-
-  caf::actor router_;
-  std::vector<caf::actor> bridges_;
-  std::chrono::milliseconds timeout_;
-  std::shared_ptr<const read_board> board_;  // null: every search through the actors
-  // A cluster's gateway: how many gateways share a tenant's rate (null: one).
-  std::shared_ptr<const std::atomic<std::uint32_t>> gateways_;
-  std::atomic<std::size_t> next_{0};
-};
 
 using beat_atom = caf::atom_constant<caf::atom("gwbeat")>;
 
@@ -269,7 +138,7 @@ struct node_runtime::impl {
   caf::actor storage, persistence, readers, registry, router;
   std::vector<caf::actor> bridges;
   std::shared_ptr<read_board> board;  // standalone with direct reads
-  std::unique_ptr<actor_router_client> client;
+  std::unique_ptr<router_client> client;
   std::uint16_t published = 0;
   caf::actor published_actor;
   std::uint16_t coordinator_port = 0;
@@ -517,8 +386,7 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
         std::make_unique<metadata_follower>(*d.etcd, options.cluster.etcd.prefix + "v1/",
                                             [router = d.router] { notify_map_changed(router); });
   // One bridge per CAF worker: requests from many I/O threads do not queue behind one mailbox.
-  for (unsigned i = 0; i < std::max(1u, options.actors.max_threads); ++i)
-    d.bridges.push_back(sys.spawn(bridge, i));
+  d.bridges = spawn_bridges(sys, std::max(1u, options.actors.max_threads));
   std::shared_ptr<std::atomic<std::uint32_t>> gateways;
   if (role == node_role::gatewayd && options.cluster.enabled) {
     gateways = std::make_shared<std::atomic<std::uint32_t>>(1);
@@ -526,7 +394,7 @@ expected<std::unique_ptr<node_runtime>> node_runtime::start(const runtime_option
     auto name = "gatewayd-" + std::to_string(::getpid()) + "-" + std::to_string(rd());
     d.beater = sys.spawn(gateway_beater, registry, std::move(name), gateways);
   }
-  d.client = std::make_unique<actor_router_client>(d.router, d.bridges, timeout, d.board, gateways);
+  d.client = make_actor_router_client(d.router, d.bridges, timeout, d.board, gateways);
   return rt;
 }
 
