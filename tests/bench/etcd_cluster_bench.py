@@ -74,6 +74,15 @@ def counters(etcd):
     return committed, handled
 
 
+def print_round(r, results):
+    print("round %d: %s" % (r + 1, {k: round(v[-1], 2) for k, v in results.items()}), flush=True)
+
+
+def print_medians(results):
+    for k, v in results.items():
+        print("%s: median %.2f (%s)" % (k, statistics.median(v), ", ".join("%.2f" % x for x in v)))
+
+
 def controller_of(etcd, c):
     """The vectord whose coordinator holds the controller key (None: no one)."""
     import msgpack
@@ -133,13 +142,11 @@ def no_storaged(args):
                     restart(proc)
                 c.wait(lambda m: sum(n["status"] == "up" for n in m["nodes"]) == 3,
                        "nodes up", timeout=120)
-            print("round %d: %s" % (r + 1, {k: round(v[-1], 2) for k, v in results.items()}),
-                  flush=True)
+            print_round(r, results)
     finally:
         c.stop()
         etcd.stop()
-    for k, v in results.items():
-        print("%s: median %.2f (%s)" % (k, statistics.median(v), ", ".join("%.2f" % x for x in v)))
+    print_medians(results)
 
 
 def start(**cluster):
@@ -261,13 +268,11 @@ def main():
             c.storaged.kill()
             c.storaged.start()
             results["controller"].append(until_write(c, t0))
-            print("round %d: %s" % (r + 1, {k: round(v[-1], 2) for k, v in results.items()}),
-                  flush=True)
+            print_round(r, results)
     finally:
         c.stop()
         etcd.stop()
-    for k, v in results.items():
-        print("%s: median %.2f (%s)" % (k, statistics.median(v), ", ".join("%.2f" % x for x in v)))
+    print_medians(results)
 
 
 if __name__ == "__main__":

@@ -169,6 +169,20 @@ def caught_up(index):
     return check
 
 
+def read_back(c, index, ids, timeout):
+    """(id, status, body) of each id read through c's first gateway. A 503 (a
+    shard between primaries: a failover a fault set off may land after writes
+    resumed) is retried until `timeout` seconds have passed overall."""
+    deadline = time.monotonic() + timeout
+    for i in ids:
+        while True:
+            status, data = c.request("GET", "/v1/indexes/%s/vectors/%s" % (index, i))
+            if status != 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        yield i, status, data
+
+
 def vectors(n, dim, seed):
     rng = random.Random(seed)
     return [("id-%04d" % i, [rng.uniform(-1, 1) for _ in range(dim)]) for i in range(n)]

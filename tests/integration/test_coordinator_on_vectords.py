@@ -17,7 +17,7 @@ import unittest
 
 import msgpack
 
-from test_cluster import SLOW, Cluster, PrintsLogsOnFailure, serving
+from test_cluster import SLOW, Cluster, PrintsLogsOnFailure, read_back, serving
 from test_cluster_etcd import LEASE_S, Etcd
 
 PREFIX = "/qv/"
@@ -110,13 +110,7 @@ class CoordinatorsOnVectordsTest(PrintsLogsOnFailure, unittest.TestCase):
         return time.monotonic() - t0
 
     def check_every_ack(self):
-        deadline = time.monotonic() + 30 * SLOW
-        for i in sorted(self.acked):
-            while True:
-                status, data = self.c.request("GET", "/v1/indexes/docs/vectors/" + i)
-                if status != 503 or time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)
+        for i, status, data in read_back(self.c, "docs", sorted(self.acked), 30 * SLOW):
             self.assertEqual(status, 200, (i, data))
             got, sent = data["vector"], self.acked[i]
             self.assertEqual(len(got), len(sent), i)
