@@ -37,15 +37,17 @@ struct coordinator_options {
   std::shared_ptr<controller_metadata> metadata;
 };
 
-// Spawns the coordinator of a cluster (hosted by storaged, env.persistence = the
-// storage actor; or by a vectord with a log on every replica, env.persistence
-// null: no storage of its own to mirror the catalog into or fence): the same catalog, tenant and
-// administration service as the registry, but shards are placed on vectord nodes instead of spawned
-// here. Nodes register by heartbeat (node_heartbeat) and are answered with their assignments; a
-// node silent for node_timeout, or whose connection drops, is down. Placement, epochs and failover
-// follow cluster_state's rules; every primary change is fenced at storage before the node hears of
-// it. Routers look up the serving primary and replicas of each shard and poll
-// cluster_version_request to learn that the map changed.
+// Spawns the coordinator of a cluster: the same catalog, tenant and
+// administration service as the registry, but shards are placed on vectord
+// nodes instead of spawned here. Hosted by storaged (env.persistence = its
+// storage actor) or, with a log on every replica, by a vectord
+// (env.persistence null: no storage to mirror the catalog into or fence).
+// Nodes register by heartbeat (node_heartbeat) and are answered with their
+// assignments; a node silent for node_timeout, or whose connection drops, is
+// down. Placement, epochs and failover follow cluster_state's rules; every
+// primary change is fenced (in etcd, and at storage when there is one) before
+// the node hears of it. Routers look up the serving primary and replicas of
+// each shard and poll cluster_version_request to learn that the map changed.
 caf::actor spawn_coordinator(caf::actor_system& system, std::shared_ptr<const index_actor_env> env,
                              coordinator_options options);
 
