@@ -22,7 +22,7 @@ void lose_lead(registry_actor* self, const std::string& why) {
   s.leading = false;
   s.writing.clear();
   spdlog::warn("no longer the cluster's controller ({}); placing nothing until elected again", why);
-  self->delayed_send(self, std::chrono::seconds(1), campaign_atom::value);
+  campaign_later(self);
 }
 
 // Points every shard slot at its serving primary, so that lookups, descriptions
@@ -312,6 +312,13 @@ void take_lead(registry_actor* self, campaign_outcome& o) {
 
 }  // namespace
 
+void campaign_later(registry_actor* self) {
+  auto& s = self->state;
+  if (s.campaign_due) return;
+  s.campaign_due = true;
+  self->delayed_send(self, std::chrono::seconds(1), campaign_atom::value);
+}
+
 void campaign(registry_actor* self) {
   auto& s = self->state;
   if (s.campaigning || s.leading || !s.me || !s.metadata_started) return;
@@ -378,7 +385,7 @@ void campaign(registry_actor* self) {
         s.campaigning = false;
         if (!o.failure.ok())
           spdlog::warn("cannot campaign for the controller key: {}", o.failure.message);
-        self->delayed_send(self, std::chrono::seconds(1), campaign_atom::value);
+        campaign_later(self);
       });
 }
 

@@ -223,7 +223,15 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_e
         }
         return *out;
       },
-      [self](campaign_atom) { campaign(self); },
+      [self](campaign_atom) {
+        self->state.campaign_due = false;
+        campaign(self);
+      },
+      // The key is free (its holder's lease lapsed or was revoked): no need to
+      // wait for the next campaign.
+      [self](vacant_atom) {
+        if (self->state.cluster) campaign(self);
+      },
       [self](announce_atom, std::string& name, std::string& address) {
         self->state.me = controller_record{std::move(name), std::move(address)};
         campaign(self);
@@ -545,6 +553,10 @@ caf::actor spawn_index_registry(caf::actor_system& system,
 caf::actor spawn_coordinator(caf::actor_system& system, std::shared_ptr<const index_actor_env> env,
                              coordinator_options options) {
   return system.spawn(registry, std::move(env), std::optional<coordinator_options>{options});
+}
+
+void controller_vacant(const caf::actor& coordinator) {
+  caf::anon_send(coordinator, registry_detail::vacant_atom::value);
 }
 
 void announce_controller(const caf::actor& coordinator, std::string name, std::string address) {

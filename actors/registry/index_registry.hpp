@@ -55,4 +55,8 @@ caf::actor spawn_coordinator(caf::actor_system& system, std::shared_ptr<const in
 // under, sent once it is published there. It campaigns only after this.
 void announce_controller(const caf::actor& coordinator, std::string name, std::string address);
 
+// etcd mode: no one holds the controller key now; the coordinator campaigns at
+// once instead of at its next retry.
+void controller_vacant(const caf::actor& coordinator);
+
 }  // namespace quiver

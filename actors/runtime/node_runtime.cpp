@@ -216,6 +216,9 @@ struct node_runtime::impl {
           auto at = parse_host_port(c.address);
           if (!at) return spdlog::warn("the controller key names a bad address: {}", c.address);
           retarget_link(link, c.address == own ? local : caf::actor{}, at->first, at->second);
+        },
+        [local = coordinator] {
+          if (local) controller_vacant(local);
         });
     return link;
   }

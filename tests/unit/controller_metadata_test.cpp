@@ -208,12 +208,17 @@ TEST_F(ControllerMetadata, TheLocatorFollowsTheControllerKeyWhereverItIsElected)
     }
     return false;
   };
-  controller_locator locator(*client, keys, [&](const controller_record& c) {
-    std::lock_guard<std::mutex> lock(mutex);
-    seen.push_back(c.address);
-  });
-  std::this_thread::sleep_for(300ms);
-  EXPECT_TRUE(heard().empty());  // no controller yet: nothing said
+  std::atomic<int> vacant{0};
+  controller_locator locator(
+      *client, keys,
+      [&](const controller_record& c) {
+        std::lock_guard<std::mutex> lock(mutex);
+        seen.push_back(c.address);
+      },
+      [&] { ++vacant; });
+  for (int i = 0; i < 100 && vacant.load() == 0; ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_GE(vacant.load(), 1);   // no controller yet: said to be vacant
+  EXPECT_TRUE(heard().empty());  // and no address
 
   auto lease_a = client->lease_grant(10s);
   auto lease_b = client->lease_grant(10s);
@@ -232,8 +237,13 @@ TEST_F(ControllerMetadata, TheLocatorFollowsTheControllerKeyWhereverItIsElected)
   for (auto& address : heard())
     EXPECT_TRUE(address == "127.0.0.1:7301" || address == "127.0.0.1:7302") << address;
 
-  // An unreadable key is said and skipped; the last controller stands.
+  // The leader's lease goes and no one campaigns: vacant again.
+  int before = vacant.load();
   ASSERT_TRUE(client->lease_revoke(lease_b->id).ok());
+  for (int i = 0; i < 100 && vacant.load() == before; ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_GT(vacant.load(), before);
+
+  // An unreadable key is said and skipped; the last controller stands.
   ASSERT_TRUE(client->put(keys.controller(), "not a record"));
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(heard().back(), "127.0.0.1:7302");

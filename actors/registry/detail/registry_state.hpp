@@ -28,6 +28,7 @@ using reload_atom = caf::atom_constant<caf::atom("reload")>;
 using coordinate_atom = caf::atom_constant<caf::atom("coord")>;
 using campaign_atom = caf::atom_constant<caf::atom("campaign")>;
 using announce_atom = caf::atom_constant<caf::atom("announce")>;
+using vacant_atom = caf::atom_constant<caf::atom("vacant")>;
 
 struct shard_slot {
   caf::actor actor;
@@ -59,8 +60,9 @@ struct registry_state {
   std::map<std::string, caf::actor> node_actors;  // by node name
   std::map<std::pair<cluster_state::shard_key, std::string>, caf::actor> replica_actors;
   // etcd mode (coordination.metadata set):
-  bool leading = false;      // holds the controller key and has restored the map
-  bool campaigning = false;  // a campaign is out
+  bool leading = false;       // holds the controller key and has restored the map
+  bool campaigning = false;   // a campaign is out
+  bool campaign_due = false;  // a campaign_atom is on its way (one at a time)
   // What this controller writes under the controller key: known once the
   // coordinator is published (its port may be the system's choice), and
   // campaigned with only once storage's catalog has been read.
@@ -137,6 +139,8 @@ bool placing(registry_actor* self);
 void lose_lead(registry_actor* self, const std::string& why);
 // etcd mode: one campaign for the controller key (again a second after a loss).
 void campaign(registry_actor* self);
+// etcd mode: a campaign in a second, unless one is already due.
+void campaign_later(registry_actor* self);
 
 caf::behavior registry(registry_actor* self, std::shared_ptr<const index_actor_env> env,
                        std::optional<coordinator_options> coordination);
