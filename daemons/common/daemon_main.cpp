@@ -290,13 +290,18 @@ int daemon_main(node_role role, int argc, char** argv) {
     cl.node_timeout_ms = std::max(500u, vm["node-timeout-ms"].as<std::uint32_t>());
   if (vm.count("node-name")) cl.node_name = vm["node-name"].as<std::string>();
   cl.replica_logs = vm.count("replica-logs") > 0;
-  if (cl.replica_logs && !cl.enabled)
-    return usage_error("--replica-logs is for cluster mode: give --" + std::string(coordinator) +
-                       " too");
   if (cl.host_coordinator && (!cl.replica_logs || !cl.locate_coordinator))
     return usage_error(
         "--coordinator-listen needs --etcd and --replica-logs: a coordinator on a vectord keeps "
         "no shard logs, so every replica keeps its own, and the cluster elects it in etcd");
+  if (cl.replica_logs && !cl.enabled)
+    return usage_error("--replica-logs is for cluster mode: give --" + std::string(coordinator) +
+                       " too");
+  if (role == node_role::vectord && !cl.host_coordinator &&
+      (vm.count("write-quorum") || vm.count("node-timeout-ms")))
+    return usage_error(
+        "--write-quorum and --node-timeout-ms are the coordinator's: give --coordinator-listen "
+        "too, or set them where the coordinator runs");
   if (vm.count("write-quorum")) {
     if (!cl.replica_logs)
       return usage_error("--write-quorum is for a log on every replica: give --replica-logs too");

@@ -10,6 +10,7 @@ import random
 import re
 import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -17,7 +18,7 @@ import unittest
 
 import msgpack
 
-from test_cluster import SLOW, Cluster, PrintsLogsOnFailure, read_back, serving
+from test_cluster import BINDIR, SLOW, Cluster, PrintsLogsOnFailure, read_back, serving
 from test_cluster_etcd import LEASE_S, Etcd
 
 PREFIX = "/qv/"
@@ -219,6 +220,35 @@ class CoordinatorsOnVectordsTest(PrintsLogsOnFailure, unittest.TestCase):
         self.restart(victim)
         self.wait_writable(60000)
         self.check_every_ack()
+
+
+class CoordinatorFlagsTest(unittest.TestCase):
+    """A vectord refuses coordinator flags that cannot work, before it starts."""
+
+    def refused(self, *args):
+        data = tempfile.mkdtemp(prefix="quiver-covd-flags-")
+        try:
+            p = subprocess.run([os.path.join(BINDIR, "vectord"), "--data-dir", data, *args],
+                               capture_output=True, text=True, timeout=30)
+        finally:
+            shutil.rmtree(data, ignore_errors=True)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        return p.stderr
+
+    def test_bad_combinations_are_named(self):
+        listen = ["--coordinator-listen", "127.0.0.1:0"]
+        etcd = ["--etcd", "127.0.0.1:1"]
+        self.assertIn("needs --etcd and --replica-logs", self.refused(*listen, "--replica-logs"))
+        self.assertIn("needs --etcd and --replica-logs", self.refused(*listen, *etcd))
+        self.assertIn("leave --coordinator out",
+                      self.refused(*listen, *etcd, "--replica-logs", "--coordinator",
+                                   "127.0.0.1:1"))
+        self.assertIn("are the coordinator's",
+                      self.refused(*etcd, "--replica-logs", "--node-timeout-ms", "1000"))
+        self.assertIn("are the coordinator's",
+                      self.refused(*etcd, "--replica-logs", "--write-quorum", "2"))
+        self.assertIn("takes host:port", self.refused("--coordinator-listen", "nowhere", *etcd,
+                                                      "--replica-logs"))
 
 
 if __name__ == "__main__":
