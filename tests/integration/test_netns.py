@@ -120,15 +120,19 @@ class Daemons:
         return status, data
 
     @classmethod
-    def wait(cls, predicate, what, timeout=30 * SLOW):
-        """Until some gateway's map satisfies `predicate` (a gateway may be down)."""
-        deadline, last = time.monotonic() + timeout, None
+    def wait(cls, predicate, what, timeout=30 * SLOW, every=False):
+        """Until some gateway's map satisfies `predicate` (a gateway may be down);
+        with `every`, each gateway's (after the controller moved, one gateway
+        may reach the new one a moment before another)."""
+        deadline, last, seen = time.monotonic() + timeout, None, set()
         while time.monotonic() < deadline:
             for g in range(len(cls.gateways)):
                 try:
                     status, last = cls.request("GET", "/v1/cluster", gateway=g)
                     if status == 200 and predicate(last):
-                        return last
+                        seen.add(g)
+                        if not every or len(seen) == len(cls.gateways):
+                            return last
                 except OSError as e:
                     last = e
             time.sleep(0.1)

@@ -403,7 +403,7 @@ class NetnsEtcdClusterTest(test_cluster.PrintsLogsOnFailure, test_netns.Daemons,
                 self.vectords[n].kill()
             self.wait(lambda m: all(s["primary"] == alone for s in m["shards"]
                                     if s["index"] == "docs"), alone + " leads every shard",
-                      timeout=60 * SLOW)
+                      timeout=60 * SLOW, every=True)
             seen[alone] = self.read_everything()
             for n in others:
                 self.vectords[n].start()
