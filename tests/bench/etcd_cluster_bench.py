@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 os.environ.setdefault("QUIVER_BIN", os.path.join(HERE, "..", "..", "build", "bin", "quiver"))
 
 from test_cluster import Cluster, serving, vectors  # noqa: E402
-from test_cluster_etcd import LEASE_S, Etcd, epoch_of  # noqa: E402
+from test_cluster_etcd import Etcd, epoch_of, write_etcd_config  # noqa: E402
 import tempfile  # noqa: E402
 
 
@@ -154,10 +154,7 @@ def start(**cluster):
     `cluster`: more of Cluster's arguments."""
     root = tempfile.mkdtemp(prefix="quiver-etcd-bench-")
     etcd = Etcd(root)
-    config = os.path.join(root, "quiver.toml")
-    with open(config, "w") as f:
-        f.write('[etcd]\nnode_lease_s = %d\ncontroller_lease_s = %d\nprefix = "/qb/"\n'
-                % (LEASE_S, LEASE_S))
+    config = write_etcd_config(root, "/qb/")
     c = Cluster(common_args=["--config", config, "--etcd", etcd.endpoints()],
                 node_timeout_ms=10000, **cluster)
     return etcd, c

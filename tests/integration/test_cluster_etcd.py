@@ -26,6 +26,18 @@ from test_cluster import SLOW, Cluster, read_back, serving, vectors
 LEASE_S = 3 if SLOW == 1 else 6
 
 
+def write_etcd_config(root, prefix, request_timeout_ms=None):
+    """<root>/quiver.toml for daemons on a test etcd: leases of LEASE_S (node and
+    controller), keys under `prefix`; returns its path."""
+    path = os.path.join(root, "quiver.toml")
+    with open(path, "w") as f:
+        f.write('[etcd]\nnode_lease_s = %d\ncontroller_lease_s = %d\nprefix = "%s"\n'
+                % (LEASE_S, LEASE_S, prefix))
+        if request_timeout_ms:
+            f.write("request_timeout_ms = %d\n" % request_timeout_ms)
+    return path
+
+
 def free_port():
     import socket
     s = socket.socket()
@@ -164,10 +176,7 @@ class EtcdClusterTest(unittest.TestCase):
     def setUpClass(cls):
         cls.root = tempfile.mkdtemp(prefix="quiver-etcd-")
         cls.etcd = Etcd(cls.root, cls.tls)
-        cls.config = os.path.join(cls.root, "quiver.toml")
-        with open(cls.config, "w") as f:
-            f.write('[etcd]\nnode_lease_s = %d\ncontroller_lease_s = %d\nprefix = "/qt/"\n'
-                    'request_timeout_ms = 1000\n' % (LEASE_S, LEASE_S))
+        cls.config = write_etcd_config(cls.root, "/qt/", request_timeout_ms=1000)
         peer = (["--peer-cert", cls.tls.cert, "--peer-key", cls.tls.key, "--peer-ca", cls.tls.ca]
                 if cls.tls else [])
         cls.c = Cluster(common_args=["--config", cls.config, "--etcd", cls.etcd.endpoints(),
@@ -457,10 +466,7 @@ class EtcdMigrationTest(unittest.TestCase):
             status, data = c.request("POST", "/v1/indexes/old/vectors",
                                      {"items": [{"id": i, "vector": v} for i, v in items]})
             self.assertEqual(status, 200, data)
-            config = os.path.join(root, "quiver.toml")
-            with open(config, "w") as f:
-                f.write('[etcd]\nnode_lease_s = %d\ncontroller_lease_s = %d\nprefix = "/qm/"\n'
-                        % (LEASE_S, LEASE_S))
+            config = write_etcd_config(root, "/qm/")
             argv = c.storaged.argv
             argv[argv.index("--listen") + 1] = "127.0.0.1:%d" % c.storaged.port
             argv[argv.index("--coordinator-listen") + 1] = "127.0.0.1:%d" % c.coordinator

@@ -19,7 +19,7 @@ import unittest
 import msgpack
 
 from test_cluster import BINDIR, SLOW, Cluster, PrintsLogsOnFailure, read_back, serving
-from test_cluster_etcd import LEASE_S, Etcd
+from test_cluster_etcd import LEASE_S, Etcd, write_etcd_config
 
 PREFIX = "/qv/"
 
@@ -40,10 +40,7 @@ class CoordinatorsOnVectordsTest(PrintsLogsOnFailure, unittest.TestCase):
     def setUpClass(cls):
         cls.root = tempfile.mkdtemp(prefix="quiver-covd-")
         cls.etcd = Etcd(cls.root)
-        cls.config = os.path.join(cls.root, "quiver.toml")
-        with open(cls.config, "w") as f:
-            f.write('[etcd]\nnode_lease_s = %d\ncontroller_lease_s = %d\nprefix = "%s"\n'
-                    'request_timeout_ms = 1000\n' % (LEASE_S, LEASE_S, PREFIX))
+        cls.config = write_etcd_config(cls.root, PREFIX, request_timeout_ms=1000)
         cls.c = Cluster(common_args=["--config", cls.config, "--etcd", cls.etcd.endpoints()],
                         node_timeout_ms=1000 * SLOW * 10,  # membership by lease, not beats
                         replica_logs=True, coordinators_on_vectords=True)

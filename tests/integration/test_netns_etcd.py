@@ -36,7 +36,7 @@ import msgpack
 import test_cluster
 import test_netns
 from test_cluster import SLOW
-from test_cluster_etcd import LEASE_S, Etcd
+from test_cluster_etcd import LEASE_S, Etcd, write_etcd_config
 from test_replica_logs import in_sync
 
 BINDIR = test_cluster.BINDIR
@@ -147,10 +147,7 @@ class NetnsEtcdClusterTest(test_cluster.PrintsLogsOnFailure, test_netns.Daemons,
 
     @classmethod
     def start_cluster(cls):
-        config = os.path.join(cls.dir, "quiver.toml")
-        with open(config, "w") as f:
-            f.write('[etcd]\nnode_lease_s = %d\ncontroller_lease_s = %d\nprefix = "/qn/"\n'
-                    'request_timeout_ms = 1000\n' % (LEASE_S, LEASE_S))
+        config = write_etcd_config(cls.dir, "/qn/", request_timeout_ms=1000)
         cls.common = ["--log-level", "info", "--config", config, "--etcd", cls.etcd.endpoints(),
                       *cls.etcd.client_args(), *cls.creds.args()]
         cls.vectords = {}
