@@ -59,8 +59,39 @@ bool same_term(index_self* self, std::uint64_t generation, std::uint64_t epoch) 
 void change_in_sync(index_self* self, const std::string& node, bool in_sync);
 void schedule_probe(index_self* self);
 
-void on_peer_failed(index_self* self, const std::string& node, const status& why) {
+// How long a member not heard from yet in this role may fail writes (it has no
+// actor here yet, or it still agrees with this log) before it leaves the set:
+// two heartbeats bring its actor, and a follow of an in-step log takes a few
+// round trips.
+constexpr auto settle_grace = std::chrono::seconds(2);
+
+// `unreached`: this primary has no actor for the replica yet, so it never sent
+// it anything.
+void on_peer_failed(index_self* self, const std::string& node, const status& why,
+                    bool unreached = false) {
   auto& s = self->state;
+  if (why.code == errc::unavailable) {
+    switch (s.replicas.hold_failure(node, unreached)) {
+      case replica_set::hold::start: {
+        spdlog::debug("shard {}: in-sync replica on {} is not in step yet ({}); writes wait for it",
+                      describe(s), node, why.message);
+        auto generation = s.generation;
+        auto epoch = s.control.epoch();
+        self->delayed_send(
+            self, settle_grace, deferred_call{[self, node, generation, epoch] {
+              if (!same_term(self, generation, epoch)) return;
+              if (self->state.replicas.grace_over(node))
+                on_peer_failed(self, node,
+                               make_status(errc::unavailable, "it did not come in step in time"));
+            }});
+        return;
+      }
+      case replica_set::hold::already:
+        return;
+      case replica_set::hold::no:
+        break;
+    }
+  }
   auto failure = s.replicas.failed(node);
   deliver_done(self, failure.done);
   if (!failure.leave) return;
@@ -74,6 +105,27 @@ void on_peer_failed(index_self* self, const std::string& node, const status& why
 constexpr auto probe_interval = std::chrono::seconds(1);
 
 void probe(index_self* self);
+
+// Sends `node` an empty append at this log's end: if its log ends there
+// durably, it says so (an ack of everything up to there); else it follows and
+// tells this primary once it is in step.
+void probe_peer(index_self* self, const std::string& node) {
+  auto& s = self->state;
+  auto actor = s.peer_actors.find(node);
+  if (actor == s.peer_actors.end()) return;
+  auto generation = s.generation;
+  auto epoch = s.control.epoch();
+  self->request(actor->second, s.env->replica_timeout,
+                replica_append_request{s.ref, epoch, s.log_end, s.log_epoch, {}})
+      .then(
+          [self, node, generation, epoch](log_append_reply& r) {
+            auto& s = self->state;
+            if (!same_term(self, generation, epoch)) return;
+            deliver_done(self, s.replicas.acked(node, r.last_seq, s.log_end));
+            if (s.replicas.wants_join(node)) change_in_sync(self, node, true);
+          },
+          [](caf::error&) {});  // not in step: it follows, and says so when it is
+}
 
 void schedule_probe(index_self* self) {
   auto& s = self->state;
@@ -92,23 +144,10 @@ void probe(index_self* self) {
   auto& s = self->state;
   if (!s.control.primary() || !s.control.serving() || s.control.promoting()) return;
   bool outside = false;
-  auto generation = s.generation;
-  auto epoch = s.control.epoch();
   for (auto& node : s.replicas.nodes()) {
     if (s.replicas.in_sync(node) || s.replicas.joining(node)) continue;
     outside = true;
-    auto actor = s.peer_actors.find(node);
-    if (actor == s.peer_actors.end()) continue;
-    self->request(actor->second, s.env->replica_timeout,
-                  replica_append_request{s.ref, epoch, s.log_end, s.log_epoch, {}})
-        .then(
-            [self, node, generation, epoch](log_append_reply& r) {
-              auto& s = self->state;
-              if (!same_term(self, generation, epoch)) return;
-              deliver_done(self, s.replicas.acked(node, r.last_seq, s.log_end));
-              if (s.replicas.wants_join(node)) change_in_sync(self, node, true);
-            },
-            [](caf::error&) {});  // not in step: it follows, and the next probe asks again
+    probe_peer(self, node);
   }
   if (outside) schedule_probe(self);
 }
@@ -169,7 +208,8 @@ replica_set::ticket replicate_to_peers(index_self* self,
   for (auto& node : s.replicas.nodes()) {
     auto actor = s.peer_actors.find(node);
     if (actor == s.peer_actors.end()) {
-      on_peer_failed(self, node, make_status(errc::unavailable, "its replica is not reachable"));
+      on_peer_failed(self, node, make_status(errc::unavailable, "its replica is not reachable"),
+                     true);
       continue;
     }
     // Answers from a replica actor this primary no longer sends to (its node
@@ -258,6 +298,7 @@ void assign_peers(index_self* self, const shard_role_msg& m) {
     return;
   }
   s.source = nullptr;
+  auto known = std::move(s.peer_actors);
   s.peer_actors.clear();
   for (std::size_t i = 0; i < m.forward_to.size() && i < m.forward_nodes.size(); ++i)
     s.peer_actors[m.forward_nodes[i]] = m.forward_to[i];
@@ -272,6 +313,12 @@ void assign_peers(index_self* self, const shard_role_msg& m) {
   deliver_done(self, assigned.done);
   for (auto& node : assigned.rejoin) change_in_sync(self, node, true);
   schedule_probe(self);
+  // A member whose actor is new here may owe writes sent while there was none:
+  // ask it how far it holds.
+  if (s.control.serving() && !s.control.promoting())
+    for (auto& [node, actor] : s.peer_actors)
+      if (!known.count(node) && s.replicas.in_sync(node) && !s.replicas.leaving(node))
+        probe_peer(self, node);
   for (auto& node : assigned.leave) {
     spdlog::info("shard {}: in-sync replica on {} is no longer hosted; taking it out of the set",
                  describe(s), node);

@@ -79,6 +79,7 @@ std::vector<replica_set::ticket> replica_set::acked(const std::string& node, seq
   auto p = peers_.find(node);
   if (p == peers_.end()) return {};
   auto& peer = p->second;
+  peer.heard = true;
   if (peer.acked < last) peer.acked = last;
   if (!peer.in_sync && !peer.joining && !peer.leaving) {
     peer.joining = true;
@@ -127,6 +128,32 @@ replica_set::failure replica_set::failed(const std::string& node) {
   peer.joining = false;
   out.done = release(node);
   return out;
+}
+
+replica_set::hold replica_set::hold_failure(const std::string& node, bool unreached) {
+  auto p = peers_.find(node);
+  if (p == peers_.end()) return hold::no;
+  auto& peer = p->second;
+  if (!peer.in_sync || peer.leaving || (peer.heard && !unreached) ||
+      peer.grace == grace_state::over)
+    return hold::no;
+  for (auto& [t, w] : writes_)
+    if (w.awaiting.count(node) && peer.held_through < w.last) peer.held_through = w.last;
+  if (peer.grace == grace_state::running) return hold::already;
+  peer.grace = grace_state::running;
+  return hold::start;
+}
+
+bool replica_set::grace_over(const std::string& node) {
+  auto p = peers_.find(node);
+  if (p == peers_.end()) return false;
+  auto& peer = p->second;
+  peer.grace = grace_state::over;
+  if (!peer.in_sync || peer.leaving) return false;
+  // Writes sent later are on their way as usual; one held is owed by now.
+  for (auto& [t, w] : writes_)
+    if (w.awaiting.count(node) && !(peer.held_through < w.last)) return true;
+  return false;
 }
 
 std::vector<replica_set::ticket> replica_set::left(const std::string& node) {

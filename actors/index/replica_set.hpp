@@ -94,6 +94,20 @@ class replica_set {
   // Every write still waiting (the epoch ended: they fail), forgotten.
   std::vector<ticket> abandon();
 
+  // A member is given a while before a failure takes it out of the set when
+  // the primary cannot reach it yet (`unreached`: its node has not reported
+  // the replica's actor, as for a new index) or has not heard from it in this
+  // role (a new primary, whose replica still agrees with its log): its follow
+  // ends by telling the primary how far it holds, which covers the writes it
+  // missed. Whether a failure of `node` should wait: `start` the first time
+  // (the caller arms a timer that calls grace_over), `already` while that
+  // runs; `no` otherwise, and after the while, which is given once per role.
+  enum class hold { no, start, already };
+  hold hold_failure(const std::string& node, bool unreached);
+  // The while is over: whether `node` must be failed now (a write that waited
+  // for it when a failure was held still does).
+  bool grace_over(const std::string& node);
+
   // Every replica it sends to.
   std::vector<std::string> nodes() const;
   bool in_sync(const std::string& node) const;
@@ -101,13 +115,17 @@ class replica_set {
   std::size_t waiting() const { return writes_.size(); }
 
  private:
+  enum class grace_state { none, running, over };
   struct peer {
     bool in_sync = false;
     bool joining = false;
     bool join_asked = false;
     bool leaving = false;
-    bool listed = true;  // in the latest assignment
-    seq_no join_from;    // joining: the newest seq stamped when it started
+    bool listed = true;                     // in the latest assignment
+    bool heard = false;                     // acknowledged something in this role
+    grace_state grace = grace_state::none;  // hold_failure's while
+    seq_no held_through;                    // the newest write waiting when a failure was held
+    seq_no join_from;                       // joining: the newest seq stamped when it started
     seq_no acked;
   };
   struct write {

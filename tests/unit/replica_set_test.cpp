@@ -190,5 +190,50 @@ TEST(ReplicaSet, ARoleNeverDropsAMemberAMemberNoLongerListedMustLeave) {
   EXPECT_EQ(r.local_done(late), replica_set::progress::abandoned);
 }
 
+TEST(ReplicaSet, AMemberNotYetReachedOrHeardFromGetsAWhileBeforeAFailureTakesItOut) {
+  using hold = replica_set::hold;
+  replica_set r;
+  r.assign({"b", "c", "d"}, {"b", "c"});
+  auto t = r.begin(seq_no{2});
+  EXPECT_EQ(replica_set::progress::waiting, r.local_done(t));
+  // b fails before it acknowledged anything: the write keeps waiting for it.
+  EXPECT_EQ(r.hold_failure("b", false), hold::start);
+  EXPECT_EQ(r.hold_failure("b", false), hold::already);
+  EXPECT_FALSE(r.leaving("b"));
+  // d is outside the set: nothing waits for it, and its failures count at once.
+  EXPECT_EQ(r.hold_failure("d", true), hold::no);
+  // c was heard from: a failure of its replica is a failure; not reaching it
+  // (no actor for it here yet) is not.
+  EXPECT_TRUE(r.acked("c", seq_no{2}, seq_no{2}).empty());
+  EXPECT_EQ(r.hold_failure("c", false), hold::no);
+  EXPECT_EQ(r.hold_failure("c", true), hold::start);
+  // b catches up within the while (its follow says how far it holds): done.
+  EXPECT_TRUE(has(r.acked("b", seq_no{2}, seq_no{2}), t));
+  // A write sent after the failures were held is on its way as usual: the
+  // while's end holds it against no one, and the while is given once.
+  auto later = r.begin(seq_no{3});
+  EXPECT_EQ(replica_set::progress::waiting, r.local_done(later));
+  EXPECT_FALSE(r.grace_over("b"));
+  EXPECT_FALSE(r.grace_over("c"));
+  EXPECT_EQ(r.hold_failure("b", true), hold::no);
+  EXPECT_EQ(r.hold_failure("c", true), hold::no);
+
+  // One that still owes a held write when the while is over must be failed.
+  replica_set q;
+  q.assign({"b"}, {"b"});
+  auto w = q.begin(seq_no{1});
+  EXPECT_EQ(replica_set::progress::waiting, q.local_done(w));
+  EXPECT_EQ(q.hold_failure("b", true), hold::start);
+  EXPECT_TRUE(q.grace_over("b"));
+  EXPECT_EQ(q.hold_failure("b", true), hold::no);
+  EXPECT_TRUE(q.failed("b").leave);
+  EXPECT_TRUE(has(q.left("b"), w));
+  // With no write waiting for it, the end of the while fails nothing.
+  replica_set idle;
+  idle.assign({"b"}, {"b"});
+  EXPECT_EQ(idle.hold_failure("b", false), hold::start);
+  EXPECT_FALSE(idle.grace_over("b"));
+}
+
 }  // namespace
 }  // namespace quiver
