@@ -96,6 +96,7 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
           self->delayed_send(self, std::chrono::milliseconds(200), poll_atom::value);
       },
       [self](changed_atom) { poll_map(self); },
+      [](retry_call& c) { c.run(); },
       [self](cluster_status_request& r) -> caf::result<cluster_status> {
         return forward(self, std::move(r));
       },

@@ -15,7 +15,8 @@ namespace quiver {
 // primary and replicas and are dropped whenever the coordinator's map version
 // moves (polled every 200 ms, or with `watched` asked only when told the
 // cluster's metadata changed: notify_map_changed); a shard request that fails for routing reasons
-// is retried once on a fresh route; searches may read replicas ("eventual") and answer without
+// is retried on a fresh route (with a backoff, for up to about 3 s: a primary's
+// move); searches may read replicas ("eventual") and answer without
 // missing shards when the request allows partial results.
 caf::actor spawn_router(caf::actor_system& system, caf::actor registry,
                         std::chrono::milliseconds timeout, bool clustered = false,

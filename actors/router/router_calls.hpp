@@ -1,13 +1,15 @@
 #pragma once
 // The router actor's state and the calls its routes are made of (look up a
-// route, call a shard with one retry, fan out and combine). Included only by the
+// route, call a shard with retries, fan out and combine). Included only by the
 // router's own sources: it brings CAF in.
 
 #include <caf/actor_cast.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -46,6 +48,11 @@ struct router_state {
 
 using router_actor = caf::stateful_actor<router_state>;
 
+// Router -> itself: a shard call to try again once its backoff is over.
+struct retry_call {
+  std::function<void()> run;
+};
+
 inline void fail(caf::response_promise& rp, const status& st) { rp.deliver(to_caf_error(st)); }
 
 inline status no_replica(const std::string& index, std::uint32_t shard) {
@@ -81,9 +88,9 @@ void with_route(router_actor* self, const tenant_id& tenant, const std::string& 
 }
 
 // The replica of `shard` to ask and its node: the primary, or (eventual reads)
-// any serving replica in turn; the other one on a retry. Null: none serves.
+// any serving replica in turn; the next one on each retry. Null: none serves.
 inline std::pair<caf::actor, std::string> pick(router_actor* self, const index_route& route,
-                                               std::uint32_t shard, bool eventual, bool retry) {
+                                               std::uint32_t shard, bool eventual, int attempt) {
   std::vector<std::pair<caf::actor, std::string>> candidates;
   auto node_of = [](const std::vector<std::string>& nodes, std::size_t i) {
     return i < nodes.size() ? nodes[i] : std::string();
@@ -97,32 +104,64 @@ inline std::pair<caf::actor, std::string> pick(router_actor* self, const index_r
                                                             : std::string());
   if (candidates.empty()) return {};
   auto i = eventual ? self->state.rotation++ : 0;
-  return candidates[(i + (retry ? 1 : 0)) % candidates.size()];
+  return candidates[(i + static_cast<std::size_t>(attempt)) % candidates.size()];
+}
+
+// How long each retry of a shard call waits first. Clustered, a shard's primary
+// moves (planned, or a lost node's failover) within about two seconds: the
+// fence, the map's change, the new primary's promotion. Calls retried through
+// it answer late rather than fail. Without a cluster a route does not move: one
+// immediate retry (a shard that restarted).
+constexpr std::array<std::chrono::milliseconds, 6> retry_backoff{
+    std::chrono::milliseconds(0),    std::chrono::milliseconds(100),
+    std::chrono::milliseconds(250),  std::chrono::milliseconds(500),
+    std::chrono::milliseconds(1000), std::chrono::milliseconds(1000)};
+// No retry starts this long after the first attempt: a call that timed out
+// inside the server is not sent again and again.
+constexpr auto retry_budget = std::chrono::seconds(3);
+
+// Whether a failed shard call gets attempt `attempt` (1: the first retry). Not
+// `patient` (a search that may answer without the shard): one immediate retry.
+inline bool may_retry(router_actor* self, int attempt, bool patient,
+                      std::chrono::steady_clock::time_point start) {
+  auto max = self->state.clustered && patient ? static_cast<int>(retry_backoff.size()) : 1;
+  return attempt <= max && std::chrono::steady_clock::now() - start < retry_budget;
 }
 
 // Sends `r` to shard `shard` of the index and hands the outcome to `done`. A
 // failure that routing explains (the replica is gone, no longer primary, or
-// unreachable) is retried once on a fresh route: on another replica for eventual
-// reads, on the (possibly new) primary otherwise. Writes are idempotent (upsert
-// replaces, delete deletes), so repeating one is safe.
+// unreachable) is retried on a fresh route after a backoff (retry_backoff):
+// on another replica for eventual reads, on the (possibly new) primary
+// otherwise. Writes are idempotent (upsert replaces, delete deletes), so
+// repeating one is safe.
 template <class Reply, class Request, class Done>
 void shard_call(router_actor* self, tenant_id tenant, std::string index, std::uint32_t shard,
-                Request r, bool eventual, bool retried, Done done) {
-  auto again = [self, tenant, index, shard, r, eventual, done]() mutable {
-    self->state.routes.erase({tenant.value, index});
-    shard_call<Reply>(self, tenant, index, shard, std::move(r), eventual, true, std::move(done));
+                Request r, bool eventual, Done done, bool patient = true, int attempt = 0,
+                std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now()) {
+  auto again = [self, tenant, index, shard, r, eventual, done, patient, attempt, start]() mutable {
+    auto call = [self, tenant, index, shard, r = std::move(r), eventual, done = std::move(done),
+                 patient, attempt, start]() mutable {
+      self->state.routes.erase({tenant.value, index});
+      shard_call<Reply>(self, tenant, index, shard, std::move(r), eventual, std::move(done),
+                        patient, attempt + 1, start);
+    };
+    auto wait = retry_backoff[static_cast<std::size_t>(attempt) % retry_backoff.size()];
+    if (wait.count() == 0) return call();
+    self->delayed_send(self, wait, retry_call{std::move(call)});
   };
   lookup(
       self, tenant, index,
-      [self, index, shard, r, eventual, retried, done, again](const index_route& route) mutable {
-        auto [target, node] = pick(self, route, shard, eventual, retried);
+      [self, index, shard, r, eventual, patient, attempt, start, done,
+       again](const index_route& route) mutable {
+        auto [target, node] = pick(self, route, shard, eventual, attempt);
         if (!target) {
-          if (!retried && self->state.clustered) return again();
+          if (self->state.clustered && may_retry(self, attempt + 1, patient, start)) return again();
           return done(expected<Reply>(no_replica(index, shard)));
         }
         // Exactly one of: the reply, the error, or the node declared down.
-        auto failed = [retried, done, again](status st) mutable {
-          if (!retried && (st.code == errc::unavailable || st.code == errc::stale_epoch))
+        auto failed = [self, patient, attempt, start, done, again](status st) mutable {
+          if ((st.code == errc::unavailable || st.code == errc::stale_epoch) &&
+              may_retry(self, attempt + 1, patient, start))
             return again();
           done(expected<Reply>(std::move(st)));
         };
@@ -145,7 +184,8 @@ void shard_call(router_actor* self, tenant_id tenant, std::string index, std::ui
 
 // Sends work[i] = (shard, request) to its shard (shard_call) and, once every reply
 // is in, delivers combine(replies, missing shards). Without `partial` the first
-// failure is delivered instead; with it, failed shards are listed as missing.
+// failure is delivered instead; with it, failed shards are listed as missing
+// (after one retry, not a primary's move: the answer does not wait for them).
 template <class Reply, class Request, class Combine>
 void fan_out(router_actor* self, const tenant_id& tenant, const std::string& index,
              std::vector<std::pair<std::uint32_t, Request>> work, caf::response_promise rp,
@@ -161,19 +201,21 @@ void fan_out(router_actor* self, const tenant_id& tenant, const std::string& ind
   p->remaining = work.size();
   for (std::size_t i = 0; i < work.size(); ++i) {
     auto shard = work[i].first;
-    shard_call<Reply>(self, tenant, index, shard, std::move(work[i].second), eventual, false,
-                      [p, i, shard, rp, combine, partial](expected<Reply> r) mutable {
-                        if (p->failed) return;
-                        if (r) {
-                          p->replies[i] = std::move(*r);
-                        } else if (partial && r.error().code == errc::unavailable) {
-                          p->missing.push_back(shard);
-                        } else {
-                          p->failed = true;
-                          return rp.deliver(to_caf_error(r.error()));
-                        }
-                        if (--p->remaining == 0) combine(std::move(p->replies), p->missing, rp);
-                      });
+    shard_call<Reply>(
+        self, tenant, index, shard, std::move(work[i].second), eventual,
+        [p, i, shard, rp, combine, partial](expected<Reply> r) mutable {
+          if (p->failed) return;
+          if (r) {
+            p->replies[i] = std::move(*r);
+          } else if (partial && r.error().code == errc::unavailable) {
+            p->missing.push_back(shard);
+          } else {
+            p->failed = true;
+            return rp.deliver(to_caf_error(r.error()));
+          }
+          if (--p->remaining == 0) combine(std::move(p->replies), p->missing, rp);
+        },
+        !partial);
   }
 }
 
@@ -233,3 +275,5 @@ void route_delete(router_actor* self, delete_vectors_request r, caf::response_pr
 void route_merge(router_actor* self, merge_request r, caf::response_promise rp);
 
 }  // namespace quiver::routing
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quiver::routing::retry_call)

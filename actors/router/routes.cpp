@@ -130,7 +130,7 @@ void route_get(router_actor* self, get_vector_request r, caf::response_promise r
                }
                auto tenant = r.tenant;
                auto index = r.index;
-               shard_call<vector_record>(self, tenant, index, s, std::move(r), false, false,
+               shard_call<vector_record>(self, tenant, index, s, std::move(r), false,
                                          [rp](expected<vector_record> v) mutable {
                                            if (!v) return fail(rp, v.error());
                                            rp.deliver(std::move(*v));
@@ -212,7 +212,7 @@ void merge_step(router_actor* self, std::shared_ptr<merge_job> job) {
   }
   shard_call<shard_export>(
       self, r.tenant, r.source, job->shard, shard_export_request{r.tenant, job->after, merge_page},
-      false, false, [self, job](expected<shard_export> page) {
+      false, [self, job](expected<shard_export> page) {
         if (!page) return merge_failed(*job, page.error());
         auto next = [job, more = page->more, last = page->last_id] {
           if (more) {

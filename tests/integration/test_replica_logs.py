@@ -69,6 +69,31 @@ class ReplicaLogsTest(unittest.TestCase):
         return self.c.request("POST", "/v1/indexes/%s/vectors" % index,
                               {"items": [{"id": i, "vector": v} for i, v in items]})
 
+    def test_a_new_index_keeps_every_replica_in_sync_from_its_first_write(self):
+        """A write right after the create reaches every replica: the primary may
+        not know its replicas' actors yet (their nodes report them in their next
+        heartbeat), and it waits for them a while rather than drop them from the
+        in-sync set, which would leave the write with one copy."""
+        c = self.c
+        try:
+            for n in range(3):
+                name = "fresh%d" % n
+                status, body = c.request("POST", "/v1/indexes",
+                                         {"name": name, "dimension": 8, "shards": 2,
+                                          "replicas": 3, "distance": "euclidean"})
+                self.assertIn(status, (200, 201), body)
+                status, body = self.upsert(name, vectors(20, 8, 7 + n))
+                self.assertEqual(status, 200, body)
+                for s in [s for s in c.map()["shards"] if s["index"] == name]:
+                    self.assertEqual(sum(r["in_sync"] for r in s["replicas"]), 3, s)
+            for p in c.vectords.values():
+                left = [line for line in p.read_log().splitlines()
+                        if "/fresh" in line and "out of the set" in line]
+                self.assertEqual(left, [], p.name)
+        except Exception:
+            print(c.logs())
+            raise
+
     def test_every_replica_logs_every_acknowledged_write(self):
         try:
             self.every_replica_logs_every_acknowledged_write()
@@ -465,11 +490,8 @@ class MovedShardFilesTest(unittest.TestCase):
         import test_cluster_etcd
         root = tempfile.mkdtemp(prefix="quiver-moved-")
         etcd = test_cluster_etcd.Etcd(root)
-        config = os.path.join(root, "quiver.toml")
+        config = test_cluster_etcd.write_etcd_config(root, "/qm/")
         self.lease = test_cluster_etcd.LEASE_S
-        with open(config, "w") as f:
-            f.write('[etcd]\nnode_lease_s = %d\ncontroller_lease_s = %d\nprefix = "/qm/"\n'
-                    % (self.lease, self.lease))
         try:
             run_printing_logs(Cluster(vectords=3, gateways=1, replica_logs=True,
                                       common_args=["--config", config, "--etcd", etcd.endpoints()],
@@ -530,3 +552,84 @@ class MovedShardFilesTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PlannedMoveTest(unittest.TestCase):
+    """A node that joins takes the replicas the balanced placement gives it, and
+    with them primaries: a planned move (the new node serves the shard as a
+    replica first, then the old primary is fenced and a desired replica
+    promoted). Writes through the gateway meanwhile all succeed: the gateway
+    retries a write that meets a primary on its way out, after a backoff, until
+    the new one serves."""
+
+    def test_writes_through_planned_primary_moves_all_succeed(self):
+        run_printing_logs(Cluster(vectords=2, gateways=1, replica_logs=True), self.run_scenario)
+
+    def run_scenario(self, c):
+        def upsert(items):
+            return c.request("POST", "/v1/indexes/pm/vectors",
+                             {"items": [{"id": i, "vector": v} for i, v in items]},
+                             timeout=20 * SLOW)
+
+        def settled(m):
+            """Every shard on exactly 2 replicas, both ready and in sync, one primary."""
+            mine = [s for s in m["shards"] if s["index"] == "pm"]
+            return len(mine) == 8 and all(
+                s["primary"] and len(s["replicas"]) == 2
+                and all(r["state"] == "ready" and r["in_sync"] for r in s["replicas"])
+                for s in mine)
+
+        status, body = c.request("POST", "/v1/indexes",
+                                 {"name": "pm", "dimension": 8, "shards": 8, "replicas": 2,
+                                  "distance": "euclidean"})
+        self.assertIn(status, (200, 201), body)
+        acked = dict(vectors(100, 8, 11))
+        status, body = upsert(list(acked.items()))
+        self.assertEqual(status, 200, body)
+        before = c.wait(settled, "every shard on both nodes")
+
+        lock, stop, failures = threading.Lock(), threading.Event(), []
+
+        def writer(w):
+            n = 0
+            while not stop.is_set():
+                batch = [("pm%d-%05d" % (w, n + j), [random.uniform(-1, 1) for _ in range(8)])
+                         for j in range(5)]
+                n += 5
+                try:
+                    status, body = upsert(batch)
+                except Exception as e:  # noqa: BLE001 - no answer is a failure here too
+                    failures.append(repr(e))
+                    continue
+                if status != 200:
+                    failures.append((status, body))
+                    continue
+                with lock:
+                    acked.update(batch)
+
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(2)]
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(0.5)
+            c.start_vectord("vectord-3")
+            # Moves add the new replica before the old one goes: a shard on two
+            # nodes again, one of them vectord-3, is done moving.
+            after = c.wait(lambda m: settled(m) and any(
+                r["node"] == "vectord-3" for s in m["shards"] if s["index"] == "pm"
+                for r in s["replicas"]), "the shards spread over three nodes", timeout=60 * SLOW)
+            time.sleep(1)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        moved = sum(1 for s in before["shards"] if s["index"] == "pm"
+                    for a in after["shards"] if a["index"] == "pm" and a["shard"] == s["shard"]
+                    and a["primary"] != s["primary"])
+        print("\nplanned moves: %d primaries moved; %d writes acknowledged, %d failed"
+              % (moved, len(acked), len(failures)))
+        self.assertGreater(moved, 0)
+        self.assertEqual(failures, [], "writes failed through planned primary moves")
+        for i, v in sorted(acked.items()):
+            status, body = c.request("GET", "/v1/indexes/pm/vectors/" + i)
+            self.assertEqual(status, 200, (i, body))
