@@ -144,7 +144,10 @@ class cluster_state {
   // The shard's record as the metadata store should hold it now.
   shard_record record_of(const shard_view& s) const;
   void node_lost(const std::string& node);
-  // Marks down the nodes silent for longer than `timeout`; returns them.
+  // Marks down the nodes silent for longer than `timeout`; returns them. Called
+  // on a steady tick: a gap of more than half the timeout since the last call
+  // means this process stalled (paused, starved) and the silence was its own,
+  // so every node gets a fresh timeout instead.
   std::vector<std::string> expire(clock::time_point now, std::chrono::milliseconds timeout);
 
   // Applies the rules above; returns the primary changes to fence.
@@ -192,6 +195,7 @@ class cluster_state {
   bool by_registration_ = false;
   std::set<std::string> registered_;
   std::map<std::string, clock::time_point> gateways_;
+  clock::time_point last_expire_{};
 };
 
 }  // namespace quiver

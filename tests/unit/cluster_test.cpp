@@ -490,6 +490,33 @@ TEST(ClusterState, GatewaysCountWhileTheyBeat) {
   EXPECT_EQ(c.gateways(t0 + std::chrono::seconds(5), window), 1u);
 }
 
+// A coordinator that was itself paused past the timeout saw no heartbeats
+// because it was not running: it marks no one down for that silence, and
+// still catches a node that goes silent once it runs again.
+TEST(ClusterState, ACoordinatorsOwnStallMarksNoNodeDown) {
+  cluster_state c;
+  auto t0 = clock_type::now();
+  auto timeout = std::chrono::milliseconds(2000);
+  auto tick = std::chrono::milliseconds(250);
+  c.heartbeat("a", "a:1", t0, {});
+  c.heartbeat("b", "b:1", t0, {});
+  EXPECT_TRUE(c.expire(t0 + tick, timeout).empty());
+  // Paused 3 s: the next tick comes late, and nobody is down.
+  auto woke = t0 + tick + std::chrono::seconds(3);
+  EXPECT_TRUE(c.expire(woke, timeout).empty());
+  // Running again on its tick: b beats, a stays silent and is down once the
+  // timeout has passed since the coordinator woke up.
+  std::vector<std::string> lost;
+  auto now = woke;
+  for (int i = 0; i < 12 && lost.empty(); ++i) {
+    now += tick;
+    c.heartbeat("b", "b:1", now, {});
+    lost = c.expire(now, timeout);
+  }
+  EXPECT_EQ(lost, std::vector<std::string>{"a"});
+  EXPECT_GT(now - woke, timeout);
+}
+
 // A new controller restores ownership from the metadata store: nothing moves,
 // no fence is ordered, and the epochs stay as they were.
 TEST(ClusterState, RestoredOwnershipMovesNothing) {
