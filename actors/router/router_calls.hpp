@@ -120,49 +120,81 @@ constexpr std::array<std::chrono::milliseconds, 6> retry_backoff{
 // inside the server is not sent again and again.
 constexpr auto retry_budget = std::chrono::seconds(3);
 
-// Whether a failed shard call gets attempt `attempt` (1: the first retry). Not
-// `patient` (a search that may answer without the shard): one immediate retry.
-inline bool may_retry(router_actor* self, int attempt, bool patient,
-                      std::chrono::steady_clock::time_point start) {
-  auto max = self->state.clustered && patient ? static_cast<int>(retry_backoff.size()) : 1;
-  return attempt <= max && std::chrono::steady_clock::now() - start < retry_budget;
+// A shard call's retries so far.
+struct call_retries {
+  // Not patient (a search that may answer without the shard): one immediate retry.
+  bool patient = true;
+  int attempt = 0;  // 0: the first try
+  // An earlier attempt reached a shard and failed in a way that says nothing of
+  // whether it was applied (its node went away, it timed out, or it was logged
+  // but not confirmed by the in-sync replicas).
+  bool unsure = false;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+};
+
+// Whether a failed shard call may be tried again.
+inline bool may_retry(router_actor* self, const call_retries& rt) {
+  auto max = self->state.clustered && rt.patient ? static_cast<int>(retry_backoff.size()) : 1;
+  return rt.attempt + 1 <= max && std::chrono::steady_clock::now() - rt.start < retry_budget;
 }
+
+// Whether a reply still tells the client what it asks after an unsure attempt.
+// A delete's count does not when it is short: the earlier attempt may have
+// deleted what this one found gone (and a delete by filter cannot say).
+template <class Request>
+struct sure_after_retry {
+  explicit sure_after_retry(const Request&) {}
+  template <class Reply>
+  bool operator()(const Reply&) const {
+    return true;
+  }
+};
+template <>
+struct sure_after_retry<delete_vectors_request> {
+  std::size_t ids;
+  bool by_filter;
+  explicit sure_after_retry(const delete_vectors_request& r)
+      : ids(r.ids.size()), by_filter(r.ids.empty()) {}
+  bool operator()(const delete_vectors_reply& x) const { return !by_filter && x.deleted >= ids; }
+};
 
 // Sends `r` to shard `shard` of the index and hands the outcome to `done`. A
 // failure that routing explains (the replica is gone, no longer primary, or
-// unreachable) is retried on a fresh route after a backoff (retry_backoff):
-// on another replica for eventual reads, on the (possibly new) primary
-// otherwise. Writes are idempotent (upsert replaces, delete deletes), so
-// repeating one is safe.
+// unreachable; no route while the coordinator is out of reach) is retried on
+// a fresh route after a backoff (retry_backoff): on another replica for
+// eventual reads, on the (possibly new) primary otherwise. Writes are
+// idempotent (upsert replaces, delete deletes), so repeating one is safe; an
+// answer that a repeat cannot give for sure (sure_after_retry) is a 503.
 template <class Reply, class Request, class Done>
 void shard_call(router_actor* self, tenant_id tenant, std::string index, std::uint32_t shard,
-                Request r, bool eventual, Done done, bool patient = true, int attempt = 0,
-                std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now()) {
-  auto again = [self, tenant, index, shard, r, eventual, done, patient, attempt, start]() mutable {
+                Request r, bool eventual, Done done, call_retries rt = {}) {
+  // `unsure`: the failed attempt may have been applied.
+  auto again = [self, tenant, index, shard, r, eventual, done, rt](bool unsure) mutable {
+    auto next = rt;
+    ++next.attempt;
+    next.unsure = next.unsure || unsure;
     auto call = [self, tenant, index, shard, r = std::move(r), eventual, done = std::move(done),
-                 patient, attempt, start]() mutable {
+                 next]() mutable {
       self->state.routes.erase({tenant.value, index});
-      shard_call<Reply>(self, tenant, index, shard, std::move(r), eventual, std::move(done),
-                        patient, attempt + 1, start);
+      shard_call<Reply>(self, tenant, index, shard, std::move(r), eventual, std::move(done), next);
     };
-    auto wait = retry_backoff[static_cast<std::size_t>(attempt) % retry_backoff.size()];
+    auto wait = retry_backoff[static_cast<std::size_t>(rt.attempt) % retry_backoff.size()];
     if (wait.count() == 0) return call();
     self->delayed_send(self, wait, retry_call{std::move(call)});
   };
   lookup(
       self, tenant, index,
-      [self, index, shard, r, eventual, patient, attempt, start, done,
-       again](const index_route& route) mutable {
-        auto [target, node] = pick(self, route, shard, eventual, attempt);
+      [self, index, shard, r, eventual, rt, done, again](const index_route& route) mutable {
+        auto [target, node] = pick(self, route, shard, eventual, rt.attempt);
         if (!target) {
-          if (self->state.clustered && may_retry(self, attempt + 1, patient, start)) return again();
+          if (self->state.clustered && may_retry(self, rt)) return again(false);
           return done(expected<Reply>(no_replica(index, shard)));
         }
         // Exactly one of: the reply, the error, or the node declared down.
-        auto failed = [self, patient, attempt, start, done, again](status st) mutable {
-          if ((st.code == errc::unavailable || st.code == errc::stale_epoch) &&
-              may_retry(self, attempt + 1, patient, start))
-            return again();
+        auto failed = [self, rt, done, again](status st) mutable {
+          if ((st.code == errc::unavailable || st.code == errc::stale_epoch) && may_retry(self, rt))
+            // A stale epoch was refused before it was logged: nothing happened.
+            return again(st.code != errc::stale_epoch);
           done(expected<Reply>(std::move(st)));
         };
         auto id = self->state.next_request++;
@@ -170,26 +202,40 @@ void shard_call(router_actor* self, tenant_id tenant, std::string index, std::ui
             id, std::make_pair(node, [failed, node = node]() mutable {
               failed(make_status(errc::unavailable, "node " + node + " went down"));
             }));
+        sure_after_retry<Request> sure(r);
         self->request(target, self->state.timeout, std::move(r))
             .then(
-                [self, id, done](Reply& x) mutable {
-                  if (self->state.in_flight.erase(id)) done(expected<Reply>(std::move(x)));
+                [self, id, done, sure, unsure = rt.unsure](Reply& x) mutable {
+                  if (!self->state.in_flight.erase(id)) return;
+                  if (unsure && !sure(x))
+                    return done(expected<Reply>(make_status(
+                        errc::unavailable,
+                        "a failover cut an earlier try short and a repeat cannot tell what it "
+                        "did; the request may or may not have been applied: retry it")));
+                  done(expected<Reply>(std::move(x)));
                 },
                 [self, id, failed](caf::error& e) mutable {
                   if (self->state.in_flight.erase(id)) failed(from_caf_error(e));
                 });
       },
-      [done](caf::error& e) mutable { done(expected<Reply>(from_caf_error(e))); });
+      // No route: the coordinator is out of reach (a new one is being elected).
+      [self, rt, done, again](caf::error& e) mutable {
+        auto st = from_caf_error(e);
+        if (self->state.clustered && st.code == errc::unavailable && may_retry(self, rt))
+          return again(false);
+        done(expected<Reply>(std::move(st)));
+      });
 }
 
 // Sends work[i] = (shard, request) to its shard (shard_call) and, once every reply
 // is in, delivers combine(replies, missing shards). Without `partial` the first
-// failure is delivered instead; with it, failed shards are listed as missing
-// (after one retry, not a primary's move: the answer does not wait for them).
+// failure is delivered instead; with it, failed shards are listed as missing.
+// Not `patient`: a shard gets one retry, not a primary's move (an answer that
+// may leave shards out does not wait for them).
 template <class Reply, class Request, class Combine>
 void fan_out(router_actor* self, const tenant_id& tenant, const std::string& index,
              std::vector<std::pair<std::uint32_t, Request>> work, caf::response_promise rp,
-             Combine combine, bool eventual = false, bool partial = false) {
+             Combine combine, bool eventual = false, bool partial = false, bool patient = true) {
   struct pending {
     std::vector<Reply> replies;
     std::vector<std::uint32_t> missing;
@@ -215,7 +261,7 @@ void fan_out(router_actor* self, const tenant_id& tenant, const std::string& ind
           }
           if (--p->remaining == 0) combine(std::move(p->replies), p->missing, rp);
         },
-        !partial);
+        call_retries{patient});
   }
 }
 

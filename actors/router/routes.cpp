@@ -88,7 +88,7 @@ void route_search(router_actor* self, search_request r, caf::response_promise rp
               std::sort(out.missing_shards.begin(), out.missing_shards.end());
               rp.deliver(std::move(out));
             },
-            r.options.eventual, true);
+            r.options.eventual, true, !partial);
       });
 }
 
