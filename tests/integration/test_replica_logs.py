@@ -38,6 +38,43 @@ def run_printing_logs(c, scenario):
         c.stop()
 
 
+class Writers:
+    """Threads that upsert batches of 5 random 8-d vectors (ids under `prefix`)
+    through `upsert(items)` until stopped: `acked` holds what was answered 200,
+    `failures` the rest (status and body, or the error of a request that got no
+    answer)."""
+
+    def __init__(self, upsert, prefix, threads=2):
+        self.acked, self.failures = {}, []
+        self._lock, self._stop = threading.Lock(), threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(upsert, "%s%d" % (prefix, w)))
+                         for w in range(threads)]
+        for t in self._threads:
+            t.start()
+
+    def _run(self, upsert, name):
+        n = 0
+        while not self._stop.is_set():
+            batch = [("%s-%05d" % (name, n + j), [random.uniform(-1, 1) for _ in range(8)])
+                     for j in range(5)]
+            n += 5
+            try:
+                status, body = upsert(batch)
+            except Exception as e:  # noqa: BLE001 - no answer: not acknowledged
+                self.failures.append(repr(e))
+                continue
+            if status != 200:
+                self.failures.append((status, body))
+                continue
+            with self._lock:
+                self.acked.update(batch)
+
+    def stop(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join()
+
+
 def in_sync(index, shards, members):
     """Every shard has a primary and `members` ready in-sync replicas that applied
     what the primary did (at least one record: the reports are fresh)."""
@@ -118,28 +155,8 @@ class ReplicaLogsTest(unittest.TestCase):
         self.assertEqual(log_bytes(os.path.join(c.dir, "data")), 0)
 
         # Writers run while the node with the most primaries is SIGKILLed.
-        acked, lock, stop, errors = {}, threading.Lock(), threading.Event(), []
-
-        def writer(w):
-            n = 0
-            while not stop.is_set():
-                batch = [("w%d-%05d" % (w, n + j), [random.uniform(-1, 1) for _ in range(8)])
-                         for j in range(5)]
-                n += 5
-                try:
-                    status, _ = self.upsert("rl", batch)
-                except Exception as e:  # noqa: BLE001 - no answer: not acknowledged
-                    errors.append(repr(e))
-                    continue
-                if status == 200:
-                    with lock:
-                        acked.update(batch)
-                else:
-                    errors.append(status)
-
-        threads = [threading.Thread(target=writer, args=(w,)) for w in range(2)]
-        for t in threads:
-            t.start()
+        writers = Writers(lambda batch: self.upsert("rl", batch), "w")
+        acked = writers.acked
         time.sleep(1.5)
         victim = max(primaries_by_node(c.map(), "rl").items(), key=lambda kv: kv[1])[0]
         killed_at = time.monotonic()
@@ -153,12 +170,10 @@ class ReplicaLogsTest(unittest.TestCase):
             if len(acked) > before + 20:
                 resumed = time.monotonic() - killed_at
         time.sleep(1)
-        stop.set()
-        for t in threads:
-            t.join()
+        writers.stop()
         self.assertIsNotNone(resumed, "writes resumed after the kill")
         print("\nreplica logs: SIGKILL %s; writes resumed after %.2f s; %d acked, %d not"
-              % (victim, resumed, len(acked), len(errors)))
+              % (victim, resumed, len(acked), len(writers.failures)))
         acked.update(vectors(300, 8, 1))
         self.assert_all_readable(acked)
 
@@ -596,28 +611,7 @@ class PlannedMoveTest(unittest.TestCase):
         self.assertEqual(status, 200, body)
         before = c.wait(settled, "every shard on both nodes")
 
-        lock, stop, failures = threading.Lock(), threading.Event(), []
-
-        def writer(w):
-            n = 0
-            while not stop.is_set():
-                batch = [("pm%d-%05d" % (w, n + j), [random.uniform(-1, 1) for _ in range(8)])
-                         for j in range(5)]
-                n += 5
-                try:
-                    status, body = upsert(batch)
-                except Exception as e:  # noqa: BLE001 - no answer is a failure here too
-                    failures.append(repr(e))
-                    continue
-                if status != 200:
-                    failures.append((status, body))
-                    continue
-                with lock:
-                    acked.update(batch)
-
-        threads = [threading.Thread(target=writer, args=(w,)) for w in range(2)]
-        for t in threads:
-            t.start()
+        writers = Writers(upsert, "pm")
         try:
             time.sleep(0.5)
             c.start_vectord("vectord-3")
@@ -628,9 +622,9 @@ class PlannedMoveTest(unittest.TestCase):
                 for r in s["replicas"]), "the shards spread over three nodes", timeout=60 * SLOW)
             time.sleep(1)
         finally:
-            stop.set()
-            for t in threads:
-                t.join()
+            writers.stop()
+        acked.update(writers.acked)
+        failures = writers.failures
         moved = sum(1 for s in before["shards"] if s["index"] == "pm"
                     for a in after["shards"] if a["index"] == "pm" and a["shard"] == s["shard"]
                     and a["primary"] != s["primary"])
