@@ -135,7 +135,9 @@ class load_connection : public std::enable_shared_from_this<load_connection> {
         make_(std::move(make)),
         deadline_(deadline),
         latencies_(latencies),
-        errors_(errors) {}
+        errors_(errors) {
+    buffer_.reserve(64 * 1024);  // a consumed flat_buffer never grows past 512 bytes
+  }
 
   void start() {
     stream_.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_),

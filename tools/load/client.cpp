@@ -53,7 +53,13 @@ std::string encode_path_segment(const std::string& s) {
 
 struct http_connection::impl : std::enable_shared_from_this<impl> {
   impl(net::io_context& ioc, tcp::endpoint ep, std::chrono::milliseconds timeout)
-      : stream(ioc), ep(ep), timeout(timeout) {}
+      : stream(ioc), ep(ep), timeout(timeout) {
+    // Beast reads at most the buffer's free capacity per call, and a consumed
+    // flat_buffer never grows past its first 512 bytes: without room, a reply of a
+    // few KB takes a read per 512 bytes.
+    buffer.reserve(kReadBuffer);
+  }
+  static constexpr std::size_t kReadBuffer = 64 * 1024;
 
   beast::tcp_stream stream;
   tcp::endpoint ep;
