@@ -63,6 +63,8 @@ expected<quiver_config> load_config(const std::string& path) {
        [&](auto& n, auto& k) { return read_int(n, k, c.server.request_timeout_ms, 1, 3600000); }},
       {"server.idle_timeout_s",
        [&](auto& n, auto& k) { return read_int(n, k, c.server.idle_timeout_s, 1, 86400); }},
+      {"server.max_connections",
+       [&](auto& n, auto& k) { return read_int(n, k, c.server.max_connections, 1, 1000000); }},
       {"server.allow_insecure",
        [&](auto& n, auto& k) { return read_bool(n, k, c.server.allow_insecure); }},
       {"actors.scheduler_policy",

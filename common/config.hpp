@@ -22,6 +22,9 @@ struct server_config {
   std::uint32_t request_timeout_ms = 30000;
   // An idle keep-alive connection is closed after this long; frees sockets.
   std::uint32_t idle_timeout_s = 60;
+  // Most open client connections; past it a new one is closed as it is accepted.
+  // Bounds the memory idle connections hold (each keeps up to 64 KB of read buffer).
+  std::size_t max_connections = 10000;
   // Serving a non-loopback address with auth off needs this explicit opt-in.
   bool allow_insecure = false;
 };

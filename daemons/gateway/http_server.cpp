@@ -32,6 +32,8 @@ std::atomic<std::uint64_t> next_request_id{1};
 constexpr auto drain_timeout = std::chrono::seconds(5);
 // How long a client may take over the TLS handshake and the closing alert.
 constexpr auto tls_timeout = std::chrono::seconds(10);
+// How long the acceptor waits after a failed accept (no descriptors left).
+constexpr auto accept_backoff = std::chrono::milliseconds(100);
 // A connection's read buffer follows its last request's size up to this much (the
 // memory an idle connection can hold), plus room for the request's headers.
 constexpr std::size_t kMaxReadBuffer = 64 * 1024;
@@ -50,8 +52,14 @@ using tls_stream = beast::ssl_stream<plain_stream>;
 template <class Stream>
 class session : public std::enable_shared_from_this<session<Stream>> {
  public:
-  session(Stream&& stream, http_api& api, const server_config& config)
-      : stream_(std::move(stream)), api_(api), config_(config) {}
+  session(Stream&& stream, http_api& api, const server_config& config,
+          std::atomic<std::size_t>& open)
+      : stream_(std::move(stream)), api_(api), config_(config), open_(open) {
+    open_.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~session() { open_.fetch_sub(1, std::memory_order_relaxed); }
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
 
   void start() {
     net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
@@ -200,6 +208,7 @@ class session : public std::enable_shared_from_this<session<Stream>> {
   bool drain_after_reply_ = false;
   std::vector<char> drain_buffer_;
   std::uint64_t request_id_ = 0;
+  std::atomic<std::size_t>& open_;
 };
 
 }  // namespace
@@ -209,6 +218,9 @@ struct http_server::impl {
   tls_config tls;
   std::optional<ssl::context> tls_context;
   http_api& api;
+  // Sessions alive; declared before the contexts, whose destruction ends the last ones.
+  std::atomic<std::size_t> open_sessions{0};
+  std::uint64_t refused_connections = 0;  // acceptor thread only
   // One per I/O thread; the first also runs the acceptor and the signals.
   std::vector<std::unique_ptr<net::io_context>> contexts;
   // Keep each context's run() going while it has no connection.
@@ -258,16 +270,29 @@ struct http_server::impl {
     auto& context = *contexts[next_context++ % contexts.size()];
     acceptor->async_accept(context, [this](beast::error_code ec, plain_stream::socket_type socket) {
       if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
-      if (!ec) {
-        socket.set_option(tcp::no_delay(true), ec);
-        if (tls_context) {
-          std::make_shared<session<tls_stream>>(tls_stream(std::move(socket), *tls_context), api,
-                                                config)
-              ->start();
-        } else {
-          std::make_shared<session<plain_stream>>(plain_stream(std::move(socket)), api, config)
-              ->start();
-        }
+      if (ec) {
+        // Out of descriptors (or memory): accepting again at once would spin.
+        spdlog::warn("accepting a connection failed: {}; retrying in 100 ms", ec.message());
+        auto timer = std::make_shared<net::steady_timer>(*contexts.front(), accept_backoff);
+        return timer->async_wait([this, timer](beast::error_code) { accept(); });
+      }
+      if (open_sessions.load(std::memory_order_relaxed) >= config.max_connections) {
+        // Every 1,000th refusal is logged, so a flood does not flood the log too.
+        if (refused_connections++ % 1000 == 0)
+          spdlog::warn("{} open connections (server.max_connections): closing new ones ({} so far)",
+                       config.max_connections, refused_connections);
+        socket.close(ec);
+        return accept();
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      if (tls_context) {
+        std::make_shared<session<tls_stream>>(tls_stream(std::move(socket), *tls_context), api,
+                                              config, open_sessions)
+            ->start();
+      } else {
+        std::make_shared<session<plain_stream>>(plain_stream(std::move(socket)), api, config,
+                                                open_sessions)
+            ->start();
       }
       accept();
     });

@@ -582,6 +582,49 @@ class TimeoutTest(unittest.TestCase):
             self.assertEqual(srv.stop(), 0)
 
 
+class ConnectionLimitTest(unittest.TestCase):
+    def test_connections_past_the_limit_are_closed_and_the_rest_are_served(self):
+        import tempfile
+        fd, config = tempfile.mkstemp(suffix=".toml")
+        with os.fdopen(fd, "w") as f:
+            f.write("[server]\nmax_connections = 4\n")
+        srv = QuiverServer("--config", config)
+        health = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+
+        def served(sock):
+            try:
+                sock.sendall(health)
+                return sock.recv(4096).startswith(b"HTTP/1.1 200")
+            except (ConnectionResetError, BrokenPipeError):
+                return False
+
+        try:
+            held = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in range(4)]
+            for s in held:
+                self.assertTrue(served(s))
+            extra = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            self.assertFalse(served(extra))
+            extra.close()
+            # One held connection closes; its slot opens again once the server sees it.
+            held.pop().close()
+            ok = False
+            for _ in range(100):
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+                ok = served(s)
+                if ok:
+                    held.append(s)
+                    break
+                s.close()
+                time.sleep(0.05)
+            self.assertTrue(ok)
+            for s in held:
+                self.assertTrue(served(s))
+                s.close()
+        finally:
+            self.assertEqual(srv.stop(), 0)
+            os.unlink(config)
+
+
 class StartupTest(unittest.TestCase):
     def test_refuses_busy_port_and_shared_data_dir(self):
         a = QuiverServer()
