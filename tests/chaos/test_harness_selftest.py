@@ -2,6 +2,8 @@
 time, the scenario that looks at that behaviour fails (and the run exits 1), while
 the honest fake passes every scenario. The ledger verifier catches a write that
 was acknowledged and later lost."""
+import http.client
+import json
 import os
 import subprocess
 import sys
@@ -81,6 +83,31 @@ class HarnessSelfTest(unittest.TestCase):
         self.assertEqual(code, 1, output)
         self.assertGreaterEqual(report["ledger"]["lost"], 1, output)
         self.assertTrue(any("absent" in e for e in report["ledger"]["examples"]), report["ledger"])
+
+    def test_preload_fills_the_write_index_before_the_run(self):
+        # 200 corpus records, half preloaded; the run only searches, so the write
+        # index holds exactly the preloaded ones at the end.
+        server = FakeServer("none")
+        try:
+            scenarios = harness.scenario_file({"cold_search": 1}, write_index={"preload": 0.5})
+            code, _, output, _ = harness.run_load(
+                ["--target", "127.0.0.1:%d" % server.port, "--corpus", self.corpus,
+                 "--scenarios", scenarios, "--duration", "1", "--concurrency", "2", "--ingest"],
+                timeout=120)
+            self.assertEqual(code, 0, output)
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            conn.request("GET", "/v1/indexes/workers_live")
+            reply = json.loads(conn.getresponse().read())
+            conn.close()
+            self.assertEqual(reply["count"], 100, reply)
+        finally:
+            server.stop()
+        bad = harness.scenario_file({"cold_search": 1}, write_index={"preload": 2})
+        proc = subprocess.run([harness.LOAD_BIN, "run", "--target", "127.0.0.1:1", "--corpus",
+                               self.corpus, "--scenarios", bad], capture_output=True, text=True,
+                              timeout=60)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("at most 1", proc.stderr)
 
     def test_bad_arguments_are_rejected(self):
         bad = harness.scenario_file({"cold_serch": 1})

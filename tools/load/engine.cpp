@@ -24,6 +24,8 @@ namespace quiver::load {
 const std::vector<std::string> kScenarios = {"cold_search",  "upsert_then_read",  "profile_swap",
                                              "repeat_query", "small_index_churn", "batch_ingest"};
 
+std::string write_index_name(const load_options& opt) { return opt.index + "_live"; }
+
 std::string replicas_field(std::size_t replicas) {
   return replicas ? ",\"replicas\":" + std::to_string(replicas) : std::string();
 }
@@ -153,7 +155,7 @@ class engine {
       report_.scenarios[s];
     }
     if (sum <= 0) throw std::invalid_argument("every scenario weight is 0");
-    write_index_ = opt_.index + "_live";
+    write_index_ = write_index_name(opt_);
     small_index_ = opt_.index + "_small_" + nonce_;
   }
 

@@ -31,13 +31,19 @@ struct load_options {
   std::size_t k = 10;
   std::size_t batch_min = 100, batch_max = 1000;  // batch_ingest sizes
   double delete_after_read = 0.5;                 // upsert_then_read deletes its record this often
-  std::size_t small_live_per_user = 2;            // small_index_churn: live ids per virtual user
+  // With --ingest, this share of the corpus is also loaded into the write index, so
+  // that its writes and searches cost from the start what they cost at corpus scale.
+  double write_preload = 0;
+  std::size_t small_live_per_user = 2;       // small_index_churn: live ids per virtual user
   double tiny_index_probability = 0.02;      // small_index_churn: the delete-the-last-node variant
   std::chrono::milliseconds timeout{10000};  // per request
   double grace_s = 2;                        // a recovery window lasts this long past readiness
   std::size_t replicas = 0;                  // of every index it creates (0: the server's default)
   bool progress = true;
 };
+
+// The index the writing scenarios use (beside the read-only corpus index).
+std::string write_index_name(const load_options& opt);
 
 // `,"replicas":N` for an index creation body, or nothing for the server's default.
 std::string replicas_field(std::size_t replicas);

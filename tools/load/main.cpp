@@ -48,6 +48,10 @@ void read_scenario_file(const std::string& path, load_options& opt) {
         opt.batch_max = std::size_t(*number);
       } else if (name == "upsert_then_read.delete_probability") {
         opt.delete_after_read = *number;
+      } else if (name == "write_index.preload") {
+        if (*number > 1)
+          throw std::invalid_argument(path + ": " + name + " is a share of the corpus, at most 1");
+        opt.write_preload = *number;
       } else if (name == "small_index_churn.live_per_user") {
         opt.small_live_per_user = std::size_t(*number);
       } else if (name == "small_index_churn.tiny_index_probability") {
@@ -272,8 +276,14 @@ int cmd_run(int argc, char** argv, bool recall) {
             "root or pass --scenarios FILE)");
     }
     read_scenario_file(c.scenarios, opt);
-    if (do_ingest)
+    if (do_ingest) {
       ingest(targets, opt.corpus_dir, opt.index, 500, shards, progress, 0, opt.replicas);
+      auto n = read_corpus_info(opt.corpus_dir).n;
+      auto preload = static_cast<std::size_t>(opt.write_preload * double(n));
+      if (preload)
+        ingest(targets, opt.corpus_dir, write_index_name(opt), 500, shards, progress, preload,
+               opt.replicas);
+    }
     t0 = std::chrono::steady_clock::now();
     std::unique_ptr<chaos_monkey> monkey;
     std::thread chaos_thread;
