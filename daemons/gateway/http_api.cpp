@@ -9,6 +9,7 @@
 #include "common/response_codec.hpp"
 #include "common/vector_validation.hpp"
 #include "daemons/gateway/detail/handlers.hpp"
+#include "daemons/gateway/openapi.hpp"
 
 namespace quiver {
 
@@ -79,6 +80,7 @@ const std::vector<route>& routes() {
   static const std::vector<route> table = {
       {"/healthz", access::open, {{"GET", healthz}}},
       {"/readyz", access::open, {{"GET", readyz}}},
+      {"/openapi.json", access::open, {{"GET", openapi}}},
       {"/metrics", access::operations, {{"GET", metrics}}},
       {"/v1/cluster", access::operations, {{"GET", cluster}}},
       {"/v1/indexes", access::tenant, {{"GET", list_indexes}, {"POST", create_index, true}}},
@@ -104,6 +106,14 @@ const std::vector<route>& routes() {
   return table;
 }
 
+// Whether the path is an open route's (open routes have no parameters): those
+// answer without a key even when auth is on.
+bool open_path(std::string_view path) {
+  for (const auto& r : routes())
+    if (r.who == access::open && r.pattern == path) return true;
+  return false;
+}
+
 // Whether the decoded path segments match the route; collects its parameters.
 bool matches(const route& r, const std::vector<std::string>& seg,
              std::vector<std::string>& params) {
@@ -121,6 +131,13 @@ bool matches(const route& r, const std::vector<std::string>& seg,
 }
 
 }  // namespace
+
+std::vector<std::pair<std::string_view, std::string_view>> route_methods() {
+  std::vector<std::pair<std::string_view, std::string_view>> out;
+  for (const auto& r : routes())
+    for (const auto& m : r.methods) out.emplace_back(r.pattern, m.method);
+  return out;
+}
 
 double http_context::elapsed_ms() const {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
@@ -252,7 +269,7 @@ void http_api::authenticate(const std::shared_ptr<context>& ctx) {
   if (admin_key_hash_.empty()) return dispatch(ctx);  // auth off: tenant "default"
   std::string_view path(ctx->req.target);
   path = path.substr(0, path.find('?'));
-  if (path == "/healthz" || path == "/readyz") return dispatch(ctx);
+  if (gateway::open_path(path)) return dispatch(ctx);
   auto unauthenticated = [ctx](const char* why) {
     ctx->fail(make_status(errc::unauthenticated, why));
   };

@@ -1,12 +1,17 @@
 #include "daemons/gateway/detail/handlers.hpp"
 
 #include "common/response_codec.hpp"
+#include "daemons/gateway/openapi.hpp"
 #include "daemons/gateway/prometheus_text.hpp"
 
 namespace quiver::gateway {
 
 void healthz(services&, const context_ptr& ctx, const route_args&) {
   ctx->reply(200, render_word(ctx->out, "status", "ok"));
+}
+
+void openapi(services&, const context_ptr& ctx, const route_args&) {
+  ctx->reply(200, std::string(openapi_json()), "application/json");
 }
 
 void readyz(services& s, const context_ptr& ctx, const route_args&) {

@@ -97,6 +97,30 @@ class ApiTest(unittest.TestCase):
 
     # -- indexes --
 
+    def test_openapi_describes_routes_that_answer(self):
+        # Every operation in GET /openapi.json reaches a route: nothing answers it
+        # "no such route" (404 not_found) or "no such method" (405). The unit test
+        # unit_openapi checks the other direction against the route table.
+        st, resp, spec = self.req("GET", "/openapi.json")
+        self.assertEqual(st, 200)
+        self.assertTrue(resp.getheader("Content-Type").startswith("application/json"))
+        self.assertTrue(spec["openapi"].startswith("3."))
+        self.create("oa", 2)
+        values = {"name": "oa", "id": "x", "field": "f"}
+        bodies = {"PUT": {}, "POST": {}}
+        checked = 0
+        for path, item in spec["paths"].items():
+            concrete = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+            for method in item:
+                if method == "parameters":
+                    continue
+                st, _, body = self.req(method.upper(), concrete, bodies.get(method.upper()))
+                code = body.get("error", {}).get("code") if isinstance(body, dict) else None
+                self.assertNotEqual(st, 405, (method, path, body))
+                self.assertFalse(st == 404 and code == "not_found", (method, path, body))
+                checked += 1
+        self.assertGreaterEqual(checked, 27)
+
     def test_index_lifecycle(self):
         body = self.create("life", 4, distance="euclidean", m=8, ef_construction=50, ef_search=20, shards=2)
         self.assertEqual(body, {"name": "life", "dimension": 4, "distance": "euclidean", "m": 8,

@@ -94,6 +94,7 @@ class AuthTest(TenantServer):
         self.assertEqual(st, 401)
         # Health needs no key; readiness does not tell index names to strangers.
         self.assertEqual(self.ok(nobody("GET", "/healthz")), {"status": "ok"})
+        self.assertIn("/v1/indexes", self.ok(nobody("GET", "/openapi.json"))["paths"])
         self.ok(t("POST", "/v1/indexes", {"name": "hidden-name", "dimension": 2}), 201)
         self.assertNotIn("hidden-name", json.dumps(self.ok(nobody("GET", "/readyz"))))
         # Admin routes need the admin key; index routes a tenant's.
