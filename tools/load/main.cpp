@@ -280,8 +280,9 @@ int cmd_run(int argc, char** argv, bool recall) {
       ingest(targets, opt.corpus_dir, opt.index, 500, shards, progress, 0, opt.replicas);
       auto n = read_corpus_info(opt.corpus_dir).n;
       auto preload = static_cast<std::size_t>(opt.write_preload * double(n));
+      // One shard, as the run itself creates the write index (--shards is the corpus's).
       if (preload)
-        ingest(targets, opt.corpus_dir, write_index_name(opt), 500, shards, progress, preload,
+        ingest(targets, opt.corpus_dir, write_index_name(opt), 500, 1, progress, preload,
                opt.replicas);
     }
     t0 = std::chrono::steady_clock::now();
