@@ -63,6 +63,11 @@ class PackageTest(unittest.TestCase):
     def chroot(self, *argv, check=True):
         return run("chroot", self.root, *argv, check=check)
 
+    @staticmethod
+    def read(path):
+        with open(path) as f:
+            return f.read()
+
     def request(self, port, method, path, body=None):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request(method, path, body=json.dumps(body) if body is not None else None,
@@ -105,9 +110,10 @@ class PackageTest(unittest.TestCase):
                     status, _ = self.request(port, "GET", "/healthz")
                     break
                 except OSError:
-                    self.assertIsNone(proc.poll(), open(log.name).read())
+                    if proc.poll() is not None:
+                        self.fail("quiver exited: " + self.read(log.name))
                     time.sleep(0.1)
-            self.assertEqual(status, 200, open(log.name).read())
+            self.assertEqual(status, 200, self.read(log.name))
             self.assertEqual(self.request(port, "POST", "/v1/indexes",
                                           {"name": "pkg", "dimension": 2})[0], 201)
             self.assertEqual(self.request(port, "PUT", "/v1/indexes/pkg/vectors/a",
@@ -118,7 +124,7 @@ class PackageTest(unittest.TestCase):
             proc.send_signal(signal.SIGTERM)
             code = proc.wait(timeout=60)
             log.close()
-        self.assertEqual(code, 0, open(log.name).read())
+        self.assertEqual(code, 0, self.read(log.name))
         data = self.root + "/var/lib/quiver/standalone"
         self.assertEqual(os.stat(data).st_uid, uid)
         self.assertTrue(os.listdir(data))
