@@ -1,7 +1,7 @@
 # A Debian package of the daemons, quiver-load, the configs and a systemd unit per
 # daemon (`cpack -G DEB` in a release build tree, or scripts/package). The data dir
 # is /var/lib/quiver, owned by the `quiver` system user that postinst creates.
-install(TARGETS quiver storaged vectord gatewayd quiver-load RUNTIME DESTINATION bin)
+install(TARGETS quiver storaged vectord gatewayd quiver-load quiverctl RUNTIME DESTINATION bin)
 install(FILES configs/standalone.toml configs/cluster-3node.toml configs/cluster-storaged.toml
   DESTINATION /etc/quiver)
 install(FILES packaging/systemd/quiver.service packaging/systemd/quiver-storaged.service
@@ -20,7 +20,7 @@ set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Quiver: HNSW vector search, durable, sharded and multi-tenant")
 set(CPACK_PACKAGE_DESCRIPTION
-  "The standalone server (quiver), the three-process and cluster daemons (storaged, vectord, gatewayd) and the load harness (quiver-load). Built for x86-64-v3 (AVX2).")
+  "The standalone server (quiver), the three-process and cluster daemons (storaged, vectord, gatewayd), the load harness (quiver-load) and the command line (quiverctl). Built for x86-64-v3 (AVX2).")
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "Quiver developers <quiver@localhost>")
 set(CPACK_DEBIAN_PACKAGE_SECTION database)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)

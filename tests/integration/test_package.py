@@ -87,7 +87,7 @@ class PackageTest(unittest.TestCase):
         self.assertEqual(user[5], "/var/lib/quiver")
         uid = int(user[2])
         self.assertEqual(os.stat(self.root + "/var/lib/quiver").st_uid, uid)
-        for path in ("/usr/bin/quiver", "/usr/bin/vectord", "/usr/bin/quiver-load",
+        for path in ("/usr/bin/quiver", "/usr/bin/vectord", "/usr/bin/quiver-load", "/usr/bin/quiverctl",
                      "/etc/quiver/standalone.toml", "/etc/default/quiver-vectord",
                      "/lib/systemd/system/quiver.service", "/usr/share/doc/quiver/API.md"):
             self.assertTrue(os.path.exists(self.root + path), path)

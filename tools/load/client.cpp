@@ -71,6 +71,7 @@ struct http_connection::impl : std::enable_shared_from_this<impl> {
   callback done;
   std::chrono::steady_clock::time_point start;
   bool reused = false;  // sent on a connection that had served a request already
+  std::vector<std::pair<std::string, std::string>> headers;
 
   void fail(const std::string& what, beast::error_code ec) {
     beast::error_code ignored;
@@ -145,6 +146,10 @@ http_connection::~http_connection() {
   impl_->stream.socket().close(ignored);
 }
 
+void http_connection::set_header(const std::string& name, const std::string& value) {
+  impl_->headers.emplace_back(name, value);
+}
+
 void http_connection::request(method m, const std::string& target, std::string body, callback done,
                               const std::string& content_type) {
   auto& s = *impl_;
@@ -156,6 +161,7 @@ void http_connection::request(method m, const std::string& target, std::string b
   s.req.version(11);
   s.req.set(http::field::host, target_.host);
   if (!body.empty()) s.req.set(http::field::content_type, content_type);
+  for (auto& [name, value] : s.headers) s.req.set(name, value);
   s.req.body() = std::move(body);
   s.req.prepare_payload();
   s.done = std::move(done);

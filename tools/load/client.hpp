@@ -9,6 +9,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace quiver::load {
 
@@ -42,6 +44,8 @@ class http_connection {
   void request(method m, const std::string& target, std::string body, callback done,
                const std::string& content_type = "application/json");
   const endpoint& target() const { return target_; }
+  // Sent with every later request (e.g. Authorization).
+  void set_header(const std::string& name, const std::string& value);
 
  private:
   struct impl;

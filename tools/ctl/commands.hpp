@@ -1,0 +1,21 @@
+#pragma once
+// quiverctl's commands. Each takes the words after its name, prints its result
+// (a table, or the server's JSON with --output json) and returns an exit code;
+// failures throw ctl_error.
+
+#include <string>
+#include <vector>
+
+namespace quiver::ctl {
+
+using words = std::vector<std::string>;
+
+int indexes_command(const words& argv);      // commands.cpp
+int search_command(const words& argv);       // commands.cpp
+int get_command(const words& argv);          // commands.cpp
+int tenants_command(const words& argv);      // commands.cpp
+int cluster_command(const words& argv);      // commands.cpp
+int import_command(const words& argv);       // import.cpp
+int import_seed_command(const words& argv);  // seed_import.cpp
+
+}  // namespace quiver::ctl
