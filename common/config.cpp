@@ -65,6 +65,14 @@ expected<quiver_config> load_config(const std::string& path) {
        [&](auto& n, auto& k) { return read_int(n, k, c.server.idle_timeout_s, 1, 86400); }},
       {"server.max_connections",
        [&](auto& n, auto& k) { return read_int(n, k, c.server.max_connections, 1, 1000000); }},
+      {"server.scratch_dir",
+       [&](auto& n, auto& k) { return read_str(n, k, c.server.scratch_dir); }},
+      {"server.max_restore_bytes",
+       [&](auto& n, auto& k) {
+         return read_int(n, k, c.server.max_restore_bytes, 1, std::int64_t(1) << 50);
+       }},
+      {"server.max_transfers",
+       [&](auto& n, auto& k) { return read_int(n, k, c.server.max_transfers, 1, 64); }},
       {"server.allow_insecure",
        [&](auto& n, auto& k) { return read_bool(n, k, c.server.allow_insecure); }},
       {"actors.scheduler_policy",

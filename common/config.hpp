@@ -27,6 +27,13 @@ struct server_config {
   std::size_t max_connections = 10000;
   // Serving a non-loopback address with auth off needs this explicit opt-in.
   bool allow_insecure = false;
+  // Where backups are assembled and uploaded restores wait (empty: the system's
+  // temporary directory). Each running backup or restore holds one file of its size.
+  std::string scratch_dir;
+  // Largest backup file a restore accepts (bounds the scratch space one upload takes).
+  std::uint64_t max_restore_bytes = 64ull << 30;
+  // Backups and restores at once; more are answered 503.
+  unsigned max_transfers = 2;
 };
 
 // CAF runtime settings. "sharing" cuts the latency of messages entering from HTTP

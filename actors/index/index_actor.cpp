@@ -313,7 +313,7 @@ caf::result<Reply> write(index_self* self, std::vector<log_record> records, Make
                         s.control.applied(n);
                         answer(make_reply(*applied, last));
                         schedule_tick(self);
-                        maybe_snapshot(self);
+                        maybe_snapshot(self, !s.backup_waiters.empty());
                       });
               });
             },
@@ -430,6 +430,14 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
       [self](snapshot_fetch_request& r) -> caf::result<snapshot_chunk> {
         return on_snapshot_fetch(self, r);
       },
+      [self](backup_prepare_request& r) -> caf::result<backup_prepare_reply> {
+        if (auto st = check(self->state, r); !st.ok()) return to_caf_error(st);
+        return on_backup_prepare(self, r);
+      },
+      [self](backup_chunk_request& r) -> caf::result<snapshot_chunk> {
+        if (auto st = check(self->state, r); !st.ok()) return to_caf_error(st);
+        return on_backup_chunk(self, r);
+      },
       [self](follow_request& r) -> caf::result<follow_reply> { return on_follow_request(self, r); },
       [self](log_read_request& r) -> caf::result<log_chunk> {
         return on_primary_log_read(self, r);
@@ -488,6 +496,7 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
           s.control.snapshot_failed(clock_type::now());
           spdlog::error("shard {}: snapshot failed: {}", describe(s), m.result.message);
         }
+        serve_backup_waiters(self, m.result);
         drain_deferred(self);
         if (s.exiting && !s.applying && !s.snapshotting) {
           final_snapshot(s);

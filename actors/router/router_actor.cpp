@@ -26,6 +26,24 @@ caf::response_promise forward(router_actor* self, Request r) {
   return rp;
 }
 
+// Sends a request for one shard (its `shard` field) to that shard's primary.
+template <class Reply, class Request>
+caf::response_promise to_primary(router_actor* self, Request r) {
+  auto rp = self->make_response_promise();
+  auto tenant = r.tenant;
+  auto index = r.index;
+  auto shard = r.shard;
+  shard_call<Reply>(self, tenant, index, shard, std::move(r), false,
+                    [rp](expected<Reply> x) mutable {
+                      if (x) {
+                        rp.deliver(std::move(*x));
+                      } else {
+                        fail(rp, x.error());
+                      }
+                    });
+  return rp;
+}
+
 // Cluster: asks the coordinator whether the shard map changed; if so, forgets the
 // cached routes and makes sure there is a direct connection to every node.
 void poll_map(router_actor* self) {
@@ -203,6 +221,12 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
         auto rp = self->make_response_promise<merge_reply>();
         route_merge(self, std::move(r), rp);
         return rp;
+      },
+      [self](backup_prepare_request& r) -> caf::result<backup_prepare_reply> {
+        return to_primary<backup_prepare_reply>(self, std::move(r));
+      },
+      [self](backup_chunk_request& r) -> caf::result<snapshot_chunk> {
+        return to_primary<snapshot_chunk>(self, std::move(r));
       },
   };
 }

@@ -15,6 +15,9 @@ namespace {
 // The longest a merge may run, from the client's side.
 constexpr std::chrono::milliseconds merge_timeout = std::chrono::hours(1);
 
+// How long a backup waits for a shard's snapshot to be taken.
+constexpr std::chrono::milliseconds backup_prepare_timeout = std::chrono::minutes(10);
+
 // `number` only names the bridge (see the reader pool: no zero-argument spawns).
 caf::behavior bridge(caf::event_based_actor* self, unsigned /*number*/) {
   return {[self](bridge_job& job) { job.run(self); }};
@@ -91,6 +94,13 @@ class actor_router_client final : public router_client {
       for (auto& x : rest->results) all.push_back(std::move(x));
       done(std::move(first));
     });
+  }
+  void backup_prepare(backup_prepare_request r, callback<backup_prepare_reply> done) override {
+    // Taking a snapshot of a large shard takes a while.
+    call(std::move(r), std::move(done), std::max(timeout_, backup_prepare_timeout));
+  }
+  void backup_chunk(backup_chunk_request r, callback<snapshot_chunk> done) override {
+    call(std::move(r), std::move(done));
   }
   void merge(merge_request r, callback<merge_reply> done) override {
     // A merge streams the source page by page (each page under the usual

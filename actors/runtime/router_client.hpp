@@ -6,6 +6,7 @@
 #include "common/status.hpp"
 #include "common/wire/admin.hpp"
 #include "common/wire/cluster.hpp"
+#include "common/wire/shard.hpp"
 #include "common/wire/tenants.hpp"
 #include "common/wire/vectors.hpp"
 
@@ -39,6 +40,9 @@ class router_client {
   virtual void search(search_request r, callback<search_reply> done) = 0;
   virtual void search_batch(search_batch_request r, callback<search_batch_reply> done) = 0;
   virtual void merge(merge_request r, callback<merge_reply> done) = 0;
+  // Backups: a shard primary's snapshot covering its applied writes, then its bytes.
+  virtual void backup_prepare(backup_prepare_request r, callback<backup_prepare_reply> done) = 0;
+  virtual void backup_chunk(backup_chunk_request r, callback<snapshot_chunk> done) = 0;
   virtual void create_tenant(tenant_create_request r, callback<bool> done) = 0;
   virtual void rotate_tenant_key(tenant_rotate_request r, callback<bool> done) = 0;
   virtual void drop_tenant(tenant_drop_request r, callback<bool> done) = 0;

@@ -29,6 +29,43 @@ typename Inspector::result_type inspect(Inspector& f, shard_stats& x) {
   return f(x.count, x.memory_bytes, x.applied);
 }
 
+// Router -> a shard's primary, for a backup: the newest snapshot, once it covers
+// every write the primary had applied when asked (one is taken now if it does
+// not). A shard that never took a write has none: seq 0, 0 bytes.
+struct backup_prepare_request {
+  tenant_id tenant;
+  std::string index;
+  std::uint32_t shard = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, backup_prepare_request& x) {
+  return f(x.tenant, x.index, x.shard);
+}
+
+struct backup_prepare_reply {
+  seq_no seq;
+  std::uint64_t bytes = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, backup_prepare_reply& x) {
+  return f(x.seq, x.bytes);
+}
+
+// Router -> a shard's primary: up to max_bytes of its snapshot at `seq` from
+// `offset`, as a snapshot_chunk (not_found once a newer one replaced it).
+struct backup_chunk_request {
+  tenant_id tenant;
+  std::string index;
+  std::uint32_t shard = 0;
+  seq_no seq;
+  std::uint64_t offset = 0;
+  std::uint64_t max_bytes = 4u << 20;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, backup_chunk_request& x) {
+  return f(x.tenant, x.index, x.shard, x.seq, x.offset, x.max_bytes);
+}
+
 // One page of a shard's vectors in id order, after `after` (a merge reads the
 // source index page by page).
 struct shard_export_request {

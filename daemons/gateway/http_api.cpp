@@ -9,6 +9,7 @@
 #include "common/response_codec.hpp"
 #include "common/vector_validation.hpp"
 #include "daemons/gateway/detail/handlers.hpp"
+#include "daemons/gateway/detail/transfers.hpp"
 #include "daemons/gateway/openapi.hpp"
 
 namespace quiver {
@@ -62,6 +63,7 @@ struct route_method {
   std::string_view method;
   route_handler handler;
   bool takes_body = false;  // its Content-Type must be JSON or MessagePack
+  bool takes_file = false;  // its body (any size up to max_restore_bytes) goes to a file
 };
 
 // A path pattern ("/v1/indexes/{name}/vectors/{id}": literal segments and
@@ -99,6 +101,8 @@ const std::vector<route>& routes() {
       {"/v1/indexes/{name}/merge", access::tenant, {{"POST", merge, true}}},
       {"/v1/indexes/{name}/search", access::tenant, {{"POST", search, true}}},
       {"/v1/indexes/{name}/search/batch", access::tenant, {{"POST", search_batch, true}}},
+      {"/v1/indexes/{name}/snapshot", access::tenant, {{"GET", backup_index}}},
+      {"/v1/indexes/{name}/restore", access::tenant, {{"POST", restore_index, false, true}}},
       {"/v1/admin/tenants", access::admin, {{"GET", list_tenants}, {"POST", create_tenant, true}}},
       {"/v1/admin/tenants/{name}", access::admin, {{"GET", get_tenant}, {"DELETE", drop_tenant}}},
       {"/v1/admin/tenants/{name}/keys", access::admin, {{"POST", rotate_tenant_key}}},
@@ -147,11 +151,28 @@ double http_context::elapsed_ms() const {
 void http_context::reply(int code, std::string body, std::string type,
                          std::vector<std::pair<std::string, std::string>> headers) {
   http_reply r;
-  r.delay = delay;
   r.status = code;
   r.content_type = type.empty() ? std::string(content_type(out)) : std::move(type);
   r.body = std::move(body);
   r.headers = std::move(headers);
+  send(std::move(r));
+}
+
+void http_context::reply_file(int code, std::string path, std::string type,
+                              std::vector<std::pair<std::string, std::string>> headers,
+                              std::shared_ptr<void> hold) {
+  http_reply r;
+  r.hold = std::move(hold);
+  r.status = code;
+  r.content_type = std::move(type);
+  r.body_file = std::move(path);
+  r.headers = std::move(headers);
+  send(std::move(r));
+}
+
+void http_context::send(http_reply r) {
+  r.delay = delay;
+  auto code = r.status;
   auto ms = elapsed_ms();
   // Labels from closed sets only: nothing a client sends may create a series.
   metrics->observe(std::string(method_label(req.method)) + " " + route, code, ms / 1000.0);
@@ -240,10 +261,12 @@ http_api::http_api(router_client& router, http_metrics& metrics, const server_co
       config_(config),
       admin_key_hash_(auth.admin_key.empty() ? std::string() : hash_api_key(auth.admin_key)),
       gate_(std::chrono::milliseconds(auth.key_cache_ms)),
-      services_(std::make_unique<gateway::services>(
-          gateway::services{router_, metrics_, config_, gate_, !admin_key_hash_.empty()})) {}
+      transfers_(std::make_unique<gateway::transfers>(config.max_transfers, config.scratch_dir)),
+      services_(std::make_unique<gateway::services>(gateway::services{
+          router_, metrics_, config_, gate_, !admin_key_hash_.empty(), *transfers_})) {}
 
-http_api::~http_api() = default;
+// Running backups and restores end first: they use the services and the router.
+http_api::~http_api() { transfers_.reset(); }
 
 void http_api::handle(http_request request, std::function<void(http_reply)> done) {
   auto ctx = std::make_shared<context>();
@@ -386,7 +409,56 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
       return ctx->fail(make_status(errc::not_found, "no tenant '" + name + "'"));
   }
   if (method->takes_body && !gateway::body_ok(ctx)) return;
+  if (method->takes_file) {
+    auto media = gateway::media_type(ctx->req.content_type);
+    if (!media.empty() && media != "application/octet-stream")
+      return ctx->fail(make_status(errc::unsupported_media_type,
+                                   "send the backup file as application/octet-stream"));
+    if (ctx->req.body_file.empty())
+      return ctx->fail(make_status(errc::invalid_argument, "send the backup file as the body"));
+  }
   method->handler(*services_, ctx, args);
+}
+
+upload_plan http_api::plan_upload(std::string_view method, std::string_view target,
+                                  std::string_view authorization) {
+  upload_plan plan;
+  auto qpos = target.find('?');
+  auto raw = gateway::split_path(target.substr(0, qpos));
+  std::vector<std::string> seg(raw.size()), params;
+  for (std::size_t i = 0; i < raw.size(); ++i)
+    if (!percent_decode(raw[i], seg[i])) return plan;  // dispatch answers it
+  bool streams = false;
+  for (const auto& r : gateway::routes()) {
+    if (!gateway::matches(r, seg, params)) continue;
+    for (const auto& m : r.methods) streams = streams || (m.method == method && m.takes_file);
+    break;
+  }
+  if (!streams) return plan;
+  auto refuse = [&](const status& st, int retry_after_s) {
+    http_reply r;
+    r.status = http_status(st.code);
+    r.content_type = "application/json";
+    r.body = render_error(body_format::json, st);
+    if (retry_after_s > 0) r.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
+    plan.refuse = std::move(r);
+    return plan;
+  };
+  if (!admin_key_hash_.empty() && authorization.rfind("Bearer ", 0) != 0)
+    return refuse(make_status(errc::unauthenticated, "a restore needs a tenant's API key"), 0);
+  if (!transfers_->acquire())
+    return refuse(make_status(errc::unavailable, "every backup and restore slot is busy (" +
+                                                     std::to_string(config_.max_transfers) +
+                                                     "); retry later"),
+                  5);
+  plan.to_file = true;
+  plan.path = transfers_->scratch_path("restore");
+  plan.max_bytes = config_.max_restore_bytes;
+  return plan;
+}
+
+void http_api::end_upload(const upload_plan& plan) {
+  if (plan.to_file) transfers_->release();
 }
 
 }  // namespace quiver

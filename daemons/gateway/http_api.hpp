@@ -4,7 +4,9 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -30,6 +32,9 @@ struct http_request {
   std::string body;
   std::string authorization;  // the Authorization header, as sent
   std::uint64_t request_id = 0;
+  // A route that takes a file (a restore): the body is streamed here instead of
+  // into `body`; the session layer removes it after the reply.
+  std::string body_file;
 };
 
 struct http_reply {
@@ -39,7 +44,24 @@ struct http_reply {
   std::vector<std::pair<std::string, std::string>> headers;
   // Hold the reply this long before sending it (rate-limited requests).
   std::chrono::milliseconds delay{0};
+  // Non-empty: the body is this file's content (a backup); the session layer
+  // removes the file once it has opened it.
+  std::string body_file;
+  // Kept until the reply is sent, then dropped (e.g. what releases a backup's slot).
+  std::shared_ptr<void> hold;
 };
+
+// What the session layer does with a request's body, decided from its head.
+struct upload_plan {
+  bool to_file = false;  // stream the body into `path` (a transfer slot is held)
+  std::string path;
+  std::uint64_t max_bytes = 0;
+  std::optional<http_reply> refuse;  // answer this instead of reading the body
+};
+
+namespace gateway {
+class transfers;
+}
 
 // Translates REST requests (API.md) into router messages and replies into HTTP.
 // Free of Beast and CAF: the session layer feeds it, the router_client answers it.
@@ -58,6 +80,14 @@ class http_api {
 
   void handle(http_request request, std::function<void(http_reply)> done);
 
+  // Called with a request's head, before its body is read: whether the body goes
+  // to a file (a restore), or is refused at once (no transfer slot free, or no
+  // key while auth is on: nothing unauthenticated fills the disk). After a
+  // to_file plan, end_upload(plan) runs once the request is answered or dropped.
+  upload_plan plan_upload(std::string_view method, std::string_view target,
+                          std::string_view authorization);
+  void end_upload(const upload_plan& plan);
+
  private:
   using context = gateway::http_context;
   // Resolves who sends the request, then dispatches it.
@@ -72,6 +102,7 @@ class http_api {
   server_config config_;
   std::string admin_key_hash_;  // empty: auth off
   tenant_gate gate_;
+  std::unique_ptr<gateway::transfers> transfers_;
   std::unique_ptr<gateway::services> services_;
 };
 

@@ -12,6 +12,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include <atomic>
+#include <cstdio>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -57,7 +58,10 @@ class session : public std::enable_shared_from_this<session<Stream>> {
       : stream_(std::move(stream)), api_(api), config_(config), open_(open) {
     open_.fetch_add(1, std::memory_order_relaxed);
   }
-  ~session() { open_.fetch_sub(1, std::memory_order_relaxed); }
+  ~session() {
+    finish_upload();
+    open_.fetch_sub(1, std::memory_order_relaxed);
+  }
   session(const session&) = delete;
   session& operator=(const session&) = delete;
 
@@ -85,10 +89,97 @@ class session : public std::enable_shared_from_this<session<Stream>> {
     parser_.emplace();
     parser_->body_limit(config_.max_body_bytes);
     tcp().expires_after(std::chrono::seconds(config_.idle_timeout_s));
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->on_read(ec);
-                     });
+    // The head first: a restore's body goes to a file, not to memory.
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->on_header(ec);
+                            });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read(ec);
+    const auto& head = parser_->get();
+    auto sv = [](beast::string_view v) { return std::string_view(v.data(), v.size()); };
+    upload_ = api_.plan_upload(sv(head.method_string()), sv(head.target()),
+                               sv(head[http::field::authorization]));
+    if (upload_.refuse) {
+      auto r = std::move(*upload_.refuse);
+      upload_ = {};
+      keep_alive_ = false;
+      drain_after_reply_ = true;
+      return write(std::move(r), head.version());
+    }
+    if (!upload_.to_file) {
+      return http::async_read(stream_, buffer_, *parser_,
+                              [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                                self->on_read(ec);
+                              });
+    }
+    file_parser_.emplace(std::move(*parser_));
+    file_parser_->body_limit(upload_.max_bytes);
+    beast::error_code fec;
+    file_parser_->get().body().open(upload_.path.c_str(), beast::file_mode::write, fec);
+    if (fec) {
+      spdlog::error("cannot stage an upload at {}: {}", upload_.path, fec.message());
+      http_reply r;
+      r.status = 507;
+      r.content_type = "application/json";
+      r.body =
+          R"({"error":{"code":"insufficient_storage","message":"cannot stage the upload in the scratch directory","details":{}}})";
+      keep_alive_ = false;
+      drain_after_reply_ = true;
+      return write(std::move(r), head.version());
+    }
+    if (file_parser_->is_done()) return on_file_read({});  // an empty body
+    read_file_body();
+  }
+
+  // A file body, a piece at a time: each piece must arrive within the idle
+  // timeout, however long the whole upload takes.
+  void read_file_body() {
+    tcp().expires_after(std::chrono::seconds(config_.idle_timeout_s));
+    http::async_read_some(stream_, buffer_, *file_parser_,
+                          [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                            if (!ec && !self->file_parser_->is_done())
+                              return self->read_file_body();
+                            self->on_file_read(ec);
+                          });
+  }
+
+  void on_file_read(beast::error_code ec) {
+    if (ec) {
+      file_parser_.reset();
+      finish_upload();
+      return on_read(ec);
+    }
+    auto req = file_parser_->release();
+    file_parser_.reset();
+    req.body().close();
+    keep_alive_ = req.keep_alive();
+    http_request request = head_of(req);
+    request.body_file = upload_.path;
+    dispatch(std::move(request), req.version());
+  }
+
+  template <class Message>
+  http_request head_of(const Message& req) {
+    http_request request;
+    request.method = std::string(req.method_string());
+    request.target = std::string(req.target());
+    request.content_type = std::string(req[http::field::content_type]);
+    request.authorization = std::string(req[http::field::authorization]);
+    request.accept = std::string(req[http::field::accept]);
+    request.request_id = next_request_id++;
+    request_id_ = request.request_id;
+    return request;
+  }
+
+  // The uploaded file goes, and its transfer slot with it.
+  void finish_upload() {
+    if (!upload_.to_file) return;
+    std::remove(upload_.path.c_str());
+    api_.end_upload(upload_);
+    upload_ = {};
   }
 
   void on_read(beast::error_code ec) {
@@ -105,7 +196,7 @@ class session : public std::enable_shared_from_this<session<Stream>> {
       if (ec == http::error::body_limit) {
         r.status = 413;
         r.body =
-            R"({"error":{"code":"payload_too_large","message":"body over max_body_bytes","details":{}}})";
+            R"json({"error":{"code":"payload_too_large","message":"body over max_body_bytes (a restore's: max_restore_bytes)","details":{}}})json";
       } else {
         r.status = 400;
         r.body = R"({"error":{"code":"invalid_argument","message":"malformed HTTP request: )" +
@@ -120,12 +211,7 @@ class session : public std::enable_shared_from_this<session<Stream>> {
     auto req = parser_->release();
     keep_alive_ = req.keep_alive();
     int version = req.version();
-    http_request request;
-    request.method = std::string(req.method_string());
-    request.target = std::string(req.target());
-    request.content_type = std::string(req[http::field::content_type]);
-    request.authorization = std::string(req[http::field::authorization]);
-    request.accept = std::string(req[http::field::accept]);
+    http_request request = head_of(req);
     // Beast reads at most the buffer's free capacity per call, and a flat_buffer
     // that is consumed as it fills never grows past its first 512 bytes: a 15 KB
     // search body took ~16 reads. Size the buffer to the last request (bounded),
@@ -133,8 +219,10 @@ class session : public std::enable_shared_from_this<session<Stream>> {
     auto want = std::min(kMaxReadBuffer, req.body().size() + kHeaderAllowance);
     if (buffer_.capacity() < want) buffer_.reserve(want);
     request.body = std::move(req.body());
-    request.request_id = next_request_id++;
-    request_id_ = request.request_id;
+    dispatch(std::move(request), version);
+  }
+
+  void dispatch(http_request request, int version) {
     tcp().expires_never();
     api_.handle(std::move(request), [self = this->shared_from_this(), version](http_reply r) {
       // Called on an actor thread (onto this connection's thread), or on this very
@@ -150,23 +238,60 @@ class session : public std::enable_shared_from_this<session<Stream>> {
   }
 
   void write(http_reply r, int version) {
+    if (!r.body_file.empty()) return write_file(std::move(r), version);
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(r.status), version);
-    res->set(http::field::server, "quiver");
-    res->set(http::field::content_type, r.content_type);
-    res->set("X-Request-Id", std::to_string(request_id_));
-    for (auto& [k, v] : r.headers) res->set(k, v);
+    set_head(*res, r);
     res->body() = std::move(r.body);
-    res->keep_alive(keep_alive_);
     res->prepare_payload();
     tcp().expires_after(std::chrono::seconds(config_.idle_timeout_s));
     http::async_write(stream_, *res,
-                      [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
-                        if (ec) return self->close();
-                        if (self->drain_after_reply_) return self->drain();
-                        if (!self->keep_alive_) return self->close();
-                        self->read();
-                      });
+                      [self = this->shared_from_this(), res, hold = std::move(r.hold)](
+                          beast::error_code ec, std::size_t) { self->on_written(ec); });
+  }
+
+  // A reply whose body is a file (a backup): sent from the disk, the file
+  // unlinked as soon as it is open (the descriptor keeps it until sent).
+  void write_file(http_reply r, int version) {
+    auto res = std::make_shared<http::response<http::file_body>>(
+        static_cast<http::status>(r.status), version);
+    beast::error_code ec;
+    res->body().open(r.body_file.c_str(), beast::file_mode::scan, ec);
+    std::remove(r.body_file.c_str());
+    if (ec) {
+      spdlog::error("cannot send {}: {}", r.body_file, ec.message());
+      http_reply failed;
+      failed.status = 500;
+      failed.content_type = "application/json";
+      failed.body =
+          R"({"error":{"code":"internal","message":"the reply's file cannot be read","details":{}}})";
+      return write(std::move(failed), version);
+    }
+    set_head(*res, r);
+    res->prepare_payload();
+    // Slow clients get time in proportion to the size (at least 1 MiB/s).
+    auto seconds = config_.idle_timeout_s + res->body().size() / (1u << 20);
+    tcp().expires_after(std::chrono::seconds(seconds));
+    http::async_write(stream_, *res,
+                      [self = this->shared_from_this(), res, hold = std::move(r.hold)](
+                          beast::error_code ec, std::size_t) { self->on_written(ec); });
+  }
+
+  template <class Response>
+  void set_head(Response& res, const http_reply& r) {
+    res.set(http::field::server, "quiver");
+    res.set(http::field::content_type, r.content_type);
+    res.set("X-Request-Id", std::to_string(request_id_));
+    for (auto& [k, v] : r.headers) res.set(k, v);
+    res.keep_alive(keep_alive_);
+  }
+
+  void on_written(beast::error_code ec) {
+    finish_upload();
+    if (ec) return close();
+    if (drain_after_reply_) return drain();
+    if (!keep_alive_) return close();
+    read();
   }
 
   void drain() {
@@ -202,6 +327,8 @@ class session : public std::enable_shared_from_this<session<Stream>> {
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<http::file_body>> file_parser_;
+  upload_plan upload_;  // of the request being read or answered
   http_api& api_;
   const server_config& config_;
   bool keep_alive_ = true;

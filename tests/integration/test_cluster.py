@@ -295,6 +295,35 @@ class ClusterTest(unittest.TestCase):
                                            "consistency": "eventual"}, gateway=gateway)
             self.assertEqual((status, body["results"]), (200, []))
 
+    def test_1b_backup_through_one_gateway_restores_replicated_through_the_other(self):
+        # The backup reads each shard's primary over the wire; the restore creates
+        # the index like any create (placed, two replicas) and writes through the
+        # ordinary path, so every replica holds the records.
+        self.create("bk", 3, 2)
+        data = vectors(300, 8, 4)
+        self.upsert_ok("bk", data)
+        status, backup = self.c.request("GET", "/v1/indexes/bk/snapshot", gateway=0)
+        self.assertEqual(status, 200, backup)
+        self.assertEqual(backup[:8], b"QVBACKUP")
+        headers = dict(self.c.headers, **{"Content-Type": "application/octet-stream"})
+        status, body = self.c.request("POST", "/v1/indexes/bk-copy/restore?shards=2", backup,
+                                      gateway=1, headers=headers)
+        self.assertEqual(status, 201, body)
+        self.assertEqual((body["restored"], body["shards"], body["replicas"]), (300, 2, 2))
+        self.c.wait(serving("bk-copy", 2, 2), "the restored index serving")
+        self.c.wait(caught_up("bk-copy"), "the restored index's replicas caught up")
+        rng = random.Random(5)
+        for _ in range(10):
+            query = {"vector": [rng.uniform(-1, 1) for _ in range(8)], "k": 10,
+                     "consistency": "eventual"}
+            a = self.c.request("POST", "/v1/indexes/bk/search", query)[1]["results"]
+            b = self.c.request("POST", "/v1/indexes/bk-copy/search", query, gateway=1)[1]["results"]
+            self.assertEqual([h["id"] for h in a], [h["id"] for h in b])
+        status, rec = self.c.request("GET", "/v1/indexes/bk-copy/vectors/id-0007", gateway=0)
+        self.assertEqual((status, rec["metadata"]), (200, {"n": "id-0007"}))
+        for got, want in zip(rec["vector"], data[7][1]):
+            self.assertAlmostEqual(got, want, delta=1e-6)
+
     def test_2_sigkill_of_a_vectord_under_load(self):
         self.create("load", 4, 2)
         self.upsert_ok("load", vectors(200, 8, 3))

@@ -287,6 +287,40 @@ class CtlTest(unittest.TestCase):
         self.assertEqual(summary["count"], n)
         self.assertEqual(os.listdir(state), [])  # a finished import leaves no checkpoint
 
+    def test_backup_and_restore(self):
+        write_fvecs(self.path("bk.fvecs"), rand_rows(500, 8, 9))
+        rc, _, err = self.ctl("import", self.path("bk.fvecs"), "--index", "bk", "--create",
+                              "--shards", "2", "--quiet")
+        self.assertEqual(rc, 0, err)
+        rc, out, err = self.ctl("backup", "bk", self.path("bk.qvbackup"), "--output", "json")
+        self.assertEqual(rc, 0, err)
+        size = os.path.getsize(self.path("bk.qvbackup"))
+        self.assertEqual(json.loads(out)["bytes"], size)
+        self.assertFalse(os.path.exists(self.path("bk.qvbackup.part")))
+        rc, out, err = self.ctl("restore", self.path("bk.qvbackup"), "--index", "bk2",
+                                "--shards", "1")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("restored 500 vectors", out)
+        self.assertEqual(self.describe("bk2")[1]["shards"], 1)
+        self.assertEqual(self.get("bk2", "77")["vector"], self.get("bk", "77")["vector"])
+        rc, _, err = self.ctl("restore", self.path("bk.qvbackup"), "--index", "bk2")
+        self.assertEqual(rc, 1)
+        self.assertIn("index_exists", err)
+        with open(self.path("bk.qvbackup"), "r+b") as f:
+            f.seek(size // 2)
+            b = f.read(1)
+            f.seek(size // 2)
+            f.write(bytes([b[0] ^ 1]))
+        rc, _, err = self.ctl("restore", self.path("bk.qvbackup"), "--index", "bk3")
+        self.assertEqual(rc, 1)
+        self.assertIn("checksum", err)
+        self.assertEqual(self.describe("bk3")[0], 404)
+        rc, _, err = self.ctl("backup", "missing", self.path("missing.qvbackup"))
+        self.assertEqual(rc, 4)
+        self.assertFalse(os.path.exists(self.path("missing.qvbackup")))
+        rc, _, err = self.ctl("restore", self.path("nothing-here"), "--index", "x")
+        self.assertEqual(rc, 6)
+
     def test_unreachable_server(self):
         ctl = Ctl(free_port(), self.tmp.name + "/state")
         rc, _, err = ctl("indexes", "list")

@@ -104,6 +104,12 @@ class fake_router final : public router_client {
     saw(r);
     answer(done, merge_reply{3});
   }
+  void backup_prepare(backup_prepare_request, callback<backup_prepare_reply> done) override {
+    answer(done, backup_prepare_reply{});
+  }
+  void backup_chunk(backup_chunk_request, callback<snapshot_chunk> done) override {
+    answer(done, snapshot_chunk{});
+  }
   void create_tenant(tenant_create_request, callback<bool> done) override { answer(done, true); }
   void rotate_tenant_key(tenant_rotate_request, callback<bool> done) override {
     answer(done, true);

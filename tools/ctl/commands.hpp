@@ -17,5 +17,7 @@ int tenants_command(const words& argv);      // commands.cpp
 int cluster_command(const words& argv);      // commands.cpp
 int import_command(const words& argv);       // import.cpp
 int import_seed_command(const words& argv);  // seed_import.cpp
+int backup_command(const words& argv);       // backup.cpp
+int restore_command(const words& argv);      // backup.cpp
 
 }  // namespace quiver::ctl

@@ -64,6 +64,20 @@ const command commands[] = {
      "the graph is taken. Metadata is sent exactly as the envelope holds it. At the end\n"
      "the index's count is checked and --check sampled records are read back and compared\n"
      "(vector and metadata). Resumable like import.\n"},
+    {"backup", backup_command,
+     "quiverctl backup INDEX FILE\n"
+     "\n"
+     "Writes a consistent backup of the index to FILE: every shard's snapshot as of the\n"
+     "moment it is asked (writes go on meanwhile), its parameters and payload indexes,\n"
+     "each part checksummed. Streamed to disk (FILE.part until complete).\n"},
+    {"restore", restore_command,
+     "quiverctl restore FILE --index NAME [--shards N] [--replicas N]\n"
+     "\n"
+     "Rebuilds an index named NAME from a backup, on this server or any other (a\n"
+     "standalone or a cluster). NAME must not exist. The backup's parameters are kept,\n"
+     "except --shards and --replicas (a single node takes --replicas 1). A damaged or\n"
+     "incompatible file is refused whole and changes nothing; a restore that fails\n"
+     "midway (a quota, a full disk) drops the index it made.\n"},
     {"search", search_command,
      "quiverctl search INDEX (--vector '[0.1, ...]' | --like ID) [--k 10] [--ef N]\n"
      "                 [--filter '{\"field\": ...}'] [--exclude ID,ID] [--vectors]\n"
@@ -101,6 +115,8 @@ const char* global_help =
     "  indexes list|create|describe|drop   manage indexes\n"
     "  import FILE --index NAME            load JSONL, .fvecs, .bvecs or .npy (resumable)\n"
     "  import-seed ENVELOPE GRAPH          rebuild an index of the seed's Go vectord\n"
+    "  backup INDEX FILE                   a consistent backup of an index\n"
+    "  restore FILE --index NAME           rebuild an index from a backup\n"
     "  search INDEX --vector V | --like ID nearest neighbours\n"
     "  get INDEX ID                        one vector and its metadata\n"
     "  tenants list|create|get|drop|rotate-key   tenant administration (admin key)\n"

@@ -31,7 +31,8 @@ std::string hint_for(const std::string& code, int status) {
     return "a shard is recovering or has no serving replica (`quiverctl cluster status`); "
            "try again later";
   if (code == "insufficient_storage") return "the server's disk is full or read-only";
-  if (code == "index_exists") return "drop it first, or create it with the same parameters";
+  if (code == "index_exists")
+    return "drop it first (quiverctl indexes drop NAME --yes), or use another name";
   if (status >= 500) return "see the server's log";
   return {};
 }

@@ -121,6 +121,12 @@ struct index_state {
   // Storage refused a write (control.write_failure()): a retry is scheduled.
   bool reclaim_pending = false;
   bool progress_pending = false;  // a progress report is scheduled
+  // Backups waiting for a snapshot that covers what was applied when they asked.
+  struct backup_waiter {
+    seq_no applied;
+    caf::response_promise rp;
+  };
+  std::vector<backup_waiter> backup_waiters;
   // Clustered primary: the other replicas, which get its committed records.
   std::vector<caf::actor> forward_to;
   // Where the shard is shown while it serves (single-shard standalone indexes).
@@ -197,6 +203,14 @@ caf::result<follow_reply> on_follow_request(index_self* self, follow_request& r)
 caf::result<log_chunk> on_primary_log_read(index_self* self, log_read_request& r);
 caf::result<bool> on_in_step(index_self* self, const replica_in_step& m);
 caf::result<snapshot_chunk> on_snapshot_fetch(index_self* self, const snapshot_fetch_request& r);
+
+// index_backup.cpp: a primary's snapshots for a backup.
+caf::result<backup_prepare_reply> on_backup_prepare(index_self* self,
+                                                    const backup_prepare_request& r);
+caf::result<snapshot_chunk> on_backup_chunk(index_self* self, const backup_chunk_request& r);
+// After a snapshot ended (`failure`: why it failed): answers the backups it covers,
+// and takes another for those it does not.
+void serve_backup_waiters(index_self* self, const status& failure);
 // Replica: agrees with the primary's log, then reads what it lacks.
 void follow(index_self* self);
 

@@ -37,6 +37,10 @@ void list_ids(services&, const context_ptr&, const route_args&);
 void search(services&, const context_ptr&, const route_args&);
 void search_batch(services&, const context_ptr&, const route_args&);
 
+// backup_handlers.cpp: /v1/indexes/{name}/snapshot and /restore
+void backup_index(services&, const context_ptr&, const route_args&);
+void restore_index(services&, const context_ptr&, const route_args&);
+
 // admin_handlers.cpp: /v1/admin/tenants...
 void list_tenants(services&, const context_ptr&, const route_args&);
 void create_tenant(services&, const context_ptr&, const route_args&);

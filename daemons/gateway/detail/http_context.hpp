@@ -38,7 +38,12 @@ struct http_context {
   double elapsed_ms() const;
   void reply(int code, std::string body, std::string type = {},
              std::vector<std::pair<std::string, std::string>> headers = {});
+  // Replies with a file's content as the body (the session layer removes it).
+  void reply_file(int code, std::string path, std::string type,
+                  std::vector<std::pair<std::string, std::string>> headers,
+                  std::shared_ptr<void> hold);
   void fail(const status& st, int retry_after_s = 1);
+  void send(http_reply r);  // metrics, log, done
   void not_allowed(const std::string& allow);
 
   // Replies with the result's value rendered by `render`, or with its error.
@@ -51,6 +56,8 @@ struct http_context {
 
 using context_ptr = std::shared_ptr<http_context>;
 
+class transfers;
+
 // What handlers use besides the request: one per http_api.
 struct services {
   router_client& router;
@@ -58,6 +65,7 @@ struct services {
   const server_config& config;
   tenant_gate& gate;
   bool auth_on;
+  transfers& jobs;  // backups and restores
 };
 
 // A matched route's path parameters (percent-decoded, in pattern order) and the
