@@ -83,6 +83,7 @@ const std::vector<route>& routes() {
       {"/healthz", access::open, {{"GET", healthz}}},
       {"/readyz", access::open, {{"GET", readyz}}},
       {"/openapi.json", access::open, {{"GET", openapi}}},
+      {"/ui", access::open, {{"GET", ui}}},
       {"/metrics", access::operations, {{"GET", metrics}}},
       {"/v1/cluster", access::operations, {{"GET", cluster}}},
       {"/v1/indexes", access::tenant, {{"GET", list_indexes}, {"POST", create_index, true}}},

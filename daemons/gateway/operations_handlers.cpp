@@ -3,6 +3,7 @@
 #include "common/response_codec.hpp"
 #include "daemons/gateway/openapi.hpp"
 #include "daemons/gateway/prometheus_text.hpp"
+#include "daemons/gateway/ui.hpp"
 
 namespace quiver::gateway {
 
@@ -12,6 +13,16 @@ void healthz(services&, const context_ptr& ctx, const route_args&) {
 
 void openapi(services&, const context_ptr& ctx, const route_args&) {
   ctx->reply(200, std::string(openapi_json()), "application/json");
+}
+
+void ui(services&, const context_ptr& ctx, const route_args&) {
+  // Self-contained: it may load nothing from elsewhere, nor be framed.
+  ctx->reply(200, std::string(ui_html()), "text/html; charset=utf-8",
+             {{"Content-Security-Policy",
+               "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+               "connect-src 'self'; frame-ancestors 'none'"},
+              {"X-Content-Type-Options", "nosniff"},
+              {"Cache-Control", "no-cache"}});
 }
 
 void readyz(services& s, const context_ptr& ctx, const route_args&) {

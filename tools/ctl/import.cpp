@@ -139,7 +139,8 @@ std::optional<index_shape> find_index(session& s, const std::string& index) {
 }
 
 index_shape prepare_index(session& s, const std::string& index, record_source& src,
-                          const std::string& create_body, const std::string& create_distance) {
+                          const std::string& create_body, const std::string& create_distance,
+                          bool quiet) {
   if (auto found = find_index(s, index)) {
     src.validate(found->dimension, found->distance);
     return *found;
@@ -153,7 +154,7 @@ index_shape prepare_index(session& s, const std::string& index, record_source& s
   if (r.status != 201 && r.status != 200)
     throw ctl_error(exit_code_for(r),
                     describe_failure(r, "creating index " + index, s.options().url));
-  std::fprintf(stderr, "created index %s\n", index.c_str());
+  if (!quiet) std::fprintf(stderr, "created index %s\n", index.c_str());
   auto created = find_index(s, index);
   if (!created) throw ctl_error(exit_failed, "index " + index + " vanished after it was created");
   return *created;
@@ -283,7 +284,7 @@ int import_command(const words& argv) {
     create += "}";
   }
   if (plan.progress) std::fprintf(stderr, "%s: %s\n", file.c_str(), src->describe().c_str());
-  prepare_index(s, plan.index, *src, create, a.get("distance", "cosine"));
+  prepare_index(s, plan.index, *src, create, a.get("distance", "cosine"), !plan.progress);
   plan.checkpoint = a.has("checkpoint")
                         ? a.get("checkpoint")
                         : default_checkpoint(s.options().url, plan.index, file,

@@ -43,6 +43,7 @@ std::optional<index_shape> find_index(session& s, const std::string& index);
 // `create_body`, after the check) when it is missing and create_body is not
 // empty. Nothing is created or sent for a file that fails the check.
 index_shape prepare_index(session& s, const std::string& index, record_source& src,
-                          const std::string& create_body, const std::string& create_distance);
+                          const std::string& create_body, const std::string& create_distance,
+                          bool quiet);
 
 }  // namespace quiver::ctl

@@ -365,7 +365,7 @@ int import_seed_command(const words& argv) {
     if (a.has(knob))
       create += ",\"" + std::string(knob) + "\":" + std::to_string(a.number(knob, 1, 1, 1024));
   create += "}";
-  auto before = prepare_index(s, index, src, create, distance);
+  auto before = prepare_index(s, index, src, create, distance, !progress);
   if (before.distance != distance)
     throw ctl_error(exit_bad_input,
                     "index " + index + " uses " + before.distance + ", the seed's " + distance);

@@ -7,9 +7,10 @@
 // or tenant name and the body's media type; each answers through ctx exactly once.
 namespace quiver::gateway {
 
-// operations_handlers.cpp: /healthz, /readyz, /openapi.json, /metrics, /v1/cluster
+// operations_handlers.cpp: /healthz, /readyz, /openapi.json, /ui, /metrics, /v1/cluster
 void healthz(services&, const context_ptr&, const route_args&);
 void openapi(services&, const context_ptr&, const route_args&);
+void ui(services&, const context_ptr&, const route_args&);
 void readyz(services&, const context_ptr&, const route_args&);
 void metrics(services&, const context_ptr&, const route_args&);
 void cluster(services&, const context_ptr&, const route_args&);
