@@ -20,6 +20,7 @@
 #include "actors/index/detail/hnsw_graph.hpp"
 #include "actors/index/shard_index.hpp"
 #include "common/crc32c.hpp"
+#include "common/detail/little_endian.hpp"
 #include "common/detail/msgpack_limits.hpp"
 
 namespace quiver {
@@ -32,15 +33,8 @@ constexpr std::uint32_t snapshot_version = 2;
 // pieces (a size per point) would otherwise cost a system call each.
 constexpr std::size_t snapshot_write_buffer = 1 << 20;
 
-void put_le(std::string& out, std::uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
-}
-
-std::uint64_t get_le(const char* p, int bytes) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= std::uint64_t(static_cast<unsigned char>(p[i])) << (8 * i);
-  return v;
-}
+using detail::get_le;
+using detail::put_le;
 
 status damaged(const std::string& path, const std::string& why) {
   return make_status(errc::internal, "snapshot " + path + ": " + why);

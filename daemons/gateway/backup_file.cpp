@@ -5,6 +5,8 @@
 #include <cstring>
 
 #include "common/crc32c.hpp"
+#include "common/detail/json_writer.hpp"
+#include "common/detail/little_endian.hpp"
 
 namespace quiver::gateway {
 
@@ -16,70 +18,72 @@ constexpr std::size_t tail_bytes = 12;  // manifest length + crc
 constexpr std::uint64_t max_manifest = 64u << 20;
 constexpr std::size_t verify_piece = 4u << 20;
 
-void put_le(std::string& out, std::uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
-}
-
-std::uint64_t get_le(const char* p, int bytes) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= std::uint64_t(static_cast<unsigned char>(p[i])) << (8 * i);
-  return v;
-}
+using detail::get_le;
+using detail::put_le;
 
 status bad(const std::string& why) {
   return make_status(errc::invalid_argument, "not a usable Quiver backup: " + why);
-}
-
-void put_string(std::string& out, std::string_view s) {
-  static const char* hex = "0123456789abcdef";
-  out += '"';
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      out += "\\u00";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '"';
 }
 
 }  // namespace
 
 std::string encode_manifest(const backup_manifest& m) {
   const auto& p = m.params;
-  std::string out = "{\"format\":\"quiver-backup\",\"version\":" + std::to_string(m.version);
-  out += ",\"index\":{\"name\":";
-  put_string(out, p.name);
-  out += ",\"dimension\":" + std::to_string(p.dimension) + ",\"distance\":\"" +
-         std::string(distance_name(p.distance)) + "\",\"m\":" + std::to_string(p.m) +
-         ",\"ef_construction\":" + std::to_string(p.ef_construction) +
-         ",\"ef_search\":" + std::to_string(p.ef_search) +
-         ",\"shards\":" + std::to_string(p.shards) + ",\"replicas\":" + std::to_string(p.replicas) +
-         "}";
-  out += ",\"fields\":[";
-  for (std::size_t i = 0; i < m.fields.size(); ++i) {
-    if (i) out += ',';
-    out += "{\"name\":";
-    put_string(out, m.fields[i].name);
-    out += ",\"type\":\"" + std::string(field_type_name(m.fields[i].type)) + "\"}";
+  detail::json_writer w;
+  w.begin_object();
+  w.key("format");
+  w.string("quiver-backup");
+  w.key("version");
+  w.uinteger(m.version);
+  w.key("index");
+  w.begin_object();
+  w.key("name");
+  w.string(p.name);
+  w.key("dimension");
+  w.uinteger(p.dimension);
+  w.key("distance");
+  w.string(distance_name(p.distance));
+  for (auto [key, value] : {std::pair<const char*, std::uint32_t>{"m", p.m},
+                            {"ef_construction", p.ef_construction},
+                            {"ef_search", p.ef_search},
+                            {"shards", p.shards},
+                            {"replicas", p.replicas}}) {
+    w.key(key);
+    w.uinteger(value);
   }
-  out += "],\"shards\":[";
-  for (std::size_t i = 0; i < m.shards.size(); ++i) {
-    const auto& s = m.shards[i];
-    if (i) out += ',';
-    out += "{\"shard\":" + std::to_string(s.shard) + ",\"seq\":" + std::to_string(s.seq) +
-           ",\"offset\":" + std::to_string(s.offset) + ",\"bytes\":" + std::to_string(s.bytes) +
-           ",\"crc32c\":" + std::to_string(s.crc32c) + "}";
+  w.end_object();
+  w.key("fields");
+  w.begin_array();
+  for (const auto& f : m.fields) {
+    w.begin_object();
+    w.key("name");
+    w.string(f.name);
+    w.key("type");
+    w.string(field_type_name(f.type));
+    w.end_object();
   }
-  out += "],\"created_unix_ms\":" + std::to_string(m.created_unix_ms) + ",\"build\":";
-  put_string(out, m.build);
-  out += "}";
-  return out;
+  w.end_array();
+  w.key("shards");
+  w.begin_array();
+  for (const auto& s : m.shards) {
+    w.begin_object();
+    for (auto [key, value] : {std::pair<const char*, std::uint64_t>{"shard", s.shard},
+                              {"seq", s.seq},
+                              {"offset", s.offset},
+                              {"bytes", s.bytes},
+                              {"crc32c", s.crc32c}}) {
+      w.key(key);
+      w.uinteger(value);
+    }
+    w.end_object();
+  }
+  w.end_array();
+  w.key("created_unix_ms");
+  w.uinteger(m.created_unix_ms);
+  w.key("build");
+  w.string(m.build);
+  w.end_object();
+  return w.take();
 }
 
 expected<backup_manifest> decode_manifest(std::string_view json) {

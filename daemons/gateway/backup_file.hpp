@@ -13,8 +13,10 @@
 //                 "build"}
 //   u64           manifest length
 //   u32           crc32c of the manifest
-// A shard that never took a write has 0 bytes. The shard sections are written
-// as they arrive and the manifest last, so a file cut short has no valid tail.
+// A shard's crc32c covers its section as written. A snapshot file ends with its
+// own crc32c, so every intact one has the same section crc (the CRC residue);
+// any damage changes it. A shard that never took a write has 0 bytes. The shard sections are
+// written as they arrive and the manifest last, so a file cut short has no valid tail.
 
 #include <cstdint>
 #include <memory>

@@ -19,6 +19,7 @@
 
 #include "actors/index/shard_index.hpp"
 #include "common/crc32c.hpp"
+#include "common/detail/json_writer.hpp"
 #include "common/env.hpp"
 #include "daemons/gateway/backup_file.hpp"
 #include "daemons/gateway/detail/handlers.hpp"
@@ -241,40 +242,44 @@ void backup_index(services& s, const context_ptr& ctx, const route_args& a) {
 
 void restore_index(services& s, const context_ptr& ctx, const route_args& a) {
   restore_options opt;
-  auto query = a.query;
-  for (std::size_t start = 0; start < query.size();) {
-    auto amp = query.find('&', start);
-    auto pair = query.substr(start, amp == std::string_view::npos ? amp : amp - start);
-    start = amp == std::string_view::npos ? query.size() : amp + 1;
-    auto eq = pair.find('=');
-    auto key = pair.substr(0, eq);
-    auto value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+  auto query = parse_query(a.query);
+  if (!query) return ctx->fail(query.error());
+  for (auto& [key, value] : *query) {
     std::uint32_t n = 0;
-    if ((key == "shards" || key == "replicas") && !parse_count(value, n))
+    if (key != "shards" && key != "replicas")
       return ctx->fail(
-          make_status(errc::invalid_argument, std::string(key) + " must be a positive integer"));
-    if (key == "shards") {
-      opt.shards = n;
-    } else if (key == "replicas") {
-      opt.replicas = n;
-    } else if (!key.empty()) {
-      return ctx->fail(make_status(errc::invalid_argument,
-                                   "unknown query parameter '" + std::string(key) + "'"));
-    }
+          make_status(errc::invalid_argument, "unknown query parameter '" + key + "'"));
+    if (!parse_count(value, n))
+      return ctx->fail(make_status(errc::invalid_argument, key + " must be a positive integer"));
+    (key == "shards" ? opt.shards : opt.replicas) = n;
   }
   auto posted = s.jobs.run([&s, ctx, opt, target = a.params[0]] {
     auto r = run_restore(s, ctx->tenant, target, ctx->req.body_file, opt);
     if (!r) return ctx->fail(r.error());
     auto& m = r->manifest;
-    std::string body = "{\"name\":\"" + target + "\",\"restored\":" + std::to_string(r->restored) +
-                       ",\"shards\":" + std::to_string(r->params.shards) +
-                       ",\"replicas\":" + std::to_string(r->params.replicas) +
-                       ",\"source\":{\"index\":\"" + m.params.name +
-                       "\",\"created_unix_ms\":" + std::to_string(m.created_unix_ms) +
-                       ",\"seqs\":[";
-    for (std::size_t i = 0; i < m.shards.size(); ++i)
-      body += (i ? "," : "") + std::to_string(m.shards[i].seq);
-    body += "]}}";
+    detail::json_writer w;
+    w.begin_object();
+    w.key("name");
+    w.string(target);
+    w.key("restored");
+    w.uinteger(r->restored);
+    w.key("shards");
+    w.uinteger(r->params.shards);
+    w.key("replicas");
+    w.uinteger(r->params.replicas);
+    w.key("source");
+    w.begin_object();
+    w.key("index");
+    w.string(m.params.name);
+    w.key("created_unix_ms");
+    w.uinteger(m.created_unix_ms);
+    w.key("seqs");
+    w.begin_array();
+    for (auto& sh : m.shards) w.uinteger(sh.seq);
+    w.end_array();
+    w.end_object();
+    w.end_object();
+    auto body = w.take();
     ctx->reply(201, std::move(body), "application/json");
   });
   if (!posted) ctx->fail(shutting_down());

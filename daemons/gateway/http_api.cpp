@@ -207,6 +207,22 @@ void http_context::not_allowed(const std::string& allow) {
         {}, {{"Allow", allow}});
 }
 
+expected<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (std::size_t start = 0; start < query.size();) {
+    auto amp = query.find('&', start);
+    auto pair = query.substr(start, amp == std::string_view::npos ? amp : amp - start);
+    start = amp == std::string_view::npos ? query.size() : amp + 1;
+    auto eq = pair.find('=');
+    std::string key, value;
+    if (!percent_decode(pair.substr(0, eq), key) ||
+        !percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), value))
+      return make_status(errc::invalid_argument, "malformed query string");
+    if (!key.empty()) out.emplace_back(std::move(key), std::move(value));
+  }
+  return out;
+}
+
 std::string media_type(std::string_view header) {
   auto semi = header.find(';');
   auto type = header.substr(0, semi);

@@ -114,17 +114,10 @@ void delete_vector(services& s, const context_ptr& ctx, const route_args& a) {
 }
 
 void list_ids(services& s, const context_ptr& ctx, const route_args& a) {
-  auto query = a.query;
   list_ids_request r{ctx->tenant, a.params[0], {}, default_ids_page};
-  for (std::size_t start = 0; start < query.size();) {
-    auto amp = query.find('&', start);
-    auto pair = query.substr(start, amp == std::string_view::npos ? amp : amp - start);
-    start = amp == std::string_view::npos ? query.size() : amp + 1;
-    auto eq = pair.find('=');
-    auto key = pair.substr(0, eq);
-    std::string value;
-    if (!percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), value))
-      return ctx->fail(make_status(errc::invalid_argument, "malformed query string"));
+  auto query = parse_query(a.query);
+  if (!query) return ctx->fail(query.error());
+  for (auto& [key, value] : *query) {
     if (key == "limit") {
       std::uint32_t limit = 0;
       auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
@@ -137,9 +130,9 @@ void list_ids(services& s, const context_ptr& ctx, const route_args& a) {
       auto after = decode_cursor(value);
       if (!after) return ctx->fail(after.error());
       r.after = std::move(*after);
-    } else if (!key.empty()) {
-      return ctx->fail(make_status(errc::invalid_argument,
-                                   "unknown query parameter '" + std::string(key) + "'"));
+    } else {
+      return ctx->fail(
+          make_status(errc::invalid_argument, "unknown query parameter '" + key + "'"));
     }
   }
   s.router.list_ids(std::move(r), [ctx](expected<id_page> page) {

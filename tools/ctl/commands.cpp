@@ -81,19 +81,7 @@ int indexes_create(const args& a) {
   a.at_most(2);
   auto& name = a.word(1, "the index name: quiverctl indexes create NAME --dimension D");
   if (!a.has("dimension")) throw ctl_error(exit_usage, "--dimension is required");
-  std::string body = "{\"name\":" + quoted(name) +
-                     ",\"dimension\":" + std::to_string(a.number("dimension", 0, 1, 1 << 20));
-  body += ",\"distance\":" + quoted(a.get("distance", "cosine"));
-  static const std::pair<const char*, const char*> knobs[] = {
-      {"m", "m"},
-      {"ef-construction", "ef_construction"},
-      {"ef-search", "ef_search"},
-      {"shards", "shards"},
-      {"replicas", "replicas"}};
-  for (auto [flag, field] : knobs)
-    if (a.has(flag))
-      body += ",\"" + std::string(field) + "\":" + std::to_string(a.number(flag, 0, 1, 1 << 20));
-  body += "}";
+  auto body = create_index_body(a, name, std::size_t(a.number("dimension", 0, 1, 1 << 20)));
   session s(a.connection());
   auto r = s.call(method::post, "/v1/indexes", body);
   if (r.status != 200 && r.status != 201)
@@ -129,6 +117,21 @@ int indexes_drop(const args& a) {
 }
 
 }  // namespace
+
+std::string create_index_body(const args& a, const std::string& name, std::size_t dimension) {
+  std::string body = "{\"name\":" + quoted(name) + ",\"dimension\":" + std::to_string(dimension);
+  body += ",\"distance\":" + quoted(a.get("distance", "cosine"));
+  static const std::pair<const char*, const char*> knobs[] = {
+      {"m", "m"},
+      {"ef-construction", "ef_construction"},
+      {"ef-search", "ef_search"},
+      {"shards", "shards"},
+      {"replicas", "replicas"}};
+  for (auto [flag, field] : knobs)
+    if (a.has(flag))
+      body += ",\"" + std::string(field) + "\":" + std::to_string(a.number(flag, 0, 1, 1 << 20));
+  return body + "}";
+}
 
 int indexes_command(const words& argv) {
   args a(argv, {"dimension", "distance", "m", "ef-construction", "ef-search", "shards", "replicas"},

@@ -9,6 +9,11 @@
 namespace quiver::ctl {
 
 using words = std::vector<std::string>;
+class args;
+
+// The body of POST /v1/indexes from --distance, --m, --ef-construction,
+// --ef-search, --shards and --replicas (commands.cpp).
+std::string create_index_body(const args& a, const std::string& name, std::size_t dimension);
 
 int indexes_command(const words& argv);      // commands.cpp
 int search_command(const words& argv);       // commands.cpp

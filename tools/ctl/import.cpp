@@ -266,23 +266,7 @@ int import_command(const words& argv) {
   auto src = open_source(file, so);
   session s(a.connection());
   std::string create;
-  if (a.has("create")) {
-    create = "{\"name\":";
-    load::append_string(create, plan.index);
-    create += ",\"dimension\":" + std::to_string(src->dimension()) + ",\"distance\":";
-    load::append_string(create, a.get("distance", "cosine"));
-    static const std::pair<const char*, const char*> knobs[] = {
-        {"m", "m"},
-        {"ef-construction", "ef_construction"},
-        {"ef-search", "ef_search"},
-        {"shards", "shards"},
-        {"replicas", "replicas"}};
-    for (auto [flag, field] : knobs)
-      if (a.has(flag))
-        create +=
-            ",\"" + std::string(field) + "\":" + std::to_string(a.number(flag, 0, 1, 1 << 20));
-    create += "}";
-  }
+  if (a.has("create")) create = create_index_body(a, plan.index, src->dimension());
   if (plan.progress) std::fprintf(stderr, "%s: %s\n", file.c_str(), src->describe().c_str());
   prepare_index(s, plan.index, *src, create, a.get("distance", "cosine"), !plan.progress);
   plan.checkpoint = a.has("checkpoint")

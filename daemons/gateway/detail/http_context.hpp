@@ -77,6 +77,10 @@ struct route_args {
 
 using route_handler = void (*)(services&, const context_ptr&, const route_args&);
 
+// The key=value pairs of a query string, percent-decoded, in order (a key
+// without '=' has an empty value); invalid_argument on a malformed escape.
+expected<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view query);
+
 // The media type of a Content-Type value, lowercased, without parameters.
 std::string media_type(std::string_view header);
 bool is_msgpack(std::string_view media);
