@@ -42,6 +42,12 @@ void search_batch(services&, const context_ptr&, const route_args&);
 void backup_index(services&, const context_ptr&, const route_args&);
 void restore_index(services&, const context_ptr&, const route_args&);
 
+// matrix_handlers.cpp: /v1/validate/{sms,email,fill} and /v1/matrix/outreach
+void validate_sms(services&, const context_ptr&, const route_args&);
+void validate_email(services&, const context_ptr&, const route_args&);
+void validate_fill(services&, const context_ptr&, const route_args&);
+void outreach(services&, const context_ptr&, const route_args&);
+
 // admin_handlers.cpp: /v1/admin/tenants...
 void list_tenants(services&, const context_ptr&, const route_args&);
 void create_tenant(services&, const context_ptr&, const route_args&);
