@@ -104,6 +104,7 @@ const std::vector<route>& routes() {
       {"/v1/indexes/{name}/search/batch", access::tenant, {{"POST", search_batch, true}}},
       {"/v1/indexes/{name}/snapshot", access::tenant, {{"GET", backup_index}}},
       {"/v1/indexes/{name}/restore", access::tenant, {{"POST", restore_index, false, true}}},
+      {"/v1/embed", access::tenant, {{"POST", embed, true}}},
       {"/v1/validate/sms", access::tenant, {{"POST", validate_sms, true}}},
       {"/v1/validate/email", access::tenant, {{"POST", validate_email, true}}},
       {"/v1/validate/fill", access::tenant, {{"POST", validate_fill, true}}},

@@ -1,4 +1,4 @@
-// The workflow tier's validators: POST /v1/validate/sms, /email, /fill and
+// The workflow tier: POST /v1/embed, /v1/validate/sms, /email, /fill and
 // /v1/matrix/outreach. The checks are matrix/validators; a fill proposal and
 // an outreach draft read the stored metadata through the router first.
 
@@ -8,6 +8,7 @@
 
 #include "common/body_codec.hpp"
 #include "daemons/gateway/detail/handlers.hpp"
+#include "matrix/embed_api.hpp"
 #include "matrix/validators.hpp"
 
 namespace quiver::gateway {
@@ -78,6 +79,16 @@ void validate_fill(services& s, const context_ptr& ctx, const route_args&) {
                      "application/json");
         });
   }
+}
+
+void embed(services& s, const context_ptr& ctx, const route_args&) {
+  auto json = json_body(ctx);
+  if (!json) return ctx->fail(json.error());
+  auto req = matrix::parse_embed_request(*json, s.config.max_batch);
+  if (!req) return ctx->fail(req.error());
+  auto out = matrix::embed_texts(*req);
+  if (!out) return ctx->fail(out.error());
+  ctx->reply(200, std::move(*out), "application/json");
 }
 
 void outreach(services& s, const context_ptr& ctx, const route_args&) {

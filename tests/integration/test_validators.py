@@ -103,6 +103,28 @@ class ValidatorsTest(unittest.TestCase):
         out = self.check("/v1/validate/fill", {"index": "nope", "slots": 1, "ids": ["a"]}, 404)
         self.assertEqual(out["error"]["code"], "index_not_found")
 
+    def test_embed_then_search_by_text(self):
+        docs = {"d1": "forklift operator, warehouse, Austin TX",
+                "d2": "registered nurse, night shift, Boston",
+                "d3": "line cook and prep cook, Chicago restaurant",
+                "d4": "CDL truck driver, long haul, Dallas"}
+        out = self.check("/v1/embed", {"texts": list(docs.values()), "dimension": 64})
+        self.assertEqual((out["dimension"], out["embedder"], len(out["vectors"])), (64, "hash-v1", 4))
+        again = self.check("/v1/embed", {"texts": [docs["d1"]], "dimension": 64})
+        self.assertEqual(again["vectors"][0], out["vectors"][0])  # deterministic
+        st, _, body = self.srv.request("POST", "/v1/indexes", {"name": "texts", "dimension": 64})
+        self.assertEqual(st, 201, body)
+        items = [{"id": k, "vector": v} for k, v in zip(docs, out["vectors"])]
+        self.assertEqual(self.srv.request("POST", "/v1/indexes/texts/vectors", {"items": items})[0], 200)
+        for query, want in (("warehouse forklift jobs in Austin", "d1"), ("nurse Boston nights", "d2"),
+                            ("cook Chicago", "d3"), ("truck driver Dallas", "d4")):
+            q = self.check("/v1/embed", {"texts": [query], "dimension": 64})["vectors"][0]
+            hits = self.check("/v1/indexes/texts/search", {"vector": q, "k": 4})["results"]
+            self.assertEqual(hits[0]["id"], want, query)
+        self.assertEqual(self.check("/v1/embed", {"texts": ["..."]}, 400)["error"]["details"]["index"], 0)
+        self.check("/v1/embed", {"texts": ["a"], "embedder": "openai"}, 400)
+        self.check("/v1/embed", {"texts": ["a"] * 10001}, 413)
+
     def test_outreach(self):
         v = self.check("/v1/matrix/outreach", {"index": "workers", "id": "w1", "channel": "sms",
                                                "template": "Hi {{name}}, a {{skills}} shift is open. Reply to {{phone}}."})

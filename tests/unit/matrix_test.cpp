@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "matrix/embed_api.hpp"
+#include "matrix/hash_embedder.hpp"
 #include "matrix/text_checks.hpp"
 #include "matrix/validators.hpp"
 
@@ -193,6 +195,51 @@ TEST(MatrixOutreach, DraftsAndValidates) {
   EXPECT_FALSE(parse_outreach_request(R"({"index":"w","id":"1","channel":"fax","template":"x"})"));
   EXPECT_FALSE(
       parse_outreach_request(R"({"index":"w","id":"1","channel":"email","template":"x"})"));
+}
+
+double cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  double dot = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) dot += double(a[i]) * b[i];
+  return dot;  // both are normalized
+}
+
+TEST(MatrixEmbedder, DeterministicNormalizedAndNearForSharedWords) {
+  hash_embedder e(256);
+  auto a = e.embed("Forklift operator, Austin TX");
+  auto a2 = hash_embedder(256).embed("forklift OPERATOR austin tx");
+  auto b = e.embed("forklift driver in Austin");
+  auto c = e.embed("Registered nurse, night shift, Boston");
+  ASSERT_TRUE(a && a2 && b && c);
+  EXPECT_EQ(*a, *a2);  // case-folded, punctuation ignored
+  double norm = 0;
+  for (float x : *a) norm += double(x) * x;
+  EXPECT_NEAR(norm, 1.0, 1e-5);
+  EXPECT_GT(cosine(*a, *b), cosine(*a, *c) + 0.2);
+  // The hash is part of the contract: one word's vector has its features at
+  // fixed places (FNV-1a-64 of "w" + word, and of its character n-grams).
+  auto one = e.embed("a");
+  ASSERT_TRUE(one);
+  int nonzero = 0;
+  for (float x : *one) nonzero += x != 0;
+  EXPECT_EQ(nonzero, 2);  // "w"+"a" and "c"+"<a>" (a 3-gram); no 4- or 5-grams
+  EXPECT_FALSE(e.embed("  ,.;  "));
+  EXPECT_FALSE(e.embed("\xff"));
+  EXPECT_EQ(hash_embedder().dimension(), 768u);
+}
+
+TEST(MatrixEmbedder, Requests) {
+  auto r = parse_embed_request(R"({"texts":["a b","c"],"dimension":16})", 10);
+  ASSERT_TRUE(r);
+  auto out = embed_texts(*r);
+  ASSERT_TRUE(out);
+  EXPECT_NE(out->find(R"("dimension":16,"embedder":"hash-v1")"), std::string::npos);
+  EXPECT_FALSE(parse_embed_request(R"({"texts":["a"],"embedder":"gpt"})", 10));
+  EXPECT_FALSE(parse_embed_request(R"({"texts":["a"],"dimension":4})", 10));
+  EXPECT_EQ(parse_embed_request(R"({"texts":["a","b","c"]})", 2).error().code,
+            errc::payload_too_large);
+  auto bad = embed_texts(*parse_embed_request(R"({"texts":["ok","..."]})", 10));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("text 1"), std::string::npos);
 }
 
 }  // namespace

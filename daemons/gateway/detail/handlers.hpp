@@ -42,7 +42,8 @@ void search_batch(services&, const context_ptr&, const route_args&);
 void backup_index(services&, const context_ptr&, const route_args&);
 void restore_index(services&, const context_ptr&, const route_args&);
 
-// matrix_handlers.cpp: /v1/validate/{sms,email,fill} and /v1/matrix/outreach
+// matrix_handlers.cpp: /v1/embed, /v1/validate/{sms,email,fill}, /v1/matrix/outreach
+void embed(services&, const context_ptr&, const route_args&);
 void validate_sms(services&, const context_ptr&, const route_args&);
 void validate_email(services&, const context_ptr&, const route_args&);
 void validate_fill(services&, const context_ptr&, const route_args&);
