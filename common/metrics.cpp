@@ -45,6 +45,16 @@ std::string http_metrics::render() const {
     fmt::format_to(it, "quiver_http_request_duration_seconds_count{{route=\"{}\"}} {}\n", route,
                    r.count);
   }
+  fmt::format_to(it,
+                 "# HELP quiver_http_connections_open Client connections open now.\n"
+                 "# TYPE quiver_http_connections_open gauge\n"
+                 "quiver_http_connections_open {}\n"
+                 "# HELP quiver_http_connections_refused_total Connections closed as they were "
+                 "accepted: server.max_connections were open.\n"
+                 "# TYPE quiver_http_connections_refused_total counter\n"
+                 "quiver_http_connections_refused_total {}\n",
+                 open_connections_.load(std::memory_order_relaxed),
+                 refused_connections_.load(std::memory_order_relaxed));
   return out;
 }
 

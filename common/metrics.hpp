@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -21,6 +22,11 @@ class http_metrics {
 
   // `route` is the route's pattern, e.g. "POST /v1/indexes/{name}/search".
   void observe(std::string_view route, int status, double seconds);
+  // Client connections: opened and closed by the session layer, refused at
+  // accept past server.max_connections.
+  void connection_opened() { open_connections_.fetch_add(1, std::memory_order_relaxed); }
+  void connection_closed() { open_connections_.fetch_sub(1, std::memory_order_relaxed); }
+  void connection_refused() { refused_connections_.fetch_add(1, std::memory_order_relaxed); }
   std::string render() const;
 
  private:
@@ -33,6 +39,8 @@ class http_metrics {
 
   mutable std::mutex mutex_;
   std::map<std::string, route_stats, std::less<>> routes_;
+  std::atomic<std::int64_t> open_connections_{0};
+  std::atomic<std::uint64_t> refused_connections_{0};
 };
 
 }  // namespace quiver

@@ -445,6 +445,8 @@ void http_api::dispatch(const std::shared_ptr<context>& ctx) {
 upload_plan http_api::plan_upload(std::string_view method, std::string_view target,
                                   std::string_view authorization) {
   upload_plan plan;
+  // Every request's head comes here: most are answered by this first look.
+  if (method != "POST" || target.find("/restore") == std::string_view::npos) return plan;
   auto qpos = target.find('?');
   auto raw = gateway::split_path(target.substr(0, qpos));
   std::vector<std::string> seg(raw.size()), params;

@@ -87,6 +87,7 @@ class http_api {
   upload_plan plan_upload(std::string_view method, std::string_view target,
                           std::string_view authorization);
   void end_upload(const upload_plan& plan);
+  http_metrics& metrics() { return metrics_; }
 
  private:
   using context = gateway::http_context;

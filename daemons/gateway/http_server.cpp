@@ -57,10 +57,12 @@ class session : public std::enable_shared_from_this<session<Stream>> {
           std::atomic<std::size_t>& open)
       : stream_(std::move(stream)), api_(api), config_(config), open_(open) {
     open_.fetch_add(1, std::memory_order_relaxed);
+    api_.metrics().connection_opened();
   }
   ~session() {
     finish_upload();
     open_.fetch_sub(1, std::memory_order_relaxed);
+    api_.metrics().connection_closed();
   }
   session(const session&) = delete;
   session& operator=(const session&) = delete;
@@ -408,6 +410,7 @@ struct http_server::impl {
         if (refused_connections++ % 1000 == 0)
           spdlog::warn("{} open connections (server.max_connections): closing new ones ({} so far)",
                        config.max_connections, refused_connections);
+        api.metrics().connection_refused();
         socket.close(ec);
         return accept();
       }

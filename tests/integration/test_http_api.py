@@ -629,6 +629,15 @@ class ConnectionLimitTest(unittest.TestCase):
             extra = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
             self.assertFalse(served(extra))
             extra.close()
+            # The refusal is counted; /metrics goes through a held connection.
+            held[0].sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            page = b""
+            while b"quiver_http_connections_refused_total" not in page or not page.endswith(b"\n"):
+                chunk = held[0].recv(65536)
+                self.assertTrue(chunk, "the connection closed")
+                page += chunk
+            self.assertIn(b"\nquiver_http_connections_open 4\n", page)
+            self.assertIn(b"\nquiver_http_connections_refused_total 1\n", page)
             # One held connection closes; its slot opens again once the server sees it.
             held.pop().close()
             ok = False
