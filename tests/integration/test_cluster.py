@@ -312,10 +312,12 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual((body["restored"], body["shards"], body["replicas"]), (300, 2, 2))
         self.c.wait(serving("bk-copy", 2, 2), "the restored index serving")
         self.c.wait(caught_up("bk-copy"), "the restored index's replicas caught up")
+        self.c.wait(caught_up("bk"), "the source's replicas caught up")
         rng = random.Random(5)
         for _ in range(10):
+            # Both answered by primaries: every acknowledged write is there.
             query = {"vector": [rng.uniform(-1, 1) for _ in range(8)], "k": 10,
-                     "consistency": "eventual"}
+                     "consistency": "strong"}
             a = self.c.request("POST", "/v1/indexes/bk/search", query)[1]["results"]
             b = self.c.request("POST", "/v1/indexes/bk-copy/search", query, gateway=1)[1]["results"]
             self.assertEqual([h["id"] for h in a], [h["id"] for h in b])
