@@ -389,6 +389,7 @@ int daemon_main(node_role role, int argc, char** argv) {
                  config.auth.admin_key.empty() ? "off" : "on",
                  config.tls.client_ca.empty() ? "" : ", client certificates required");
     server->run();
+    api->shutdown();  // backups and restores wait on actors: end them while those run
   } else {
     if (runtime->coordinator_port() != 0)
       spdlog::info("coordinator serving on caf://{}:{}",

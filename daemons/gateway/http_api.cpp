@@ -290,6 +290,8 @@ http_api::http_api(router_client& router, http_metrics& metrics, const server_co
 // Running backups and restores end first: they use the services and the router.
 http_api::~http_api() { transfers_.reset(); }
 
+void http_api::shutdown() { transfers_->stop(); }
+
 void http_api::handle(http_request request, std::function<void(http_reply)> done) {
   auto ctx = std::make_shared<context>();
   ctx->req = std::move(request);

@@ -88,6 +88,9 @@ class http_api {
                           std::string_view authorization);
   void end_upload(const upload_plan& plan);
   http_metrics& metrics() { return metrics_; }
+  // Ends running backups and restores (each answers 503); call while the actors
+  // still run, so that the router calls they wait on complete.
+  void shutdown();
 
  private:
   using context = gateway::http_context;

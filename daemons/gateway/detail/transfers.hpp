@@ -30,6 +30,8 @@ class transfers {
   // A fresh file name in the scratch directory.
   std::string scratch_path(const std::string& what);
   bool stopping() const { return pool_.stopping(); }
+  // Running jobs see stopping() and end at their next chunk or page; joins them.
+  void stop() { pool_.stop(); }
 
  private:
   unsigned max_;
