@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/response_codec.hpp"
+
 namespace quiver {
 
 namespace beast = boost::beast;
@@ -48,6 +50,15 @@ constexpr std::size_t kHeaderAllowance = 1024;
 using executor_type = net::io_context::executor_type;
 using plain_stream = beast::basic_stream<tcp, executor_type>;
 using tls_stream = beast::ssl_stream<plain_stream>;
+
+// A JSON error reply the session layer makes itself, with the API's status and shape.
+http_reply error_reply(const status& st) {
+  http_reply r;
+  r.status = http_status(st.code);
+  r.content_type = "application/json";
+  r.body = render_error(body_format::json, st);
+  return r;
+}
 
 // One connection. Stream is plain_stream (HTTP) or tls_stream (HTTPS).
 template <class Stream>
@@ -123,11 +134,8 @@ class session : public std::enable_shared_from_this<session<Stream>> {
     file_parser_->get().body().open(upload_.path.c_str(), beast::file_mode::write, fec);
     if (fec) {
       spdlog::error("cannot stage an upload at {}: {}", upload_.path, fec.message());
-      http_reply r;
-      r.status = 507;
-      r.content_type = "application/json";
-      r.body =
-          R"({"error":{"code":"insufficient_storage","message":"cannot stage the upload in the scratch directory","details":{}}})";
+      auto r = error_reply(make_status(errc::insufficient_storage,
+                                       "cannot stage the upload in the scratch directory"));
       keep_alive_ = false;
       drain_after_reply_ = true;
       return write(std::move(r), head.version());
@@ -262,12 +270,8 @@ class session : public std::enable_shared_from_this<session<Stream>> {
     std::remove(r.body_file.c_str());
     if (ec) {
       spdlog::error("cannot send {}: {}", r.body_file, ec.message());
-      http_reply failed;
-      failed.status = 500;
-      failed.content_type = "application/json";
-      failed.body =
-          R"({"error":{"code":"internal","message":"the reply's file cannot be read","details":{}}})";
-      return write(std::move(failed), version);
+      return write(error_reply(make_status(errc::internal, "the reply's file cannot be read")),
+                   version);
     }
     set_head(*res, r);
     res->prepare_payload();
