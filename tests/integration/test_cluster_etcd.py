@@ -504,7 +504,14 @@ class EtcdMigrationTest(unittest.TestCase):
             c.storaged.kill()
             c.storaged.start()
             c.wait(lambda m: not any(s["index"] == "old" for s in m["shards"]), "old not served")
-            status, data = c.request("GET", "/v1/indexes/old")
+            # The gateway answers 503 until the restarted storaged has loaded the
+            # catalog; once loaded, the index is unknown.
+            deadline = time.monotonic() + 30 * SLOW
+            while True:
+                status, data = c.request("GET", "/v1/indexes/old")
+                if status != 503 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
             self.assertEqual(status, 404, data)
             kept = os.listdir(os.path.join(c.dir, "data", "indexes", "default"))
             self.assertIn("old@%d" % record["incarnation"], kept)
