@@ -73,6 +73,10 @@ expected<quiver_config> load_config(const std::string& path) {
        }},
       {"server.max_transfers",
        [&](auto& n, auto& k) { return read_int(n, k, c.server.max_transfers, 1, 64); }},
+      {"server.matrix_cache_bytes",
+       [&](auto& n, auto& k) {
+         return read_int(n, k, c.server.matrix_cache_bytes, 0, std::int64_t(1) << 40);
+       }},
       {"server.allow_insecure",
        [&](auto& n, auto& k) { return read_bool(n, k, c.server.allow_insecure); }},
       {"actors.scheduler_policy",

@@ -34,6 +34,8 @@ struct server_config {
   std::uint64_t max_restore_bytes = 64ull << 30;
   // Backups and restores at once; more are answered 503.
   unsigned max_transfers = 2;
+  // Bytes of matrix search answers the gateway keeps (0: no cache).
+  std::size_t matrix_cache_bytes = 64u << 20;
 };
 
 // CAF runtime settings. "sharing" cuts the latency of messages entering from HTTP

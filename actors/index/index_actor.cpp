@@ -616,6 +616,11 @@ caf::behavior index_actor(index_self* self, catalog_entry entry, shard_id shard,
         if (auto st = check(s, r); !st.ok()) return to_caf_error(st);
         return shard_stats{s.index->count(), s.index->memory_bytes(), s.index->applied_seq()};
       },
+      [self](index_version_request& r) -> caf::result<index_version> {
+        auto& s = self->state;
+        if (auto st = check(s, r); !st.ok()) return to_caf_error(st);
+        return index_version{s.ref.incarnation, s.params, {s.index->applied_seq()}};
+      },
       [self](shard_export_request& r) -> caf::result<shard_export> {
         auto& s = self->state;
         if (auto st = check(s, r); !st.ok()) return to_caf_error(st);

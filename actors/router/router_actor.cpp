@@ -194,6 +194,18 @@ caf::behavior router(router_actor* self, caf::actor registry, std::chrono::milli
         });
         return rp;
       },
+      [self](index_version_request& r) -> caf::result<index_version> {
+        auto rp = self->make_response_promise<index_version>();
+        to_every_shard<index_version>(self, std::move(r), rp, [](auto replies) {
+          index_version out;
+          if (!replies.empty()) out = replies.front();
+          out.applied.clear();
+          for (auto& x : replies)
+            out.applied.insert(out.applied.end(), x.applied.begin(), x.applied.end());
+          return out;
+        });
+        return rp;
+      },
       [self](list_ids_request& r) -> caf::result<id_page> {
         auto rp = self->make_response_promise<id_page>();
         auto limit = r.limit;

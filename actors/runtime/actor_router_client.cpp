@@ -73,6 +73,9 @@ class actor_router_client final : public router_client {
   void list_fields(list_fields_request r, callback<list_fields_reply> done) override {
     call(std::move(r), std::move(done));
   }
+  void index_version(index_version_request r, callback<quiver::index_version> done) override {
+    call(std::move(r), std::move(done));
+  }
   // On the caller's thread when the board has the index and no write holds it.
   void search(search_request r, callback<search_reply> done) override {
     if (board_)

@@ -38,6 +38,8 @@ class router_client {
   virtual void field_index(field_index_request r, callback<field_index_reply> done) = 0;
   virtual void list_fields(list_fields_request r, callback<list_fields_reply> done) = 0;
   virtual void search(search_request r, callback<search_reply> done) = 0;
+  // Every shard primary's applied seq, with the index's incarnation and params.
+  virtual void index_version(index_version_request r, callback<quiver::index_version> done) = 0;
   virtual void search_batch(search_batch_request r, callback<search_batch_reply> done) = 0;
   virtual void merge(merge_request r, callback<merge_reply> done) = 0;
   // Backups: a shard primary's snapshot covering its applied writes, then its bytes.

@@ -48,6 +48,8 @@ void register_message_types(caf::actor_system_config& cfg) {
       .add_message_type<merge_reply>("quiver::merge_reply")
       .add_message_type<shard_stats_request>("quiver::shard_stats_request")
       .add_message_type<shard_stats>("quiver::shard_stats")
+      .add_message_type<index_version_request>("quiver::index_version_request")
+      .add_message_type<index_version>("quiver::index_version")
       .add_message_type<shard_export_request>("quiver::shard_export_request")
       .add_message_type<shard_export>("quiver::shard_export")
       .add_message_type<backup_prepare_request>("quiver::backup_prepare_request")

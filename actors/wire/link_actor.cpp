@@ -250,6 +250,7 @@ caf::behavior link_actor(link_self* self, caf::actor target, std::string host, s
       [self](list_fields_request& r) { return forward<list_fields_reply>(self, r); },
       [self](search_request& r) { return forward<search_reply>(self, r); },
       [self](shard_stats_request& r) { return forward<shard_stats>(self, r); },
+      [self](index_version_request& r) { return forward<index_version>(self, r); },
       [self](shard_export_request& r) { return forward<shard_export>(self, r); },
       [self](backup_prepare_request& r) { return forward<backup_prepare_reply>(self, r); },
       [self](backup_chunk_request& r) { return forward<snapshot_chunk>(self, r); },

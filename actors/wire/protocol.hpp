@@ -14,7 +14,7 @@ namespace quiver {
 
 // The inter-daemon protocol this build speaks. Bump it with any change to a
 // message that crosses a process (a field added, removed or reordered).
-inline constexpr std::uint32_t wire_protocol_version = 7;
+inline constexpr std::uint32_t wire_protocol_version = 8;
 
 // Peer -> published actor, answered with the answerer's own.
 struct protocol_hello {

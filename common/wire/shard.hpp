@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/ids.hpp"
+#include "common/index_params.hpp"
 #include "common/records.hpp"
 
 namespace quiver {
@@ -27,6 +28,28 @@ struct shard_stats {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_stats& x) {
   return f(x.count, x.memory_bytes, x.applied);
+}
+
+// Router -> every shard primary of an index: what it has applied, so that a
+// cached answer can tell whether any write landed since (the matrix cache).
+struct index_version_request {
+  tenant_id tenant;
+  std::string index;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, index_version_request& x) {
+  return f(x.tenant, x.index);
+}
+
+// One shard's reply has one `applied`; the router's has one per shard, in order.
+struct index_version {
+  std::uint64_t incarnation = 0;
+  index_params params;
+  std::vector<seq_no> applied;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, index_version& x) {
+  return f(x.incarnation, x.params, x.applied);
 }
 
 // Router -> a shard's primary, for a backup: the newest snapshot, once it covers

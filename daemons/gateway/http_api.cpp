@@ -11,6 +11,7 @@
 #include "daemons/gateway/detail/handlers.hpp"
 #include "daemons/gateway/detail/transfers.hpp"
 #include "daemons/gateway/openapi.hpp"
+#include "matrix/result_cache.hpp"
 
 namespace quiver {
 
@@ -109,6 +110,11 @@ const std::vector<route>& routes() {
       {"/v1/validate/email", access::tenant, {{"POST", validate_email, true}}},
       {"/v1/validate/fill", access::tenant, {{"POST", validate_fill, true}}},
       {"/v1/matrix/outreach", access::tenant, {{"POST", outreach, true}}},
+      {"/v1/matrix/search", access::tenant, {{"POST", matrix_search, true}}},
+      {"/v1/matrix/playbooks/{name}",
+       access::tenant,
+       {{"GET", get_playbook}, {"DELETE", drop_playbook}}},
+      {"/v1/matrix/playbooks/{name}/record", access::tenant, {{"POST", playbook_record, true}}},
       {"/v1/admin/tenants", access::admin, {{"GET", list_tenants}, {"POST", create_tenant, true}}},
       {"/v1/admin/tenants/{name}", access::admin, {{"GET", get_tenant}, {"DELETE", drop_tenant}}},
       {"/v1/admin/tenants/{name}/keys", access::admin, {{"POST", rotate_tenant_key}}},
@@ -284,8 +290,9 @@ http_api::http_api(router_client& router, http_metrics& metrics, const server_co
       admin_key_hash_(auth.admin_key.empty() ? std::string() : hash_api_key(auth.admin_key)),
       gate_(std::chrono::milliseconds(auth.key_cache_ms)),
       transfers_(std::make_unique<gateway::transfers>(config.max_transfers, config.scratch_dir)),
+      cache_(std::make_unique<matrix::result_cache>(config.matrix_cache_bytes)),
       services_(std::make_unique<gateway::services>(gateway::services{
-          router_, metrics_, config_, gate_, !admin_key_hash_.empty(), *transfers_})) {}
+          router_, metrics_, config_, gate_, !admin_key_hash_.empty(), *transfers_, *cache_})) {}
 
 // Running backups and restores end first: they use the services and the router.
 http_api::~http_api() { transfers_.reset(); }

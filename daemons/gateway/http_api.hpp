@@ -62,6 +62,9 @@ struct upload_plan {
 namespace gateway {
 class transfers;
 }
+namespace matrix {
+class result_cache;
+}
 
 // Translates REST requests (API.md) into router messages and replies into HTTP.
 // Free of Beast and CAF: the session layer feeds it, the router_client answers it.
@@ -107,6 +110,7 @@ class http_api {
   std::string admin_key_hash_;  // empty: auth off
   tenant_gate gate_;
   std::unique_ptr<gateway::transfers> transfers_;
+  std::unique_ptr<matrix::result_cache> cache_;
   std::unique_ptr<gateway::services> services_;
 };
 

@@ -182,6 +182,8 @@ TEST(WireMessages, EveryRegisteredTypeRoundTripsWithEveryFieldSet) {
       {"quiver::merge_reply", round_trip<merge_reply>},
       {"quiver::shard_stats_request", round_trip<shard_stats_request>},
       {"quiver::shard_stats", round_trip<shard_stats>},
+      {"quiver::index_version_request", round_trip<index_version_request>},
+      {"quiver::index_version", round_trip<index_version>},
       {"quiver::shard_export_request", round_trip<shard_export_request>},
       {"quiver::shard_export", round_trip<shard_export>},
       {"quiver::backup_prepare_request", round_trip<backup_prepare_request>},

@@ -94,6 +94,10 @@ class fake_router final : public router_client {
     saw(r);
     answer(done, search_reply{});
   }
+  void index_version(index_version_request r, callback<quiver::index_version> done) override {
+    saw(r);
+    answer(done, quiver::index_version{});
+  }
   void search_batch(search_batch_request r, callback<search_batch_reply> done) override {
     saw(r);
     search_batch_reply out;

@@ -49,6 +49,12 @@ void validate_email(services&, const context_ptr&, const route_args&);
 void validate_fill(services&, const context_ptr&, const route_args&);
 void outreach(services&, const context_ptr&, const route_args&);
 
+// matrix_search_handlers.cpp: /v1/matrix/search, /v1/matrix/playbooks/{name}[/record]
+void matrix_search(services&, const context_ptr&, const route_args&);
+void playbook_record(services&, const context_ptr&, const route_args&);
+void get_playbook(services&, const context_ptr&, const route_args&);
+void drop_playbook(services&, const context_ptr&, const route_args&);
+
 // admin_handlers.cpp: /v1/admin/tenants...
 void list_tenants(services&, const context_ptr&, const route_args&);
 void create_tenant(services&, const context_ptr&, const route_args&);

@@ -15,6 +15,10 @@
 #include "daemons/gateway/http_api.hpp"
 #include "daemons/gateway/tenant_gate.hpp"
 
+namespace quiver::matrix {
+class result_cache;
+}
+
 namespace quiver::gateway {
 
 // One request in flight through the gateway, from authentication to its reply.
@@ -65,7 +69,8 @@ struct services {
   const server_config& config;
   tenant_gate& gate;
   bool auth_on;
-  transfers& jobs;  // backups and restores
+  transfers& jobs;              // backups and restores
+  matrix::result_cache& cache;  // matrix search answers
 };
 
 // A matched route's path parameters (percent-decoded, in pattern order) and the

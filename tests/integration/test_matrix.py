@@ -1,0 +1,347 @@
+"""Matrix search (API.md "Matrix search and playbooks") against real servers:
+hits of several indexes merged by distance exactly as their own searches rank
+them, a cache whose answers are byte-identical and retired by any applied write
+(also one made through another gateway of a cluster), and playbooks whose
+recorded fills reorder the next similar search."""
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from quiver_server import QuiverServer  # noqa: E402
+
+JOBS = {
+    "w01": "forklift operator chicago night shift warehouse",
+    "w02": "forklift driver warehouse chicago",
+    "w03": "registered nurse boston hospital",
+    "w04": "python developer remote backend",
+    "w05": "warehouse picker chicago day shift",
+    "w06": "forklift certified operator milwaukee",
+    "w07": "truck driver cdl chicago",
+    "w08": "line cook restaurant boston",
+    "w09": "forklift operator chicago weekend",
+    "w10": "night shift security guard chicago",
+}
+QUERY = "forklift operator chicago"
+
+
+def raw(port, method, path, body=None, headers=None):
+    """(status, raw body bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        hdrs = {"Content-Type": "application/json", **(headers or {})}
+        conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                     headers=hdrs)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def results_bytes(answer):
+    """The bytes of "results" in an answer (it is rendered first)."""
+    head, tail = b'{"results":', answer.rindex(b',"cached":')
+    assert answer.startswith(head), answer
+    return answer[len(head):tail]
+
+
+class MatrixChecks:
+    """Shared by the standalone and the cluster: `call(method, path, body, gw)`
+    returns (status, parsed JSON) and `port(gw)` a gateway's port."""
+
+    def embed(self, texts, dim):
+        st, out = self.call("POST", "/v1/embed", {"texts": texts, "dimension": dim})
+        self.assertEqual(st, 200, out)
+        return out["vectors"]
+
+    def load(self, index, dim, ids, shards=1, replicas=1, gw=0):
+        st, out = self.call("POST", "/v1/indexes", {"name": index, "dimension": dim,
+                                                    "shards": shards, "replicas": replicas}, gw)
+        self.assertIn(st, (200, 201), out)
+        vecs = self.embed([JOBS[i] for i in ids], dim)
+        items = [{"id": i, "vector": v, "metadata": {"title": JOBS[i], "src": index}}
+                 for i, v in zip(ids, vecs)]
+        st, out = self.call("POST", "/v1/indexes/%s/vectors" % index, {"items": items}, gw)
+        self.assertEqual(st, 200, out)
+
+    def search(self, body, gw=0, status=200):
+        st, out = self.call("POST", "/v1/matrix/search", body, gw)
+        self.assertEqual(st, status, out)
+        return out
+
+    def own_searches(self, indexes, dims, text, k):
+        """What each index's own search answers, merged in Python."""
+        merged = []
+        for index, dim in zip(indexes, dims):
+            v = self.embed([text], dim)[0]
+            st, out = self.call("POST", "/v1/indexes/%s/search" % index, {"vector": v, "k": k})
+            self.assertEqual(st, 200, out)
+            merged += [(r["distance"], indexes.index(index), r["id"], index)
+                       for r in out["results"]]
+        return [(idx, i, d) for d, _, i, idx in sorted(merged)[:k]]
+
+
+class MatrixTest(MatrixChecks, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = QuiverServer()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def call(self, method, path, body=None, gw=0):
+        st, _, out = self.srv.request(method, path, body)
+        return st, out
+
+    def port(self, gw=0):
+        return self.srv.port
+
+    def metric(self, name):
+        st, _, text = self.srv.request("GET", "/metrics")
+        for line in text.decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[-1])
+        self.fail("no metric " + name)
+
+    def test_hits_of_several_indexes_merge_as_their_own_searches_rank_them(self):
+        self.load("m_a", 64, ["w01", "w03", "w05", "w07", "w09"])
+        self.load("m_b", 96, ["w02", "w04", "w06", "w08", "w10"])
+        out = self.search({"indexes": ["m_a", "m_b"], "text": QUERY, "k": 6})
+        got = [(r["index"], r["id"], r["distance"]) for r in out["results"]]
+        want = self.own_searches(["m_a", "m_b"], [64, 96], QUERY, 6)
+        self.assertEqual([(a, b) for a, b, _ in got], [(a, b) for a, b, _ in want])
+        for (_, _, d1), (_, _, d2) in zip(got, want):
+            self.assertAlmostEqual(d1, d2, places=5)
+        self.assertEqual({r["index"] for r in out["results"]}, {"m_a", "m_b"})
+        self.assertEqual(out["results"][0]["metadata"]["src"], out["results"][0]["index"])
+        # exclude_ids and a filter apply to every index.
+        ex = self.search({"indexes": ["m_a", "m_b"], "text": QUERY, "k": 6,
+                          "exclude_ids": [got[0][1]], "include_metadata": False,
+                          "filter": {"must_not": [{"key": "src", "match": "m_b"}]}})
+        ids = [r["id"] for r in ex["results"]]
+        self.assertNotIn(got[0][1], ids)
+        self.assertEqual({r["index"] for r in ex["results"]}, {"m_a"})
+        self.assertNotIn("metadata", ex["results"][0])
+        self.assertEqual(len(ids), 4)  # m_a's five, less the excluded one
+        # A vector query goes to indexes of its dimension.
+        v = self.embed([QUERY], 64)[0]
+        byvec = self.search({"indexes": ["m_a"], "vector": v, "k": 3})
+        self.assertEqual([r["id"] for r in byvec["results"]],
+                         [i for idx, i, _ in self.own_searches(["m_a"], [64], QUERY, 3)])
+
+    def test_a_repeat_is_cached_byte_identical_until_a_write_lands(self):
+        self.load("c_a", 64, ["w01", "w02", "w03"])
+        self.load("c_b", 64, ["w05", "w06"])
+        self.load("c_other", 64, ["w07"])
+        body = {"indexes": ["c_a", "c_b"], "text": QUERY, "k": 4}
+        port = self.port()
+        hits0, stale0 = (self.metric('quiver_matrix_cache_requests_total{result="hit"}'),
+                         self.metric("quiver_matrix_cache_stale_total"))
+        st, first = raw(port, "POST", "/v1/matrix/search", body)
+        self.assertEqual(st, 200, first)
+        self.assertFalse(json.loads(first)["cached"])
+        st, second = raw(port, "POST", "/v1/matrix/search", body)
+        self.assertTrue(json.loads(second)["cached"])
+        self.assertEqual(results_bytes(first), results_bytes(second))
+        self.assertEqual(self.metric('quiver_matrix_cache_requests_total{result="hit"}'),
+                         hits0 + 1)
+        # A write to an index it did not read changes nothing.
+        vec = self.embed(["forklift operator chicago"], 64)[0]
+        st, out = self.call("POST", "/v1/indexes/c_other/vectors",
+                            {"items": [{"id": "x", "vector": vec}]})
+        self.assertEqual(st, 200, out)
+        self.assertTrue(self.search(body)["cached"])
+        # An upsert, a delete, each retire the answer; the fresh one shows them.
+        st, out = self.call("POST", "/v1/indexes/c_b/vectors",
+                            {"items": [{"id": "new", "vector": vec}]})
+        self.assertEqual(st, 200, out)
+        fresh = self.search(body)
+        self.assertFalse(fresh["cached"])
+        self.assertEqual((fresh["results"][0]["index"], fresh["results"][0]["id"]), ("c_b", "new"))
+        self.assertTrue(self.search(body)["cached"])
+        st, out = self.call("DELETE", "/v1/indexes/c_b/vectors/new")
+        self.assertEqual(st, 200, out)
+        after = self.search(body)
+        self.assertFalse(after["cached"])
+        self.assertNotIn("new", [r["id"] for r in after["results"]])
+        self.assertEqual(self.metric("quiver_matrix_cache_stale_total"), stale0 + 2)
+        # A dropped and recreated index is another index, whatever its seqs.
+        self.call("DELETE", "/v1/indexes/c_a")
+        self.load("c_a", 64, ["w01", "w02", "w03"])
+        self.assertFalse(self.search(body)["cached"])
+
+    def test_a_recorded_fill_changes_the_next_similar_searchs_order(self):
+        self.load("p_jobs", 64, list(JOBS))
+        plain = self.search({"indexes": ["p_jobs"], "text": QUERY, "k": 5})
+        order = [r["id"] for r in plain["results"]]
+        pick = order[3]
+        st, out = self.call("POST", "/v1/matrix/playbooks/fills/record",
+                            {"query": "forklift operator in chicago", "chosen_ids": [pick],
+                             "outcome": "filled"})
+        self.assertEqual(st, 201, out)
+        self.assertTrue(out["id"])
+        boosted = self.search({"indexes": ["p_jobs"], "text": QUERY, "k": 5,
+                               "use_playbook": True, "playbook": "fills"})
+        self.assertEqual(boosted["results"][0]["id"], pick, (order, boosted))
+        self.assertGreater(boosted["results"][0]["boost"], 0.5)
+        self.assertEqual(sorted(r["id"] for r in boosted["results"]), sorted(order))
+        # Without the playbook the order is the plain one; an unlike query's is too.
+        again = self.search({"indexes": ["p_jobs"], "text": QUERY, "k": 5})
+        self.assertEqual([r["id"] for r in again["results"]], order)
+        unlike = self.search({"indexes": ["p_jobs"], "text": "registered nurse boston", "k": 3,
+                              "use_playbook": True, "playbook": "fills"})
+        self.assertNotIn("boost", unlike["results"][0])
+        # A declined pick sinks: the old top one, declined twice, leaves the top.
+        top = order[0]
+        for _ in range(2):
+            st, out = self.call("POST", "/v1/matrix/playbooks/fills/record",
+                                {"query": QUERY, "chosen_ids": [top], "outcome": "declined"})
+            self.assertEqual(st, 201, out)
+        sunk = self.search({"indexes": ["p_jobs"], "text": QUERY, "k": 5,
+                            "use_playbook": True, "playbook": "fills"})
+        ids = [r["id"] for r in sunk["results"]]
+        self.assertGreater(ids.index(top) if top in ids else 99, 0)
+        self.assertFalse(sunk["cached"])  # the records changed the playbook's version
+        st, out = self.call("GET", "/v1/matrix/playbooks/fills")
+        self.assertEqual((st, out["records"], out["index"]), (200, 3, "playbook.fills"))
+        st, out = self.call("DELETE", "/v1/matrix/playbooks/fills")
+        self.assertEqual(st, 200, out)
+        st, out = self.call("GET", "/v1/matrix/playbooks/fills")
+        self.assertEqual((st, out["error"]["code"]), (404, "not_found"))
+        gone = self.search({"indexes": ["p_jobs"], "text": QUERY, "k": 5,
+                            "use_playbook": True, "playbook": "fills"})
+        self.assertEqual([r["id"] for r in gone["results"]], order)
+
+    def test_small_playbook_churn_under_load_never_fails(self):
+        self.load("churn_jobs", 64, list(JOBS))
+        failures, done = [], [0]
+        lock = threading.Lock()
+
+        def worker(n):
+            for i in range(40):
+                if i % 4 == 0:
+                    st, out = self.call("POST", "/v1/matrix/playbooks/churn/record",
+                                        {"query": "%s %d" % (QUERY, i), "chosen_ids": ["w%02d" % (1 + i % 10)],
+                                         "outcome": ["filled", "declined"][i % 2]})
+                    ok = st == 201
+                elif i % 13 == 5 and n == 0:
+                    st, out = self.call("DELETE", "/v1/matrix/playbooks/churn")
+                    ok = st in (200, 404)
+                else:
+                    st, out = self.call("POST", "/v1/matrix/search",
+                                        {"indexes": ["churn_jobs"], "text": QUERY, "k": 3,
+                                         "use_playbook": True, "playbook": "churn"})
+                    ok = st == 200 and len(out["results"]) == 3
+                with lock:
+                    done[0] += 1
+                    if not ok:
+                        failures.append((st, out))
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(done[0], 240)
+        self.assertEqual(failures, [])
+
+    def test_bad_requests_are_refused_and_change_nothing(self):
+        self.load("b_cos", 64, ["w01"])
+        st, out = self.call("POST", "/v1/indexes", {"name": "b_l2", "dimension": 64,
+                                                    "distance": "euclidean"})
+        self.assertEqual(st, 201, out)
+        st, out = self.call("POST", "/v1/indexes", {"name": "b_tiny", "dimension": 4})
+        self.assertEqual(st, 201, out)
+        for body, status, code in [
+            ({"indexes": ["b_cos", "nope"], "text": QUERY}, 404, "index_not_found"),
+            ({"indexes": ["b_cos", "b_l2"], "text": QUERY}, 400, "invalid_argument"),
+            ({"indexes": ["b_tiny"], "text": QUERY}, 400, "invalid_argument"),
+            ({"indexes": ["b_cos"], "vector": [1, 2]}, 400, "dimension_mismatch"),
+            ({"indexes": ["b_cos"], "text": "!!!"}, 400, "invalid_argument"),
+            ({"indexes": ["b_cos"], "vector": [1] * 64, "use_playbook": True}, 400,
+             "invalid_argument"),
+        ]:
+            st, out = self.call("POST", "/v1/matrix/search", body)
+            self.assertEqual((st, out["error"]["code"]), (status, code), (body, out))
+        for body in [{"query": QUERY, "chosen_ids": ["w01"], "outcome": "maybe"},
+                     {"query": "", "chosen_ids": ["w01"], "outcome": "filled"},
+                     {"query": QUERY, "chosen_ids": [], "outcome": "filled"}]:
+            st, out = self.call("POST", "/v1/matrix/playbooks/bad/record", body)
+            self.assertEqual(st, 400, (body, out))
+        st, out = self.call("GET", "/v1/matrix/playbooks/bad")
+        self.assertEqual(st, 404, out)  # nothing was made
+        # An index of that name that is not a playbook is not written to.
+        st, out = self.call("POST", "/v1/indexes", {"name": "playbook.taken", "dimension": 8})
+        self.assertEqual(st, 201, out)
+        st, out = self.call("POST", "/v1/matrix/playbooks/taken/record",
+                            {"query": QUERY, "chosen_ids": ["w01"], "outcome": "filled"})
+        self.assertEqual((st, out["error"]["code"]), (409, "index_exists"), out)
+        st, out = self.call("GET", "/v1/indexes/playbook.taken")
+        self.assertEqual(out["count"], 0)
+
+    def test_a_msgpack_body_gets_the_same_answer(self):
+        import msgpack
+        self.load("mp_a", 64, ["w01", "w02", "w03"])
+        body = {"indexes": ["mp_a"], "text": QUERY, "k": 2}
+        as_json = self.search(body)
+        st, _, out = self.srv.request("POST", "/v1/matrix/search", msgpack.packb(body),
+                                      headers={"Content-Type": "application/msgpack"})
+        self.assertEqual(st, 200, out)
+        self.assertEqual(out["results"], as_json["results"])
+
+
+class MatrixClusterTest(MatrixChecks, unittest.TestCase):
+    """Two gateways: a write through one retires the other's cached answer."""
+
+    @classmethod
+    def setUpClass(cls):
+        from test_cluster import Cluster, serving
+        cls.c = Cluster(vectords=2, gateways=2)
+        cls.serving = staticmethod(serving)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.stop()
+
+    def call(self, method, path, body=None, gw=0):
+        return self.c.request(method, path, body, gateway=gw)
+
+    def test_a_write_through_another_gateway_retires_the_cached_answer(self):
+        self.load("k_a", 64, ["w01", "w03", "w05"], shards=2, replicas=2)
+        self.load("k_b", 64, ["w02", "w04", "w06"], shards=2, replicas=2)
+        self.c.wait(self.serving("k_b", 2, 2), "k_b serving")
+        body = {"indexes": ["k_a", "k_b"], "text": QUERY, "k": 4}
+        first = self.search(body, gw=0)
+        self.assertFalse(first["cached"])
+        want = self.own_searches(["k_a", "k_b"], [64, 64], QUERY, 4)
+        self.assertEqual([(r["index"], r["id"]) for r in first["results"]],
+                         [(a, b) for a, b, _ in want])
+        self.assertTrue(self.search(body, gw=0)["cached"])
+        vec = self.embed([QUERY], 64)[0]
+        st, out = self.call("POST", "/v1/indexes/k_a/vectors",
+                            {"items": [{"id": "via-1", "vector": vec}]}, gw=1)
+        self.assertEqual(st, 200, out)
+        fresh = self.search(body, gw=0)
+        self.assertFalse(fresh["cached"])
+        self.assertEqual(fresh["results"][0]["id"], "via-1")
+        # Playbooks work the same through either gateway.
+        pick = fresh["results"][3]["id"]
+        st, out = self.call("POST", "/v1/matrix/playbooks/c/record",
+                            {"query": QUERY, "chosen_ids": [pick], "outcome": "filled"}, gw=1)
+        self.assertEqual(st, 201, out)
+        deadline = time.monotonic() + 10
+        while True:
+            boosted = self.search(dict(body, use_playbook=True, playbook="c"), gw=0)
+            if boosted["results"][0]["id"] == pick or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(boosted["results"][0]["id"], pick, boosted)
+
+
+if __name__ == "__main__":
+    unittest.main()
