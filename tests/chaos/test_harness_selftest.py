@@ -52,7 +52,10 @@ class HarnessSelfTest(unittest.TestCase):
     def test_honest_fake_passes_every_scenario(self):
         code, report, output, _ = self.run_against("none", ALL)
         self.assertEqual(code, 0, output)
-        for name, s in report["scenarios"].items():
+        # The seed's workflows need the matrix tier, which the fake has not:
+        # test_seed_run runs them against real daemons.
+        for name in ALL:
+            s = report["scenarios"][name]
             self.assertGreater(s["count"], 0, name)
             self.assertEqual(s["failed"], 0, (name, s["failures"], s["examples"]))
         self.assertEqual(report["ledger"]["lost"], 0)

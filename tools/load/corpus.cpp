@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cmath>
@@ -165,6 +166,21 @@ std::vector<float> corpus_model::vector_for(std::uint64_t key) const {
   std::vector<float> v(r_.dim);
   vector_for(key, v.data());
   return v;
+}
+
+std::string profile_text(const profile& p) {
+  auto words = [](std::string s) {
+    std::replace(s.begin(), s.end(), '_', ' ');
+    return s;
+  };
+  auto list = [&](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& x : v) out += (out.empty() ? "" : ", ") + words(x);
+    return out;
+  };
+  auto out = words(p.role) + " in " + words(p.city) + "; skills: " + list(p.skills);
+  if (!p.certifications.empty()) out += "; certified: " + list(p.certifications);
+  return out + "; " + words(p.availability);
 }
 
 std::string profile_json(const profile& p) {

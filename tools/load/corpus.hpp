@@ -60,6 +60,11 @@ class corpus_model {
 // The metadata object of a profile as compact JSON (every field but the vector).
 std::string profile_json(const profile& p);
 
+// The profile as the text its record is embedded from for text search: role,
+// city, skills, certifications and availability ("forklift operator in
+// chicago; skills: forklift, osha, ...").
+std::string profile_text(const profile& p);
+
 // Binary vector file: "QVEC", u32 version (1), u32 dim, u64 count, then count x dim
 // little-endian float32, row-major.
 void write_vector_file(const std::string& path, const std::vector<float>& rows, std::size_t dim);

@@ -18,10 +18,20 @@
 
 namespace quiver::load {
 
-const std::vector<std::string> kScenarios = {"cold_search",  "upsert_then_read",  "profile_swap",
-                                             "repeat_query", "small_index_churn", "batch_ingest"};
+const std::vector<std::string> kScenarios = {"cold_search",   "upsert_then_read",  "profile_swap",
+                                             "repeat_query",  "small_index_churn", "batch_ingest",
+                                             "seed_outreach", "seed_fill",         "seed_swap",
+                                             "seed_repeat",   "seed_sms",          "seed_playbook"};
 
 std::string write_index_name(const load_options& opt) { return opt.index + "_live"; }
+
+std::string text_index_name(const load_options& opt) { return opt.index + "_text"; }
+
+bool uses_text_index(const load_options& opt) {
+  for (const auto& [name, weight] : opt.weights)
+    if (weight > 0 && name.rfind("seed_", 0) == 0) return true;
+  return false;
+}
 
 std::string replicas_field(std::size_t replicas) {
   return replicas ? ",\"replicas\":" + std::to_string(replicas) : std::string();
@@ -77,7 +87,13 @@ void vuser::run(const std::string& s, done_fn done) {
   if (s == "profile_swap") return profile_swap(std::move(done));
   if (s == "repeat_query") return repeat_query(std::move(done));
   if (s == "small_index_churn") return small_index_churn(std::move(done));
-  return batch_ingest(std::move(done));
+  if (s == "batch_ingest") return batch_ingest(std::move(done));
+  if (s == "seed_outreach") return seed_outreach(std::move(done));
+  if (s == "seed_fill") return seed_fill(std::move(done));
+  if (s == "seed_swap") return seed_swap(std::move(done));
+  if (s == "seed_repeat") return seed_repeat(std::move(done));
+  if (s == "seed_sms") return seed_sms(std::move(done));
+  return seed_playbook(std::move(done));
 }
 
 void vuser::call(method m, const std::string& path, std::string body,
@@ -552,6 +568,15 @@ void engine::setup() {
     throw std::runtime_error("the corpus index '" + opt_.index +
                              "' is not there (run ingest first): HTTP " + std::to_string(r.status) +
                              " " + r.body);
+  if (uses_text_index(opt_)) {
+    run_blocking(ioc_, c, method::get, "/v1/indexes/" + text_index_name(opt_), {}, r);
+    if (r.status != 200 ||
+        r.body.find("\"dimension\":" + std::to_string(opt_.text_dim) + ",") == std::string::npos)
+      throw std::runtime_error("the text index '" + text_index_name(opt_) + "' of dimension " +
+                               std::to_string(opt_.text_dim) +
+                               " is not there (run with --ingest): HTTP " +
+                               std::to_string(r.status) + " " + r.body);
+  }
   for (auto& name : {write_index_, small_index_}) {
     run_blocking(
         ioc_, c, method::post, "/v1/indexes",

@@ -39,22 +39,31 @@ struct load_options {
   std::chrono::milliseconds timeout{10000};  // per request
   double grace_s = 2;                        // a recovery window lasts this long past readiness
   std::size_t replicas = 0;                  // of every index it creates (0: the server's default)
+  // The seed scenarios: the text index's dimension (hash-v1), and how often a
+  // playbook scenario drops its user's playbook afterwards (small-index churn).
+  std::size_t text_dim = 384;
+  double playbook_drop_probability = 0.02;
   bool progress = true;
 };
 
 // The index the writing scenarios use (beside the read-only corpus index).
 std::string write_index_name(const load_options& opt);
+// The corpus's text index (the seed scenarios search it by text), and whether
+// any of them is in the mix.
+std::string text_index_name(const load_options& opt);
+bool uses_text_index(const load_options& opt);
 
 // `,"replicas":N` for an index creation body, or nothing for the server's default.
 std::string replicas_field(std::size_t replicas);
 
 // Creates `index` (if missing) and loads the corpus into it in batches, with a
 // progress line (rate, ETA). An index that already holds the whole corpus is left
-// as is. `limit` (0: all) loads only the first records. Throws with the server's
-// answer on failure.
+// as is. `limit` (0: all) loads only the first records. With `text_dim` the
+// vectors are each profile's text (profile_text) embedded with hash-v1 at that
+// dimension, not the corpus file's. Throws with the server's answer on failure.
 void ingest(const std::vector<endpoint>& targets, const std::string& corpus_dir,
             const std::string& index, std::size_t batch, std::size_t shards, bool progress,
-            std::size_t limit = 0, std::size_t replicas = 0);
+            std::size_t limit = 0, std::size_t replicas = 0, std::size_t text_dim = 0);
 
 // Runs the scenarios for `duration_s`, then verifies the ledger. `chaos` (may be
 // null) is consulted to tell interruptions from failures and counts errors per

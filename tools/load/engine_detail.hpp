@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "matrix/hash_embedder.hpp"
 #include "tools/load/corpus.hpp"
 #include "tools/load/engine.hpp"
 #include "tools/load/ledger.hpp"
@@ -89,6 +90,20 @@ class vuser {
   void find_own(const std::string& index, const std::string& id, const std::vector<float>& vec,
                 int ef, done_fn done);
   void batch_ingest(done_fn done);
+
+  // The seed's six workflows over the text index (seed_scenarios.cpp).
+  void seed_outreach(done_fn done);
+  void seed_fill(done_fn done);
+  void seed_swap(done_fn done);
+  void seed_repeat(done_fn done);
+  void seed_repeat_step(std::shared_ptr<const std::string> body, std::shared_ptr<std::string> first,
+                        int left, int cached, done_fn done);
+  void seed_sms(done_fn done);
+  void seed_playbook(done_fn done);
+  // A staffing query made from a random corpus profile: its role and city (and,
+  // sometimes, one of its skills). Returns the profile's key.
+  std::uint64_t seed_query(std::string& text);
+  std::string playbook_name() const;
   void small_index_churn(done_fn done);
   void tiny_index(done_fn done);
   void small_search(done_fn done);
@@ -148,6 +163,7 @@ class engine {
     }
     if (sum <= 0) throw std::invalid_argument("every scenario weight is 0");
     write_index_ = write_index_name(opt_);
+    text_index_ = text_index_name(opt_);
     small_index_ = opt_.index + "_small_" + nonce_;
   }
 
@@ -171,6 +187,9 @@ class engine {
   ledger& led() { return ledger_; }
   const std::string& write_index() const { return write_index_; }
   const std::string& small_index() const { return small_index_; }
+  const std::string& text_index() const { return text_index_; }
+  const matrix::hash_embedder& embedder() const { return embedder_; }
+  const corpus_info& info() const { return info_; }
   const std::string& nonce() const { return nonce_; }
   std::uint64_t fresh_key() { return next_key_++; }
   bool stopping() const { return stopping_; }
@@ -256,6 +275,8 @@ class engine {
   std::string nonce_;
   std::string write_index_;
   std::string small_index_;
+  std::string text_index_;
+  matrix::hash_embedder embedder_{static_cast<std::uint32_t>(opt_.text_dim)};
   std::vector<double> cumulative_;
   net::io_context ioc_;
   ledger ledger_;

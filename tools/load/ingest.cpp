@@ -9,8 +9,10 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 
+#include "matrix/hash_embedder.hpp"
 #include "tools/load/corpus.hpp"
 #include "tools/load/engine.hpp"
 
@@ -39,23 +41,32 @@ void pack_profile(msgpack::packer<msgpack::sbuffer>& pk, const profile& p) {
   pk.pack(std::string("status")), pk.pack(p.status);
 }
 
-std::string batch_body(const corpus_model& model, const vector_file& base, std::size_t from,
-                       std::size_t to) {
+// Each record's vector: the corpus file's row, or (text) its profile text embedded.
+std::string batch_body(const corpus_model& model, const vector_file& base,
+                       const matrix::hash_embedder* text, std::size_t from, std::size_t to) {
   msgpack::sbuffer buf;
   msgpack::packer<msgpack::sbuffer> pk(buf);
   pk.pack_map(1);
   pk.pack(std::string("items"));
   pk.pack_array(static_cast<std::uint32_t>(to - from));
-  auto bytes = static_cast<std::uint32_t>(base.dim() * sizeof(float));
+  auto dim = text ? text->dimension() : base.dim();
+  auto bytes = static_cast<std::uint32_t>(dim * sizeof(float));
   for (auto i = from; i < to; ++i) {
+    auto p = model.profile_for(i);
     pk.pack_map(3);
     pk.pack(std::string("id"));
     pk.pack(corpus_id(i));
     pk.pack(std::string("vector"));
     pk.pack_bin(bytes);
-    pk.pack_bin_body(reinterpret_cast<const char*>(base.row(i)), bytes);
+    if (text) {
+      auto v = text->embed(profile_text(p));
+      if (!v) throw std::runtime_error("cannot embed the profile of " + p.id);
+      pk.pack_bin_body(reinterpret_cast<const char*>(v->data()), bytes);
+    } else {
+      pk.pack_bin_body(reinterpret_cast<const char*>(base.row(i)), bytes);
+    }
     pk.pack(std::string("metadata"));
-    pack_profile(pk, model.profile_for(i));
+    pack_profile(pk, p);
   }
   return std::string(buf.data(), buf.size());
 }
@@ -83,8 +94,10 @@ http_result blocking(boost::asio::io_context& ioc, http_connection& c, method m,
 
 void ingest(const std::vector<endpoint>& targets, const std::string& corpus_dir,
             const std::string& index, std::size_t batch, std::size_t shards, bool progress,
-            std::size_t limit, std::size_t replicas) {
+            std::size_t limit, std::size_t replicas, std::size_t text_dim) {
   auto info = read_corpus_info(corpus_dir);
+  std::optional<matrix::hash_embedder> text;
+  if (text_dim) text.emplace(static_cast<std::uint32_t>(text_dim));
   corpus_model model(info.recipe);
   vector_file base(corpus_dir + "/vectors.f32");
   if (base.size() != info.n || base.dim() != info.recipe.dim)
@@ -102,7 +115,8 @@ void ingest(const std::vector<endpoint>& targets, const std::string& corpus_dir,
     }
   } else if (r.status == 404) {
     r = blocking(ioc, admin, method::post, "/v1/indexes",
-                 "{\"name\":\"" + index + "\",\"dimension\":" + std::to_string(info.recipe.dim) +
+                 "{\"name\":\"" + index +
+                     "\",\"dimension\":" + std::to_string(text_dim ? text_dim : info.recipe.dim) +
                      ",\"shards\":" + std::to_string(shards) + replicas_field(replicas) + "}");
     if (r.status != 201)
       throw std::runtime_error("creating " + index + ": HTTP " + std::to_string(r.status) + " " +
@@ -129,7 +143,8 @@ void ingest(const std::vector<endpoint>& targets, const std::string& corpus_dir,
       attempt = [&](http_connection* c, std::size_t from, std::size_t to,
                     std::chrono::steady_clock::time_point give_up) {
         c->request(
-            method::post, "/v1/indexes/" + index + "/vectors", batch_body(model, base, from, to),
+            method::post, "/v1/indexes/" + index + "/vectors",
+            batch_body(model, base, text ? &*text : nullptr, from, to),
             [&, c, from, to, give_up](http_result r) {
               if (r.status == 503 && std::chrono::steady_clock::now() < give_up &&
                   failure.empty()) {

@@ -56,6 +56,12 @@ void read_scenario_file(const std::string& path, load_options& opt) {
         opt.small_live_per_user = std::size_t(*number);
       } else if (name == "small_index_churn.tiny_index_probability") {
         opt.tiny_index_probability = *number;
+      } else if (name == "seed.text_dimension") {
+        if (*number < 8 || *number > 4096)
+          throw std::invalid_argument(path + ": " + name + " must be from 8 to 4096");
+        opt.text_dim = std::size_t(*number);
+      } else if (name == "seed.playbook_drop_probability") {
+        opt.playbook_drop_probability = *number;
       } else if (name == "search.k") {
         opt.k = std::size_t(*number);
       } else {
@@ -284,6 +290,9 @@ int cmd_run(int argc, char** argv, bool recall) {
       if (preload)
         ingest(targets, opt.corpus_dir, write_index_name(opt), 500, 1, progress, preload,
                opt.replicas);
+      if (uses_text_index(opt))
+        ingest(targets, opt.corpus_dir, text_index_name(opt), 500, shards, progress, 0,
+               opt.replicas, opt.text_dim);
     }
     t0 = std::chrono::steady_clock::now();
     std::unique_ptr<chaos_monkey> monkey;
