@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "common/api_keys.hpp"
+#include "common/job_pool.hpp"
 #include "common/response_codec.hpp"
 #include "common/vector_validation.hpp"
 #include "daemons/gateway/detail/handlers.hpp"
@@ -14,6 +15,13 @@
 #include "matrix/result_cache.hpp"
 
 namespace quiver {
+
+namespace {
+
+// Embedding a matrix search's text (hash-v1: tens of microseconds) runs here.
+constexpr unsigned kEmbeddingThreads = 2;
+
+}  // namespace
 
 namespace gateway {
 
@@ -291,13 +299,22 @@ http_api::http_api(router_client& router, http_metrics& metrics, const server_co
       gate_(std::chrono::milliseconds(auth.key_cache_ms)),
       transfers_(std::make_unique<gateway::transfers>(config.max_transfers, config.scratch_dir)),
       cache_(std::make_unique<matrix::result_cache>(config.matrix_cache_bytes)),
-      services_(std::make_unique<gateway::services>(gateway::services{
-          router_, metrics_, config_, gate_, !admin_key_hash_.empty(), *transfers_, *cache_})) {}
+      embedding_(std::make_unique<job_pool>(kEmbeddingThreads)),
+      services_(std::make_unique<gateway::services>(
+          gateway::services{router_, metrics_, config_, gate_, !admin_key_hash_.empty(),
+                            *transfers_, *cache_, *embedding_})) {}
 
-// Running backups and restores end first: they use the services and the router.
-http_api::~http_api() { transfers_.reset(); }
+// Running backups, restores and embeddings end first: they use the services and
+// the router.
+http_api::~http_api() {
+  transfers_.reset();
+  embedding_.reset();
+}
 
-void http_api::shutdown() { transfers_->stop(); }
+void http_api::shutdown() {
+  transfers_->stop();
+  embedding_->stop();
+}
 
 void http_api::handle(http_request request, std::function<void(http_reply)> done) {
   auto ctx = std::make_shared<context>();

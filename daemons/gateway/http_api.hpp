@@ -59,6 +59,7 @@ struct upload_plan {
   std::optional<http_reply> refuse;  // answer this instead of reading the body
 };
 
+class job_pool;
 namespace gateway {
 class transfers;
 }
@@ -111,6 +112,7 @@ class http_api {
   tenant_gate gate_;
   std::unique_ptr<gateway::transfers> transfers_;
   std::unique_ptr<matrix::result_cache> cache_;
+  std::unique_ptr<job_pool> embedding_;
   std::unique_ptr<gateway::services> services_;
 };
 

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "common/body_codec.hpp"
+#include "common/job_pool.hpp"
 #include "daemons/gateway/detail/handlers.hpp"
 #include "matrix/embed_api.hpp"
 #include "matrix/validators.hpp"
@@ -86,9 +87,14 @@ void embed(services& s, const context_ptr& ctx, const route_args&) {
   if (!json) return ctx->fail(json.error());
   auto req = matrix::parse_embed_request(*json, s.config.max_batch);
   if (!req) return ctx->fail(req.error());
-  auto out = matrix::embed_texts(*req);
-  if (!out) return ctx->fail(out.error());
-  ctx->reply(200, std::move(*out), "application/json");
+  // A batch of texts takes milliseconds: not on an I/O or actor thread.
+  auto r = std::make_shared<matrix::embed_request>(std::move(*req));
+  if (!s.embedding.post([ctx, r] {
+        auto out = matrix::embed_texts(*r);
+        if (!out) return ctx->fail(out.error());
+        ctx->reply(200, std::move(*out), "application/json");
+      }))
+    ctx->fail(make_status(errc::unavailable, "the server is shutting down"));
 }
 
 void outreach(services& s, const context_ptr& ctx, const route_args&) {

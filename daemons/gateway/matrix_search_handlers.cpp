@@ -7,6 +7,7 @@
 #include <mutex>
 #include <random>
 
+#include "common/job_pool.hpp"
 #include "common/vector_validation.hpp"
 #include "daemons/gateway/detail/handlers.hpp"
 #include "matrix/hash_embedder.hpp"
@@ -157,6 +158,25 @@ void record_attempt(services& s, const context_ptr& ctx, std::shared_ptr<upsert_
       });
 }
 
+// Embeds a record's query and writes it (on an embedding thread).
+void record_playbook(services& s, const context_ptr& ctx, const matrix::playbook_record& rec,
+                     const std::string& name) {
+  auto vector = embed(rec.query, matrix::playbook_limits::dimension, name);
+  if (!vector) return ctx->fail(vector.error());
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
+  // Unique without coordination between gateways: the time and 64 random bits.
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  char id[40];
+  std::snprintf(id, sizeof id, "%013lld-%016llx", static_cast<long long>(ms),
+                static_cast<unsigned long long>(random()));
+  auto up = std::make_shared<upsert_request>(
+      upsert_request{ctx->tenant,
+                     matrix::playbook_index(name),
+                     {{id, std::move(*vector), matrix::playbook_metadata(rec, ms)}}});
+  record_attempt(s, ctx, std::move(up), matrix::playbook_index_params(name), 3);
+}
+
 }  // namespace
 
 void matrix_search(services& s, const context_ptr& ctx, const route_args&) {
@@ -200,32 +220,26 @@ void matrix_search(services& s, const context_ptr& ctx, const route_args&) {
                                 "): their hits cannot be merged"));
         m->key = matrix::cache_key(ctx->tenant, r);
         m->version = matrix::data_version(m->indexes, m->playbook ? &*m->playbook : nullptr);
-        if (m->playbook_skipped) return run_matrix_search(s, ctx, m);
-        if (auto hit = s.cache.get(m->key, m->version))
-          return ctx->reply(200, matrix::render_answer(*hit, true), "application/json");
-        run_matrix_search(s, ctx, m);
+        if (!m->playbook_skipped)
+          if (auto hit = s.cache.get(m->key, m->version))
+            return ctx->reply(200, matrix::render_answer(*hit, true), "application/json");
+        // This runs on an actor thread (the last reply's): a text is embedded
+        // on the embedding threads instead.
+        if (r.text.empty()) return run_matrix_search(s, ctx, m);
+        if (!s.embedding.post([&s, ctx, m] { run_matrix_search(s, ctx, m); }))
+          ctx->fail(make_status(errc::unavailable, "the server is shutting down"));
       });
 }
 
 void playbook_record(services& s, const context_ptr& ctx, const route_args& a) {
   auto json = json_body(ctx);
   if (!json) return ctx->fail(json.error());
-  auto rec = matrix::parse_playbook_record(*json);
-  if (!rec) return ctx->fail(rec.error());
-  auto vector = embed(rec->query, matrix::playbook_limits::dimension, a.params[0]);
-  if (!vector) return ctx->fail(vector.error());
-  auto now = std::chrono::system_clock::now().time_since_epoch();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
-  // Unique without coordination between gateways: the time and 64 random bits.
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  char id[40];
-  std::snprintf(id, sizeof id, "%013lld-%016llx", static_cast<long long>(ms),
-                static_cast<unsigned long long>(random()));
-  auto up = std::make_shared<upsert_request>(
-      upsert_request{ctx->tenant,
-                     matrix::playbook_index(a.params[0]),
-                     {{id, std::move(*vector), matrix::playbook_metadata(*rec, ms)}}});
-  record_attempt(s, ctx, std::move(up), matrix::playbook_index_params(a.params[0]), 3);
+  auto parsed = matrix::parse_playbook_record(*json);
+  if (!parsed) return ctx->fail(parsed.error());
+  auto rec = std::make_shared<matrix::playbook_record>(std::move(*parsed));
+  auto name = a.params[0];
+  if (!s.embedding.post([&s, ctx, rec, name] { record_playbook(s, ctx, *rec, name); }))
+    ctx->fail(make_status(errc::unavailable, "the server is shutting down"));
 }
 
 void get_playbook(services& s, const context_ptr& ctx, const route_args& a) {
@@ -234,7 +248,7 @@ void get_playbook(services& s, const context_ptr& ctx, const route_args& a) {
       {ctx->tenant, matrix::playbook_index(name)}, [ctx, name](expected<index_description> d) {
         if (!d) {
           if (d.error().code == errc::index_not_found)
-            return ctx->fail(make_status(errc::not_found, "no playbook '" + name + "'"));
+            return ctx->fail(make_status(errc::index_not_found, "no playbook '" + name + "'"));
           return ctx->fail(d.error());
         }
         ctx->reply(200,
@@ -249,7 +263,7 @@ void drop_playbook(services& s, const context_ptr& ctx, const route_args& a) {
   s.router.drop_index({ctx->tenant, matrix::playbook_index(name)}, [ctx, name](expected<bool> r) {
     if (!r) {
       if (r.error().code == errc::index_not_found)
-        return ctx->fail(make_status(errc::not_found, "no playbook '" + name + "'"));
+        return ctx->fail(make_status(errc::index_not_found, "no playbook '" + name + "'"));
       return ctx->fail(r.error());
     }
     ctx->reply(200, "{\"deleted\":true}", "application/json");

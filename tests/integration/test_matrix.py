@@ -212,7 +212,7 @@ class MatrixTest(MatrixChecks, unittest.TestCase):
         st, out = self.call("DELETE", "/v1/matrix/playbooks/fills")
         self.assertEqual(st, 200, out)
         st, out = self.call("GET", "/v1/matrix/playbooks/fills")
-        self.assertEqual((st, out["error"]["code"]), (404, "not_found"))
+        self.assertEqual((st, out["error"]["code"]), (404, "index_not_found"))
         gone = self.search({"indexes": ["p_jobs"], "text": QUERY, "k": 5,
                             "use_playbook": True, "playbook": "fills"})
         self.assertEqual([r["id"] for r in gone["results"]], order)

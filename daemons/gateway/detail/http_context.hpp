@@ -15,6 +15,9 @@
 #include "daemons/gateway/http_api.hpp"
 #include "daemons/gateway/tenant_gate.hpp"
 
+namespace quiver {
+class job_pool;
+}
 namespace quiver::matrix {
 class result_cache;
 }
@@ -71,6 +74,7 @@ struct services {
   bool auth_on;
   transfers& jobs;              // backups and restores
   matrix::result_cache& cache;  // matrix search answers
+  job_pool& embedding;          // texts are embedded here, off the I/O and actor threads
 };
 
 // A matched route's path parameters (percent-decoded, in pattern order) and the
