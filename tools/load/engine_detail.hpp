@@ -159,7 +159,7 @@ class engine {
       auto it = opt_.weights.find(s);
       double w = it == opt_.weights.end() ? 0 : it->second;
       cumulative_.push_back(sum += w);
-      report_.scenarios[s];
+      if (w > 0) report_.scenarios[s];  // the report lists the scenarios in the mix
     }
     if (sum <= 0) throw std::invalid_argument("every scenario weight is 0");
     write_index_ = write_index_name(opt_);
