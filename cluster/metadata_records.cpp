@@ -47,10 +47,14 @@ class writer {
 // Reads the fields of one record after checking its version, kind and arity.
 class reader {
  public:
-  reader(std::string_view bytes, record_kind kind, std::uint32_t fields, const char* what)
+  // `optional`: that many more fields may follow (newer fields, absent in
+  // older records); more() says whether one does.
+  reader(std::string_view bytes, record_kind kind, std::uint32_t fields, const char* what,
+         std::uint32_t optional = 0)
       : what_(what) {
-    open(bytes, kind, fields);
+    open(bytes, kind, fields, optional);
   }
+  bool more() const { return failure_.ok() && next_ < size_; }
   bool str(std::string& out) {
     const auto* f = field(msgpack::type::STR);
     if (f != nullptr) out.assign(f->via.str.ptr, f->via.str.size);
@@ -85,7 +89,8 @@ class reader {
   }
 
  private:
-  void open(std::string_view bytes, record_kind kind, std::uint32_t fields) {
+  void open(std::string_view bytes, record_kind kind, std::uint32_t fields,
+            std::uint32_t optional) {
     try {
       std::size_t offset = 0;
       handle_ = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr,
@@ -104,7 +109,9 @@ class reader {
     if (f_[1].type != msgpack::type::POSITIVE_INTEGER ||
         f_[1].via.u64 != static_cast<std::uint64_t>(kind))
       return fail("a record of another kind");
-    if (o.via.array.size != fields + 2) return fail("wrong field count");
+    if (o.via.array.size < fields + 2 || o.via.array.size > fields + 2 + optional)
+      return fail("wrong field count");
+    size_ = o.via.array.size;
     next_ = 2;
   }
 
@@ -126,6 +133,7 @@ class reader {
   msgpack::object_handle handle_;
   const msgpack::object* f_ = nullptr;
   std::size_t next_ = 0;
+  std::size_t size_ = 0;
   status failure_;
 };
 
@@ -156,8 +164,10 @@ std::string encode(const controller_record& r) {
 
 std::string encode(const index_record& r) {
   const auto& p = r.params;
-  return writer(record_kind::index, 9)
-      .str(p.name)
+  // The embedder is a tenth field only when set: records of indexes without
+  // one stay readable by builds that predate it.
+  writer w(record_kind::index, p.embedder.empty() ? 9 : 10);
+  w.str(p.name)
       .u64(p.dimension)
       .str(std::string(distance_name(p.distance)))
       .u64(p.m)
@@ -165,8 +175,9 @@ std::string encode(const index_record& r) {
       .u64(p.ef_search)
       .u64(p.shards)
       .u64(p.replicas)
-      .u64(r.incarnation)
-      .take();
+      .u64(r.incarnation);
+  if (!p.embedder.empty()) w.str(p.embedder);
+  return w.take();
 }
 
 std::string encode(const tenant_record& r) {
@@ -207,13 +218,13 @@ expected<controller_record> decode_controller_record(std::string_view bytes) {
 }
 
 expected<index_record> decode_index_record(std::string_view bytes) {
-  reader in(bytes, record_kind::index, 9, "index record");
+  reader in(bytes, record_kind::index, 9, "index record", 1);
   index_record r;
   auto& p = r.params;
   std::string distance;
   bool read = in.str(p.name) && in.u32(p.dimension) && in.str(distance) && in.u32(p.m) &&
               in.u32(p.ef_construction) && in.u32(p.ef_search) && in.u32(p.shards) &&
-              in.u32(p.replicas) && in.u64(r.incarnation);
+              in.u32(p.replicas) && in.u64(r.incarnation) && (!in.more() || in.str(p.embedder));
   if (read) {
     auto d = parse_distance(distance);
     if (!d) return make_status(errc::invalid_argument, "index record: " + d.error().message);

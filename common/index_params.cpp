@@ -60,6 +60,16 @@ status validate_params(const index_params& p) {
     return out_of_range("shards", 1, index_limits::max_shards);
   if (p.replicas < 1 || p.replicas > index_limits::max_replicas)
     return out_of_range("replicas", 1, index_limits::max_replicas);
+  if (!p.embedder.empty()) {
+    if (p.embedder != embedder_limits::hash_v1)
+      return make_status(errc::invalid_argument,
+                         "unknown embedder '" + p.embedder + "'; this server has \"hash-v1\"");
+    if (p.dimension < embedder_limits::min_dimension ||
+        p.dimension > embedder_limits::max_dimension)
+      return make_status(errc::invalid_argument,
+                         "embedder hash-v1 makes vectors of 8 to 4096 dimensions; dimension is " +
+                             std::to_string(p.dimension));
+  }
   return status::success();
 }
 

@@ -24,11 +24,14 @@ struct index_params {
   std::uint32_t ef_search = 64;
   std::uint32_t shards = 1;
   std::uint32_t replicas = 1;
+  // The embedder that turns "text" into this index's vectors ("hash-v1"), or
+  // empty: the index takes vectors only.
+  std::string embedder;
 
   friend bool operator==(const index_params& a, const index_params& b) {
     return a.name == b.name && a.dimension == b.dimension && a.distance == b.distance &&
            a.m == b.m && a.ef_construction == b.ef_construction && a.ef_search == b.ef_search &&
-           a.shards == b.shards && a.replicas == b.replicas;
+           a.shards == b.shards && a.replicas == b.replicas && a.embedder == b.embedder;
   }
   friend bool operator!=(const index_params& a, const index_params& b) { return !(a == b); }
 };
@@ -36,7 +39,7 @@ struct index_params {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, index_params& x) {
   return f(x.name, x.dimension, x.distance, x.m, x.ef_construction, x.ef_search, x.shards,
-           x.replicas);
+           x.replicas, x.embedder);
 }
 
 // Limits on index parameters; each bounds memory or time a single request can claim.
@@ -52,6 +55,13 @@ struct index_limits {
 
 // Name must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$.
 status validate_index_name(std::string_view name);
+// The embedders an index may name, and the dimensions each makes.
+struct embedder_limits {
+  static constexpr const char* hash_v1 = "hash-v1";
+  static constexpr std::uint32_t min_dimension = 8;
+  static constexpr std::uint32_t max_dimension = 4096;
+};
+
 // Validates every field of p (name included).
 status validate_params(const index_params& p);
 

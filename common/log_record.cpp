@@ -43,7 +43,9 @@ std::string encode(const log_record& r) {
   pk.pack_str_body(r.tenant.value.data(), static_cast<std::uint32_t>(r.tenant.value.size()));
   if (r.type == log_record_type::create_index) {
     const auto& p = r.params;
-    pk.pack_array(8);
+    // The embedder is a ninth field only when set: records of indexes without
+    // one stay readable by builds that predate it.
+    pk.pack_array(p.embedder.empty() ? 8 : 9);
     pk.pack_str(static_cast<std::uint32_t>(p.name.size()));
     pk.pack_str_body(p.name.data(), static_cast<std::uint32_t>(p.name.size()));
     pk.pack_uint32(p.dimension);
@@ -53,6 +55,10 @@ std::string encode(const log_record& r) {
     pk.pack_uint32(p.ef_search);
     pk.pack_uint32(p.shards);
     pk.pack_uint32(p.replicas);
+    if (!p.embedder.empty()) {
+      pk.pack_str(static_cast<std::uint32_t>(p.embedder.size()));
+      pk.pack_str_body(p.embedder.data(), static_cast<std::uint32_t>(p.embedder.size()));
+    }
   } else {
     pk.pack_nil();
   }
@@ -104,7 +110,8 @@ expected<log_record> decode_log_record(std::string_view bytes) {
     return r;
   }
   const auto& pa = f[10];
-  if (pa.type != msgpack::type::ARRAY || pa.via.array.size != 8) return corrupt("bad parameters");
+  if (pa.type != msgpack::type::ARRAY || (pa.via.array.size != 8 && pa.via.array.size != 9))
+    return corrupt("bad parameters");
   const auto* q = pa.via.array.ptr;
   if (q[0].type != msgpack::type::STR) return corrupt("bad index name");
   for (int i = 1; i < 8; ++i)
@@ -121,6 +128,10 @@ expected<log_record> decode_log_record(std::string_view bytes) {
   p.ef_search = static_cast<std::uint32_t>(q[5].via.u64);
   p.shards = static_cast<std::uint32_t>(q[6].via.u64);
   p.replicas = static_cast<std::uint32_t>(q[7].via.u64);
+  if (pa.via.array.size == 9) {
+    if (q[8].type != msgpack::type::STR) return corrupt("bad embedder");
+    p.embedder.assign(q[8].via.str.ptr, q[8].via.str.size);
+  }
   return r;
 }
 

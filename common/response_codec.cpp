@@ -129,7 +129,7 @@ void write_metadata(W& w, const metadata_json& m) {
 template <class W>
 void write_index(W& w, const index_description& d) {
   const auto& p = d.params;
-  w.begin_object(11);
+  w.begin_object(11 + (p.embedder.empty() ? 0 : 1));
   w.key("name");
   w.string(p.name);
   w.key("dimension");
@@ -146,6 +146,10 @@ void write_index(W& w, const index_description& d) {
   w.uinteger(p.shards);
   w.key("replicas");
   w.uinteger(p.replicas);
+  if (!p.embedder.empty()) {
+    w.key("embedder");
+    w.string(p.embedder);
+  }
   w.key("count");
   w.uinteger(d.count);
   w.key("memory_bytes");

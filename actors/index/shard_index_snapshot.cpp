@@ -8,7 +8,8 @@
 //                  shards, replicas, applied_seq, slot_count,
 //                  [[label, id, norm, has_metadata, metadata], ...],   live slots
 //                  [label, ...],                                        free labels
-//                  [[field, type], ...]]                                payload indexes
+//                  [[field, type], ...],                                payload indexes
+//                  embedder]                        only when the index names one
 //                 (version 1: no payload indexes; their columns are rebuilt on load)
 //   u64 + bytes   hnswlib 0.6.2 graph (saveIndex format); empty for a never-used index
 //   u32           crc32c of every byte before it
@@ -157,7 +158,9 @@ expected<seq_no> shard_index::save_snapshot(env& e,
   const auto path = path_for(covers);
   msgpack::sbuffer buf;
   msgpack::packer<msgpack::sbuffer> pk(buf);
-  pk.pack_array(14);
+  // The embedder is a 15th element only when set: snapshots of indexes without
+  // one stay readable by builds that predate it.
+  pk.pack_array(params_.embedder.empty() ? 14 : 15);
   pk.pack_uint32(snapshot_version);
   pk.pack(params_.name);
   pk.pack_uint32(params_.dimension);
@@ -188,6 +191,7 @@ expected<seq_no> shard_index::save_snapshot(env& e,
     pk.pack(f.name);
     pk.pack_uint8(static_cast<std::uint8_t>(f.type));
   }
+  if (!params_.embedder.empty()) pk.pack(params_.embedder);
 
   // The graph goes from its memory into the file under the lock, checksummed on
   // the way: no scratch copy, one pass. The fsync and the rename come after the
@@ -278,7 +282,8 @@ expected<std::unique_ptr<shard_index>> shard_index::load_snapshot(env& e, const 
       auto handle = msgpack::unpack(envelope.data(), envelope.size(), offset, nullptr, nullptr,
                                     detail::msgpack_limits(envelope.size()));
       const auto& o = handle.get();
-      if (o.type != msgpack::type::ARRAY || o.via.array.size != (version == 1 ? 13u : 14u))
+      auto size = o.type == msgpack::type::ARRAY ? o.via.array.size : 0;
+      if (version == 1 ? size != 13 : size != 14 && size != 15)
         return damaged(path, "bad envelope");
       const auto* f = o.via.array.ptr;
       p.name = f[1].as<std::string>();
@@ -314,6 +319,7 @@ expected<std::unique_ptr<shard_index>> shard_index::load_snapshot(env& e, const 
           if (type < 1 || type > 4) return damaged(path, "bad payload index type");
           fields.push_back({x.via.array.ptr[0].as<std::string>(), static_cast<field_type>(type)});
         }
+        if (size == 15) p.embedder = f[14].as<std::string>();
       }
     } catch (const std::exception& ex) {
       return damaged(path, std::string("bad envelope: ") + ex.what());

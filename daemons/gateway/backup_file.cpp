@@ -51,6 +51,10 @@ std::string encode_manifest(const backup_manifest& m) {
     w.key(key);
     w.uinteger(value);
   }
+  if (!p.embedder.empty()) {
+    w.key("embedder");
+    w.string(p.embedder);
+  }
   w.end_object();
   w.key("fields");
   w.begin_array();
@@ -120,6 +124,8 @@ expected<backup_manifest> decode_manifest(std::string_view json) {
   p.ef_search = static_cast<std::uint32_t>(efs);
   p.shards = static_cast<std::uint32_t>(shards);
   p.replicas = static_cast<std::uint32_t>(replicas);
+  std::string_view embedder;
+  if (!index["embedder"].get(embedder)) p.embedder = std::string(embedder);
   if (dimension > index_limits::max_dimension || shards > index_limits::max_shards)
     return bad("its index parameters are out of range");
   if (auto st = validate_params(p); !st.ok()) return bad(st.message);

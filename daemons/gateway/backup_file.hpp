@@ -8,7 +8,7 @@
 //                 shard_index_snapshot.cpp, with its own checksum), in shard order
 //   manifest      JSON: {"format": "quiver-backup", "version": 1, "index": {"name",
 //                 "dimension", "distance", "m", "ef_construction", "ef_search",
-//                 "shards", "replicas"}, "fields": [{"name", "type"}], "shards":
+//                 "shards", "replicas", "embedder"?}, "fields": [{"name", "type"}], "shards":
 //                 [{"shard", "seq", "offset", "bytes", "crc32c"}], "created_unix_ms",
 //                 "build"}
 //   u64           manifest length

@@ -81,6 +81,12 @@ TEST_F(BackupFile, ManifestRoundTrips) {
   EXPECT_EQ(back->shards[1].crc32c, 4000000000u);
   EXPECT_EQ(back->created_unix_ms, 1234u);
   EXPECT_EQ(back->build, "test");
+  EXPECT_EQ(back->params.embedder, "");
+  m.params.dimension = 16;
+  m.params.embedder = "hash-v1";
+  auto named = decode_manifest(encode_manifest(m));
+  ASSERT_TRUE(named) << named.error().message;
+  EXPECT_EQ(named->params, m.params);
 }
 
 TEST_F(BackupFile, WrittenFileVerifies) {

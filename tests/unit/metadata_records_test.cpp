@@ -42,7 +42,7 @@ TEST(MetadataRecords, RoundTrip) {
 
 TEST(MetadataRecords, CatalogRecordsRoundTrip) {
   index_record i;
-  i.params = index_params{"docs", 768, distance_kind::dot, 24, 300, 80, 4, 3};
+  i.params = index_params{"docs", 768, distance_kind::dot, 24, 300, 80, 4, 3, ""};
   i.incarnation = 1234567890123ull;
   auto i2 = decode_index_record(encode(i));
   ASSERT_TRUE(i2) << i2.error().message;
@@ -54,6 +54,19 @@ TEST(MetadataRecords, CatalogRecordsRoundTrip) {
     ASSERT_TRUE(again);
     EXPECT_EQ(again->params.distance, d);
   }
+
+  // An embedder is a tenth field, only when set: records without one keep nine.
+  auto plain = encode(i);
+  i.params.embedder = "hash-v1";
+  auto named = decode_index_record(encode(i));
+  ASSERT_TRUE(named) << named.error().message;
+  EXPECT_EQ(named->params, i.params);
+  EXPECT_EQ(named->incarnation, i.incarnation);
+  EXPECT_GT(encode(i).size(), plain.size());
+  auto unnamed = decode_index_record(plain);
+  ASSERT_TRUE(unnamed);
+  EXPECT_EQ(unnamed->params.embedder, "");
+  i.params.embedder.clear();
 
   tenant_record t{"acme", tenant_quotas{3, 1000000, 1ull << 40, 250}, std::string(64, 'a')};
   auto t2 = decode_tenant_record(encode(t));

@@ -253,6 +253,20 @@ TEST_F(Snapshot, EmptyIndexRoundTrips) {
   EXPECT_TRUE((*r)->upsert({"a", {1, 2, 3}, ""}));
 }
 
+TEST_F(Snapshot, AnIndexsEmbedderRoundTrips) {
+  index_params p;
+  p.name = "texts";
+  p.dimension = 8;
+  p.embedder = "hash-v1";
+  shard_index idx(p);
+  ASSERT_TRUE(idx.upsert({"a", {1, 2, 3, 4, 5, 6, 7, 8}, ""}));
+  ASSERT_TRUE(idx.save_snapshot(env::posix(), path_).ok());
+  auto r = shard_index::load_snapshot(env::posix(), path_);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ((*r)->params(), p);
+  EXPECT_EQ((*r)->count(), 1u);
+}
+
 TEST_F(Snapshot, DamagedTruncatedAndFutureSnapshotsAreRejected) {
   index_params p;
   p.name = "d";

@@ -88,6 +88,20 @@ log_record catalog_record(std::uint64_t seq) {
   return r;
 }
 
+TEST(LogRecord, AnEmbedderIsANinthParameterOnlyWhenSet) {
+  auto r = catalog_record(3);
+  auto plain = encode(r);
+  r.params.embedder = "hash-v1";
+  auto named = encode(r);
+  EXPECT_EQ(named.size(), plain.size() + 8);  // a fixstr of 7 bytes and its head
+  auto back = decode_log_record(named);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->params, r.params);
+  auto old = decode_log_record(plain);
+  ASSERT_TRUE(old) << old.error().message;
+  EXPECT_EQ(old->params.embedder, "");
+}
+
 TEST(LogRecord, CatalogRecordsRoundTrip) {
   auto r = catalog_record(9);
   auto back = decode_log_record(encode(r));
