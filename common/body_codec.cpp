@@ -211,6 +211,7 @@ expected<index_params> create_index_from(const N& root) {
     if (key == "ef_search") return read_uint(v, key, 1, index_limits::max_ef, p.ef_search);
     if (key == "shards") return read_uint(v, key, 1, index_limits::max_shards, p.shards);
     if (key == "replicas") return read_uint(v, key, 1, index_limits::max_replicas, p.replicas);
+    if (key == "embedder") return read_string(v, key, p.embedder);
     return unknown_field(key);
   });
   if (!st.ok()) return st;
@@ -220,32 +221,53 @@ expected<index_params> create_index_from(const N& root) {
   return p;
 }
 
+// A "vector", or (where `text` is given) a "text" for the index's embedder.
 template <class N>
-status item_fields(const N& n, std::string* id, std::vector<float>& vec, metadata_json& meta) {
+status vector_or_text(std::string_view key, const N& v, std::vector<float>& vec, std::string* text,
+                      bool& has_vector, bool& has_text) {
+  if (key == "vector") {
+    has_vector = true;
+    return read_vector(v, key, vec);
+  }
+  has_text = true;
+  if (auto st = read_string(v, key, *text); !st.ok()) return st;
+  if (text->empty()) return bad("'text' is empty");
+  if (text->size() > request_limits::max_text_bytes)
+    return make_status(errc::payload_too_large, "'text' is longer than 64 KiB");
+  return status::success();
+}
+
+status vector_or_text_given(bool has_vector, bool has_text, bool text_allowed) {
+  if (has_vector && has_text) return bad("give 'vector' or 'text', not both");
+  if (!has_vector && !has_text) return missing_field(text_allowed ? "vector' or 'text" : "vector");
+  return status::success();
+}
+
+template <class N>
+status item_fields(const N& n, std::string* id, std::vector<float>& vec, metadata_json& meta,
+                   std::string* text) {
   if (auto st = expect_object(n, "an item"); !st.ok()) return st;
-  bool has_id = id == nullptr, has_vector = false;
+  bool has_id = id == nullptr, has_vector = false, has_text = false;
   auto st = n.each_field([&](std::string_view key, const N& v) -> status {
     if (key == "id" && id) {
       has_id = true;
       return read_string(v, key, *id);
     }
-    if (key == "vector") {
-      has_vector = true;
-      return read_vector(v, key, vec);
-    }
+    if (key == "vector" || (key == "text" && text))
+      return vector_or_text(key, v, vec, text, has_vector, has_text);
     if (key == "metadata") return read_metadata(v, meta);
     return unknown_field(key);
   });
   if (!st.ok()) return st;
   if (!has_id) return missing_field("id");
-  if (!has_vector) return missing_field("vector");
-  return status::success();
+  return vector_or_text_given(has_vector, has_text, text != nullptr);
 }
 
 template <class N>
 expected<upsert_one_body> upsert_one_from(const N& root) {
   upsert_one_body out;
-  if (auto st = item_fields(root, nullptr, out.vector, out.metadata); !st.ok()) return st;
+  if (auto st = item_fields(root, nullptr, out.vector, out.metadata, &out.text); !st.ok())
+    return st;
   return out;
 }
 
@@ -255,7 +277,8 @@ status with_index(status st, std::size_t index) {
 }
 
 template <class N>
-expected<std::vector<upsert_item>> upsert_batch_from(const N& root, std::size_t max_items) {
+expected<std::vector<upsert_item>> upsert_batch_from(const N& root, std::size_t max_items,
+                                                     item_texts* texts) {
   if (auto st = expect_object(root, "body"); !st.ok()) return st;
   std::vector<upsert_item> items;
   bool has_items = false;
@@ -271,8 +294,10 @@ expected<std::vector<upsert_item>> upsert_batch_from(const N& root, std::size_t 
     v.each_element([&](const N& x) {
       if (!first.ok()) return;
       upsert_item it;
-      auto s = item_fields(x, &it.id, it.vector, it.metadata);
+      std::string text;
+      auto s = item_fields(x, &it.id, it.vector, it.metadata, texts ? &text : nullptr);
       if (!s.ok()) first = with_index(std::move(s), items.size());
+      if (!text.empty()) texts->emplace_back(items.size(), std::move(text));
       items.push_back(std::move(it));
     });
     return first;
@@ -351,12 +376,10 @@ template <class N>
 expected<search_body> search_from(const N& root) {
   if (auto st = expect_object(root, "a search body"); !st.ok()) return st;
   search_body out;
-  bool has_vector = false;
+  bool has_vector = false, has_text = false;
   auto st = root.each_field([&](std::string_view key, const N& v) -> status {
-    if (key == "vector") {
-      has_vector = true;
-      return read_vector(v, key, out.vector);
-    }
+    if (key == "vector" || key == "text")
+      return vector_or_text(key, v, out.vector, &out.text, has_vector, has_text);
     if (key == "k") return read_uint(v, key, 1, request_limits::max_k, out.options.k);
     if (key == "ef") return read_uint(v, key, 1, index_limits::max_ef, out.options.ef);
     if (key == "exclude_ids")
@@ -376,7 +399,7 @@ expected<search_body> search_from(const N& root) {
     return unknown_field(key);
   });
   if (!st.ok()) return st;
-  if (!has_vector) return missing_field("vector");
+  if (auto s = vector_or_text_given(has_vector, has_text, true); !s.ok()) return s;
   return out;
 }
 
@@ -506,9 +529,9 @@ expected<upsert_one_body> parse_upsert_one(body_format f, const std::string& bod
 }
 
 expected<std::vector<upsert_item>> parse_upsert_batch(body_format f, const std::string& body,
-                                                      std::size_t max_items) {
+                                                      std::size_t max_items, item_texts* texts) {
   return decode<std::vector<upsert_item>>(
-      f, body, [&](const auto& root) { return upsert_batch_from(root, max_items); });
+      f, body, [&](const auto& root) { return upsert_batch_from(root, max_items, texts); });
 }
 
 expected<delete_body> parse_delete(body_format f, const std::string& body, std::size_t max_items) {

@@ -16,15 +16,22 @@ namespace quiver {
 // be a bin of little-endian float32.
 enum class body_format { json, msgpack };
 
+// A "text" in place of a "vector" is for an index that names an embedder: the
+// gateway embeds it (the vector stays empty until then).
 struct search_body {
   std::vector<float> vector;
+  std::string text;
   search_options options;  // incl. "consistency" and "allow_partial"
 };
 
 struct upsert_one_body {
   std::vector<float> vector;
+  std::string text;
   metadata_json metadata;
 };
+
+// The items of a batch given as "text": their positions and texts.
+using item_texts = std::vector<std::pair<std::size_t, std::string>>;
 
 // POST .../vectors/delete: ids, or a filter.
 struct delete_body {
@@ -50,8 +57,11 @@ struct tenant_create_body {
 // a list longer than max_items is payload_too_large.
 expected<index_params> parse_create_index(body_format f, const std::string& body);
 expected<upsert_one_body> parse_upsert_one(body_format f, const std::string& body);
+// With `texts`, an item may give "text" instead of "vector" (listed there);
+// without, "text" is an unknown field.
 expected<std::vector<upsert_item>> parse_upsert_batch(body_format f, const std::string& body,
-                                                      std::size_t max_items);
+                                                      std::size_t max_items,
+                                                      item_texts* texts = nullptr);
 expected<delete_body> parse_delete(body_format f, const std::string& body, std::size_t max_items);
 // PUT .../fields/{field}: {"type": "keyword"|"integer"|"float"|"bool"}.
 expected<field_type> parse_field_index(body_format f, const std::string& body);

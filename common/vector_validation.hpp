@@ -16,6 +16,7 @@ struct request_limits {
   static constexpr std::size_t max_id_bytes = 256;
   static constexpr std::uint32_t max_k = 10000;           // a k beyond this is a scan, not a search
   static constexpr std::size_t max_exclude_ids = 100000;  // over-fetch grows with it
+  static constexpr std::size_t max_text_bytes = 64 * 1024;  // a "text" to embed
 };
 
 // `index` is the item's position in its batch (0 for a single item); it is

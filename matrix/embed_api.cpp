@@ -13,6 +13,14 @@ status bad(const std::string& why) { return make_status(errc::invalid_argument, 
 
 }  // namespace
 
+expected<std::vector<float>> embed_text(const std::string& embedder, std::uint32_t dimension,
+                                        std::string_view text) {
+  if (embedder != hash_embedder::name)
+    return bad("unknown embedder '" + embedder + "'; this server has \"" + hash_embedder::name +
+               "\"");
+  return hash_embedder(dimension).embed(text);
+}
+
 expected<embed_request> parse_embed_request(const std::string& json, std::size_t max_texts) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;

@@ -58,6 +58,7 @@ index_params playbook_index_params(const std::string& name) {
   p.name = playbook_index(name);
   p.dimension = playbook_limits::dimension;
   p.distance = distance_kind::cosine;
+  p.embedder = embedder_limits::hash_v1;
   return p;
 }
 

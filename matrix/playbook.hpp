@@ -1,8 +1,8 @@
 #pragma once
 // Playbooks: a tenant's record of past queries and what came of their picks,
-// kept in an ordinary index of the tenant ("playbook.<name>", cosine, the
-// hash-v1 embedding of the query at 256 dimensions; each vector's metadata is
-// the record). A search with use_playbook finds the past queries like its own
+// kept in an ordinary index of the tenant ("playbook.<name>", cosine, 256
+// dimensions, embedder hash-v1: each record is its query's vector, with the
+// record as its metadata). A search with use_playbook finds the past queries like its own
 // and boosts the ids they picked: a pick that filled the slot rises, one that
 // was declined or did not show sinks.
 

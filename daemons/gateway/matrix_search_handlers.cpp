@@ -10,7 +10,7 @@
 #include "common/job_pool.hpp"
 #include "common/vector_validation.hpp"
 #include "daemons/gateway/detail/handlers.hpp"
-#include "matrix/hash_embedder.hpp"
+#include "matrix/embed_api.hpp"
 #include "matrix/matrix_search.hpp"
 #include "matrix/playbook.hpp"
 #include "matrix/result_cache.hpp"
@@ -66,16 +66,9 @@ bool skippable(const status& st) {
   return st.code == errc::index_not_found || st.code == errc::unavailable;
 }
 
-expected<std::vector<float>> embed(const std::string& text, std::uint32_t dimension,
-                                   const std::string& index) {
-  if (dimension < matrix::hash_embedder::min_dimension ||
-      dimension > matrix::hash_embedder::max_dimension)
-    return make_status(errc::invalid_argument,
-                       "index '" + index + "' has dimension " + std::to_string(dimension) +
-                           "; a text query needs one from " +
-                           std::to_string(matrix::hash_embedder::min_dimension) + " to " +
-                           std::to_string(matrix::hash_embedder::max_dimension));
-  return matrix::hash_embedder(dimension).embed(text);
+// A text's vector for an index, by the embedder its params name.
+expected<std::vector<float>> embed(const std::string& text, const index_params& p) {
+  return matrix::embed_text(p.embedder, p.dimension, text);
 }
 
 // The searches of a cache miss: every index, and the playbook when asked.
@@ -86,7 +79,7 @@ void run_matrix_search(services& s, const context_ptr& ctx, std::shared_ptr<matr
   for (std::size_t i = 0; i < n; ++i) {
     search_request q{ctx->tenant, r.indexes[i], r.vector, r.options};
     if (!r.text.empty()) {
-      auto v = embed(r.text, m->indexes[i].params.dimension, r.indexes[i]);
+      auto v = embed(r.text, m->indexes[i].params);
       if (!v) return ctx->fail(v.error());
       q.query = std::move(*v);
     }
@@ -97,7 +90,7 @@ void run_matrix_search(services& s, const context_ptr& ctx, std::shared_ptr<matr
   }
   if (m->playbook) {
     search_request q{ctx->tenant, matrix::playbook_index(r.playbook), {}, {}};
-    auto v = embed(r.text, matrix::playbook_limits::dimension, q.index);
+    auto v = embed(r.text, matrix::playbook_index_params(r.playbook));
     if (!v) return ctx->fail(v.error());
     q.query = std::move(*v);
     q.options.k = matrix::playbook_limits::neighbours;
@@ -146,7 +139,8 @@ void record_attempt(services& s, const context_ptr& ctx, std::shared_ptr<upsert_
         if (!c && c.error().code == errc::index_exists)
           return ctx->fail(make_status(
               errc::index_exists,
-              "index '" + params.name + "' exists and is not a playbook (256 dimensions, cosine)"));
+              "index '" + params.name +
+                  "' exists and is not a playbook (256 dimensions, cosine, embedder hash-v1)"));
         if (!c) return ctx->fail(c.error());
         s.router.upsert(*up, [&s, ctx, up, params, attempts](expected<upsert_reply> r) {
           if (!r && attempts > 1 &&
@@ -161,7 +155,7 @@ void record_attempt(services& s, const context_ptr& ctx, std::shared_ptr<upsert_
 // Embeds a record's query and writes it (on an embedding thread).
 void record_playbook(services& s, const context_ptr& ctx, const matrix::playbook_record& rec,
                      const std::string& name) {
-  auto vector = embed(rec.query, matrix::playbook_limits::dimension, name);
+  auto vector = embed(rec.query, matrix::playbook_index_params(name));
   if (!vector) return ctx->fail(vector.error());
   auto now = std::chrono::system_clock::now().time_since_epoch();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
@@ -209,6 +203,12 @@ void matrix_search(services& s, const context_ptr& ctx, const route_args&) {
             m->playbook_skipped = versions[i].error().code == errc::unavailable;
           }
         }
+        if (!r.text.empty())
+          for (const auto& v : m->indexes)
+            if (v.params.embedder.empty())
+              return ctx->fail(make_status(
+                  errc::invalid_argument,
+                  "index '" + v.params.name + "' names no embedder: search it with a 'vector'"));
         for (const auto& v : m->indexes)
           if (v.params.distance != m->indexes.front().params.distance)
             return ctx->fail(

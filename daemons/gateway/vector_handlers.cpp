@@ -4,6 +4,7 @@
 
 #include "common/response_codec.hpp"
 #include "common/vector_validation.hpp"
+#include "daemons/gateway/detail/text_embedding.hpp"
 
 namespace quiver::gateway {
 
@@ -26,11 +27,25 @@ bool id_ok(const context_ptr& ctx, const std::string& id) {
 }  // namespace
 
 void upsert_batch(services& s, const context_ptr& ctx, const route_args& a) {
-  auto items = parse_upsert_batch(ctx->in, ctx->req.body, s.config.max_batch);
+  item_texts texts;
+  auto items = parse_upsert_batch(ctx->in, ctx->req.body, s.config.max_batch, &texts);
   if (!items) return ctx->fail(items.error());
-  s.router.upsert({ctx->tenant, a.params[0], std::move(*items)}, [ctx](expected<upsert_reply> r) {
-    ctx->answer(r, [&](auto& u) { return render_count(ctx->out, "upserted", u.upserted); });
-  });
+  auto req =
+      std::make_shared<upsert_request>(upsert_request{ctx->tenant, a.params[0], std::move(*items)});
+  auto go = [&s, ctx, req] {
+    s.router.upsert(std::move(*req), [ctx](expected<upsert_reply> r) {
+      ctx->answer(r, [&](auto& u) { return render_count(ctx->out, "upserted", u.upserted); });
+    });
+  };
+  if (texts.empty()) return go();
+  auto at = std::make_shared<std::vector<std::size_t>>();
+  for (const auto& t : texts) at->push_back(t.first);
+  embed_for_index(s, ctx, a.params[0], std::move(texts),
+                  [req, at, go](std::vector<std::vector<float>> v) {
+                    for (std::size_t i = 0; i < v.size(); ++i)
+                      req->items[(*at)[i]].vector = std::move(v[i]);
+                    go();
+                  });
 }
 
 void delete_batch(services& s, const context_ptr& ctx, const route_args& a) {
@@ -97,12 +112,19 @@ void put_vector(services& s, const context_ptr& ctx, const route_args& a) {
   if (!id_ok(ctx, id)) return;
   auto body = parse_upsert_one(ctx->in, ctx->req.body);
   if (!body) return ctx->fail(body.error());
-  std::vector<upsert_item> items;
-  items.push_back({id, std::move(body->vector), std::move(body->metadata)});
-  s.router.upsert(
-      {ctx->tenant, a.params[0], std::move(items)}, [ctx, id](expected<upsert_reply> r) {
-        ctx->answer(r, [&](auto& u) { return render_upserted_one(ctx->out, id, u.seq); });
-      });
+  auto req = std::make_shared<upsert_request>(upsert_request{
+      ctx->tenant, a.params[0], {{id, std::move(body->vector), std::move(body->metadata)}}});
+  auto go = [&s, ctx, id, req] {
+    s.router.upsert(std::move(*req), [ctx, id](expected<upsert_reply> r) {
+      ctx->answer(r, [&](auto& u) { return render_upserted_one(ctx->out, id, u.seq); });
+    });
+  };
+  if (body->text.empty()) return go();
+  embed_for_index(s, ctx, a.params[0], {{0, std::move(body->text)}},
+                  [req, go](std::vector<std::vector<float>> v) {
+                    req->items.front().vector = std::move(v.front());
+                    go();
+                  });
 }
 
 void delete_vector(services& s, const context_ptr& ctx, const route_args& a) {

@@ -18,8 +18,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   constexpr std::uint32_t max_batch = 1000;
   switch (kind) {
     case 0: {
-      auto items = parse_upsert_batch(format, body, max_batch);
+      item_texts texts;
+      auto items = parse_upsert_batch(format, body, max_batch, &texts);
       if (items && items->size() > max_batch) std::abort();
+      // Every item has a vector or a text, never both; texts point at items.
+      if (items)
+        for (const auto& [at, text] : texts)
+          if (at >= items->size() || !(*items)[at].vector.empty() || text.empty()) std::abort();
       break;
     }
     case 1:

@@ -60,7 +60,8 @@ class MatrixChecks:
 
     def load(self, index, dim, ids, shards=1, replicas=1, gw=0):
         st, out = self.call("POST", "/v1/indexes", {"name": index, "dimension": dim,
-                                                    "shards": shards, "replicas": replicas}, gw)
+                                                    "shards": shards, "replicas": replicas,
+                                                    "embedder": "hash-v1"}, gw)
         self.assertIn(st, (200, 201), out)
         vecs = self.embed([JOBS[i] for i in ids], dim)
         items = [{"id": i, "vector": v, "metadata": {"title": JOBS[i], "src": index}}
@@ -253,14 +254,15 @@ class MatrixTest(MatrixChecks, unittest.TestCase):
     def test_bad_requests_are_refused_and_change_nothing(self):
         self.load("b_cos", 64, ["w01"])
         st, out = self.call("POST", "/v1/indexes", {"name": "b_l2", "dimension": 64,
-                                                    "distance": "euclidean"})
+                                                    "distance": "euclidean",
+                                                    "embedder": "hash-v1"})
         self.assertEqual(st, 201, out)
-        st, out = self.call("POST", "/v1/indexes", {"name": "b_tiny", "dimension": 4})
+        st, out = self.call("POST", "/v1/indexes", {"name": "b_plain", "dimension": 64})
         self.assertEqual(st, 201, out)
         for body, status, code in [
             ({"indexes": ["b_cos", "nope"], "text": QUERY}, 404, "index_not_found"),
             ({"indexes": ["b_cos", "b_l2"], "text": QUERY}, 400, "invalid_argument"),
-            ({"indexes": ["b_tiny"], "text": QUERY}, 400, "invalid_argument"),
+            ({"indexes": ["b_cos", "b_plain"], "text": QUERY}, 400, "invalid_argument"),
             ({"indexes": ["b_cos"], "vector": [1, 2]}, 400, "dimension_mismatch"),
             ({"indexes": ["b_cos"], "text": "!!!"}, 400, "invalid_argument"),
             ({"indexes": ["b_cos"], "vector": [1] * 64, "use_playbook": True}, 400,
@@ -293,6 +295,107 @@ class MatrixTest(MatrixChecks, unittest.TestCase):
                                       headers={"Content-Type": "application/msgpack"})
         self.assertEqual(st, 200, out)
         self.assertEqual(out["results"], as_json["results"])
+
+
+class TextIndexTest(unittest.TestCase):
+    """An index that names an embedder takes text in upserts and searches; the
+    embedder survives a SIGKILL (catalog, snapshot) and a backup and restore."""
+
+    def setUp(self):
+        self.srv = QuiverServer("--snapshot-every-records", "5")
+        self.addCleanup(self.srv.stop)
+
+    def call(self, method, path, body=None):
+        st, _, out = self.srv.request(method, path, body)
+        return st, out
+
+    def embed(self, texts, dim):
+        st, out = self.call("POST", "/v1/embed", {"texts": texts, "dimension": dim})
+        self.assertEqual(st, 200, out)
+        return out["vectors"]
+
+    def test_text_goes_where_a_vector_goes(self):
+        st, out = self.call("POST", "/v1/indexes", {"name": "jobs", "dimension": 64,
+                                                    "embedder": "hash-v1"})
+        self.assertEqual((st, out.get("embedder")), (201, "hash-v1"), out)
+        ids = sorted(JOBS)
+        st, out = self.call("POST", "/v1/indexes/jobs/vectors", {"items": [
+            {"id": i, "text": JOBS[i], "metadata": {"title": JOBS[i]}} for i in ids[:-1]]})
+        self.assertEqual(st, 200, out)
+        st, out = self.call("PUT", "/v1/indexes/jobs/vectors/" + ids[-1], {"text": JOBS[ids[-1]]})
+        self.assertEqual(st, 200, out)
+        # What is stored is the embedder's vector of each text.
+        want = self.embed([JOBS[ids[0]]], 64)[0]
+        st, out = self.call("GET", "/v1/indexes/jobs/vectors/" + ids[0])
+        self.assertEqual(st, 200, out)
+        for a, b in zip(out["vector"], want):
+            self.assertAlmostEqual(a, b, places=5)
+        # A text search answers what a search by the text's vector answers.
+        st, by_text = self.call("POST", "/v1/indexes/jobs/search", {"text": QUERY, "k": 4})
+        self.assertEqual(st, 200, by_text)
+        st, by_vec = self.call("POST", "/v1/indexes/jobs/search",
+                               {"vector": self.embed([QUERY], 64)[0], "k": 4})
+        self.assertEqual([r["id"] for r in by_text["results"]],
+                         [r["id"] for r in by_vec["results"]])
+        st, batch = self.call("POST", "/v1/indexes/jobs/search/batch", {"queries": [
+            {"text": QUERY, "k": 4}, {"vector": self.embed(["nurse boston"], 64)[0], "k": 1}]})
+        self.assertEqual(st, 200, batch)
+        self.assertEqual([r["id"] for r in batch["results"][0]],
+                         [r["id"] for r in by_text["results"]])
+        self.assertEqual(batch["results"][1][0]["id"], "w03")
+        # Bad text changes nothing.
+        for body, code in [({"items": [{"id": "n1", "text": "ok words"}, {"id": "n2", "text": "!!"}]},
+                            "invalid_argument"),
+                           ({"items": [{"id": "n3", "text": "x", "vector": [1] * 64}]},
+                            "invalid_argument")]:
+            st, out = self.call("POST", "/v1/indexes/jobs/vectors", body)
+            self.assertEqual((st, out["error"]["code"]), (400, code), out)
+        st, out = self.call("GET", "/v1/indexes/jobs/vectors/n1")
+        self.assertEqual(st, 404, out)
+        self.assertEqual(self.call("GET", "/v1/indexes/jobs")[1]["count"], len(JOBS))
+        # An index without an embedder takes no text.
+        st, out = self.call("POST", "/v1/indexes", {"name": "plain", "dimension": 64})
+        self.assertEqual(st, 201, out)
+        self.assertNotIn("embedder", out)
+        st, out = self.call("POST", "/v1/indexes/plain/search", {"text": QUERY})
+        self.assertEqual((st, out["error"]["code"]), (400, "invalid_argument"), out)
+        self.assertIn("names no embedder", out["error"]["message"])
+        st, out = self.call("POST", "/v1/indexes", {"name": "tiny", "dimension": 4,
+                                                    "embedder": "hash-v1"})
+        self.assertEqual(st, 400, out)
+
+    def test_the_embedder_survives_a_kill_and_a_backup(self):
+        st, out = self.call("POST", "/v1/indexes", {"name": "kept", "dimension": 32,
+                                                    "embedder": "hash-v1", "shards": 2})
+        self.assertEqual(st, 201, out)
+        st, out = self.call("POST", "/v1/indexes/kept/vectors", {"items": [
+            {"id": i, "text": t} for i, t in sorted(JOBS.items())]})
+        self.assertEqual(st, 200, out)
+        st, before = self.call("POST", "/v1/indexes/kept/search", {"text": QUERY, "k": 3})
+        self.assertEqual(st, 200, before)
+        self.srv.kill()
+        self.srv.restart()
+        deadline = time.monotonic() + 30
+        while True:
+            st, out = self.call("GET", "/v1/indexes/kept")
+            if (st == 200 and out["status"] == "ready") or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(out.get("embedder"), "hash-v1", out)
+        self.assertEqual(out["status"], "ready", out)
+        st, after = self.call("POST", "/v1/indexes/kept/search", {"text": QUERY, "k": 3})
+        self.assertEqual(st, 200, after)
+        self.assertEqual([r["id"] for r in after["results"]], [r["id"] for r in before["results"]])
+        st, _, backup = self.srv.request("GET", "/v1/indexes/kept/snapshot")
+        self.assertEqual(st, 200)
+        self.call("DELETE", "/v1/indexes/kept")
+        st, _, out = self.srv.request("POST", "/v1/indexes/kept/restore", backup,
+                                      headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(st, 201, out)
+        st, out = self.call("GET", "/v1/indexes/kept")
+        self.assertEqual((out.get("embedder"), out["count"]), ("hash-v1", len(JOBS)), out)
+        st, again = self.call("POST", "/v1/indexes/kept/search", {"text": QUERY, "k": 3})
+        self.assertEqual([r["id"] for r in again["results"]], [r["id"] for r in before["results"]])
 
 
 class MatrixClusterTest(MatrixChecks, unittest.TestCase):

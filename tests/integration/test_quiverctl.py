@@ -154,6 +154,25 @@ class CtlTest(unittest.TestCase):
         self.assertEqual(rc, 4)
         self.assertIn("index_not_found", err)
 
+    def test_an_index_with_an_embedder_is_searched_by_text(self):
+        rc, out, err = self.ctl("indexes", "create", "texts", "--dimension", "32", "--embedder",
+                                "hash-v1", "--output", "json")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["embedder"], "hash-v1")
+        st, _, body = self.srv.request("POST", "/v1/indexes/texts/vectors", {"items": [
+            {"id": "a", "text": "forklift operator chicago"},
+            {"id": "b", "text": "registered nurse boston"}]})
+        self.assertEqual(st, 200, body)
+        rc, out, err = self.ctl("search", "texts", "--text", "nurse in boston", "--k", "1",
+                                "--output", "json")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["results"][0]["id"], "b")
+        rc, _, err = self.ctl("search", "texts", "--text", "x", "--vector", "[1]")
+        self.assertEqual(rc, 2, err)
+        rc, _, err = self.ctl("indexes", "create", "bad", "--dimension", "32", "--embedder", "nope")
+        self.assertEqual(rc, 1)
+        self.assertIn("unknown embedder", err)
+
     def test_import_jsonl_then_search_and_get(self):
         rows = rand_rows(300, 12, 1)
         with open(self.path("a.jsonl"), "w") as f:

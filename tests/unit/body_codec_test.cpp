@@ -125,6 +125,50 @@ TEST(BodyCodec, SearchFieldsAndLimits) {
   EXPECT_EQ(batch.error().details, (error_details{{"index", 1}}));
 }
 
+TEST(BodyCodec, TextInPlaceOfAVector) {
+  auto s = parse_search(json, R"({"text":"forklift chicago","k":3})");
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->text, "forklift chicago");
+  EXPECT_TRUE(s->vector.empty());
+  auto one = parse_upsert_one(json, R"({"text":"a worker","metadata":{"k":1}})");
+  ASSERT_TRUE(one) << one.error().message;
+  EXPECT_EQ(one->text, "a worker");
+  item_texts texts;
+  auto batch = parse_upsert_batch(
+      json, R"({"items":[{"id":"a","vector":[1]},{"id":"b","text":"two"},{"id":"c","text":"3"}]})",
+      10, &texts);
+  ASSERT_TRUE(batch) << batch.error().message;
+  EXPECT_EQ(texts, (item_texts{{1, "two"}, {2, "3"}}));
+  EXPECT_TRUE(batch->at(1).vector.empty());
+  // Without a place for texts (or with both, neither, an empty one) it is refused.
+  auto no_texts = parse_upsert_batch(json, R"({"items":[{"id":"b","text":"two"}]})", 10);
+  ASSERT_FALSE(no_texts);
+  EXPECT_NE(no_texts.error().message.find("unknown field 'text'"), std::string::npos);
+  for (const char* body :
+       {R"({"text":"x","vector":[1]})", R"({"k":1})", R"({"text":""})", R"({"text":1})"}) {
+    auto r = parse_search(json, body);
+    ASSERT_FALSE(r) << body;
+    EXPECT_EQ(r.error().code, errc::invalid_argument) << body;
+  }
+  auto big = parse_search(json, R"({"text":")" + std::string(70000, 'a') + R"("})");
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().code, errc::payload_too_large);
+}
+
+TEST(BodyCodec, CreateNamesAnEmbedder) {
+  auto p = parse_create_index(json, R"({"name":"t","dimension":384,"embedder":"hash-v1"})");
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->embedder, "hash-v1");
+  EXPECT_EQ(parse_create_index(json, R"({"name":"t","dimension":384,"embedder":"word2vec"})")
+                .error()
+                .code,
+            errc::invalid_argument);
+  // hash-v1 makes 8 to 4096 dimensions.
+  EXPECT_EQ(
+      parse_create_index(json, R"({"name":"t","dimension":4,"embedder":"hash-v1"})").error().code,
+      errc::invalid_argument);
+}
+
 TEST(BodyCodec, DeleteIdsAndMerge) {
   auto ids = parse_delete(json, R"({"ids":["a","b"]})", 10);
   EXPECT_EQ(ids->ids, (std::vector<std::string>{"a", "b"}));

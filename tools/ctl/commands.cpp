@@ -130,11 +130,14 @@ std::string create_index_body(const args& a, const std::string& name, std::size_
   for (auto [flag, field] : knobs)
     if (a.has(flag))
       body += ",\"" + std::string(field) + "\":" + std::to_string(a.number(flag, 0, 1, 1 << 20));
+  if (a.has("embedder")) body += ",\"embedder\":" + quoted(a.get("embedder"));
   return body + "}";
 }
 
 int indexes_command(const words& argv) {
-  args a(argv, {"dimension", "distance", "m", "ef-construction", "ef-search", "shards", "replicas"},
+  args a(argv,
+         {"dimension", "distance", "m", "ef-construction", "ef-search", "shards", "replicas",
+          "embedder"},
          {"yes"});
   auto& verb = a.word(0, "a verb: list, create, describe or drop");
   if (verb == "list") return indexes_list(a);
@@ -145,11 +148,12 @@ int indexes_command(const words& argv) {
 }
 
 int search_command(const words& argv) {
-  args a(argv, {"vector", "like", "k", "ef", "filter", "exclude"}, {"vectors"});
+  args a(argv, {"vector", "like", "text", "k", "ef", "filter", "exclude"}, {"vectors"});
   a.at_most(1);
   auto& index = a.word(0, "the index name: quiverctl search INDEX --vector '[...]'");
-  if (a.has("vector") == a.has("like"))
-    throw ctl_error(exit_usage, "give the query as --vector '[0.1, ...]' or --like ID (one)");
+  if (int(a.has("vector")) + int(a.has("like")) + int(a.has("text")) != 1)
+    throw ctl_error(exit_usage,
+                    "give the query as --vector '[0.1, ...]', --like ID or --text '...' (one)");
   session s(a.connection());
   std::string vector = a.get("vector");
   if (a.has("like")) {
@@ -160,7 +164,8 @@ int search_command(const words& argv) {
     vector = simdjson::to_string(parse(p, body)["vector"]);
   }
   std::string body =
-      "{\"vector\":" + vector + ",\"k\":" + std::to_string(a.number("k", 10, 1, 10000));
+      (a.has("text") ? "{\"text\":" + quoted(a.get("text")) : "{\"vector\":" + vector) +
+      ",\"k\":" + std::to_string(a.number("k", 10, 1, 10000));
   if (a.has("ef")) body += ",\"ef\":" + std::to_string(a.number("ef", 0, 1, 1 << 20));
   if (a.has("filter")) body += ",\"filter\":" + a.get("filter");
   if (a.has("vectors")) body += ",\"include_vectors\":true";

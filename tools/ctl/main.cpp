@@ -24,11 +24,14 @@ const command commands[] = {
      "quiverctl indexes list\n"
      "quiverctl indexes create NAME --dimension D [--distance cosine|euclidean|dot] [--m 16]\n"
      "                 [--ef-construction 200] [--ef-search 64] [--shards 1] [--replicas 1]\n"
+     "                 [--embedder hash-v1]\n"
      "quiverctl indexes describe NAME\n"
      "quiverctl indexes drop NAME --yes\n"
      "\n"
      "Lists, creates, describes and drops the indexes of the tenant the key selects.\n"
-     "Creating an index that exists with the same parameters succeeds and changes nothing.\n"},
+     "Creating an index that exists with the same parameters succeeds and changes nothing.\n"
+     "--embedder names what turns a text into its vectors (search --text, upserts with\n"
+     "\"text\").\n"},
     {"import", import_command,
      "quiverctl import FILE --index NAME [--create [--distance D] [--shards N] [--replicas N]\n"
      "                 [--m M] [--ef-construction E] [--ef-search E]] [--format F]\n"
@@ -79,11 +82,12 @@ const command commands[] = {
      "incompatible file is refused whole and changes nothing; a restore that fails\n"
      "midway (a quota, a full disk) drops the index it made.\n"},
     {"search", search_command,
-     "quiverctl search INDEX (--vector '[0.1, ...]' | --like ID) [--k 10] [--ef N]\n"
+     "quiverctl search INDEX (--vector '[0.1, ...]' | --like ID | --text '...') [--k 10] [--ef N]\n"
      "                 [--filter '{\"field\": ...}'] [--exclude ID,ID] [--vectors]\n"
      "\n"
-     "The k nearest vectors to the query (--like ID: to the stored vector of ID), with\n"
-     "distance and metadata; --filter takes the API's filter JSON (docs/API.md).\n"},
+     "The k nearest vectors to the query (--like ID: to the stored vector of ID; --text:\n"
+     "to the text, for an index that names an embedder), with distance and metadata;\n"
+     "--filter takes the API's filter JSON (docs/API.md).\n"},
     {"get", get_command,
      "quiverctl get INDEX ID\n"
      "\n"

@@ -571,10 +571,11 @@ void engine::setup() {
   if (uses_text_index(opt_)) {
     run_blocking(ioc_, c, method::get, "/v1/indexes/" + text_index_name(opt_), {}, r);
     if (r.status != 200 ||
-        r.body.find("\"dimension\":" + std::to_string(opt_.text_dim) + ",") == std::string::npos)
+        r.body.find("\"dimension\":" + std::to_string(opt_.text_dim) + ",") == std::string::npos ||
+        r.body.find("\"embedder\":\"hash-v1\"") == std::string::npos)
       throw std::runtime_error("the text index '" + text_index_name(opt_) + "' of dimension " +
                                std::to_string(opt_.text_dim) +
-                               " is not there (run with --ingest): HTTP " +
+                               " with embedder hash-v1 is not there (run with --ingest): HTTP " +
                                std::to_string(r.status) + " " + r.body);
   }
   for (auto& name : {write_index_, small_index_}) {

@@ -117,7 +117,8 @@ void ingest(const std::vector<endpoint>& targets, const std::string& corpus_dir,
     r = blocking(ioc, admin, method::post, "/v1/indexes",
                  "{\"name\":\"" + index +
                      "\",\"dimension\":" + std::to_string(text_dim ? text_dim : info.recipe.dim) +
-                     ",\"shards\":" + std::to_string(shards) + replicas_field(replicas) + "}");
+                     ",\"shards\":" + std::to_string(shards) + replicas_field(replicas) +
+                     (text_dim ? ",\"embedder\":\"hash-v1\"" : "") + "}");
     if (r.status != 201)
       throw std::runtime_error("creating " + index + ": HTTP " + std::to_string(r.status) + " " +
                                r.body);
