@@ -6,6 +6,8 @@
 #include <functional>
 #include <map>
 
+#include "common/index_params.hpp"
+
 namespace quiver {
 
 namespace {
@@ -36,6 +38,62 @@ status read_bool(const toml::node& n, const std::string& key, bool& out) {
   auto v = n.value<bool>();
   if (!v) return config_error(key + " must be a boolean");
   out = *v;
+  return status::success();
+}
+
+// One [embedders.NAME] table.
+status read_embedder(const std::string& name, const toml::table& t, embedder_config& e) {
+  e.name = name;
+  auto prefix = "embedders." + name + ".";
+  for (auto& [key, value] : t) {
+    auto k = std::string(key.str());
+    auto full = prefix + k;
+    status st = status::success();
+    if (k == "kind")
+      st = read_str(value, full, e.kind);
+    else if (k == "model")
+      st = read_str(value, full, e.model);
+    else if (k == "url")
+      st = read_str(value, full, e.url);
+    else if (k == "api")
+      st = read_str(value, full, e.api);
+    else if (k == "api_key_env")
+      st = read_str(value, full, e.api_key_env);
+    else if (k == "dimension")
+      st = read_int(value, full, e.dimension, 1, 65536);
+    else if (k == "batch_size")
+      st = read_int(value, full, e.batch_size, 1, 4096);
+    else if (k == "timeout_ms")
+      st = read_int(value, full, e.timeout_ms, 10, 120000);
+    else if (k == "retries")
+      st = read_int(value, full, e.retries, 0, 5);
+    else
+      return config_error("unknown key '" + full + "'");
+    if (!st.ok()) return st;
+  }
+  return status::success();
+}
+
+status validate_embedder(const embedder_config& e) {
+  auto where = "embedders." + e.name;
+  if (!embedder_name_ok(e.name))
+    return config_error("embedder name '" + e.name +
+                        "' must be 1-64 of a-z, 0-9, '_', '.', '-', starting with a letter or "
+                        "digit");
+  if (e.name == "hash-v1") return config_error("hash-v1 is built in; name the embedder otherwise");
+  if (e.kind == "fasttext") {
+    if (e.model.empty()) return config_error(where + ".model must name a fastText .bin file");
+  } else if (e.kind == "http") {
+    if (e.url.rfind("http://", 0) != 0)
+      return config_error(where + ".url must be an http:// URL of the embedding endpoint");
+    if (e.api != "ollama" && e.api != "openai")
+      return config_error(where + ".api must be \"ollama\" or \"openai\"");
+    if (e.model.empty()) return config_error(where + ".model must name the server's model");
+    if (e.dimension == 0)
+      return config_error(where + ".dimension must be set: the size of the vectors it answers");
+  } else {
+    return config_error(where + ".kind must be \"fasttext\" or \"http\"");
+  }
   return status::success();
 }
 
@@ -144,6 +202,18 @@ expected<quiver_config> load_config(const std::string& path) {
     auto* table = node.as_table();
     if (!table)
       return config_error("top-level key '" + std::string(section.str()) + "' must be a table");
+    if (section.str() == "embedders") {
+      for (auto& [name, value] : *table) {
+        auto* t = value.as_table();
+        if (!t)
+          return config_error("embedders." + std::string(name.str()) +
+                              " must be a table ([embedders." + std::string(name.str()) + "])");
+        embedder_config e;
+        if (auto st = read_embedder(std::string(name.str()), *t, e); !st.ok()) return st;
+        c.server.embedders.push_back(std::move(e));
+      }
+      continue;
+    }
     for (auto& [key, value] : *table) {
       auto full = std::string(section.str()) + "." + std::string(key.str());
       auto it = keys.find(full);
@@ -196,6 +266,8 @@ status validate_config(const quiver_config& c) {
     return config_error("etcd.cert and etcd.key go together");
   if (!c.etcd.cert.empty() && c.etcd.ca.empty())
     return config_error("etcd.cert needs etcd.ca (the CA of the members' certificates)");
+  for (const auto& e : c.server.embedders)
+    if (auto st = validate_embedder(e); !st.ok()) return st;
   if (!is_loopback_host(c.server.host) && c.auth.admin_key.empty() && !c.server.allow_insecure)
     return config_error("refusing to serve " + c.server.host +
                         " without auth; set auth.admin_key (or QUIVER_ADMIN_KEY), or "

@@ -3,10 +3,32 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/status.hpp"
 
 namespace quiver {
+
+// A text embedder an index may name besides the built-in "hash-v1"
+// ([embedders.NAME] in the config; the gateway embeds with it).
+struct embedder_config {
+  std::string name;  // [a-z0-9][a-z0-9_.-]{0,63}, not "hash-v1"
+  std::string kind;  // "fasttext" or "http"
+  // fasttext: the model file (.bin). http: the model name sent with each request.
+  std::string model;
+  // http: the embedding endpoint, e.g. http://127.0.0.1:11434/api/embed (Ollama)
+  // or http://host:port/v1/embeddings (OpenAI-compatible).
+  std::string url;
+  std::string api = "ollama";  // http: "ollama" or "openai", the request and answer shapes
+  // The vectors' dimension. http: required (answers of another size are refused);
+  // fasttext: the model's own, checked when set.
+  std::uint32_t dimension = 0;
+  std::uint32_t batch_size = 64;     // http: most texts in one request
+  std::uint32_t timeout_ms = 10000;  // http: one request's whole exchange
+  std::uint32_t retries = 2;         // http: further tries after a failure that may pass
+  // http: the environment variable holding a bearer token (empty: none sent).
+  std::string api_key_env;
+};
 
 // HTTP gateway settings.
 struct server_config {
@@ -36,6 +58,8 @@ struct server_config {
   unsigned max_transfers = 2;
   // Bytes of matrix search answers the gateway keeps (0: no cache).
   std::size_t matrix_cache_bytes = 64u << 20;
+  // Embedders configured besides hash-v1, in the order the config names them.
+  std::vector<embedder_config> embedders;
 };
 
 // CAF runtime settings. "sharing" cuts the latency of messages entering from HTTP

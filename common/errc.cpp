@@ -46,6 +46,10 @@ std::string_view code_name(errc code) {
       return "stale_epoch";
     case errc::insufficient_storage:
       return "insufficient_storage";
+    case errc::embedder_failed:
+      return "embedder_failed";
+    case errc::embedder_timeout:
+      return "embedder_timeout";
     case errc::internal:
       return "internal";
   }
@@ -96,6 +100,10 @@ int http_status(errc code) {
       return 503;  // the client retries and reaches the new primary
     case errc::insufficient_storage:
       return 507;
+    case errc::embedder_failed:
+      return 502;
+    case errc::embedder_timeout:
+      return 504;
     case errc::internal:
       return 500;
   }

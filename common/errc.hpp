@@ -31,6 +31,10 @@ enum class errc : std::uint8_t {
   stale_epoch,
   // The disk is full, over a quota or read-only (ENOSPC, EDQUOT, EROFS).
   insufficient_storage,
+  // A configured embedding server failed or answered something unusable.
+  embedder_failed,
+  // A configured embedding server did not answer in time.
+  embedder_timeout,
   internal,
 };
 

@@ -46,6 +46,16 @@ status out_of_range(std::string_view field, std::uint64_t lo, std::uint64_t hi) 
 
 }  // namespace
 
+bool embedder_name_ok(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-'))) return false;
+  }
+  return true;
+}
+
 status validate_params(const index_params& p) {
   if (auto st = validate_index_name(p.name); !st.ok()) return st;
   if (p.dimension < 1 || p.dimension > index_limits::max_dimension)
@@ -60,10 +70,11 @@ status validate_params(const index_params& p) {
     return out_of_range("shards", 1, index_limits::max_shards);
   if (p.replicas < 1 || p.replicas > index_limits::max_replicas)
     return out_of_range("replicas", 1, index_limits::max_replicas);
-  if (!p.embedder.empty()) {
-    if (p.embedder != embedder_limits::hash_v1)
-      return make_status(errc::invalid_argument,
-                         "unknown embedder '" + p.embedder + "'; this server has \"hash-v1\"");
+  if (!p.embedder.empty() && !embedder_name_ok(p.embedder))
+    return make_status(errc::invalid_argument,
+                       "embedder '" + p.embedder +
+                           "' is not an embedder's name (1-64 of a-z, 0-9, '_', '.', '-')");
+  if (p.embedder == embedder_limits::hash_v1) {
     if (p.dimension < embedder_limits::min_dimension ||
         p.dimension > embedder_limits::max_dimension)
       return make_status(errc::invalid_argument,

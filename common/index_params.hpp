@@ -62,6 +62,10 @@ struct embedder_limits {
   static constexpr std::uint32_t max_dimension = 4096;
 };
 
+// An embedder's name: 1-64 of a-z, 0-9, '_', '.', '-', starting with a letter or
+// digit ("hash-v1" or one of the gateway's [embedders.NAME]).
+bool embedder_name_ok(std::string_view name);
+
 // Validates every field of p (name included).
 status validate_params(const index_params& p);
 

@@ -3,6 +3,8 @@
 #include <simdjson.h>
 
 #include "common/detail/json_writer.hpp"
+#include "common/index_params.hpp"
+#include "matrix/embedder.hpp"
 #include "matrix/hash_embedder.hpp"
 
 namespace quiver::matrix {
@@ -12,14 +14,6 @@ namespace {
 status bad(const std::string& why) { return make_status(errc::invalid_argument, why); }
 
 }  // namespace
-
-expected<std::vector<float>> embed_text(const std::string& embedder, std::uint32_t dimension,
-                                        std::string_view text) {
-  if (embedder != hash_embedder::name)
-    return bad("unknown embedder '" + embedder + "'; this server has \"" + hash_embedder::name +
-               "\"");
-  return hash_embedder(dimension).embed(text);
-}
 
 expected<embed_request> parse_embed_request(const std::string& json, std::size_t max_texts) {
   simdjson::dom::parser parser;
@@ -50,41 +44,41 @@ expected<embed_request> parse_embed_request(const std::string& json, std::size_t
       r.embedder = std::string(s);
     } else if (key == "dimension") {
       std::uint64_t d = 0;
-      if (value.get(d) || d < hash_embedder::min_dimension || d > hash_embedder::max_dimension)
-        return bad("'dimension' must be an integer from " +
-                   std::to_string(hash_embedder::min_dimension) + " to " +
-                   std::to_string(hash_embedder::max_dimension));
+      if (value.get(d) || d < 1 || d > index_limits::max_dimension)
+        return bad("'dimension' must be an integer from 1 to " +
+                   std::to_string(index_limits::max_dimension));
       r.dimension = static_cast<std::uint32_t>(d);
     } else {
       return bad("unknown field '" + std::string(key) + "'");
     }
   }
   if (!texts) return bad("missing field 'texts'");
-  if (r.embedder != hash_embedder::name)
-    return bad("unknown embedder '" + r.embedder + "'; this server has \"" + hash_embedder::name +
-               "\"");
+  if (!embedder_name_ok(r.embedder))
+    return bad("'embedder' is not an embedder's name (1-64 of a-z, 0-9, '_', '.', '-')");
   return r;
 }
 
-expected<std::string> embed_texts(const embed_request& r) {
-  hash_embedder e(r.dimension);
+expected<std::string> embed_texts(const embed_request& r, const embedder_set& set) {
+  const auto* e = set.find(r.embedder);
+  auto dimension = r.dimension;
+  if (dimension == 0 && e != nullptr)
+    dimension = e->dimension() != 0 ? e->dimension() : hash_embedder::default_dimension;
+  std::vector<std::string_view> texts(r.texts.begin(), r.texts.end());
+  auto vectors = set.embed(r.embedder, dimension, texts);
+  if (!vectors) {
+    auto st = std::move(vectors).error();
+    for (auto& [key, value] : st.details)
+      if (key == "index") st.message = "text " + std::to_string(value) + ": " + st.message;
+    return st;
+  }
   detail::json_writer w;
   w.begin_object();
   w.key("vectors");
-  w.begin_array();
-  for (std::size_t i = 0; i < r.texts.size(); ++i) {
-    auto v = e.embed(r.texts[i]);
-    if (!v) {
-      auto st = v.error();
-      st.message = "text " + std::to_string(i) + ": " + st.message;
-      st.details.emplace_back("index", static_cast<std::int64_t>(i));
-      return st;
-    }
-    w.floats(*v);
-  }
+  w.begin_array(vectors->size());
+  for (const auto& v : *vectors) w.floats(v);
   w.end_array();
   w.key("dimension");
-  w.uinteger(r.dimension);
+  w.uinteger(dimension);
   w.key("embedder");
   w.string(r.embedder);
   w.end_object();

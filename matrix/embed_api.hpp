@@ -1,6 +1,7 @@
 #pragma once
-// POST /v1/embed: {"texts": [...], "embedder"?: "hash-v1", "dimension"?: 768}
-// -> {"vectors": [[...], ...], "dimension", "embedder"}.
+// POST /v1/embed: {"texts": [...], "embedder"?: "hash-v1", "dimension"?}
+// -> {"vectors": [[...], ...], "dimension", "embedder"}. The dimension defaults
+// to the embedder's own (768 for hash-v1, which makes any size).
 
 #include <cstdint>
 #include <string>
@@ -11,22 +12,22 @@
 
 namespace quiver::matrix {
 
+class embedder_set;
+
 struct embed_request {
   std::vector<std::string> texts;
   std::string embedder = "hash-v1";
-  std::uint32_t dimension = 768;
+  std::uint32_t dimension = 0;  // 0: the embedder's own
 };
 
-// invalid_json, invalid_argument (an unknown embedder or field, a dimension
-// out of range), or payload_too_large past `max_texts`.
+// invalid_json, invalid_argument (a malformed embedder name, an unknown field,
+// a dimension out of range), or payload_too_large past `max_texts`.
 expected<embed_request> parse_embed_request(const std::string& json, std::size_t max_texts);
-// One text's vector from the named embedder at `dimension` (an index's: its
-// params were validated); invalid_argument for a text it cannot embed.
-expected<std::vector<float>> embed_text(const std::string& embedder, std::uint32_t dimension,
-                                        std::string_view text);
 
-// The vectors of every text, in order; the first text that cannot be embedded
-// fails the request (invalid_argument naming its position).
-expected<std::string> embed_texts(const embed_request& r);
+// The vectors of every text, in order: invalid_argument for an embedder `set`
+// lacks or a dimension it does not make; the first text that cannot be
+// embedded fails the request (invalid_argument naming its position); a
+// server's failure is embedder_failed or embedder_timeout.
+expected<std::string> embed_texts(const embed_request& r, const embedder_set& set);
 
 }  // namespace quiver::matrix

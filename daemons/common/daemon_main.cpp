@@ -20,6 +20,7 @@
 #include "daemons/gateway/http_api.hpp"
 #include "daemons/gateway/http_server.hpp"
 #include "etcd/etcd_client.hpp"
+#include "matrix/embedder.hpp"
 #include "net/tls_tunnel.hpp"
 
 namespace po = boost::program_options;
@@ -354,6 +355,17 @@ int daemon_main(node_role role, int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   if (!http) pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Embedders load first: a fastText model that cannot be read stops the start.
+  std::shared_ptr<const matrix::embedder_set> embedders;
+  if (http) {
+    auto loaded = matrix::embedder_set::load(s.embedders);
+    if (!loaded) {
+      spdlog::critical("{}", loaded.error().message);
+      return 1;
+    }
+    embedders = std::move(*loaded);
+  }
+
   // The runtime outlives the server's I/O: late actor replies may still post to it.
   auto started = node_runtime::start(ro);
   if (!started) {
@@ -369,7 +381,8 @@ int daemon_main(node_role role, int argc, char** argv) {
   auto runtime = std::move(*started);
   if (http) {
     metrics = std::make_unique<http_metrics>();
-    api = std::make_unique<http_api>(runtime->client(), *metrics, s, config.auth);
+    api = std::make_unique<http_api>(runtime->client(), *metrics, s, config.auth,
+                                     std::move(embedders));
     server = std::make_unique<http_server>(s, *api, config.tls);
     if (auto st = server->listen(); !st.ok()) {
       spdlog::critical("{}", st.message);

@@ -12,6 +12,7 @@
 #include "daemons/gateway/detail/handlers.hpp"
 #include "daemons/gateway/detail/transfers.hpp"
 #include "daemons/gateway/openapi.hpp"
+#include "matrix/embedder.hpp"
 #include "matrix/result_cache.hpp"
 
 namespace quiver {
@@ -291,7 +292,7 @@ bool percent_decode(std::string_view in, std::string& out) {
 }
 
 http_api::http_api(router_client& router, http_metrics& metrics, const server_config& config,
-                   const auth_config& auth)
+                   const auth_config& auth, std::shared_ptr<const matrix::embedder_set> embedders)
     : router_(router),
       metrics_(metrics),
       config_(config),
@@ -299,10 +300,11 @@ http_api::http_api(router_client& router, http_metrics& metrics, const server_co
       gate_(std::chrono::milliseconds(auth.key_cache_ms)),
       transfers_(std::make_unique<gateway::transfers>(config.max_transfers, config.scratch_dir)),
       cache_(std::make_unique<matrix::result_cache>(config.matrix_cache_bytes)),
+      embedders_(embedders ? std::move(embedders) : std::make_shared<matrix::embedder_set>()),
       embedding_(std::make_unique<job_pool>(kEmbeddingThreads)),
       services_(std::make_unique<gateway::services>(
           gateway::services{router_, metrics_, config_, gate_, !admin_key_hash_.empty(),
-                            *transfers_, *cache_, *embedding_})) {}
+                            *transfers_, *cache_, *embedding_, *embedders_})) {}
 
 // Running backups, restores and embeddings end first: they use the services and
 // the router.

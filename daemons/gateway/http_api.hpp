@@ -65,7 +65,8 @@ class transfers;
 }
 namespace matrix {
 class result_cache;
-}
+class embedder_set;
+}  // namespace matrix
 
 // Translates REST requests (API.md) into router messages and replies into HTTP.
 // Free of Beast and CAF: the session layer feeds it, the router_client answers it.
@@ -78,8 +79,10 @@ class result_cache;
 // tenant's request rate is limited here by a token bucket.
 class http_api {
  public:
+  // `embedders`: hash-v1 and the configured ones (null: hash-v1 only).
   http_api(router_client& router, http_metrics& metrics, const server_config& config,
-           const auth_config& auth = {});
+           const auth_config& auth = {},
+           std::shared_ptr<const matrix::embedder_set> embedders = nullptr);
   ~http_api();
 
   void handle(http_request request, std::function<void(http_reply)> done);
@@ -112,6 +115,7 @@ class http_api {
   tenant_gate gate_;
   std::unique_ptr<gateway::transfers> transfers_;
   std::unique_ptr<matrix::result_cache> cache_;
+  std::shared_ptr<const matrix::embedder_set> embedders_;
   std::unique_ptr<job_pool> embedding_;
   std::unique_ptr<gateway::services> services_;
 };

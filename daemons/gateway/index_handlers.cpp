@@ -1,6 +1,7 @@
 #include "daemons/gateway/detail/handlers.hpp"
 
 #include "common/response_codec.hpp"
+#include "matrix/embedder.hpp"
 
 namespace quiver::gateway {
 
@@ -13,6 +14,10 @@ void list_indexes(services& s, const context_ptr& ctx, const route_args&) {
 void create_index(services& s, const context_ptr& ctx, const route_args&) {
   auto params = parse_create_index(ctx->in, ctx->req.body);
   if (!params) return ctx->fail(params.error());
+  // The embedder must be one this gateway has, making vectors of the index's size.
+  if (!params->embedder.empty())
+    if (auto st = s.embedders.check(params->embedder, params->dimension); !st.ok())
+      return ctx->fail(st);
   s.router.create_index({ctx->tenant, std::move(*params)}, [ctx](expected<create_index_reply> r) {
     if (!r) return ctx->fail(r.error());
     ctx->reply(r->created ? 201 : 200, render_index(ctx->out, r->description));

@@ -89,8 +89,8 @@ void embed(services& s, const context_ptr& ctx, const route_args&) {
   if (!req) return ctx->fail(req.error());
   // A batch of texts takes milliseconds: not on an I/O or actor thread.
   auto r = std::make_shared<matrix::embed_request>(std::move(*req));
-  if (!s.embedding.post([ctx, r] {
-        auto out = matrix::embed_texts(*r);
+  if (!s.embedding.post([&s, ctx, r] {
+        auto out = matrix::embed_texts(*r, s.embedders);
         if (!out) return ctx->fail(out.error());
         ctx->reply(200, std::move(*out), "application/json");
       }))

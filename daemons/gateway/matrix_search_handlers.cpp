@@ -3,6 +3,7 @@
 // the playbook's boosts; here the router calls that feed them.
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -10,7 +11,7 @@
 #include "common/job_pool.hpp"
 #include "common/vector_validation.hpp"
 #include "daemons/gateway/detail/handlers.hpp"
-#include "matrix/embed_api.hpp"
+#include "matrix/embedder.hpp"
 #include "matrix/matrix_search.hpp"
 #include "matrix/playbook.hpp"
 #include "matrix/result_cache.hpp"
@@ -67,8 +68,10 @@ bool skippable(const status& st) {
 }
 
 // A text's vector for an index, by the embedder its params name.
-expected<std::vector<float>> embed(const std::string& text, const index_params& p) {
-  return matrix::embed_text(p.embedder, p.dimension, text);
+expected<std::vector<float>> embed(services& s, const std::string& text, const index_params& p) {
+  auto v = s.embedders.embed(p.embedder, p.dimension, {text});
+  if (!v) return std::move(v).error();
+  return std::move(v->front());
 }
 
 // The searches of a cache miss: every index, and the playbook when asked.
@@ -76,12 +79,19 @@ void run_matrix_search(services& s, const context_ptr& ctx, std::shared_ptr<matr
   const auto& r = m->request;
   std::size_t n = m->indexes.size();
   std::vector<search_request> work;
+  // Indexes naming the same embedder and dimension share one embedding.
+  std::map<std::pair<std::string, std::uint32_t>, std::vector<float>> embedded;
   for (std::size_t i = 0; i < n; ++i) {
     search_request q{ctx->tenant, r.indexes[i], r.vector, r.options};
     if (!r.text.empty()) {
-      auto v = embed(r.text, m->indexes[i].params);
-      if (!v) return ctx->fail(v.error());
-      q.query = std::move(*v);
+      const auto& p = m->indexes[i].params;
+      auto& v = embedded[{p.embedder, p.dimension}];
+      if (v.empty()) {
+        auto made = embed(s, r.text, p);
+        if (!made) return ctx->fail(made.error());
+        v = std::move(*made);
+      }
+      q.query = v;
     }
     if (r.use_playbook)
       q.options.k = std::min<std::uint32_t>(q.options.k + matrix::matrix_limits::playbook_extra,
@@ -90,7 +100,7 @@ void run_matrix_search(services& s, const context_ptr& ctx, std::shared_ptr<matr
   }
   if (m->playbook) {
     search_request q{ctx->tenant, matrix::playbook_index(r.playbook), {}, {}};
-    auto v = embed(r.text, matrix::playbook_index_params(r.playbook));
+    auto v = embed(s, r.text, matrix::playbook_index_params(r.playbook));
     if (!v) return ctx->fail(v.error());
     q.query = std::move(*v);
     q.options.k = matrix::playbook_limits::neighbours;
@@ -155,7 +165,7 @@ void record_attempt(services& s, const context_ptr& ctx, std::shared_ptr<upsert_
 // Embeds a record's query and writes it (on an embedding thread).
 void record_playbook(services& s, const context_ptr& ctx, const matrix::playbook_record& rec,
                      const std::string& name) {
-  auto vector = embed(rec.query, matrix::playbook_index_params(name));
+  auto vector = embed(s, rec.query, matrix::playbook_index_params(name));
   if (!vector) return ctx->fail(vector.error());
   auto now = std::chrono::system_clock::now().time_since_epoch();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();

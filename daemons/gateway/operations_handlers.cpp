@@ -4,6 +4,7 @@
 #include "daemons/gateway/openapi.hpp"
 #include "daemons/gateway/prometheus_text.hpp"
 #include "daemons/gateway/ui.hpp"
+#include "matrix/embedder.hpp"
 #include "matrix/result_cache.hpp"
 
 namespace quiver::gateway {
@@ -59,7 +60,7 @@ void metrics(services& s, const context_ptr& ctx, const route_args&) {
                 {}, [&s, ctx, r, ready, tenants = std::move(tenants)](expected<cluster_status> c) {
                   ctx->reply(200,
                              render_prometheus(s.metrics, s.gate, r, ready, tenants, c) +
-                                 s.cache.render_metrics(),
+                                 s.cache.render_metrics() + s.embedders.render_metrics(),
                              "text/plain; version=0.0.4");
                 });
           });

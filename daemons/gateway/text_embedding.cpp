@@ -1,7 +1,7 @@
 #include "daemons/gateway/detail/text_embedding.hpp"
 
 #include "common/job_pool.hpp"
-#include "matrix/embed_api.hpp"
+#include "matrix/embedder.hpp"
 
 namespace quiver::gateway {
 
@@ -16,21 +16,25 @@ void embed_for_index(services& s, const context_ptr& ctx, const std::string& ind
           return ctx->fail(make_status(errc::invalid_argument,
                                        "index '" + index +
                                            "' names no embedder: send 'vector' (or create the "
-                                           "index with \"embedder\": \"hash-v1\")"));
+                                           "index with an \"embedder\")"));
         // On an actor thread here: the embedding runs on the embedding threads.
-        bool posted = s.embedding.post([ctx, work, then, params] {
-          std::vector<std::vector<float>> out;
-          out.reserve(work->size());
-          for (const auto& [at, text] : *work) {
-            auto vec = matrix::embed_text(params.embedder, params.dimension, text);
-            if (!vec) {
-              auto st = std::move(vec).error();
-              st.details.emplace_back("index", static_cast<std::int64_t>(at));
-              return ctx->fail(st);
-            }
-            out.push_back(std::move(*vec));
+        bool posted = s.embedding.post([&s, ctx, work, then, params] {
+          std::vector<std::string_view> texts;
+          texts.reserve(work->size());
+          for (const auto& item : *work) texts.emplace_back(item.second);
+          auto out = s.embedders.embed(params.embedder, params.dimension, texts);
+          if (!out) {
+            // Named by the failing text's position in the request, not in this list.
+            auto st = std::move(out).error();
+            for (auto& [key, value] : st.details)
+              if (key == "index" && value >= 0 && static_cast<std::size_t>(value) < work->size()) {
+                value = static_cast<std::int64_t>((*work)[static_cast<std::size_t>(value)].first);
+                if (work->size() > 1)
+                  st.message = "the text of item " + std::to_string(value) + ": " + st.message;
+              }
+            return ctx->fail(st);
           }
-          then(std::move(out));
+          then(std::move(*out));
         });
         if (!posted) ctx->fail(make_status(errc::unavailable, "the server is shutting down"));
       });

@@ -80,7 +80,7 @@ class ApiTest(unittest.TestCase):
             self.assertEqual(documented.get(name), kind, "%s (%s) is not in docs/METRICS.md" % (name, kind))
         source = ""
         for path in ("daemons/gateway/prometheus_text.cpp", "common/metrics.cpp",
-                     "matrix/result_cache.cpp"):
+                     "matrix/result_cache.cpp", "matrix/embedder.cpp"):
             with open(os.path.join(root, path)) as f:
                 source += f.read()
         for name in documented:

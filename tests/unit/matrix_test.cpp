@@ -3,7 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include "matrix/embed_api.hpp"
 #include "matrix/hash_embedder.hpp"
 #include "matrix/text_checks.hpp"
 #include "matrix/validators.hpp"
@@ -225,21 +224,6 @@ TEST(MatrixEmbedder, DeterministicNormalizedAndNearForSharedWords) {
   EXPECT_FALSE(e.embed("  ,.;  "));
   EXPECT_FALSE(e.embed("\xff"));
   EXPECT_EQ(hash_embedder().dimension(), 768u);
-}
-
-TEST(MatrixEmbedder, Requests) {
-  auto r = parse_embed_request(R"({"texts":["a b","c"],"dimension":16})", 10);
-  ASSERT_TRUE(r);
-  auto out = embed_texts(*r);
-  ASSERT_TRUE(out);
-  EXPECT_NE(out->find(R"("dimension":16,"embedder":"hash-v1")"), std::string::npos);
-  EXPECT_FALSE(parse_embed_request(R"({"texts":["a"],"embedder":"gpt"})", 10));
-  EXPECT_FALSE(parse_embed_request(R"({"texts":["a"],"dimension":4})", 10));
-  EXPECT_EQ(parse_embed_request(R"({"texts":["a","b","c"]})", 2).error().code,
-            errc::payload_too_large);
-  auto bad = embed_texts(*parse_embed_request(R"({"texts":["ok","..."]})", 10));
-  ASSERT_FALSE(bad);
-  EXPECT_NE(bad.error().message.find("text 1"), std::string::npos);
 }
 
 }  // namespace

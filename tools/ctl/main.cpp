@@ -24,14 +24,15 @@ const command commands[] = {
      "quiverctl indexes list\n"
      "quiverctl indexes create NAME --dimension D [--distance cosine|euclidean|dot] [--m 16]\n"
      "                 [--ef-construction 200] [--ef-search 64] [--shards 1] [--replicas 1]\n"
-     "                 [--embedder hash-v1]\n"
+     "                 [--embedder NAME]\n"
      "quiverctl indexes describe NAME\n"
      "quiverctl indexes drop NAME --yes\n"
      "\n"
      "Lists, creates, describes and drops the indexes of the tenant the key selects.\n"
      "Creating an index that exists with the same parameters succeeds and changes nothing.\n"
      "--embedder names what turns a text into its vectors (search --text, upserts with\n"
-     "\"text\").\n"},
+     "\"text\"): the built-in hash-v1 (any dimension 8-4096), or one the server's config\n"
+     "names in [embedders.NAME] (its own dimension).\n"},
     {"import", import_command,
      "quiverctl import FILE --index NAME [--create [--distance D] [--shards N] [--replicas N]\n"
      "                 [--m M] [--ef-construction E] [--ef-search E]] [--format F]\n"

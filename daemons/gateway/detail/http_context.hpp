@@ -20,7 +20,8 @@ class job_pool;
 }
 namespace quiver::matrix {
 class result_cache;
-}
+class embedder_set;
+}  // namespace quiver::matrix
 
 namespace quiver::gateway {
 
@@ -72,9 +73,10 @@ struct services {
   const server_config& config;
   tenant_gate& gate;
   bool auth_on;
-  transfers& jobs;              // backups and restores
-  matrix::result_cache& cache;  // matrix search answers
-  job_pool& embedding;          // texts are embedded here, off the I/O and actor threads
+  transfers& jobs;                        // backups and restores
+  matrix::result_cache& cache;            // matrix search answers
+  job_pool& embedding;                    // texts are embedded here, off the I/O and actor threads
+  const matrix::embedder_set& embedders;  // hash-v1 and the configured embedders
 };
 
 // A matched route's path parameters (percent-decoded, in pattern order) and the
