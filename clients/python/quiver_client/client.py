@@ -213,7 +213,8 @@ class Quiver:
     def create_index(self, name: str, dimension: int, distance: str = "cosine",
                      **params: Any) -> Dict[str, Any]:
         """Creates an index (idempotent with the same params). `params`: m,
-        ef_construction, ef_search, shards, replicas."""
+        ef_construction, ef_search, shards, replicas, embedder (what turns a
+        `text` into its vectors: "hash-v1" or one the server's config names)."""
         body = {"name": name, "dimension": dimension, "distance": distance}
         body.update({k: v for k, v in params.items() if v is not None})
         return self.request("POST", "/v1/indexes", body)
@@ -229,18 +230,21 @@ class Quiver:
 
     # -- vectors --
 
-    def upsert(self, index: str, id: str, vector: Vector, metadata: Metadata = KEEP) -> int:
-        """Stores one vector; returns its log sequence number. `metadata`: omitted
-        keeps the stored metadata, {} clears it."""
-        body: Dict[str, Any] = {"vector": self._vector(vector)}
+    def upsert(self, index: str, id: str, vector: Optional[Vector] = None,
+               metadata: Metadata = KEEP, *, text: Optional[str] = None) -> int:
+        """Stores one vector, or the vector of `text` (an index with an embedder);
+        returns its log sequence number. `metadata`: omitted keeps the stored
+        metadata, {} clears it."""
+        body: Dict[str, Any] = self._vector_or_text(vector, text)
         if metadata is not KEEP:
             body["metadata"] = metadata
         out = self.request("PUT", self._index(index) + "/vectors/" + self._q(id), body, binary=True)
         return int(out["seq"])
 
     def upsert_batch(self, index: str, items: Iterable[Item], batch_size: int = 1000) -> int:
-        """Upserts (id, vector[, metadata]) tuples or {"id", "vector", "metadata"?}
-        dicts in batches of `batch_size`; returns how many were upserted."""
+        """Upserts (id, vector[, metadata]) tuples or {"id", "vector" | "text",
+        "metadata"?} dicts in batches of `batch_size`; returns how many were
+        upserted."""
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         total, batch = 0, []
@@ -253,9 +257,14 @@ class Quiver:
             total += self._send_batch(index, batch)
         return total
 
+    def _vector_or_text(self, vector: Optional[Vector], text: Optional[str]) -> Dict[str, Any]:
+        if (vector is None) == (text is None):
+            raise ValueError("give a vector or a text, not both and not neither")
+        return {"vector": self._vector(vector)} if vector is not None else {"text": text}
+
     def _item(self, item: Item) -> Dict[str, Any]:
         if isinstance(item, Mapping):
-            out = {"id": item["id"], "vector": self._vector(item["vector"])}
+            out = {"id": item["id"], **self._vector_or_text(item.get("vector"), item.get("text"))}
             if "metadata" in item:
                 out["metadata"] = item["metadata"]
             return out
@@ -314,8 +323,11 @@ class Quiver:
 
     # -- search --
 
-    def _query(self, vector: Vector, k: int, options: Mapping[str, Any]) -> Dict[str, Any]:
-        body: Dict[str, Any] = {"vector": self._vector(vector), "k": k}
+    def _query(self, query: Union[Vector, str], k: int,
+               options: Mapping[str, Any]) -> Dict[str, Any]:
+        body: Dict[str, Any] = (self._vector_or_text(None, query) if isinstance(query, str)
+                                else self._vector_or_text(query, None))
+        body["k"] = k
         for key, value in options.items():
             if value is not None:
                 body[key] = list(value) if key == "exclude_ids" else value
@@ -326,12 +338,14 @@ class Quiver:
         return [Hit(r["id"], float(r["distance"]), r.get("metadata"), r.get("vector"))
                 for r in results]
 
-    def search(self, index: str, vector: Vector, k: int = 10, *, ef: Optional[int] = None,
+    def search(self, index: str, vector: Union[Vector, str], k: int = 10, *,
+               ef: Optional[int] = None,
                filter: Optional[Mapping[str, Any]] = None,
                exclude_ids: Optional[Sequence[str]] = None,
                include_metadata: Optional[bool] = None, include_vectors: Optional[bool] = None,
                allow_partial: Optional[bool] = None) -> List[Hit]:
-        """The k nearest vectors, nearest first."""
+        """The k nearest vectors, nearest first. A str is a text, embedded by the
+        index's embedder."""
         body = self._query(vector, k, {"ef": ef, "filter": filter, "exclude_ids": exclude_ids,
                                        "include_metadata": include_metadata,
                                        "include_vectors": include_vectors,
@@ -339,13 +353,23 @@ class Quiver:
         return self._hits(self.request("POST", self._index(index) + "/search", body,
                                        binary=True)["results"])
 
-    def search_batch(self, index: str, vectors: Sequence[Vector], k: int = 10,
+    def search_batch(self, index: str, vectors: Sequence[Union[Vector, str]], k: int = 10,
                      **options: Any) -> List[List[Hit]]:
-        """One search per vector (same options for each), answers in order."""
+        """One search per vector or text (same options for each), answers in order."""
         queries = [self._query(v, k, options) for v in vectors]
         out = self.request("POST", self._index(index) + "/search/batch", {"queries": queries},
                            binary=True)
         return [self._hits(r) for r in out["results"]]
+
+    def embed(self, texts: Sequence[str], embedder: Optional[str] = None,
+              dimension: Optional[int] = None) -> List[List[float]]:
+        """The vectors of `texts` from an embedder (default hash-v1 at 768)."""
+        body: Dict[str, Any] = {"texts": list(texts)}
+        if embedder is not None:
+            body["embedder"] = embedder
+        if dimension is not None:
+            body["dimension"] = dimension
+        return self.request("POST", "/v1/embed", body)["vectors"]
 
     # -- payload indexes --
 

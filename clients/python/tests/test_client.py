@@ -127,6 +127,33 @@ class ClientTest(unittest.TestCase):
             self.q.delete_many(name)
         self.assertEqual(self.q.count(name), 2500 - 2 - sum(1 for i in range(3, 10) if i % 5))
 
+    def test_text_with_an_embedder(self):
+        name = self.name("text")
+        desc = self.q.create_index(name, 64, embedder="hash-v1")
+        self.assertEqual(desc["embedder"], "hash-v1")
+        self.q.upsert(name, "n1", text="registered nurse boston hospital", metadata={"k": 1})
+        self.assertEqual(self.q.upsert_batch(name, [
+            {"id": "f1", "text": "forklift operator chicago warehouse"},
+            {"id": "c1", "text": "line cook restaurant", "metadata": {"k": 2}},
+            ("v1", self.q.embed(["python developer remote"], dimension=64)[0])]), 3)
+        self.assertEqual(self.q.search(name, "nurse in boston", k=1)[0].id, "n1")
+        batch = self.q.search_batch(name, ["forklift chicago",
+                                           self.q.embed(["line cook"], dimension=64)[0]], k=1)
+        self.assertEqual([b[0].id for b in batch], ["f1", "c1"])
+        # The stored vector is the text's embedding.
+        stored = self.q.get(name, "f1")["vector"]
+        made = self.q.embed(["forklift operator chicago warehouse"], "hash-v1", 64)[0]
+        self.assertEqual([round(x, 4) for x in stored], [round(x, 4) for x in made])
+        with self.assertRaises(ValueError):
+            self.q.upsert(name, "x", [0.1] * 64, text="both")
+        with self.assertRaises(ValueError):
+            self.q.upsert(name, "x")
+        plain = self.name("plain")
+        self.q.create_index(plain, 4)
+        with self.assertRaises(QuiverError) as e:
+            self.q.search(plain, "no embedder here")
+        self.assertEqual((e.exception.status, e.exception.code), (400, "invalid_argument"))
+
     def test_payload_indexes(self):
         name = self.name("fields")
         self.q.create_index(name, 2)
