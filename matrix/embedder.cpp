@@ -59,7 +59,7 @@ expected<std::unique_ptr<embedder_set>> embedder_set::load(
       }
       e = std::move(*loaded);
     } else {
-      auto made = http_embedder::make(c);
+      auto made = http_embedder::make(c, set->stopping_);
       if (!made) {
         auto st = std::move(made).error();
         st.message = "embedder '" + c.name + "': " + st.message;

@@ -60,6 +60,10 @@ class embedder_set {
                                                   const std::vector<std::string_view>& texts) const;
   // "hash-v1", then the configured names in config order.
   std::string names() const;
+  // Ends waits on embedding servers: calls in flight and later ones fail with
+  // unavailable at once (a shutdown must not wait out timeouts and retries).
+  void stop() const { stopping_->store(true); }
+
   // Prometheus text: texts embedded and failed per embedder, an embedding
   // server's tries by outcome (docs/METRICS.md).
   std::string render_metrics() const;
@@ -71,6 +75,7 @@ class embedder_set {
   };
   std::map<std::string, std::unique_ptr<entry>, std::less<>> by_name_;
   std::vector<std::string> order_;
+  std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 }  // namespace quiver::matrix

@@ -45,7 +45,7 @@ struct attempt {
 // One POST of `body`, bounded as a whole (resolve, connect, send, read) by
 // `timeout`. Runs a private io_context on the calling thread.
 attempt post_once(const http_target& t, const std::string& body, const std::string& bearer,
-                  std::chrono::milliseconds timeout) {
+                  std::chrono::milliseconds timeout, const std::atomic<bool>& stopping) {
   net::io_context ioc;
   tcp::resolver resolver(ioc);
   beast::tcp_stream stream(ioc);
@@ -63,6 +63,7 @@ attempt post_once(const http_target& t, const std::string& body, const std::stri
   parser.body_limit(max_answer_bytes);
 
   bool timed_out = false;
+  bool stopped = false;
   beast::error_code failure;
   const char* stage = "resolving the host";
   deadline.expires_after(timeout);
@@ -92,9 +93,23 @@ attempt post_once(const http_target& t, const std::string& body, const std::stri
           });
         });
       });
-  ioc.run();
+  // In slices, to notice a shutdown.
+  while (!ioc.stopped()) {
+    ioc.run_for(std::chrono::milliseconds(50));
+    if (stopping.load() && !stopped) {
+      stopped = true;
+      deadline.cancel();
+      resolver.cancel();
+      beast::error_code ignored;
+      stream.socket().close(ignored);
+    }
+  }
 
   attempt a;
+  if (stopped) {
+    a.result = make_status(errc::unavailable, "the server is shutting down");
+    return a;
+  }
   auto where = "the embedding server at " + t.host + ":" + t.port;
   if (timed_out) {
     a.result = make_status(errc::embedder_timeout, where + " did not answer within " +
@@ -239,12 +254,17 @@ expected<std::vector<std::vector<float>>> parse_embedding_answer(std::string_vie
   return out;
 }
 
-http_embedder::http_embedder(embedder_config config, http_target target, std::string bearer)
-    : config_(std::move(config)), target_(std::move(target)), bearer_(std::move(bearer)) {}
+http_embedder::http_embedder(embedder_config config, http_target target, std::string bearer,
+                             std::shared_ptr<const std::atomic<bool>> stopping)
+    : config_(std::move(config)),
+      target_(std::move(target)),
+      bearer_(std::move(bearer)),
+      stopping_(std::move(stopping)) {}
 
 http_embedder::~http_embedder() = default;
 
-expected<std::unique_ptr<http_embedder>> http_embedder::make(const embedder_config& config) {
+expected<std::unique_ptr<http_embedder>> http_embedder::make(
+    const embedder_config& config, std::shared_ptr<const std::atomic<bool>> stopping) {
   auto target = parse_http_url(config.url);
   if (!target) return std::move(target).error();
   std::string bearer;
@@ -256,7 +276,7 @@ expected<std::unique_ptr<http_embedder>> http_embedder::make(const embedder_conf
     bearer = key;
   }
   return std::unique_ptr<http_embedder>(
-      new http_embedder(config, std::move(*target), std::move(bearer)));
+      new http_embedder(config, std::move(*target), std::move(bearer), std::move(stopping)));
 }
 
 expected<std::vector<std::vector<float>>> http_embedder::embed_batch(
@@ -268,9 +288,14 @@ expected<std::vector<std::vector<float>>> http_embedder::embed_batch(
     if (i > 0) {
       long base = std::min(100L << (i - 1), max_backoff_ms);
       std::uniform_int_distribution<long> jitter(base / 2, base);
-      std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
+      auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(jitter(rng));
+      while (std::chrono::steady_clock::now() < until && !stopping_->load())
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    auto a = post_once(target_, body, bearer_, std::chrono::milliseconds(config_.timeout_ms));
+    if (stopping_->load()) return make_status(errc::unavailable, "the server is shutting down");
+    auto a = post_once(target_, body, bearer_, std::chrono::milliseconds(config_.timeout_ms),
+                       *stopping_);
+    if (a.result.code == errc::unavailable) return std::move(a.result);
     if (a.result.ok()) {
       auto vectors = parse_embedding_answer(config_.api, a.body, texts.size(), config_.dimension);
       ++(vectors ? tries_.ok : tries_.failed);

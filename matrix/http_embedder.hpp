@@ -35,7 +35,10 @@ std::string embedding_request_body(std::string_view model,
 class http_embedder final : public embedder {
  public:
   // invalid_argument for a URL it cannot use, or an api_key_env that is unset.
-  static expected<std::unique_ptr<http_embedder>> make(const embedder_config& config);
+  // Once `stopping` is set, calls fail with unavailable without waiting.
+  static expected<std::unique_ptr<http_embedder>> make(
+      const embedder_config& config,
+      std::shared_ptr<const std::atomic<bool>> stopping = std::make_shared<std::atomic<bool>>());
   ~http_embedder() override;
 
   std::uint32_t dimension() const override { return config_.dimension; }
@@ -44,13 +47,15 @@ class http_embedder final : public embedder {
                                                   std::uint32_t dimension) const override;
 
  private:
-  http_embedder(embedder_config config, http_target target, std::string bearer);
+  http_embedder(embedder_config config, http_target target, std::string bearer,
+                std::shared_ptr<const std::atomic<bool>> stopping);
   expected<std::vector<std::vector<float>>> embed_batch(
       const std::vector<std::string_view>& texts) const;
 
   embedder_config config_;
   http_target target_;
   std::string bearer_;
+  std::shared_ptr<const std::atomic<bool>> stopping_;
   mutable server_tries tries_;
 };
 

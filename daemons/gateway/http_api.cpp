@@ -315,6 +315,7 @@ http_api::~http_api() {
 
 void http_api::shutdown() {
   transfers_->stop();
+  embedders_->stop();
   embedding_->stop();
 }
 

@@ -332,6 +332,28 @@ api_key_env = "QUIVER_TEST_EMBEDDING_KEY"
         finally:
             srv.stop()
 
+    def test_shutdown_does_not_wait_for_a_silent_server(self):
+        path = os.path.join(self.dir, "patient.toml")
+        with open(path, "w") as f:
+            f.write('[embedders.patient]\nkind = "http"\nurl = "http://127.0.0.1:%d/api/embed"\n'
+                    'model = "m"\ndimension = 8\nretries = 5\ntimeout_ms = 60000\n'
+                    % self.fake.server_address[1])
+        srv = QuiverServer("--config", path)
+        self.fake.delay_s = 20
+        answers = []
+        call = threading.Thread(target=lambda: answers.append(
+            srv.request("POST", "/v1/embed", {"texts": ["a"], "embedder": "patient"})))
+        call.start()
+        deadline = time.monotonic() + 10
+        while not self.fake.requests and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(len(self.fake.requests), 1)
+        started = time.monotonic()
+        self.assertEqual(srv.stop(timeout=30), 0)
+        self.assertLess(time.monotonic() - started, 10, "a shutdown waited out the embedder")
+        call.join(timeout=30)
+        self.assertEqual(len(self.fake.requests), 1, "no retry after the shutdown began")
+
     def test_embedders_that_cannot_load_stop_the_start(self):
         not_a_model = os.path.join(self.dir, "not-a-model.bin")
         with open(not_a_model, "wb") as f:
