@@ -4,10 +4,8 @@
 // The HTTP exchange itself is tested against a fake server in
 // tests/integration/test_embedders.py.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -256,13 +254,9 @@ TEST_F(FastTextModel, LoadChecksTheFile) {
   EXPECT_FALSE(fasttext_embedder::load(empty, 0));
 }
 
-std::string write_config(const std::string& text) {
-  char name[] = "/tmp/quiver-embedder-config-XXXXXX";
-  int fd = mkstemp(name);
-  close(fd);
-  std::ofstream(name) << text;
-  return name;
-}
+// A config file in a directory of its own; forget() removes both.
+std::string write_config(const std::string& text) { return write(temp_dir() / "q.toml", text); }
+void forget(const std::string& config) { fs::remove_all(fs::path(config).parent_path()); }
 
 TEST(EmbedderConfig, ReadsEmbeddersTables) {
   auto path = write_config(
@@ -272,7 +266,7 @@ TEST(EmbedderConfig, ReadsEmbeddersTables) {
       "dimension = 1536\nbatch_size = 32\ntimeout_ms = 5000\nretries = 3\n"
       "api_key_env = \"OPENAI_API_KEY\"\n");
   auto c = load_config(path);
-  std::remove(path.c_str());
+  forget(path);
   ASSERT_TRUE(c) << c.error().message;
   ASSERT_EQ(c->server.embedders.size(), 2u);
   const auto& ft = c->server.embedders[0];
@@ -307,7 +301,7 @@ TEST(EmbedderConfig, RefusesBadEmbedders) {
        }) {
     auto path = write_config(text);
     EXPECT_FALSE(load_config(path)) << text;
-    std::remove(path.c_str());
+    forget(path);
   }
 }
 
