@@ -265,6 +265,11 @@ bool body_ok(const context_ptr& ctx) {
   return false;
 }
 
+expected<std::string> json_body(const context_ptr& ctx) {
+  if (ctx->in == body_format::msgpack) return msgpack_to_json(ctx->req.body);
+  return ctx->req.body;
+}
+
 bool index_name_ok(const context_ptr& ctx, const std::string& name) {
   if (validate_index_name(name).ok()) return true;
   ctx->fail(make_status(errc::index_not_found, "no index '" + name + "'"));

@@ -16,12 +16,6 @@ namespace quiver::gateway {
 
 namespace {
 
-// The body as JSON text (a MessagePack body is translated).
-expected<std::string> json_body(const context_ptr& ctx) {
-  if (ctx->in == body_format::msgpack) return msgpack_to_json(ctx->req.body);
-  return ctx->req.body;
-}
-
 template <class Parse, class Check>
 void validate(const context_ptr& ctx, Parse parse, Check check) {
   auto json = json_body(ctx);

@@ -20,12 +20,6 @@ namespace quiver::gateway {
 
 namespace {
 
-// The body as JSON text (a MessagePack body is translated).
-expected<std::string> json_body(const context_ptr& ctx) {
-  if (ctx->in == body_format::msgpack) return msgpack_to_json(ctx->req.body);
-  return ctx->req.body;
-}
-
 // Starts n calls at once, call(i, done_i), and runs all(replies) once every
 // reply is in (on the thread of the last one).
 template <class R, class Call, class All>

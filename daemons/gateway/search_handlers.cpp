@@ -32,11 +32,9 @@ void search(services& s, const context_ptr& ctx, const route_args& a) {
     });
   };
   if (body->text.empty()) return go();
-  embed_for_index(s, ctx, a.params[0], {{0, std::move(body->text)}},
-                  [req, go](std::vector<std::vector<float>> v) {
-                    req->query = std::move(v.front());
-                    go();
-                  });
+  embed_for_index(
+      s, ctx, a.params[0], {{0, std::move(body->text)}},
+      [req](std::size_t, std::vector<float> v) { req->query = std::move(v); }, go);
 }
 
 void search_batch(services& s, const context_ptr& ctx, const route_args& a) {
@@ -60,14 +58,9 @@ void search_batch(services& s, const context_ptr& ctx, const route_args& a) {
     });
   };
   if (texts.empty()) return go();
-  auto at = std::make_shared<std::vector<std::size_t>>();
-  for (const auto& t : texts) at->push_back(t.first);
-  embed_for_index(s, ctx, a.params[0], std::move(texts),
-                  [r, at, go](std::vector<std::vector<float>> v) {
-                    for (std::size_t i = 0; i < v.size(); ++i)
-                      r->queries[(*at)[i]] = std::move(v[i]);
-                    go();
-                  });
+  embed_for_index(
+      s, ctx, a.params[0], std::move(texts),
+      [r](std::size_t at, std::vector<float> v) { r->queries[at] = std::move(v); }, go);
 }
 
 }  // namespace quiver::gateway

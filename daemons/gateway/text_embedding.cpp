@@ -6,10 +6,11 @@
 namespace quiver::gateway {
 
 void embed_for_index(services& s, const context_ptr& ctx, const std::string& index,
-                     item_texts texts, std::function<void(std::vector<std::vector<float>>)> then) {
+                     item_texts texts, std::function<void(std::size_t, std::vector<float>)> place,
+                     std::function<void()> then) {
   auto work = std::make_shared<item_texts>(std::move(texts));
   s.router.index_version(
-      {ctx->tenant, index}, [&s, ctx, index, work, then](expected<index_version> v) {
+      {ctx->tenant, index}, [&s, ctx, index, work, place, then](expected<index_version> v) {
         if (!v) return ctx->fail(v.error());
         auto params = std::move(v->params);
         if (params.embedder.empty())
@@ -18,7 +19,7 @@ void embed_for_index(services& s, const context_ptr& ctx, const std::string& ind
                                            "' names no embedder: send 'vector' (or create the "
                                            "index with an \"embedder\")"));
         // On an actor thread here: the embedding runs on the embedding threads.
-        bool posted = s.embedding.post([&s, ctx, work, then, params] {
+        bool posted = s.embedding.post([&s, ctx, work, place, then, params] {
           std::vector<std::string_view> texts;
           texts.reserve(work->size());
           for (const auto& item : *work) texts.emplace_back(item.second);
@@ -34,7 +35,9 @@ void embed_for_index(services& s, const context_ptr& ctx, const std::string& ind
               }
             return ctx->fail(st);
           }
-          then(std::move(*out));
+          for (std::size_t i = 0; i < out->size(); ++i)
+            place((*work)[i].first, std::move((*out)[i]));
+          then();
         });
         if (!posted) ctx->fail(make_status(errc::unavailable, "the server is shutting down"));
       });

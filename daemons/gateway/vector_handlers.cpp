@@ -38,14 +38,9 @@ void upsert_batch(services& s, const context_ptr& ctx, const route_args& a) {
     });
   };
   if (texts.empty()) return go();
-  auto at = std::make_shared<std::vector<std::size_t>>();
-  for (const auto& t : texts) at->push_back(t.first);
-  embed_for_index(s, ctx, a.params[0], std::move(texts),
-                  [req, at, go](std::vector<std::vector<float>> v) {
-                    for (std::size_t i = 0; i < v.size(); ++i)
-                      req->items[(*at)[i]].vector = std::move(v[i]);
-                    go();
-                  });
+  embed_for_index(
+      s, ctx, a.params[0], std::move(texts),
+      [req](std::size_t at, std::vector<float> v) { req->items[at].vector = std::move(v); }, go);
 }
 
 void delete_batch(services& s, const context_ptr& ctx, const route_args& a) {
@@ -120,11 +115,9 @@ void put_vector(services& s, const context_ptr& ctx, const route_args& a) {
     });
   };
   if (body->text.empty()) return go();
-  embed_for_index(s, ctx, a.params[0], {{0, std::move(body->text)}},
-                  [req, go](std::vector<std::vector<float>> v) {
-                    req->items.front().vector = std::move(v.front());
-                    go();
-                  });
+  embed_for_index(
+      s, ctx, a.params[0], {{0, std::move(body->text)}},
+      [req](std::size_t, std::vector<float> v) { req->items.front().vector = std::move(v); }, go);
 }
 
 void delete_vector(services& s, const context_ptr& ctx, const route_args& a) {

@@ -99,5 +99,7 @@ bool is_msgpack(std::string_view media);
 bool body_ok(const context_ptr& ctx);
 // Fails the request with 404 index_not_found for a name no index can have.
 bool index_name_ok(const context_ptr& ctx, const std::string& name);
+// The body as JSON text (a MessagePack body is translated).
+expected<std::string> json_body(const context_ptr& ctx);
 
 }  // namespace quiver::gateway
