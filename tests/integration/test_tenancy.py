@@ -38,7 +38,7 @@ class Client:
 class TenantServer(unittest.TestCase):
     @classmethod
     def start(cls, data_dir=None):
-        cls.config = getattr(cls, "config", None) or auth_config()
+        cls.config = cls.__dict__.get("config") or auth_config()
         cls.srv = QuiverServer("--config", cls.config, data_dir=data_dir)
         cls.admin = Client(cls.srv, ADMIN_KEY)
 
@@ -49,6 +49,7 @@ class TenantServer(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         code = cls.srv.stop()
+        os.unlink(cls.config)
         assert code == 0, "did not shut down cleanly: %s\n%s" % (code, cls.srv.read_log())
 
     def tenant(self, name, **quotas):
@@ -291,7 +292,9 @@ class AdoptDefaultTest(unittest.TestCase):
             self.assertEqual(srv.request("POST", "/v1/indexes", {"name": "old", "dimension": 2})[0], 201)
             self.assertEqual(srv.request("PUT", "/v1/indexes/old/vectors/a", {"vector": [1, 2]})[0], 200)
             self.assertEqual(srv.stop(), 0)
-            srv = QuiverServer("--config", auth_config(), data_dir=srv.data_dir)
+            config = auth_config()
+            self.addCleanup(os.unlink, config)
+            srv = QuiverServer("--config", config, data_dir=srv.data_dir)
             self.assertEqual(srv.request("GET", "/v1/indexes/old")[0], 401)
             admin = Client(srv, ADMIN_KEY)
             st, _, out = admin("POST", "/v1/admin/tenants", {"name": "default"})
@@ -338,6 +341,7 @@ class RestartTest(TenantServer):
                 self.assertError(t("PUT", "/v1/indexes/p/vectors/d", {"vector": [1, 1]}), 429, "quota_exceeded")
                 self.ok(t("DELETE", "/v1/indexes/p/vectors/c"))
         finally:
+            os.unlink(self.config)
             self.assertEqual(self.srv.stop(), 0)
 
 
