@@ -36,6 +36,14 @@ constexpr long max_backoff_ms = 2000;
 
 status failed(const std::string& why) { return make_status(errc::embedder_failed, why); }
 
+// The start of what a server answered, fit to quote in an error message: its
+// bytes are not ours to trust (any encoding, any length).
+std::string printable_start(std::string_view body) {
+  std::string out;
+  for (char c : body.substr(0, 200)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  return out;
+}
+
 struct attempt {
   status result;       // ok: `body` holds a 200 answer
   bool retry = false;  // the failure may pass on another try
@@ -52,7 +60,8 @@ attempt post_once(const http_target& t, const std::string& body, const std::stri
   net::steady_timer deadline(ioc);
   beast::flat_buffer buffer;
   http::request<http::string_body> req{http::verb::post, t.path, 11};
-  req.set(http::field::host, t.host + ":" + t.port);
+  bool v6 = t.host.find(':') != std::string::npos;
+  req.set(http::field::host, (v6 ? "[" + t.host + "]" : t.host) + ":" + t.port);
   req.set(http::field::content_type, "application/json");
   req.set(http::field::accept, "application/json");
   req.set(http::field::user_agent, "quiver");
@@ -127,7 +136,7 @@ attempt post_once(const http_target& t, const std::string& body, const std::stri
   unsigned code = res.result_int();
   if (code != 200) {
     a.retry = code == 429 || code >= 500;
-    auto snippet = res.body().substr(0, 200);
+    auto snippet = printable_start(res.body());
     a.result = failed(where + " answered " + std::to_string(code) +
                       (snippet.empty() ? std::string() : ": " + snippet));
     return a;
@@ -214,8 +223,8 @@ expected<std::vector<std::vector<float>>> parse_embedding_answer(std::string_vie
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   if (auto err = parser.parse(body.data(), body.size()).get(doc); err)
-    return failed(std::string("the embedding server's answer is not JSON: ") +
-                  simdjson::error_message(err));
+    return failed(std::string("the embedding server's answer is not JSON (") +
+                  simdjson::error_message(err) + "): " + printable_start(body));
   std::vector<std::vector<float>> out;
   simdjson::dom::array list;
   if (api == "ollama") {

@@ -162,6 +162,15 @@ TEST(HttpEmbedder, ReadsBothAnswerShapes) {
   }
 }
 
+TEST(HttpEmbedder, QuotesWhatItCannotReadSafely) {
+  auto r = parse_embedding_answer("ollama", "<html>\xff\xfe\n" + std::string(500, 'x'), 1, 2);
+  ASSERT_FALSE(r);
+  const auto& m = r.error().message;
+  EXPECT_NE(m.find("<html>??"), std::string::npos) << m;
+  EXPECT_LT(m.size(), 300u);
+  for (char c : m) EXPECT_TRUE(c >= 0x20 && c < 0x7f) << m;
+}
+
 TEST(HttpEmbedder, RefusesTextsBeforeSendingThem) {
   embedder_config c;
   c.name = "remote";
