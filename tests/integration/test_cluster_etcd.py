@@ -192,10 +192,10 @@ class EtcdClusterTest(unittest.TestCase):
         shutil.rmtree(cls.root, ignore_errors=True)
         shutil.rmtree(cls.c.dir, ignore_errors=True)
 
-    def upsert(self, items, gateway=0):
+    def upsert(self, items, gateway=0, timeout=30):
         status, data = self.c.request("POST", "/v1/indexes/docs/vectors",
                                       {"items": [{"id": i, "vector": v} for i, v in items]},
-                                      gateway=gateway)
+                                      gateway=gateway, timeout=timeout)
         if status == 200:
             for i, v in items:
                 self.acked[i] = v
@@ -307,7 +307,9 @@ class EtcdClusterTest(unittest.TestCase):
             deadline = time.monotonic() + (LEASE_S * 4 + 20) * SLOW
             status = 200
             while time.monotonic() < deadline and status == 200:
-                status, data = self.upsert(vectors(4, 8, 500))
+                # A write caught as the lease lapses may wait out the gateway's
+                # request timeout (30 s) before its 503: wait longer than that.
+                status, data = self.upsert(vectors(4, 8, 500), timeout=45)
                 time.sleep(0.2)
             self.assertEqual(status, 503, data)
             self.check_reads_go_on()
