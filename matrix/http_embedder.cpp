@@ -102,10 +102,10 @@ attempt post_once(const http_target& t, const std::string& body, const std::stri
           });
         });
       });
-  // In slices, to notice a shutdown.
+  // In slices, to notice a shutdown (an exchange that already ended keeps its answer).
   while (!ioc.stopped()) {
     ioc.run_for(std::chrono::milliseconds(50));
-    if (stopping.load() && !stopped) {
+    if (!ioc.stopped() && stopping.load() && !stopped) {
       stopped = true;
       deadline.cancel();
       resolver.cancel();
