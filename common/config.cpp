@@ -60,7 +60,7 @@ status read_embedder(const std::string& name, const toml::table& t, embedder_con
     else if (k == "api_key_env")
       st = read_str(value, full, e.api_key_env);
     else if (k == "dimension")
-      st = read_int(value, full, e.dimension, 1, 65536);
+      st = read_int(value, full, e.dimension, 1, index_limits::max_dimension);
     else if (k == "batch_size")
       st = read_int(value, full, e.batch_size, 1, 4096);
     else if (k == "timeout_ms")
